@@ -1,0 +1,41 @@
+# ideserver — `make test` prepares a fresh Debian machine and runs every test.
+
+GO      ?= go
+GOFLAGS ?=
+# Debian packages the tests use: real shells, PTYs and process tools.
+APT_PACKAGES := bash procps util-linux coreutils
+
+.PHONY: test deps check unit bench build fuzz clean
+
+test: deps check unit
+
+## deps installs what the tests need (as root, with apt-get) when missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	$(GO) mod download
+
+## check runs formatting and static checks.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## unit runs every Go test (unit, real-process, crash and end-to-end) under the race detector.
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./store/ ./workspace/ ./server/
+
+build:
+	$(GO) build -o bin/ideserver ./cmd/ideserver
+
+clean:
+	rm -rf bin

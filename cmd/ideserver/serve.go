@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/server"
+	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// Names of the local tenant and user created on first start, and of the
+// token printed at each start.
+const (
+	localTenant  = "local"
+	localUser    = "local"
+	startupToken = "startup"
+)
+
+// runServe runs the server until SIGINT or SIGTERM.
+func runServe(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := LoadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, logger, stdout)
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel()}
+	if cfg.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStore opens the database in cfg.Data, creating the directory.
+func openStore(cfg *Config, logger *slog.Logger) (*store.DB, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return store.Open(store.Options{Path: filepath.Join(cfg.Data, "ideserver.db"), Logger: logger})
+}
+
+// serve wires every component, serves until ctx ends, then shuts down in
+// order: stop accepting, close WebSockets (1001), stop processes, close the
+// database.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writer) (err error) {
+	db, err := openStore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close database: %w", cerr)
+		}
+	}()
+	secret, err := prepareLocalUser(db, cfg.Token)
+	if err != nil {
+		return err
+	}
+
+	runner, err := sandbox.New(sandbox.Options{Logger: logger.With("component", "sandbox"), Instance: instanceID(cfg.Data)})
+	if err != nil {
+		return err
+	}
+	defer runner.Close()
+	if n, err := runner.Sweep(); err != nil {
+		logger.Warn("sweep leftover processes", "err", err)
+	} else if n > 0 {
+		logger.Warn("killed processes left by an earlier run", "count", n)
+	}
+
+	watchers := workspace.NewWatchers(workspace.WatcherOptions{Logger: logger.With("component", "watch")})
+	defer watchers.Close()
+	manager, err := workspace.NewManager(workspace.ManagerOptions{
+		Store:      db,
+		Dir:        filepath.Join(cfg.Data, "workspaces"),
+		Files:      workspace.FilesOptions{MaxFileSize: int64(cfg.Limits.MaxFileSize)},
+		Watchers:   watchers,
+		MaxPerUser: cfg.Limits.MaxWorkspaces,
+		Logger:     logger.With("component", "workspace"),
+	})
+	if err != nil {
+		return err
+	}
+	if n, err := manager.RemoveOrphanDirs(); err != nil {
+		logger.Warn("remove orphan workspace directories", "err", err)
+	} else if n > 0 {
+		logger.Info("removed orphan workspace directories", "count", n)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	origins := cfg.AllowedOrigins
+	if cfg.PublicURL != "" {
+		origins = append(origins, cfg.PublicURL)
+	}
+	policy, err := auth.NewOriginPolicy(origins, cfg.HostsFor(addr))
+	if err != nil {
+		return fmt.Errorf("origin policy: %w", err)
+	}
+	jwtVerifier, err := newJWTVerifier(cfg)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(server.Options{
+		Store:           db,
+		Workspaces:      manager,
+		Watchers:        watchers,
+		Origins:         policy,
+		Tickets:         auth.NewTickets(auth.TicketOptions{}),
+		JWT:             jwtVerifier,
+		TLS:             cfg.TLSEnabled() || strings.HasPrefix(cfg.PublicURL, "https://"),
+		SessionSameSite: sameSite(cfg.Auth.Session.SameSite),
+		SessionTTL:      time.Duration(cfg.Auth.Session.TTL),
+		Limits: server.Limits{
+			MaxFileSize:      int64(cfg.Limits.MaxFileSize),
+			MaxRequestBody:   int64(cfg.Limits.MaxRequestBody),
+			MaxStateSize:     int64(cfg.Limits.MaxStateSize),
+			MaxWSMessage:     int64(cfg.Limits.MaxWSMessage),
+			MaxWebSockets:    cfg.Limits.MaxWebSockets,
+			SearchMaxResults: cfg.Limits.SearchMaxResults,
+		},
+		MetricsRequireAuth: cfg.Metrics.RequireAuth,
+		Registerer:         reg,
+		Gatherer:           reg,
+		Logger:             logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	scheme := "http"
+	if cfg.TLSEnabled() {
+		scheme = "https"
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		httpSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, httpSrv.TLSConfig)
+	}
+
+	base := scheme + "://" + addr
+	fmt.Fprintf(stdout, "ideserver listening on %s\n", base)
+	open := cfg.PublicURL
+	if open == "" {
+		open = scheme + "://" + browsable(addr)
+	}
+	fmt.Fprintf(stdout, "Open the IDE as user %q: %s/#token=%s\n", localUser, open, secret)
+	logger.Info("serving", "addr", addr, "data_dir", cfg.Data)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	var errs []error
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
+	}
+	if err := srv.CloseWebSockets(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("close WebSockets: %w", err))
+	}
+	if err := manager.Close(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop workspaces: %w", err))
+	}
+	if err := runner.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("stop processes: %w", err))
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// prepareLocalUser makes sure tenant and user "local" exist and returns the
+// credential to print: fixed (--token) or new at each start. The previous
+// start's token is revoked, so only the last printed URL opens the IDE.
+func prepareLocalUser(db *store.DB, fixed string) (string, error) {
+	if _, err := db.EnsureUser(localTenant, localUser); err != nil {
+		return "", fmt.Errorf("create local user: %w", err)
+	}
+	if err := db.SetUserAdmin(localTenant, localUser, true); err != nil {
+		return "", fmt.Errorf("make local user admin: %w", err)
+	}
+	if _, err := db.RevokeUserTokensNamed(localTenant, localUser, startupToken); err != nil {
+		return "", fmt.Errorf("revoke previous startup token: %w", err)
+	}
+	secret, hash := fixed, auth.HashSecret(fixed)
+	if fixed == "" {
+		var err error
+		if secret, hash, err = auth.NewSecret("ide"); err != nil {
+			return "", fmt.Errorf("new token: %w", err)
+		}
+	} else if len(fixed) < 16 {
+		return "", fmt.Errorf("--token: use at least 16 characters")
+	}
+	err := db.CreateToken(store.Token{
+		ID:        "tok_" + auth.NewID(),
+		TenantID:  localTenant,
+		UserID:    localUser,
+		Name:      startupToken,
+		Hash:      hash,
+		CreatedAt: time.Now().UTC(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("store startup token: %w", err)
+	}
+	return secret, nil
+}
+
+// instanceID names this server's processes for the sandbox sweep: the same
+// data directory gives the same id, so a restart finds what a crashed run
+// left, and servers on other data directories are never touched.
+func instanceID(dataDir string) string {
+	sum := sha256.Sum256([]byte(dataDir))
+	return hex.EncodeToString(sum[:8])
+}
+
+// browsable turns a listen address into one a browser on this machine can
+// open (an unspecified host becomes loopback).
+func browsable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func sameSite(v string) http.SameSite {
+	switch v {
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	default:
+		return http.SameSiteLaxMode
+	}
+}
+
+// newJWTVerifier builds the portal JWT verifier from the configured key
+// file, or returns nil when none is configured.
+func newJWTVerifier(cfg *Config) (*auth.JWTVerifier, error) {
+	j := cfg.Auth.JWT
+	opts := auth.JWTOptions{Audience: j.Audience, Issuer: j.Issuer}
+	switch {
+	case j.HMACSecretFile != "":
+		b, err := os.ReadFile(j.HMACSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt.hmac_secret_file: %w", err)
+		}
+		opts.HMACSecret = []byte(strings.TrimSpace(string(b)))
+	case j.PublicKeyFile != "":
+		b, err := os.ReadFile(j.PublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt.public_key_file: %w", err)
+		}
+		opts.PublicKeyPEM = b
+	default:
+		return nil, nil
+	}
+	v, err := auth.NewJWTVerifier(opts)
+	if err != nil {
+		return nil, fmt.Errorf("auth.jwt: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,241 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/store"
+)
+
+// Cookie names: with TLS the __Host- prefix pins the cookie to this exact
+// host and path "/" (no sibling-subdomain tossing, EMB-05/EMB-06).
+const (
+	sessionCookie       = "ideserver_session"
+	sessionCookieSecure = "__Host-ideserver_session"
+	csrfHeader          = "X-Requested-With"
+	csrfValue           = "ideserver"
+)
+
+func (s *Server) cookieName() string {
+	if s.opts.TLS {
+		return sessionCookieSecure
+	}
+	return sessionCookie
+}
+
+// authenticate finds the caller from, in order, the Authorization header,
+// a WebSocket ticket (only when upgrade is true), and the session cookie.
+// A presented but bad credential is an error even if another would work:
+// clients should learn that their token is wrong.
+func (s *Server) authenticate(r *http.Request, upgrade bool) (principal, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		cred, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || cred == "" {
+			return principal{}, errUnauthorized
+		}
+		return s.authenticateBearer(r, strings.TrimSpace(cred))
+	}
+	if upgrade && r.URL.Query().Has("ticket") {
+		tenant, user, err := s.opts.Tickets.Redeem(r.URL.Query().Get("ticket"), r.URL.Path)
+		if err != nil {
+			s.log(r).Debug("ticket refused", "err", err)
+			return principal{}, errUnauthorized
+		}
+		return s.principalFor(tenant, user, "ticket")
+	}
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
+		sess, err := s.opts.Store.SessionByHash(auth.HashSecret(c.Value))
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				return principal{}, fmt.Errorf("look up session: %w", err)
+			}
+			return principal{}, errUnauthorized
+		}
+		return s.principalFor(sess.TenantID, sess.UserID, "cookie")
+	}
+	return principal{}, errUnauthorized
+}
+
+func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, error) {
+	if auth.LooksLikeJWT(cred) {
+		if s.opts.JWT == nil {
+			return principal{}, errUnauthorized
+		}
+		claims, err := s.opts.JWT.Verify(cred)
+		if err != nil {
+			s.log(r).Debug("jwt refused", "err", err)
+			return principal{}, errUnauthorized
+		}
+		// Portal users are created on first sight.
+		u, err := s.opts.Store.EnsureUser(claims.Tenant, claims.User)
+		if err != nil {
+			return principal{}, fmt.Errorf("ensure portal user: %w", err)
+		}
+		return principal{Tenant: u.TenantID, User: u.ID, Admin: u.Admin, Via: "jwt"}, nil
+	}
+	tok, err := s.opts.Store.TokenByHash(auth.HashSecret(cred))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return principal{}, fmt.Errorf("look up token: %w", err)
+		}
+		return principal{}, errUnauthorized
+	}
+	return s.principalFor(tok.TenantID, tok.UserID, "bearer")
+}
+
+func (s *Server) principalFor(tenant, user, via string) (principal, error) {
+	u, err := s.opts.Store.GetUser(tenant, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return principal{}, errUnauthorized
+	}
+	if err != nil {
+		return principal{}, fmt.Errorf("look up user: %w", err)
+	}
+	return principal{Tenant: u.TenantID, User: u.ID, Admin: u.Admin, Via: via}, nil
+}
+
+// checkCSRF enforces the rule for state-changing requests authenticated by
+// cookie: the X-Requested-With header (which a cross-site form or a simple
+// fetch cannot set without a preflight) and, when the browser sends one, an
+// allowed Origin.
+func (s *Server) checkCSRF(r *http.Request) error {
+	if r.Header.Get(csrfHeader) != csrfValue {
+		return errorf(http.StatusForbidden, "csrf_required", "Requests authenticated by cookie that change state must carry the header X-Requested-With: ideserver.")
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.opts.Origins.CheckOrigin(o, r.Host, s.opts.TLS) {
+		return errorf(http.StatusForbidden, "origin_not_allowed", "Requests from this site's origin are not allowed; ask the operator to add it to allowed_origins.")
+	}
+	return nil
+}
+
+// checkUpgradeOrigin applies the WebSocket rules of API.md before any
+// credential is looked at: a cross-site fetch marker or a disallowed Origin
+// is refused. A missing Origin is decided after authentication (bearer
+// only).
+func (s *Server) checkUpgradeOrigin(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && r.Header.Get("Origin") == "" {
+		return errorf(http.StatusForbidden, "origin_not_allowed", "Cross-site WebSocket connections are not allowed.")
+	}
+	origins := r.Header.Values("Origin")
+	if len(origins) > 1 {
+		return errorf(http.StatusForbidden, "origin_not_allowed", "Send one Origin header.")
+	}
+	if len(origins) == 1 && !s.opts.Origins.CheckOrigin(origins[0], r.Host, s.opts.TLS) {
+		return errorf(http.StatusForbidden, "origin_not_allowed", "WebSocket connections from this origin are not allowed; ask the operator to add it to allowed_origins.")
+	}
+	if len(origins) == 1 && r.Header.Get("Sec-Fetch-Site") == "cross-site" && !s.listedOrigin(origins[0]) {
+		return errorf(http.StatusForbidden, "origin_not_allowed", "Cross-site WebSocket connections are not allowed.")
+	}
+	return nil
+}
+
+// listedOrigin reports whether o is one of the configured portal origins,
+// which are cross-site by design.
+func (s *Server) listedOrigin(o string) bool {
+	for _, allowed := range s.opts.Origins.Origins() {
+		if strings.EqualFold(strings.TrimSuffix(o, "/"), allowed) {
+			return true
+		}
+	}
+	return false
+}
+
+// handleCreateSession exchanges the Authorization credential for a session
+// cookie. Each call makes a new session (rotation) and ends the one the
+// browser presented, if any.
+func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) error {
+	p, ok := principalFrom(r.Context())
+	if !ok || (p.Via != "bearer" && p.Via != "jwt") {
+		return errorf(http.StatusUnauthorized, "unauthorized", "Send the credential to exchange in the Authorization header.")
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.opts.Origins.CheckOrigin(o, r.Host, s.opts.TLS) {
+		return errorf(http.StatusForbidden, "origin_not_allowed", "Sign-in from this origin is not allowed.")
+	}
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
+		_ = s.opts.Store.DeleteSession(auth.HashSecret(c.Value))
+	}
+	secret, hash, err := auth.NewSecret("ses")
+	if err != nil {
+		return fmt.Errorf("new session: %w", err)
+	}
+	now := time.Now().UTC()
+	sess := store.Session{Hash: hash, TenantID: p.Tenant, UserID: p.User, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
+	if err := s.opts.Store.CreateSession(sess); err != nil {
+		return fmt.Errorf("store session: %w", err)
+	}
+	http.SetCookie(w, s.sessionCookie(secret, sess.ExpiresAt))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleDeleteSession signs the browser out: the session is deleted on the
+// server, not only forgotten by the browser.
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) error {
+	// A valid session cookie passed the CSRF rule in serveRoute already.
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
+		if err := s.opts.Store.DeleteSession(auth.HashSecret(c.Value)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete session: %w", err)
+		}
+	}
+	expired := s.sessionCookie("", time.Unix(0, 0))
+	expired.MaxAge = -1
+	http.SetCookie(w, expired)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) sessionCookie(value string, expires time.Time) *http.Cookie {
+	return &http.Cookie{
+		Name:     s.cookieName(),
+		Value:    value,
+		Path:     "/",
+		Expires:  expires,
+		HttpOnly: true,
+		Secure:   s.opts.TLS,
+		SameSite: s.opts.SessionSameSite,
+	}
+}
+
+type ticketRequest struct {
+	Path string `json:"path"`
+}
+
+type ticketResponse struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// handleCreateTicket issues a single-use WebSocket ticket for one path.
+func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) error {
+	p, _ := principalFrom(r.Context())
+	var req ticketRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(req.Path, "/api/v1/") || !cleanURLPath(req.Path) || strings.ContainsAny(req.Path, "?#") {
+		return errorf(http.StatusBadRequest, "invalid_path", "The ticket path must be a WebSocket path under /api/v1/, without query or fragment.")
+	}
+	ticket, expires, err := s.opts.Tickets.Issue(p.Tenant, p.User, req.Path)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, ticketResponse{ticket, expires.UTC()})
+	return nil
+}
+
+type meResponse struct {
+	Tenant string `json:"tenant"`
+	User   string `json:"user"`
+	Admin  bool   `json:"admin"`
+}
+
+// handleMe tells a client who it is signed in as.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	p, _ := principalFrom(r.Context())
+	writeJSON(w, http.StatusOK, meResponse{p.Tenant, p.User, p.Admin})
+	return nil
+}

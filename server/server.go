@@ -1,0 +1,201 @@
+// Package server is ideserver's HTTP edge: routing, authentication of
+// tenants and users, the WebSocket upgrade with its Origin and Host checks,
+// CSRF rules, request limits, metrics and health. It knows nothing of LSP or
+// DAP message contents; protocol bridges receive streams from it.
+//
+// Only cmd/ideserver imports it.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// Limits bound what one request or connection may cost. Zero fields take
+// the defaults in parentheses.
+type Limits struct {
+	MaxFileSize      int64 // largest file body read or written (32 MiB)
+	MaxRequestBody   int64 // JSON request bodies (1 MiB)
+	MaxStateSize     int64 // workspace UI state (1 MiB)
+	MaxWSMessage     int64 // largest WebSocket message read (1 MiB)
+	MaxWebSockets    int   // open WebSockets per user (64)
+	SearchMaxResults int   // matches per search (1000)
+}
+
+func (l *Limits) setDefaults() {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxFileSize, 32<<20)
+	def(&l.MaxRequestBody, 1<<20)
+	def(&l.MaxStateSize, 1<<20)
+	def(&l.MaxWSMessage, 1<<20)
+	if l.MaxWebSockets <= 0 {
+		l.MaxWebSockets = 64
+	}
+	if l.SearchMaxResults <= 0 {
+		l.SearchMaxResults = 1000
+	}
+}
+
+// ReadyCheck reports whether a dependency is ready; a non-nil error is a
+// reason shown by /readyz.
+type ReadyCheck struct {
+	Name  string
+	Check func() error
+}
+
+// Options configures a Server. Store, Workspaces, Watchers, Origins and
+// Tickets are required.
+type Options struct {
+	Store      *store.DB
+	Workspaces *workspace.Manager
+	Watchers   *workspace.Watchers
+	Origins    *auth.OriginPolicy
+	Tickets    *auth.Tickets
+	JWT        *auth.JWTVerifier // nil: portal JWTs are not accepted
+
+	// TLS is true when clients reach the server over HTTPS (directly or
+	// through public_url): session cookies are then Secure with a __Host-
+	// name.
+	TLS             bool
+	SessionSameSite http.SameSite // 0 means Lax
+	SessionTTL      time.Duration // 0 means 168h
+
+	Limits             Limits
+	// PingInterval is how often WebSockets are pinged; a peer that does not
+	// answer within 2.5 intervals is dropped. 0 means 25s.
+	PingInterval time.Duration
+	MetricsRequireAuth bool
+	ReadyChecks        []ReadyCheck
+
+	// Registerer receives the server's metrics; Gatherer serves /metrics.
+	// Both nil: a private registry.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+
+	Logger *slog.Logger // nil: discard
+}
+
+// Server serves the HTTP and WebSocket API. Create it with New.
+type Server struct {
+	opts    Options
+	logger  *slog.Logger
+	mux     *http.ServeMux
+	routes  []route
+	metrics *metrics
+	sockets *socketRegistry
+
+	startOnce sync.Once
+	done      chan struct{} // closed by Close; ends background work
+	wg        sync.WaitGroup
+}
+
+// New checks opts and builds the router.
+func New(opts Options) (*Server, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("server: Options.Store is required")
+	case opts.Workspaces == nil:
+		return nil, errors.New("server: Options.Workspaces is required")
+	case opts.Watchers == nil:
+		return nil, errors.New("server: Options.Watchers is required")
+	case opts.Origins == nil:
+		return nil, errors.New("server: Options.Origins is required: an upgrade without an origin policy would allow every site")
+	case opts.Tickets == nil:
+		return nil, errors.New("server: Options.Tickets is required")
+	}
+	opts.Limits.setDefaults()
+	if opts.SessionSameSite == 0 {
+		opts.SessionSameSite = http.SameSiteLaxMode
+	}
+	if opts.SessionSameSite == http.SameSiteNoneMode && !opts.TLS {
+		return nil, errors.New("server: SameSite=None session cookies need TLS")
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 168 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil && opts.Gatherer == nil {
+		reg := prometheus.NewRegistry()
+		opts.Registerer, opts.Gatherer = reg, reg
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:    opts,
+		logger:  opts.Logger,
+		mux:     http.NewServeMux(),
+		metrics: m,
+		sockets: newSocketRegistry(),
+		done:    make(chan struct{}),
+	}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.pattern, s.wrap(rt))
+	}
+	s.mux.Handle("/", s.wrap(route{pattern: "/", public: true, kind: kindPage, handle: s.handleFallback}))
+	s.wg.Add(1)
+	go s.sweepSessions()
+	return s, nil
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+// CloseWebSockets closes every open WebSocket with 1001 (going away) and
+// waits until their handlers returned or ctx ends. Call it after
+// http.Server.Shutdown, which does not track hijacked connections.
+func (s *Server) CloseWebSockets(ctx context.Context) error {
+	return s.sockets.closeAll(ctx)
+}
+
+// Close stops background work. It does not close the Store or Manager,
+// which the caller owns.
+func (s *Server) Close() error {
+	s.startOnce.Do(func() { close(s.done) })
+	s.wg.Wait()
+	return nil
+}
+
+// sweepSessions deletes expired sessions once an hour.
+func (s *Server) sweepSessions() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			if n, err := s.opts.Store.DeleteExpiredSessions(now); err != nil {
+				s.logger.Warn("delete expired sessions", "err", err)
+			} else if n > 0 {
+				s.logger.Debug("deleted expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// handleFallback answers every path no route matched.
+func (s *Server) handleFallback(w http.ResponseWriter, r *http.Request) error {
+	return errNotFound
+}

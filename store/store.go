@@ -1,0 +1,148 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// The store is one bbolt file. Schema version 1:
+//
+//	meta/ (bucket)
+//	|--> schema_version -> decimal ASCII, e.g. "1"
+//
+//	tenants/ (bucket)
+//	|--> <tenant id>/ (bucket, one per tenant)
+//	     |--> info -> tenantEntry
+//	     |--> users/ (bucket)
+//	     |    |--> <user id> -> userEntry
+//	     |--> tokens/ (bucket)
+//	     |    |--> <token id> -> tokenEntry
+//	     |--> workspace_index/ (bucket: the tenant's workspaces by owner)
+//	          |--> <user id>/ (bucket)
+//	               |--> <created_at: 8 bytes big-endian><workspace id> -> workspace id
+//
+//	token_hashes/ (bucket: lookup index for API tokens)
+//	|--> <sha256 of secret> -> tokenRef {tenant_id, token_id}
+//
+//	sessions/ (bucket)
+//	|--> <sha256 of session secret> -> sessionEntry
+//
+//	workspaces/ (bucket; workspace ids are server-generated and global)
+//	|--> <workspace id> -> workspaceEntry
+//
+//	workspace_state/ (bucket)
+//	|--> <workspace id> -> opaque UI state bytes (not decoded by the store)
+//
+// Values marked *Entry are JSON objects (codec.go) so fields can be added
+// without a migration. Times are stored in UTC. A change that existing
+// readers cannot ignore needs a migration (schema.go).
+var (
+	metaBucket          = []byte("meta")
+	schemaVersionKey    = []byte("schema_version")
+	tenantsBucket       = []byte("tenants")
+	tenantInfoKey       = []byte("info")
+	tenantUsersBucket   = []byte("users")
+	tenantTokensBucket  = []byte("tokens")
+	tenantWsIndexBucket = []byte("workspace_index")
+	tokenHashesBucket   = []byte("token_hashes")
+	sessionsBucket      = []byte("sessions")
+	workspacesBucket    = []byte("workspaces")
+	workspaceStateBkt   = []byte("workspace_state")
+)
+
+// topBuckets are the top-level buckets of the current schema, created when a
+// fresh database is initialized.
+func topBuckets() [][]byte {
+	return [][]byte{metaBucket, tenantsBucket, tokenHashesBucket, sessionsBucket, workspacesBucket, workspaceStateBkt}
+}
+
+// Sentinel errors; match them with errors.Is. Messages built on them carry
+// only ids the caller passed, never host paths or secrets.
+var (
+	// ErrNotFound: the record (or the user/workspace it depends on) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a record with the same id (or token/session hash) exists.
+	ErrExists = errors.New("already exists")
+	// ErrLocked: another process holds the database file lock.
+	ErrLocked = errors.New("database is locked")
+	// ErrInvalid: a required argument is empty or malformed (empty id, hash
+	// of the wrong length, unknown workspace state, changed immutable field).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// Workspace lifecycle states stored in Workspace.State.
+const (
+	StateActive    = "active"
+	StateSuspended = "suspended"
+)
+
+// Options configure Open.
+type Options struct {
+	Path    string        // bbolt file path, required; its directory must exist
+	Timeout time.Duration // how long Open waits for the file lock; 0 means 1s
+	Logger  *slog.Logger  // nil means discard
+}
+
+// DB is an open store. It is safe for concurrent use by many goroutines.
+// Unsafe for further use after Close.
+type DB struct {
+	bolt   *bbolt.DB
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// Open opens the database at opts.Path, creating it at the current schema
+// version when the file is new, or migrating it (after writing a backup
+// "<path>.bak-v<old>") when it is older. It blocks at most about
+// opts.Timeout waiting for the file lock; when another process holds it, the
+// error wraps ErrLocked and says "is another ideserver using --data DIR?".
+// A database whose schema is newer than this code supports is refused. The
+// caller must Close the returned DB.
+func Open(opts Options) (*DB, error) {
+	return open(opts, migrations())
+}
+
+// open is Open with an explicit migration list (tests register fake ones).
+func open(opts Options, migs []migration) (*DB, error) {
+	if opts.Path == "" {
+		return nil, fmt.Errorf("open store: %w: path is required", ErrInvalid)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	bdb, err := bbolt.Open(opts.Path, 0o600, &bbolt.Options{Timeout: opts.Timeout})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("%w: is another ideserver using --data %s?", ErrLocked, filepath.Dir(opts.Path))
+		}
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db := &DB{bolt: bdb, logger: logger, now: time.Now}
+	if err := db.migrate(opts.Path, migs); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close releases the file lock and closes the file. It waits for running
+// transactions to finish. Unsafe for further use after calling.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// nowUTC is the store's clock for the few timestamps it sets itself
+// (EnsureUser creation times, UpdateWorkspace's UpdatedAt).
+func (db *DB) nowUTC() time.Time { return db.now().UTC() }

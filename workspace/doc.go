@@ -1,0 +1,15 @@
+// Package workspace owns workspaces: their files on disk, rooted file access,
+// search and change notification.
+//
+// Every byte a tenant reads or writes goes through a [Files], which resolves
+// client paths against an [os.Root] opened on the workspace directory, never by
+// string prefix checks on host paths. Client paths are validated first by
+// [CleanPath]. Change notification ([Watchers]) shares one inotify instance
+// per workspace directory among all its subscribers.
+//
+// Errors that may reach a client wrap one of the sentinels in errors.go
+// (match them with [errors.Is]) and carry only what the client sent, never a
+// host path.
+//
+// Who may import it: server, lsp, dap, playground and cmd/ideserver.
+package workspace
