@@ -163,20 +163,23 @@ func (in *instance) cleanup() {
 	if errs := errorLogs(in.stderr.String()); len(errs) > 0 && !in.allowErrors {
 		in.t.Errorf("ideserver logged %d Error-level record(s):\n%s", len(errs), strings.Join(errs, "\n"))
 	}
+	if strings.Contains(in.stderr.String(), "WARNING: DATA RACE") {
+		in.t.Error("the ideserver process reported a data race (see stderr)")
+	}
 	if in.t.Failed() {
 		in.t.Logf("ideserver %s stdout:\n%s", in.URL, in.stdout)
 		in.t.Logf("ideserver %s stderr:\n%s", in.URL, in.stderr)
 	}
 }
 
-// errorLogs returns the JSON log lines of level ERROR in s.
+// errorLogs returns the JSON log lines of level ERROR (or above) in s.
 func errorLogs(s string) []string {
 	var out []string
 	for _, line := range strings.Split(s, "\n") {
 		var rec struct {
 			Level string `json:"level"`
 		}
-		if json.Unmarshal([]byte(line), &rec) == nil && strings.EqualFold(rec.Level, "ERROR") {
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(strings.ToUpper(rec.Level), "ERROR") {
 			out = append(out, line)
 		}
 	}
@@ -320,6 +323,10 @@ func (in *instance) do(t *testing.T, req request) response {
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", req.Method, req.Path, err)
 	}
+	// Error messages that reach a client never hold a host path.
+	if resp.StatusCode >= 400 && bytes.Contains(data, []byte(in.Data)) {
+		t.Errorf("%s %s: error body reveals the data directory: %s", req.Method, req.Path, data)
+	}
 	return response{resp, data}
 }
 
@@ -434,4 +441,25 @@ func (in *instance) getFile(t *testing.T, token, ws, path string) (string, strin
 
 func filesPath(ws, path string) string {
 	return "/api/v1/workspaces/" + ws + "/files/" + path
+}
+
+// TestErrorLogs checks the harness's detector of Error-level records, on
+// which every other test relies.
+func TestErrorLogs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stderr string
+		want   int
+	}{
+		{"none", `{"level":"INFO","msg":"serving"}` + "\n" + `{"level":"WARN","msg":"x"}`, 0},
+		{"one", `{"level":"INFO","msg":"a"}` + "\n" + `{"time":"t","level":"ERROR","msg":"request failed"}`, 1},
+		{"text lines ignored", "ideserver: level ERROR in plain text\n", 0},
+		{"above error", `{"level":"ERROR+2","msg":"x"}`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := errorLogs(tc.stderr); len(got) != tc.want {
+				t.Errorf("errorLogs = %q, want %d records", got, tc.want)
+			}
+		})
+	}
 }

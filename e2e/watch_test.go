@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,8 +96,10 @@ func (w *watcher) waitFor(t *testing.T, path string, timeout time.Duration) watc
 func (s *instance) dialWS(path string, header http.Header) (*websocket.Conn, *http.Response, error) {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 	conn, resp, err := d.Dial("ws://"+s.Host+path, header)
-	if resp != nil && resp.Body != nil {
+	if err != nil && resp != nil && resp.Body != nil {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
+		err = fmt.Errorf("%w: %s: %s", err, resp.Status, bytes.TrimSpace(body))
 	}
 	return conn, resp, err
 }

@@ -46,6 +46,7 @@ type procGroup struct {
 	session bool   // the main process leads a session (PTY)
 	marker  string // the exact environment entry
 	self    int    // the server's pid, never a member
+	start   uint64 // the main process's start time; marked processes are younger
 	log     *slog.Logger
 
 	mu     sync.Mutex     // serialises terminate
@@ -57,10 +58,15 @@ type procGroup struct {
 }
 
 func newProcGroup(pid int, session bool, marker string, log *slog.Logger) *procGroup {
-	return &procGroup{
+	g := &procGroup{
 		pid: pid, session: session, marker: marker, self: os.Getpid(), log: log,
 		known: make(map[int]uint64), clean: make(map[int]uint64),
 	}
+	if s, err := readStat(pid); err == nil { // not reaped yet, so it is ours
+		g.start = s.start
+		g.known[pid] = s.start
+	}
+	return g
 }
 
 func (g *procGroup) released() bool {
@@ -213,8 +219,8 @@ func (g *procGroup) isMember(s procStat) bool {
 	if start, ok := g.clean[s.pid]; ok && start == s.start {
 		return false // environ only changes on execve, which a non-member cannot do with our marker
 	}
-	if s.gone() {
-		return false
+	if s.gone() || s.start < g.start {
+		return false // a process older than the main process cannot have inherited its marker
 	}
 	if hasEntry(readEnviron(s.pid), g.marker) {
 		return true

@@ -157,7 +157,7 @@ type tlogHandler struct {
 }
 
 func (h *tlogHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *tlogHandler) WithGroup(string) slog.Handler          { return h }
+func (h *tlogHandler) WithGroup(string) slog.Handler            { return h }
 func (h *tlogHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	h2 := *h
 	h2.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)

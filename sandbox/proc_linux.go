@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // procRoot is where process information is read from.
@@ -67,14 +69,16 @@ func readStats() ([]procStat, error) {
 		return nil, fmt.Errorf("scan processes: %w", err)
 	}
 	stats := make([]procStat, 0, len(names))
+	buf := make([]byte, 0, 512)
 	for _, name := range names {
 		if name == "" || name[0] < '0' || name[0] > '9' {
 			continue
 		}
-		b, err := os.ReadFile(procRoot + "/" + name + "/stat")
+		b, err := readProcFile(procRoot+"/"+name+"/stat", buf)
 		if err != nil {
 			continue // exited meanwhile, or not ours to read
 		}
+		buf = b[:0]
 		s, err := parseStat(b)
 		if err != nil {
 			continue
@@ -84,14 +88,54 @@ func readStats() ([]procStat, error) {
 	return stats, nil
 }
 
+// readStat returns the stat of one process.
+func readStat(pid int) (procStat, error) {
+	b, err := readProcFile(procRoot+"/"+strconv.Itoa(pid)+"/stat", nil)
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseStat(b)
+}
+
 // readEnviron returns the initial environment of pid as NUL-terminated
 // entries, or nil when it cannot be read (exited, zombie, other user).
 func readEnviron(pid int) []byte {
-	b, err := os.ReadFile(procRoot + "/" + strconv.Itoa(pid) + "/environ")
+	b, err := readProcFile(procRoot+"/"+strconv.Itoa(pid)+"/environ", nil)
 	if err != nil {
 		return nil
 	}
 	return b
+}
+
+// readProcFile reads a whole /proc file into buf (grown as needed) with plain
+// system calls: scans read hundreds of these, and os.File's poller
+// registration would double their cost.
+func readProcFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 4096)
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // envEntries calls fn for every NUL-separated entry of environ until fn

@@ -13,11 +13,10 @@ import (
 )
 
 // startMarked starts a sleep that carries marker like a process left by an
-// earlier, crashed run; it returns the command and the pid of a child in the
-// same process group.
+// earlier, crashed run, with an unmarked sleep in its process group.
 func startMarked(t *testing.T, marker string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command("/bin/sh", "-c", "sleep 1000 & exec sleep 1000")
+	cmd := exec.Command("/bin/sh", "-c", "env -i /bin/sleep 1000 & exec sleep 1000")
 	cmd.Env = baseEnv(marker)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -52,12 +51,18 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Wait until every marked process runs sleep, so environ is readable
-	// and the group child exists.
+	// Wait until both processes of every group run sleep (the group child
+	// has dropped the marker).
 	eventually(t, "marked processes to start", func() bool {
 		for _, c := range cmds {
-			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/cmdline"); !strings.HasPrefix(string(b), "sleep") {
+			pids := groupMembers(c.Process.Pid)
+			if len(pids) != 2 {
 				return false
+			}
+			for _, pid := range pids {
+				if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); !strings.HasPrefix(strings.TrimPrefix(string(b), "/bin/"), "sleep\x00") {
+					return false
+				}
 			}
 		}
 		return true
@@ -74,11 +79,9 @@ func TestSweep(t *testing.T) {
 		if got := alive(cmds[i].Process.Pid); got == tt.killed {
 			t.Errorf("%s: alive = %v, want %v", tt.name, got, !tt.killed)
 		}
-		if tt.killed {
-			// The group (the unmarked background sleep) went too.
-			if err := syscall.Kill(-cmds[i].Process.Pid, 0); err != syscall.ESRCH {
-				eventually(t, "group to vanish", func() bool { return groupGone(cmds[i].Process.Pid) })
-			}
+		if tt.killed && !t.Failed() {
+			// The group (with its unmarked background sleep) goes too.
+			eventually(t, "group to vanish", func() bool { return groupGone(cmds[i].Process.Pid) })
 		}
 	}
 	if !alive(own.Pid()) {
@@ -89,20 +92,23 @@ func TestSweep(t *testing.T) {
 	}
 }
 
-// groupGone reports whether no running process is in process group pgid.
-func groupGone(pgid int) bool {
+// groupMembers returns the running processes in process group pgid.
+func groupMembers(pgid int) []int {
 	ents, _ := os.ReadDir("/proc")
+	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || !alive(pid) {
 			continue
 		}
 		if g, err := syscall.Getpgid(pid); err == nil && g == pgid {
-			return false
+			pids = append(pids, pid)
 		}
 	}
-	return true
+	return pids
 }
+
+func groupGone(pgid int) bool { return len(groupMembers(pgid)) == 0 }
 
 // TestPdeathsig is TTY-08's first half: a server killed with SIGKILL takes
 // its direct children along.

@@ -61,8 +61,8 @@ type harness struct {
 	origin  string // http://127.0.0.1:PORT
 
 	tokA, tokA2, tokB, tokAdmin string // a/a1, a/a2, b/b1, ops/root (admin)
-	tokAID                          string // id of tokA
-	wsA, wsB                        string // a1's and b1's workspaces
+	tokAID                      string // id of tokA
+	wsA, wsB                    string // a1's and b1's workspaces
 }
 
 // initialA is tenant A's workspace content.
@@ -78,7 +78,11 @@ func newHarness(tb testing.TB, mutate ...func(*server.Options)) *harness {
 	tb.Helper()
 	h := &harness{tb: tb, dataDir: tb.TempDir()}
 	h.logs = &logState{tb: tb}
-	logger := slog.New(newTestHandler(h.logs))
+	level := slog.LevelDebug
+	if _, ok := tb.(*testing.B); ok {
+		level = slog.LevelWarn // keep b.Log quiet: no per-request records
+	}
+	logger := slog.New(newTestHandler(h.logs, level))
 
 	var err error
 	h.db, err = store.Open(store.Options{Path: filepath.Join(h.dataDir, "ideserver.db")})
@@ -582,8 +586,8 @@ type testHandler struct {
 	inner slog.Handler
 }
 
-func newTestHandler(st *logState) *testHandler {
-	return &testHandler{st: st, inner: slog.NewTextHandler(st, &slog.HandlerOptions{Level: slog.LevelDebug})}
+func newTestHandler(st *logState, level slog.Level) *testHandler {
+	return &testHandler{st: st, inner: slog.NewTextHandler(st, &slog.HandlerOptions{Level: level})}
 }
 
 func (h *testHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.inner.Enabled(ctx, l) }

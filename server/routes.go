@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -118,8 +120,10 @@ func (s *Server) log(r *http.Request) *slog.Logger {
 	return s.logger
 }
 
-// statusWriter records the status for logs and metrics. It passes through
-// Hijack (WebSocket) and Flush via Unwrap (http.ResponseController).
+// statusWriter records the status for logs and metrics. Flush and friends
+// pass through Unwrap (http.ResponseController); Hijack is a method of its
+// own because gorilla/websocket asserts http.Hijacker on the writer it is
+// given instead of using a ResponseController.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -141,11 +145,23 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Hijack takes over the connection for a WebSocket. The status is recorded
+// as 101 so that an error after the hijack is logged, not written to a
+// connection the server no longer owns.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
 // serveHTTP runs checks that must happen before ServeMux sees the request:
 // ServeMux would answer a path with "..", "." or "//" segments with a
 // redirect to a cleaned URL, and API.md wants those refused outright.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !cleanURLPath(r.URL.Path) {
+		s.setSecurityHeaders(w)
 		s.writeError(w, r, errorf(http.StatusBadRequest, "invalid_path", "The URL path has '.', '..' or empty segments; send the path without them."))
 		return
 	}
@@ -183,10 +199,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
 		w.Header().Set("X-Request-Id", id)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Security-Policy", s.frameAncestors())
+		s.setSecurityHeaders(w)
 
 		err := s.serveRoute(w, r, rt)
 		if err != nil {
@@ -242,6 +255,15 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 		r = r.WithContext(context.WithValue(r.Context(), loggerKey, s.log(r).With("tenant_id", p.Tenant)))
 	}
 	return rt.handle(w, r)
+}
+
+// setSecurityHeaders sets the headers every response carries, errors
+// included (EMB-01).
+func (s *Server) setSecurityHeaders(w http.ResponseWriter) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", s.frameAncestors())
 }
 
 func safeMethod(m string) bool {

@@ -74,10 +74,10 @@ type Options struct {
 	SessionSameSite http.SameSite // 0 means Lax
 	SessionTTL      time.Duration // 0 means 168h
 
-	Limits             Limits
+	Limits Limits
 	// PingInterval is how often WebSockets are pinged; a peer that does not
 	// answer within 2.5 intervals is dropped. 0 means 25s.
-	PingInterval time.Duration
+	PingInterval       time.Duration
 	MetricsRequireAuth bool
 	ReadyChecks        []ReadyCheck
 

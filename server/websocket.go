@@ -143,11 +143,12 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(
 		// Origin and Host were checked by checkUpgradeOrigin before
 		// authentication; gorilla's own check would accept a missing Origin.
 		CheckOrigin: func(*http.Request) bool { return true },
-		Error:       func(http.ResponseWriter, *http.Request, int, error) {},
+		// Upgrade's own error answer is replaced by ours below.
+		Error: func(http.ResponseWriter, *http.Request, int, error) {},
 	}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "websocket_required", "This route needs a WebSocket upgrade request.")
+		return &apiError{http.StatusBadRequest, "websocket_required", "This route needs a WebSocket upgrade request.", err}
 	}
 	c = &socket{conn: conn, done: make(chan struct{})}
 	s.sockets.add(c)

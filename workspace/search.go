@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"regexp"
@@ -98,8 +97,16 @@ func (f *Files) Search(ctx context.Context, q SearchQuery) (SearchResult, error)
 	if s.maxSize == 0 {
 		s.maxSize = DefaultSearchMaxFileSize
 	}
-	if !q.Regex && q.CaseSensitive {
-		s.literal = []byte(q.Text)
+	if !q.Regex {
+		// A literal matches a line only if it matches the file. (Not so
+		// for every regexp: \A matches at every line start but only at
+		// the file's.)
+		s.wholeFile = true
+		if q.CaseSensitive {
+			s.literal = []byte(q.Text)
+		} else if isASCII(q.Text) {
+			s.foldLit = []byte(strings.ToLower(q.Text))
+		}
 	}
 	root, err := f.root.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
@@ -148,6 +155,10 @@ type searcher struct {
 	ctx        context.Context
 	re         *regexp.Regexp
 	literal    []byte // when set, a file must contain it to match
+	wholeFile  bool   // a file must match re as a whole to match by line
+	foldLit    []byte // ASCII literal, lower case, for case-insensitive prefiltering
+	buf        []byte // reused for file contents
+	lower      []byte // reused for ASCII-lowered file contents
 	maxResults int
 	maxSize    int64
 	matches    []Match
@@ -172,22 +183,22 @@ func (s *searcher) walkDir(d *os.File, rel string) error {
 			continue
 		}
 		child := path.Join(rel, name)
-		var cf *os.File
-		var isDir bool
+		var fd int
+		var st unix.Stat_t
 		err := withFd(d, func(dirfd int) error {
-			cf, isDir = openChild(dirfd, name, child)
+			fd = openChild(dirfd, name, &st)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if cf == nil {
+		if fd < 0 {
 			continue
 		}
-		if isDir {
-			err = s.walkDir(cf, child)
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = s.walkDir(newDirFile(fd, child), child)
 		} else {
-			err = s.searchFile(cf, child)
+			err = s.searchFile(fd, st.Size, child)
 		}
 		if err != nil {
 			return err
@@ -197,16 +208,16 @@ func (s *searcher) walkDir(d *os.File, rel string) error {
 }
 
 // openChild opens the directory or regular file name in dirfd without
-// following symlinks, or returns nil for anything else. The type is checked
-// before opening, so no device or fifo is opened, and again after.
-func openChild(dirfd int, name, rel string) (file *os.File, isDir bool) {
-	var st unix.Stat_t
-	if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
-		return nil, false
+// following symlinks and returns its descriptor, with st describing it, or
+// -1 for anything else. The type is checked before opening, so no device or
+// fifo is opened, and again after.
+func openChild(dirfd int, name string, st *unix.Stat_t) int {
+	if unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return -1
 	}
 	kind := st.Mode & unix.S_IFMT
 	if kind != unix.S_IFDIR && kind != unix.S_IFREG {
-		return nil, false
+		return -1
 	}
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 	if kind == unix.S_IFDIR {
@@ -214,42 +225,95 @@ func openChild(dirfd int, name, rel string) (file *os.File, isDir bool) {
 	}
 	fd, err := unix.Openat(dirfd, name, flags, 0)
 	if err != nil {
-		return nil, false
+		return -1
 	}
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != kind {
+	if unix.Fstat(fd, st) != nil || st.Mode&unix.S_IFMT != kind {
 		unix.Close(fd)
-		return nil, false
+		return -1
 	}
-	// Files and directories do not need the poller; reads stay plain.
-	_ = unix.SetNonblock(fd, false)
-	return os.NewFile(uintptr(fd), rel), kind == unix.S_IFDIR
+	return fd
 }
 
-func (s *searcher) searchFile(file *os.File, rel string) error {
-	defer file.Close()
+// newDirFile wraps the directory descriptor fd (from openChild) for
+// reading; rel names it in errors.
+func newDirFile(fd int, rel string) *os.File {
+	_ = unix.SetNonblock(fd, false) // directories do not need the poller
+	return os.NewFile(uintptr(fd), rel)
+}
+
+// searchFile searches the regular file fd of size bytes and closes fd.
+func (s *searcher) searchFile(fd int, size int64, rel string) error {
+	defer unix.Close(fd)
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
-	fi, err := file.Stat()
-	if err != nil || fi.Size() > s.maxSize {
+	if size > s.maxSize {
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(file, s.maxSize+1))
-	if err != nil || int64(len(data)) > s.maxSize {
-		return nil
+	// Read what fstat promised; a file growing meanwhile is searched as it
+	// was, one shrinking as it is.
+	if int64(cap(s.buf)) < size {
+		s.buf = make([]byte, size)
 	}
+	data := s.buf[:size]
+	n := 0
+	for n < len(data) {
+		m, err := unix.Read(fd, data[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	s.searchData(data[:n], rel)
+	if s.truncated {
+		return errStop
+	}
+	return nil
+}
+
+// searchData appends the matches in data, the content of rel, until
+// maxResults is exceeded.
+func (s *searcher) searchData(data []byte, rel string) {
 	if bytes.IndexByte(data[:min(len(data), binarySniffLen)], 0) >= 0 {
-		return nil
+		return
 	}
 	if s.literal != nil && !bytes.Contains(data, s.literal) {
-		return nil
+		return
 	}
+	// lower, when set, is data with ASCII letters lowered, offset for
+	// offset, to skip lines that cannot match a case-insensitive literal
+	// without running the slower case-folding regexp on them.
+	var lower []byte
+	switch {
+	case s.foldLit != nil && !hasNonASCIIFolds(data):
+		lower = asciiLower(s.lower[:0], data)
+		s.lower = lower
+		if !bytes.Contains(lower, s.foldLit) {
+			return
+		}
+	case s.literal == nil && s.wholeFile:
+		if !s.re.Match(data) {
+			return
+		}
+	}
+	off := 0
 	for lineNo := 1; len(data) > 0; lineNo++ {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			data = nil
+		}
+		start := off
+		off += len(line) + 1
+		if lower != nil && !bytes.Contains(lower[start:start+len(line)], s.foldLit) {
+			continue
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		locs := s.re.FindAllIndex(line, -1)
@@ -263,7 +327,7 @@ func (s *searcher) searchFile(file *os.File, rel string) error {
 			}
 			if len(s.matches) == s.maxResults {
 				s.truncated = true
-				return errStop
+				return
 			}
 			s.matches = append(s.matches, Match{
 				Path:   rel,
@@ -272,13 +336,7 @@ func (s *searcher) searchFile(file *os.File, rel string) error {
 				Text:   text,
 			})
 		}
-		if lineNo%4096 == 0 {
-			if err := s.ctx.Err(); err != nil {
-				return err
-			}
-		}
 	}
-	return nil
 }
 
 // matchText makes line valid UTF-8 and cuts it to MaxMatchText bytes on a
@@ -293,4 +351,33 @@ func matchText(line []byte) string {
 		cut--
 	}
 	return text[:cut]
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// hasNonASCIIFolds reports whether data holds one of the two non-ASCII
+// characters that case-fold to ASCII letters: U+212A KELVIN SIGN (k) and
+// U+017F LATIN SMALL LETTER LONG S (s). Without them, ASCII lowering finds
+// every case-insensitive match of an ASCII literal.
+func hasNonASCIIFolds(data []byte) bool {
+	return bytes.Contains(data, []byte("\u212A")) || bytes.Contains(data, []byte("\u017F"))
+}
+
+// asciiLower appends data to dst with ASCII letters lowered.
+func asciiLower(dst, data []byte) []byte {
+	dst = slices.Grow(dst, len(data))
+	for _, b := range data {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst = append(dst, b)
+	}
+	return dst
 }

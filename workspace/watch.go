@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Event types.
@@ -528,18 +530,9 @@ func (dw *dirWatch) addTree(rel string) {
 	if err != nil {
 		return
 	}
-	var d *os.File
-	var isDir bool
-	_ = withFd(parent, func(fd int) error {
-		d, isDir = openChild(fd, path.Base(rel), rel)
-		return nil
-	})
+	d := openChildDir(parent, path.Base(rel), rel)
 	parent.Close()
 	if d == nil {
-		return
-	}
-	if !isDir {
-		d.Close()
 		return
 	}
 	if err := dw.watchTree(d, rel, true); err != nil {
@@ -583,17 +576,8 @@ func (dw *dirWatch) watchTree(d *os.File, rel string, emit bool) error {
 				dw.note(child, EventCreated)
 			}
 		}
-		var cf *os.File
-		var isDir bool
-		_ = withFd(d, func(fd int) error {
-			cf, isDir = openChild(fd, name, child)
-			return nil
-		})
+		cf := openChildDir(d, name, child)
 		if cf == nil {
-			continue
-		}
-		if !isDir {
-			cf.Close()
 			continue
 		}
 		if err := dw.watchTree(cf, child, emit); err != nil {
@@ -629,4 +613,23 @@ func (dw *dirWatch) forgetWatch(wd int) {
 			delete(dw.wds, dir)
 		}
 	}
+}
+
+// openChildDir opens the directory name in dir without following
+// symlinks, or returns nil if it is anything else.
+func openChildDir(dir *os.File, name, rel string) *os.File {
+	fd := -1
+	var st unix.Stat_t
+	_ = withFd(dir, func(dirfd int) error {
+		fd = openChild(dirfd, name, &st)
+		return nil
+	})
+	if fd < 0 {
+		return nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		return nil
+	}
+	return newDirFile(fd, rel)
 }

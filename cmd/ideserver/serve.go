@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -118,7 +119,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	origins := cfg.AllowedOrigins
+	origins := slices.Clone(cfg.AllowedOrigins)
 	if cfg.PublicURL != "" {
 		origins = append(origins, cfg.PublicURL)
 	}
