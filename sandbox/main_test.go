@@ -39,7 +39,14 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
 			code = 1
 		}
-		if pids := markedPids(sandbox.MarkerVar + "=" + instancePrefix); len(pids) > 0 {
+		// SIGKILLs sent by the last tests' cleanups may still be in flight.
+		deadline := time.Now().Add(3 * time.Second)
+		pids := markedPids(sandbox.MarkerVar + "=" + instancePrefix)
+		for len(pids) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			pids = markedPids(sandbox.MarkerVar + "=" + instancePrefix)
+		}
+		if len(pids) > 0 {
 			fmt.Fprintln(os.Stderr, "processes of these tests survived:", pids)
 			code = 1
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -16,7 +17,9 @@ func (s *Server) filesOf(r *http.Request, fn func(f *workspace.Files) error) err
 // handleGetFile answers a file's bytes with its ETag, or a directory's
 // listing.
 func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request) error {
-	rel, err := workspace.CleanPath(r.PathValue("path"))
+	// A directory may be asked for with a trailing slash, as browsers and
+	// shells like to.
+	rel, err := workspace.CleanPath(strings.TrimSuffix(r.PathValue("path"), "/"))
 	if err != nil {
 		return err
 	}

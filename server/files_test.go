@@ -231,7 +231,8 @@ func TestPathsInURL(t *testing.T) {
 		base + "/files/a%5c..%5cb",
 		base + "/files/./x",
 		base + "/files/a/..",
-		base + "/files/a/b/",
+		base + "/files/a/b//",
+		base + "/files/a//",
 		base + "/files/a%0ab",
 		base + "/files/C:%5cwindows",
 		base + "/files/" + strings.Repeat("n", 256),
@@ -264,6 +265,13 @@ func TestPathsInURL(t *testing.T) {
 				wantError(t, "client", h.send(req), http.StatusBadRequest, "invalid_path")
 			})
 		}
+	}
+	// A trailing slash names a directory: GET lists it, writes refuse it.
+	if r := h.raw("GET", base+"/files/a/b/", nil, "Authorization", auth); r.Status != http.StatusNotFound {
+		t.Errorf("GET of a missing directory with a trailing slash: %s, want 404", r)
+	}
+	for _, m := range []string{"PUT", "DELETE"} {
+		wantError(t, m+" trailing slash", h.raw(m, base+"/files/a/b/", []byte("x"), "Authorization", auth), http.StatusBadRequest, "invalid_path")
 	}
 	after := snapshot(t, h.dataDir+"/workspaces")
 	sameSnapshot(t, "workspaces after bad paths", before, after)

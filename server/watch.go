@@ -13,12 +13,14 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
 		return err
 	}
+	// Subscribe before the upgrade, so every change after the client sees
+	// the handshake complete is reported.
+	sub, err := s.opts.Watchers.Subscribe(r.Context(), id, s.opts.Workspaces.Dir(id))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
 	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
-		sub, err := s.opts.Watchers.Subscribe(ctx, id, s.opts.Workspaces.Dir(id))
-		if err != nil {
-			return err
-		}
-		defer sub.Close()
 		readErr := make(chan error, 1)
 		go func() { readErr <- drain(c) }()
 		for {

@@ -102,3 +102,59 @@ func readHost(t testing.TB, p string) string {
 	}
 	return string(b)
 }
+
+const outsideSecret = "OUTSIDE-SECRET"
+
+// escapeFixture is a workspace next to an "outside" directory that nothing
+// may reach: base/ws (the root) and base/outside/secret, plus
+// base/server.db standing for the server's own files.
+type escapeFixture struct {
+	f       *workspace.Files
+	base    string
+	ws      string
+	outside string
+}
+
+func newEscapeFixture(t testing.TB) *escapeFixture {
+	t.Helper()
+	fx := &escapeFixture{base: t.TempDir()}
+	fx.ws = filepath.Join(fx.base, "ws")
+	fx.outside = filepath.Join(fx.base, "outside")
+	for _, d := range []string{fx.ws, fx.outside} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeHost(t, fx.outside, "secret", outsideSecret)
+	writeHost(t, fx.base, "server.db", outsideSecret)
+	f, err := workspace.OpenFiles(fx.ws, workspace.FilesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fx.f = f
+	return fx
+}
+
+// checkUntouched fails unless outside holds only its secret, unchanged,
+// and base holds only ws, outside and server.db.
+func (fx *escapeFixture) checkUntouched(t testing.TB) {
+	t.Helper()
+	if got := listTree(t, fx.outside); !slices.Equal(got, []string{"secret"}) {
+		t.Errorf("outside dir now holds %q", got)
+	}
+	if got := readHost(t, filepath.Join(fx.outside, "secret")); got != outsideSecret {
+		t.Errorf("outside secret changed to %q", got)
+	}
+	entries, err := os.ReadDir(fx.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"outside", "server.db", "ws"}; !slices.Equal(names, want) {
+		t.Errorf("base dir now holds %q, want %q", names, want)
+	}
+}

@@ -183,3 +183,32 @@ func TestSearchCanceled(t *testing.T) {
 		t.Fatalf("Search = %d matches, %v", len(res.Matches), err)
 	}
 }
+
+// TestSearchUnicodeFolds: case-insensitive literals match what Go's
+// case folding matches, including non-ASCII characters folding to ASCII.
+func TestSearchUnicodeFolds(t *testing.T) {
+	t.Parallel()
+	f, _ := openFiles(t, workspace.FilesOptions{})
+	mustWrite(t, f, "fold.txt", "x\n\u212Aelvin \u017Ftop\nKELVIN\n")
+	tests := []struct {
+		text string
+		want []int // lines
+	}{
+		{"kelvin", []int{2, 3}},
+		{"stop", []int{2}},
+		{"ELVIN", []int{2, 3}},
+	}
+	for _, tc := range tests {
+		res, err := f.Search(testContext(t), workspace.SearchQuery{Text: tc.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []int
+		for _, m := range res.Matches {
+			lines = append(lines, m.Line)
+		}
+		if !slices.Equal(lines, tc.want) {
+			t.Errorf("Search(%q) lines %v, want %v", tc.text, lines, tc.want)
+		}
+	}
+}

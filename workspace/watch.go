@@ -104,7 +104,8 @@ func NewWatchers(opts WatcherOptions) *Watchers {
 // dir. It blocks until the watch is set up (a walk of the tree), so every
 // change after it returns is reported. The subscription delivers events
 // until Close, ctx's end, Stop(key) or Close of the Watchers; then its
-// Events channel is closed.
+// Events channel is closed. Errors may name dir: they are for the
+// server's log, not for a client.
 func (w *Watchers) Subscribe(ctx context.Context, key, dir string) (*Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
