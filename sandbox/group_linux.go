@@ -222,9 +222,14 @@ func (g *procGroup) isMember(s procStat) bool {
 	if s.gone() || s.start < g.start {
 		return false // a process older than the main process cannot have inherited its marker
 	}
-	if hasEntry(readEnviron(s.pid), g.marker) {
+	env := readEnviron(s.pid)
+	if hasEntry(env, g.marker) {
 		return true
 	}
-	g.clean[s.pid] = s.start
+	if len(env) > 0 {
+		// Not remembered when empty: in the middle of an execve the new
+		// environment is not in place yet and reads as empty.
+		g.clean[s.pid] = s.start
+	}
 	return false
 }

@@ -38,18 +38,26 @@ func toTokenJSON(t store.Token) tokenJSON {
 }
 
 // IssueToken creates the tenant and user when missing and a new API token
-// for them. It returns the token record and the secret, which is shown
-// once and never stored. The CLI and the admin API both use it.
-func IssueToken(db *store.DB, tenant, user, name string) (store.Token, string, error) {
+// for them. When secret is empty a random one is made; a given secret (the
+// --token flag) must be at least 16 bytes. It returns the token record and
+// the secret, which is shown once and never stored. The CLI, the start-up
+// token and the admin API all use it.
+func IssueToken(db *store.DB, tenant, user, name, secret string) (store.Token, string, error) {
 	if !auth.ValidID(tenant) || !auth.ValidID(user) {
 		return store.Token{}, "", errorf(http.StatusBadRequest, "invalid_id", "Tenant and user ids are 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit.")
 	}
 	if _, err := db.EnsureUser(tenant, user); err != nil {
 		return store.Token{}, "", fmt.Errorf("ensure user: %w", err)
 	}
-	secret, hash, err := auth.NewSecret("ide")
-	if err != nil {
-		return store.Token{}, "", fmt.Errorf("new token: %w", err)
+	hash := auth.HashSecret(secret)
+	switch {
+	case secret == "":
+		var err error
+		if secret, hash, err = auth.NewSecret(auth.PrefixAPIToken); err != nil {
+			return store.Token{}, "", fmt.Errorf("new token: %w", err)
+		}
+	case len(secret) < 16:
+		return store.Token{}, "", errors.New("a fixed token needs at least 16 characters")
 	}
 	t := store.Token{
 		ID:        "tok_" + auth.NewID(),
@@ -71,7 +79,7 @@ func (s *Server) handleAdminCreateToken(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	tenant := r.PathValue("tenant")
-	t, secret, err := IssueToken(s.opts.Store, tenant, req.User, req.Name)
+	t, secret, err := IssueToken(s.opts.Store, tenant, req.User, req.Name, "")
 	if err != nil {
 		return err
 	}

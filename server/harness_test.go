@@ -175,7 +175,7 @@ func (h *harness) close() {
 
 func (h *harness) issue(tenant, user string) (store.Token, string) {
 	h.tb.Helper()
-	tok, secret, err := server.IssueToken(h.db, tenant, user, "test")
+	tok, secret, err := server.IssueToken(h.db, tenant, user, "test", "")
 	if err != nil {
 		h.tb.Fatalf("IssueToken(%s, %s): %v", tenant, user, err)
 	}

@@ -232,25 +232,9 @@ func prepareLocalUser(db *store.DB, fixed string) (string, error) {
 	if _, err := db.RevokeUserTokensNamed(localTenant, localUser, startupToken); err != nil {
 		return "", fmt.Errorf("revoke previous startup token: %w", err)
 	}
-	secret, hash := fixed, auth.HashSecret(fixed)
-	if fixed == "" {
-		var err error
-		if secret, hash, err = auth.NewSecret("ide"); err != nil {
-			return "", fmt.Errorf("new token: %w", err)
-		}
-	} else if len(fixed) < 16 {
-		return "", fmt.Errorf("--token: use at least 16 characters")
-	}
-	err := db.CreateToken(store.Token{
-		ID:        "tok_" + auth.NewID(),
-		TenantID:  localTenant,
-		UserID:    localUser,
-		Name:      startupToken,
-		Hash:      hash,
-		CreatedAt: time.Now().UTC(),
-	})
+	_, secret, err := server.IssueToken(db, localTenant, localUser, startupToken, fixed)
 	if err != nil {
-		return "", fmt.Errorf("store startup token: %w", err)
+		return "", fmt.Errorf("startup token: %w", err)
 	}
 	return secret, nil
 }

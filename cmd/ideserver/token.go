@@ -62,7 +62,7 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 		if *user == "" {
 			return fmt.Errorf("%w: --user is required", errUsage)
 		}
-		t, secret, err := server.IssueToken(db, *tenant, *user, *name)
+		t, secret, err := server.IssueToken(db, *tenant, *user, *name, "")
 		if err != nil {
 			return err
 		}
