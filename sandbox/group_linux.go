@@ -54,13 +54,12 @@ type procGroup struct {
 	failed bool           // an earlier terminate gave up
 	sigMu  sync.Mutex     // guards released against the reap
 	rel    bool           // the main process is (about to be) reaped
-	clean  map[int]uint64 // pid -> start time known to lack the marker
 }
 
 func newProcGroup(pid int, session bool, marker string, log *slog.Logger) *procGroup {
 	g := &procGroup{
 		pid: pid, session: session, marker: marker, self: os.Getpid(), log: log,
-		known: make(map[int]uint64), clean: make(map[int]uint64),
+		known: make(map[int]uint64),
 	}
 	if s, err := readStat(pid); err == nil { // not reaped yet, so it is ours
 		g.start = s.start
@@ -117,14 +116,22 @@ func (g *procGroup) kill(grace, bound time.Duration) error {
 	termed := make(map[int]bool)
 	killing := false
 	wait := minPoll
+	empty := 0 // consecutive scans that found no member
 	for {
 		members, err := g.scan()
 		if err != nil {
 			return err
 		}
 		if len(members) == 0 {
-			return nil
+			// One more look: a process in execve can read as unmarked,
+			// and a child forked while /proc was listed is not in it.
+			if empty++; empty >= 2 {
+				return nil
+			}
+			time.Sleep(minPoll)
+			continue
 		}
+		empty = 0
 		now := time.Now()
 		switch {
 		case now.Before(termUntil):
@@ -216,20 +223,11 @@ func (g *procGroup) isMember(s procStat) bool {
 	if start, ok := g.known[s.pid]; ok && start == s.start {
 		return true
 	}
-	if start, ok := g.clean[s.pid]; ok && start == s.start {
-		return false // environ only changes on execve, which a non-member cannot do with our marker
-	}
 	if s.gone() || s.start < g.start {
 		return false // a process older than the main process cannot have inherited its marker
 	}
-	env := readEnviron(s.pid)
-	if hasEntry(env, g.marker) {
-		return true
-	}
-	if len(env) > 0 {
-		// Not remembered when empty: in the middle of an execve the new
-		// environment is not in place yet and reads as empty.
-		g.clean[s.pid] = s.start
-	}
-	return false
+	// Not remembered when absent: while a process is in execve its new
+	// environment is filled in entry by entry, so a read may miss the
+	// marker (shells reorder the environment, so it need not be first).
+	return hasEntry(readEnviron(s.pid), g.marker)
 }
