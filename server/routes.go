@@ -52,6 +52,17 @@ func (s *Server) Routes() []RouteInfo {
 }
 
 func (s *Server) routeTable() []route {
+	routes := s.coreRoutes()
+	routes = append(routes, s.terminalRoutes()...)
+	routes = append(routes, s.lspRoutes()...)
+	routes = append(routes, s.dapRoutes()...)
+	routes = append(routes, s.playgroundRoutes()...)
+	return routes
+}
+
+// coreRoutes are the foundation's routes: operations, auth, workspaces and
+// files.
+func (s *Server) coreRoutes() []route {
 	l := s.opts.Limits
 	const ws = "/api/v1/workspaces/{ws}"
 	return []route{

@@ -67,6 +67,14 @@ type Options struct {
 	Tickets    *auth.Tickets
 	JWT        *auth.JWTVerifier // nil: portal JWTs are not accepted
 
+	// Features; each nil one is not served. Their routes and handlers live
+	// in the feature's own file (terminals.go, lsp.go, dap.go,
+	// playground.go).
+	Terminals  TerminalService
+	LSP        LSPService
+	DAP        DAPService
+	Playground PlaygroundService
+
 	// TLS is true when clients reach the server over HTTPS (directly or
 	// through public_url): session cookies are then Secure with a __Host-
 	// name.

@@ -53,6 +53,11 @@ type ManagerOptions struct {
 	Files FilesOptions
 	// Watchers, when set, is stopped for a workspace on suspend and delete.
 	Watchers *Watchers
+	// TenantsDir holds one directory per tenant (home, Go caches); see
+	// TenantDirs. Required for ProcessEnv.
+	TenantsDir string
+	// Go is passed to every tenant process by ProcessEnv.
+	Go GoEnv
 	// MaxPerUser caps how many workspaces one user may own; 0 means 100.
 	MaxPerUser int
 	Logger     *slog.Logger // nil: discard

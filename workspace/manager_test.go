@@ -211,3 +211,61 @@ func TestRemoveOrphanDirs(t *testing.T) {
 		t.Fatalf("a live workspace's directory was removed: %v", err)
 	}
 }
+
+func TestProcessEnv(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(store.Options{Path: filepath.Join(dir, "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := workspace.NewManager(workspace.ManagerOptions{
+		Store: db, Dir: filepath.Join(dir, "ws"), TenantsDir: filepath.Join(dir, "tenants"),
+		Go: workspace.GoEnv{Root: "/usr/local/go", Proxy: "off", Flags: "-mod=mod"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := m.ProcessEnv("acme", "TERM=xterm-256color", "LANG=en_US.UTF-8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := got[k]; dup {
+			t.Errorf("duplicate key %s", k)
+		}
+		got[k] = v
+	}
+	want := map[string]string{
+		"HOME":        filepath.Join(dir, "tenants", "acme", "home"),
+		"GOMODCACHE":  filepath.Join(dir, "tenants", "acme", "go", "pkg", "mod"),
+		"GOCACHE":     filepath.Join(dir, "tenants", "acme", "cache", "go-build"),
+		"GOPROXY":     "off",
+		"GOFLAGS":     "-mod=mod",
+		"GOTOOLCHAIN": "local",
+		"TERM":        "xterm-256color",
+		"LANG":        "en_US.UTF-8",
+		"PATH":        "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, err := os.Stat(got["GOCACHE"]); err != nil {
+		t.Errorf("GOCACHE not created: %v", err)
+	}
+	other, _ := m.ProcessEnv("globex")
+	for _, kv := range other {
+		if strings.Contains(kv, "/acme/") {
+			t.Errorf("tenant globex gets acme's %s", kv)
+		}
+	}
+	for _, bad := range []string{"", "..", "a/b", "."} {
+		if _, err := m.ProcessEnv(bad); err == nil {
+			t.Errorf("ProcessEnv(%q) succeeded", bad)
+		}
+	}
+}

@@ -90,11 +90,20 @@ type Config struct {
 	} `yaml:"metrics"`
 	// Go is the Go tooling environment passed to every tenant process.
 	Go struct {
+		// Root is GOROOT for tenant processes; empty means the one of the
+		// go command on the server's PATH (`go env GOROOT`).
+		Root    string `yaml:"root"`
 		Proxy   string `yaml:"proxy"`   // GOPROXY, default "https://proxy.golang.org,direct"
 		Private string `yaml:"private"` // GOPRIVATE
 		NoSumDB string `yaml:"nosumdb"` // GONOSUMDB
 		Flags   string `yaml:"flags"`   // GOFLAGS
 	} `yaml:"go"`
+	// Feature sections; each type, its defaults and its checks live in the
+	// feature's own config_<feature>.go.
+	Terminal   TerminalConfig   `yaml:"terminal"`
+	LSP        LSPConfig        `yaml:"lsp"`
+	DAP        DAPConfig        `yaml:"dap"`
+	Playground PlaygroundConfig `yaml:"playground"`
 	// ShutdownTimeout bounds graceful shutdown, default 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -246,6 +255,10 @@ func defaultConfig() Config {
 	c.Limits.SearchMaxResults = 1000
 	c.Go.Proxy = "https://proxy.golang.org,direct"
 	c.ShutdownTimeout = Duration(10 * time.Second)
+	c.Terminal = defaultTerminalConfig()
+	c.LSP = defaultLSPConfig()
+	c.DAP = defaultDAPConfig()
+	c.Playground = defaultPlaygroundConfig()
 	return c
 }
 

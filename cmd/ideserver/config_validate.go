@@ -228,6 +228,10 @@ func (c *Config) validate(getenv func(string) string) error {
 			bad(key, "must not contain control characters or newlines")
 		}
 	}
+	c.Terminal.validate(bad)
+	c.LSP.validate(bad)
+	c.DAP.validate(bad)
+	c.Playground.validate(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

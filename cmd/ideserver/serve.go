@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/internal/gotool"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
 	"github.com/ideserver/ideserver/store"
@@ -96,9 +98,18 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 
 	watchers := workspace.NewWatchers(workspace.WatcherOptions{Logger: logger.With("component", "watch")})
 	defer watchers.Close()
+	goEnv := workspace.GoEnv{
+		Root:    goRoot(cfg, logger),
+		Proxy:   cfg.Go.Proxy,
+		Private: cfg.Go.Private,
+		NoSumDB: cfg.Go.NoSumDB,
+		Flags:   cfg.Go.Flags,
+	}
 	manager, err := workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
 		Dir:        filepath.Join(cfg.Data, "workspaces"),
+		TenantsDir: filepath.Join(cfg.Data, "tenants"),
+		Go:         goEnv,
 		Files:      workspace.FilesOptions{MaxFileSize: int64(cfg.Limits.MaxFileSize)},
 		Watchers:   watchers,
 		MaxPerUser: cfg.Limits.MaxWorkspaces,
@@ -134,7 +145,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(server.Options{
+	tools, err := newToolInstaller(cfg, goEnv, logger)
+	if err != nil {
+		return err
+	}
+	opts := server.Options{
 		Store:           db,
 		Workspaces:      manager,
 		Watchers:        watchers,
@@ -156,7 +171,22 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		Registerer:         reg,
 		Gatherer:           reg,
 		Logger:             logger,
-	})
+	}
+	features, err := wireFeatures(deps{
+		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
+		watchers: watchers, tools: tools, registerer: reg,
+	}, &opts)
+	defer func() {
+		// On an early return; after a normal shutdown this finds them
+		// closed already.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+		defer cancel()
+		closeFeatures(ctx, features)
+	}()
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		return err
 	}
@@ -206,6 +236,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if err := srv.CloseWebSockets(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("close WebSockets: %w", err))
 	}
+	errs = append(errs, closeFeatures(sctx, features)...)
+	features = nil
 	if err := manager.Close(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop workspaces: %w", err))
 	}
@@ -297,4 +329,42 @@ func newJWTVerifier(cfg *Config) (*auth.JWTVerifier, error) {
 		return nil, fmt.Errorf("auth.jwt: %w", err)
 	}
 	return v, nil
+}
+
+// goRoot is the configured GOROOT, else the one of the go command on PATH,
+// else "" (tenant processes then find no go; logged once).
+func goRoot(cfg *Config, logger *slog.Logger) string {
+	if cfg.Go.Root != "" {
+		return cfg.Go.Root
+	}
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		logger.Warn("no go command on PATH: tenant processes will have no Go toolchain; set go.root", "err", err)
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// newToolInstaller prepares the pinned gopls and dlv (or the configured
+// ones) under the data directory, building them in the background.
+func newToolInstaller(cfg *Config, g workspace.GoEnv, logger *slog.Logger) (*gotool.Installer, error) {
+	toolsDir := filepath.Join(cfg.Data, "tools")
+	goBinary := "go"
+	if g.Root != "" {
+		goBinary = filepath.Join(g.Root, "bin", "go")
+	}
+	env := []string{
+		"HOME=" + toolsDir,
+		"GOPATH=" + filepath.Join(toolsDir, "gopath"),
+		"GOCACHE=" + filepath.Join(toolsDir, "cache"),
+		"GOPROXY=" + g.Proxy,
+		"PATH=" + filepath.Join(g.Root, "bin") + ":/usr/local/bin:/usr/bin:/bin",
+	}
+	return gotool.New(gotool.Options{
+		Dir:      filepath.Join(toolsDir, "bin"),
+		GoBinary: goBinary,
+		Env:      env,
+		Paths:    map[string]string{"gopls": cfg.LSP.GoplsPath, "dlv": cfg.DAP.DlvPath},
+		Logger:   logger.With("component", "tools"),
+	})
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ideserver/ideserver/internal/gotool"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/server"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// deps are the shared components the features are built from.
+type deps struct {
+	cfg        *Config
+	logger     *slog.Logger
+	runner     *sandbox.Runner
+	workspaces *workspace.Manager
+	watchers   *workspace.Watchers
+	tools      *gotool.Installer
+	registerer prometheus.Registerer
+}
+
+// feature is what wiring one feature gives back besides its entry in
+// server.Options.
+type feature struct {
+	ready []server.ReadyCheck
+	// close stops the feature and its processes; called at shutdown, in
+	// reverse order of wiring, before the sandbox runner closes.
+	close func(ctx context.Context) error
+}
+
+// wireFeatures builds every optional feature into opts. The returned
+// features are closed by the caller.
+func wireFeatures(d deps, opts *server.Options) ([]feature, error) {
+	var out []feature
+	for _, wire := range []func(deps, *server.Options) (feature, error){
+		wireTerminals, wireLSP, wireDAP, wirePlayground,
+	} {
+		f, err := wire(d, opts)
+		if err != nil {
+			return out, err
+		}
+		opts.ReadyChecks = append(opts.ReadyChecks, f.ready...)
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// closeFeatures closes features in reverse order.
+func closeFeatures(ctx context.Context, fs []feature) []error {
+	var errs []error
+	for i := len(fs) - 1; i >= 0; i-- {
+		if fs[i].close != nil {
+			if err := fs[i].close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}

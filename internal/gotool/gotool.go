@@ -1,0 +1,180 @@
+// Package gotool finds or builds the pinned developer tools ideserver runs
+// for tenants: gopls and dlv. Their versions are pinned in tools/go.mod
+// (reviewed like any dependency) and repeated here; a test keeps the two in
+// step. A configured path wins; otherwise the pinned version is built once
+// with `go install` into a directory of the server's data, so a fresh
+// machine needs no manual install.
+//
+// The lsp and dap packages and cmd/ideserver import it.
+package gotool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Tool is a pinned Go program.
+type Tool struct {
+	Name    string // binary name, e.g. "gopls"
+	Package string // main package path
+	Version string // module version, as pinned in tools/go.mod
+}
+
+// Gopls and Dlv return the pinned tools.
+func Gopls() Tool { return Tool{"gopls", "golang.org/x/tools/gopls", "v0.23.0"} }
+
+// Dlv returns the pinned Delve debugger.
+func Dlv() Tool { return Tool{"dlv", "github.com/go-delve/delve/cmd/dlv", "v1.27.2"} }
+
+// ErrNotReady is returned by Path while a tool is still being built.
+var ErrNotReady = errors.New("tool is being prepared")
+
+// Options configures an Installer.
+type Options struct {
+	// Dir receives built tools as NAME-VERSION (required).
+	Dir string
+	// GoBinary is the go command used to build; "" means "go" on PATH.
+	GoBinary string
+	// Env is the complete environment of the build (PATH, HOME, GOPATH,
+	// GOCACHE, GOPROXY...); nil means the builder's defaults are unknown
+	// and the build fails clearly.
+	Env []string
+	// Paths maps a tool name to a configured binary, used as is.
+	Paths  map[string]string
+	Logger *slog.Logger // nil: discard
+}
+
+// Installer resolves tools to binaries, building each at most once. It is
+// safe for concurrent use.
+type Installer struct {
+	opts   Options
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	state map[string]*toolState
+}
+
+type toolState struct {
+	done chan struct{} // closed when the build finished
+	path string
+	err  error
+}
+
+// New returns an Installer.
+func New(opts Options) (*Installer, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("gotool: Options.Dir is required")
+	}
+	if opts.GoBinary == "" {
+		opts.GoBinary = "go"
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Installer{opts: opts, logger: logger, state: make(map[string]*toolState)}, nil
+}
+
+// Prepare starts building t in the background if needed and returns at
+// once. Call it at server start so the first user does not wait.
+func (in *Installer) Prepare(t Tool) {
+	in.start(t)
+}
+
+// Status reports nil when t is ready, ErrNotReady while it is being built,
+// or the build's error.
+func (in *Installer) Status(t Tool) error {
+	st := in.start(t)
+	select {
+	case <-st.done:
+		return st.err
+	default:
+		return fmt.Errorf("%s: %w", t.Name, ErrNotReady)
+	}
+}
+
+// Path returns the binary of t, waiting for its build until ctx ends.
+func (in *Installer) Path(ctx context.Context, t Tool) (string, error) {
+	st := in.start(t)
+	select {
+	case <-st.done:
+		return st.path, st.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("%s: %w", t.Name, ErrNotReady)
+	}
+}
+
+func (in *Installer) start(t Tool) *toolState {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if st, ok := in.state[t.Name]; ok {
+		return st
+	}
+	st := &toolState{done: make(chan struct{})}
+	in.state[t.Name] = st
+	go func() {
+		defer close(st.done)
+		st.path, st.err = in.resolve(t)
+	}()
+	return st
+}
+
+// resolve finds the configured or already-built binary, or builds it.
+func (in *Installer) resolve(t Tool) (string, error) {
+	if p := in.opts.Paths[t.Name]; p != "" {
+		if err := executable(p); err != nil {
+			return "", fmt.Errorf("configured %s: %w", t.Name, err)
+		}
+		return p, nil
+	}
+	target := filepath.Join(in.opts.Dir, t.Name+"-"+t.Version)
+	if executable(target) == nil {
+		return target, nil
+	}
+	if err := os.MkdirAll(in.opts.Dir, 0o755); err != nil {
+		return "", fmt.Errorf("create tools directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(in.opts.Dir, ".build-"+t.Name+"-")
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", t.Name, err)
+	}
+	defer os.RemoveAll(tmp)
+	start := time.Now()
+	in.logger.Info("building pinned tool (once)", "tool", t.Name, "version", t.Version)
+	cmd := exec.Command(in.opts.GoBinary, "install", t.Package+"@"+t.Version)
+	cmd.Env = append(append([]string(nil), in.opts.Env...), "GOBIN="+tmp, "GOFLAGS=-trimpath", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		in.logger.Error("build pinned tool", "tool", t.Name, "version", t.Version, "err", err, "output", string(tail(out, 4096)))
+		return "", fmt.Errorf("build %s %s: %w", t.Name, t.Version, err)
+	}
+	if err := os.Rename(filepath.Join(tmp, t.Name), target); err != nil {
+		return "", fmt.Errorf("install %s: %w", t.Name, err)
+	}
+	in.logger.Info("built pinned tool", "tool", t.Name, "version", t.Version, "seconds", time.Since(start).Seconds())
+	return target, nil
+}
+
+func executable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", filepath.Base(p))
+	}
+	return nil
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
