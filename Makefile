@@ -20,6 +20,9 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	$(GO) mod download
+	@# The pinned gopls and dlv (tools/go.mod), built into Go's cache; tests
+	@# find them with `go tool -n NAME` run in tools/.
+	cd tools && $(GO) tool -n gopls >/dev/null && $(GO) tool -n dlv >/dev/null
 
 ## check runs formatting and static checks.
 check:
