@@ -111,9 +111,11 @@ func startServerWith(t *testing.T, cfg serverConfig) *instance {
 	return in
 }
 
-// serverEnv is the child's environment: PATH, a temporary HOME, and extra.
+// serverEnv is the child's environment: PATH, a temporary HOME,
+// defaultEnv, and extra (later entries of a key win).
 func serverEnv(t *testing.T, extra []string) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	env = append(env, defaultEnv...)
 	return append(env, extra...)
 }
 

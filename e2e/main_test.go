@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -28,7 +29,34 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
+	// Every server uses the pinned gopls and dlv already built in Go's
+	// cache (make deps), so none builds its own copy, and reaches no
+	// module proxy.
+	defaultEnv = []string{"IDESERVER_GO_PROXY=off"}
+	for key, name := range map[string]string{"IDESERVER_LSP_GOPLS_PATH": "gopls", "IDESERVER_DAP_DLV_PATH": "dlv"} {
+		p, err := pinnedTool(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defaultEnv = append(defaultEnv, key+"="+p)
+	}
 	return m.Run()
+}
+
+// defaultEnv is given to every server before a test's own entries.
+var defaultEnv []string
+
+// pinnedTool returns the path of a tool pinned in tools/go.mod, building
+// it into Go's cache if needed.
+func pinnedTool(name string) (string, error) {
+	cmd := exec.Command("go", "tool", "-n", name)
+	cmd.Dir = filepath.Join("..", "tools")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool -n %s (in tools/): %w", name, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // build compiles ./cmd/ideserver from the module root (the parent of this

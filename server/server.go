@@ -105,6 +105,8 @@ type Server struct {
 	routes  []route
 	metrics *metrics
 	sockets *socketRegistry
+	// wsWriteBuffers pools WebSocket write buffers across connections.
+	wsWriteBuffers *sync.Pool
 
 	startOnce sync.Once
 	done      chan struct{} // closed by Close; ends background work
@@ -152,7 +154,9 @@ func New(opts Options) (*Server, error) {
 		mux:     http.NewServeMux(),
 		metrics: m,
 		sockets: newSocketRegistry(),
-		done:    make(chan struct{}),
+
+		wsWriteBuffers: &sync.Pool{},
+		done:           make(chan struct{}),
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

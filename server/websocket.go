@@ -140,6 +140,10 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(
 	up := websocket.Upgrader{
 		HandshakeTimeout:  10 * time.Second,
 		EnableCompression: false,
+		// Large writes (terminal output, LSP results) go out in few
+		// frames; the buffers are pooled, so an idle socket holds none.
+		WriteBufferSize: 64 << 10,
+		WriteBufferPool: s.wsWriteBuffers,
 		// Origin and Host were checked by checkUpgradeOrigin before
 		// authentication; gorilla's own check would accept a missing Origin.
 		CheckOrigin: func(*http.Request) bool { return true },

@@ -6,15 +6,46 @@ import "time"
 type TerminalConfig struct {
 	// IdleTimeout ends a terminal no client has attached to for this long.
 	IdleTimeout Duration `yaml:"idle_timeout"` // default 1h
+	// MaxPerWorkspace and MaxPerTenant cap running terminals.
+	MaxPerWorkspace int `yaml:"max_per_workspace"` // default 10
+	MaxPerTenant    int `yaml:"max_per_tenant"`    // default 50
+	// Scrollback is the output replayed on attach.
+	Scrollback ByteSize `yaml:"scrollback"` // default 256KiB
+	// MaxInput is the largest message a client may send.
+	MaxInput ByteSize `yaml:"max_input"` // default 64KiB
+	// InputRate is what one client may send per second.
+	InputRate ByteSize `yaml:"input_rate"` // default 1MiB
 }
 
 func defaultTerminalConfig() TerminalConfig {
-	return TerminalConfig{IdleTimeout: Duration(time.Hour)}
+	return TerminalConfig{
+		IdleTimeout:     Duration(time.Hour),
+		MaxPerWorkspace: 10,
+		MaxPerTenant:    50,
+		Scrollback:      256 * KiB,
+		MaxInput:        64 * KiB,
+		InputRate:       MiB,
+	}
 }
 
 // validate reports bad keys of the section through bad(key, format, args).
 func (c *TerminalConfig) validate(bad func(key, format string, args ...any)) {
 	if c.IdleTimeout < Duration(time.Minute) {
 		bad("terminal.idle_timeout", "must be at least 1m")
+	}
+	if c.MaxPerWorkspace < 1 || c.MaxPerWorkspace > 1000 {
+		bad("terminal.max_per_workspace", "must be between 1 and 1000")
+	}
+	if c.MaxPerTenant < 1 || c.MaxPerTenant > 10000 {
+		bad("terminal.max_per_tenant", "must be between 1 and 10000")
+	}
+	if c.Scrollback < 256*KiB || c.Scrollback > 64*MiB {
+		bad("terminal.scrollback", "must be between 256KiB and 64MiB")
+	}
+	if c.MaxInput < KiB || c.MaxInput > 16*MiB {
+		bad("terminal.max_input", "must be between 1KiB and 16MiB")
+	}
+	if c.InputRate < 4*KiB || c.InputRate > GiB {
+		bad("terminal.input_rate", "must be between 4KiB and 1GiB")
 	}
 }

@@ -1,0 +1,312 @@
+package terminal_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/terminal"
+)
+
+// wsConn adapts a server-side gorilla connection to terminal.Conn, as
+// package server does.
+type wsConn struct {
+	c  *websocket.Conn
+	mu sync.Mutex
+}
+
+func (w *wsConn) ReadMessage() (bool, []byte, error) {
+	typ, data, err := w.c.ReadMessage()
+	return typ == websocket.BinaryMessage, data, err
+}
+
+func (w *wsConn) WriteMessage(binary bool, data []byte) error {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_ = w.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return w.c.WriteMessage(typ, data)
+}
+
+func (w *wsConn) CloseRead() error { return w.c.SetReadDeadline(time.Now()) }
+
+// bridge serves attach WebSockets for the sessions of e on a loopback
+// HTTP server: /ID attaches to terminal ID of t1/w1.
+func bridge(tb testing.TB, e *env) string {
+	up := websocket.Upgrader{} // gorilla defaults, as package server
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := e.m.Get("t1", "w1", strings.TrimPrefix(r.URL.Path, "/"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		defer wg.Done()
+		_ = s.Attach(r.Context(), &wsConn{c: c})
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		_ = c.Close()
+	}))
+	tb.Cleanup(func() { srv.Close(); wg.Wait() })
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+func dialTerm(tb testing.TB, url, id string) *websocket.Conn {
+	c, _, err := websocket.DefaultDialer.Dial(url+"/"+id, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// floodCmd waits for a line of input (so a client can attach first), then
+// writes n bytes to the terminal and exits.
+func floodCmd(n int) []string {
+	return []string{"sh", "-c", "stty -echo && read x && exec head -c " + strconv.Itoa(n) + " /dev/zero"}
+}
+
+// directPTY starts argv on a PTY through the sandbox and returns it with
+// its master.
+func directPTY(tb testing.TB, e *env, argv []string) *sandbox.Process {
+	p, err := e.runner.Start(context.Background(), sandbox.Cmd{
+		Kind: "terminal", Tenant: "t1", Path: argv[0], Args: argv[1:], Dir: e.dir,
+		Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm-256color", "LANG=C.UTF-8"},
+		PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkThroughput compares output throughput through the WebSocket
+// bridge with reading the same PTY directly, in one run: each iteration
+// floods 16 MiB both ways.
+func BenchmarkThroughput(b *testing.B) {
+	const size = 16 << 20
+	e := newEnv(b)
+	url := bridge(b, e)
+	var direct, bridged time.Duration
+	overruns, delivered := 0, 0
+	buf := make([]byte, 64<<10)
+	for b.Loop() {
+		// Direct: the sandbox PTY read by one goroutine, nothing else.
+		start := time.Now()
+		p := directPTY(b, e, floodCmd(size))
+		if _, err := p.PTY().Write([]byte("go\n")); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			k, err := p.PTY().Read(buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		direct += time.Since(start)
+		_ = p.Close()
+		if n < size {
+			b.Fatalf("direct read %d bytes, want %d", n, size)
+		}
+
+		// Bridge: terminal session, ring, attachment, WebSocket, client.
+		start = time.Now()
+		info, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: floodCmd(size)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := dialTerm(b, url, info.ID)
+		if err := c.WriteMessage(websocket.BinaryMessage, []byte("go\n")); err != nil {
+			b.Fatal(err)
+		}
+		n = 0
+		for {
+			typ, data, err := c.ReadMessage()
+			if err != nil {
+				b.Fatalf("read after %d bytes: %v", n, err)
+			}
+			if typ == websocket.BinaryMessage {
+				n += len(data)
+			} else if bytes.Contains(data, []byte(`"exit"`)) {
+				break
+			} else {
+				overruns++
+			}
+		}
+		bridged += time.Since(start)
+		delivered += n
+		_ = c.Close()
+		if n < size && overruns == 0 {
+			b.Fatalf("bridge delivered %d bytes, want %d", n, size)
+		}
+	}
+	mb := float64(size) / 1e6 * float64(b.N)
+	b.ReportMetric(mb/direct.Seconds(), "direct-MB/s")
+	bmb := float64(delivered) / 1e6
+	b.ReportMetric(bmb/bridged.Seconds(), "bridge-MB/s")
+	b.ReportMetric((bmb/bridged.Seconds())/(mb/direct.Seconds()), "ratio")
+	b.ReportMetric(float64(overruns), "overruns")
+	b.ReportMetric(0, "ns/op")
+}
+
+// echoCmd echoes each keystroke at once (non-canonical mode) and discards
+// input.
+var echoCmd = []string{"sh", "-c", "stty -icanon && echo ready && exec cat >/dev/null"}
+
+const echoSamples = 300
+
+// BenchmarkEcho compares keystroke echo latency through the bridge with
+// the same PTY read directly: p50 and p99 of each and the added p50.
+func BenchmarkEcho(b *testing.B) {
+	e := newEnv(b)
+	url := bridge(b, e)
+	var direct, bridged []time.Duration
+	buf := make([]byte, 4096)
+	for b.Loop() {
+		p := directPTY(b, e, echoCmd)
+		ptmx := p.PTY()
+		var got bytes.Buffer
+		for !strings.Contains(got.String(), "ready") {
+			k, err := ptmx.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got.Write(buf[:k])
+		}
+		for range echoSamples {
+			start := time.Now()
+			if _, err := ptmx.Write([]byte("x")); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				k, err := ptmx.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bytes.IndexByte(buf[:k], 'x') >= 0 {
+					break
+				}
+			}
+			direct = append(direct, time.Since(start))
+		}
+		_ = p.Close()
+
+		info, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: echoCmd})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := dialTerm(b, url, info.ID)
+		got.Reset()
+		for !strings.Contains(got.String(), "ready") {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				b.Fatal(err)
+			}
+			got.Write(data)
+		}
+		for range echoSamples {
+			start := time.Now()
+			if err := c.WriteMessage(websocket.BinaryMessage, []byte("x")); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bytes.IndexByte(data, 'x') >= 0 {
+					break
+				}
+			}
+			bridged = append(bridged, time.Since(start))
+		}
+		_ = c.Close()
+		if err := e.m.Delete(context.Background(), "t1", "w1", info.ID); err != nil && !errors.Is(err, terminal.ErrNotFound) {
+			b.Fatal(err)
+		}
+	}
+	dp50, dp99 := pct(direct, 50), pct(direct, 99)
+	bp50, bp99 := pct(bridged, 50), pct(bridged, 99)
+	b.ReportMetric(float64(dp50.Microseconds()), "direct-p50-µs")
+	b.ReportMetric(float64(dp99.Microseconds()), "direct-p99-µs")
+	b.ReportMetric(float64(bp50.Microseconds()), "bridge-p50-µs")
+	b.ReportMetric(float64(bp99.Microseconds()), "bridge-p99-µs")
+	b.ReportMetric(float64((bp50 - dp50).Microseconds()), "added-p50-µs")
+	b.ReportMetric(0, "ns/op")
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[(len(s)-1)*p/100]
+}
+
+// BenchmarkIdleAttachedMemory reports server heap and stack per idle
+// terminal (a shell at its prompt) with one WebSocket client attached. The
+// client side of the WebSockets lives in this process too, so the figure
+// is an upper bound.
+func BenchmarkIdleAttachedMemory(b *testing.B) {
+	const n = 50
+	e := newEnv(b, func(o *terminal.Options) { o.MaxPerWorkspace = n; o.MaxPerTenant = n })
+	url := bridge(b, e)
+	for b.Loop() {
+		before := heapAndStacks()
+		var conns []*websocket.Conn
+		for range n {
+			info, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := dialTerm(b, url, info.ID)
+			if err := c.WriteMessage(websocket.BinaryMessage, []byte("echo rdy$((1+1))\n")); err != nil {
+				b.Fatal(err)
+			}
+			var got bytes.Buffer
+			for !strings.Contains(got.String(), "rdy2") {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					b.Fatal(err)
+				}
+				got.Write(data)
+			}
+			conns = append(conns, c)
+		}
+		after := heapAndStacks()
+		b.ReportMetric(float64(after-before)/n/1024, "KiB/terminal")
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		if err := e.m.StopWorkspace(context.Background(), "w1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+func heapAndStacks() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}

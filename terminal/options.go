@@ -1,0 +1,101 @@
+package terminal
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ideserver/ideserver/sandbox"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultIdleTimeout     = time.Hour
+	DefaultMaxPerWorkspace = 10
+	DefaultMaxPerTenant    = 50
+	DefaultScrollback      = 256 << 10
+	DefaultMaxInput        = 64 << 10
+	DefaultInputRate       = 1 << 20
+	DefaultInputBurst      = 256 << 10
+	DefaultCols            = 80
+	DefaultRows            = 24
+)
+
+// Size bounds: a terminal is at least 1x1 and at most MaxCols x MaxRows.
+const (
+	MaxCols = 1000
+	MaxRows = 1000
+)
+
+// Options configures a Manager. Zero fields take the defaults named.
+type Options struct {
+	// Runner starts every terminal process. Required.
+	Runner *sandbox.Runner
+	// Env returns the complete environment for a process of tenant, with
+	// extra ("KEY=value") entries winning over earlier ones; the signature
+	// of workspace.Manager.ProcessEnv. Required.
+	Env func(tenant string, extra ...string) ([]string, error)
+	// Dir returns the host directory of a workspace, the terminal's working
+	// directory. Required. It never reaches a client.
+	Dir func(workspace string) string
+
+	// IdleTimeout ends a terminal no client has been attached to for this
+	// long (DefaultIdleTimeout, 1h).
+	IdleTimeout time.Duration
+	// MaxPerWorkspace and MaxPerTenant cap running terminals
+	// (DefaultMaxPerWorkspace 10, DefaultMaxPerTenant 50).
+	MaxPerWorkspace int
+	MaxPerTenant    int
+	// Scrollback is the ring size in bytes, at least 256 KiB
+	// (DefaultScrollback; smaller values are raised to it).
+	Scrollback int
+	// MaxInput is the largest client message in bytes (DefaultMaxInput,
+	// 64 KiB); a larger one ends the attachment with ErrInputTooLarge.
+	MaxInput int
+	// InputRate and InputBurst bound what one attachment may send, in bytes
+	// per second and bytes (DefaultInputRate 1 MiB/s, DefaultInputBurst
+	// 256 KiB). Every message costs its length plus 64 bytes; a faster
+	// client is paused (its messages are read later), not dropped.
+	InputRate  int
+	InputBurst int
+
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: no metrics registered
+}
+
+func (o *Options) setDefaults() error {
+	switch {
+	case o.Runner == nil:
+		return errors.New("new terminal manager: Runner is required")
+	case o.Env == nil:
+		return errors.New("new terminal manager: Env is required")
+	case o.Dir == nil:
+		return errors.New("new terminal manager: Dir is required")
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxPerWorkspace <= 0 {
+		o.MaxPerWorkspace = DefaultMaxPerWorkspace
+	}
+	if o.MaxPerTenant <= 0 {
+		o.MaxPerTenant = DefaultMaxPerTenant
+	}
+	o.Scrollback = max(o.Scrollback, DefaultScrollback)
+	if o.MaxInput <= 0 {
+		o.MaxInput = DefaultMaxInput
+	}
+	if o.InputRate <= 0 {
+		o.InputRate = DefaultInputRate
+	}
+	if o.InputBurst <= 0 {
+		o.InputBurst = DefaultInputBurst
+	}
+	o.InputBurst = max(o.InputBurst, o.MaxInput+msgOverhead)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
