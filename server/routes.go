@@ -29,6 +29,10 @@ type route struct {
 	kind    routeKind
 	public  bool // answers without a credential
 	admin   bool // needs an admin credential
+	// cookieless routes ignore the session cookie: they serve everyone
+	// alike (the Go Playground endpoints), so a cross-site form post
+	// carrying the cookie gains nothing and needs no CSRF refusal.
+	cookieless bool
 	// bodyLimit caps the request body; 0 means Limits.MaxRequestBody.
 	bodyLimit int64
 	handle    func(w http.ResponseWriter, r *http.Request) error
@@ -247,6 +251,9 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 		}
 	}
 	p, err := s.authenticate(r, rt.kind == kindWebSocket)
+	if rt.cookieless && err == nil && p.Via == "cookie" {
+		p, err = principal{}, errUnauthorized
+	}
 	switch {
 	case err != nil && !rt.public:
 		return err

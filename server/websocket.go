@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -129,8 +130,10 @@ const (
 // It blocks until serve returns. serve owns reading: it must read until an
 // error, which is how pong deadlines and closes reach it.
 func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(ctx context.Context, c *socket) error) error {
-	p, _ := principalFrom(r.Context())
-	key := p.Tenant + "/" + p.User
+	key := "addr:" + clientAddr(r) // anonymous callers of public sockets
+	if p, ok := principalFrom(r.Context()); ok {
+		key = "user:" + p.Tenant + "/" + p.User
+	}
 	if err := s.sockets.reserve(key, s.opts.Limits.MaxWebSockets); err != nil {
 		return err
 	}
@@ -215,4 +218,14 @@ func closeCodeFor(err error) (int, string) {
 
 func isExpectedClose(err error) bool {
 	return websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived)
+}
+
+// clientAddr is the peer's IP address (no port), the identity of an
+// anonymous caller for limits. Proxy headers are not trusted.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -38,6 +38,20 @@ import (
 //	workspace_state/ (bucket)
 //	|--> <workspace id> -> opaque UI state bytes (not decoded by the store)
 //
+//	snippets/ (bucket: playground snippets, immutable, content-hash ids)
+//	|--> <snippet id> -> snippetEntry
+//
+//	shares/ (bucket: workspace share links, immutable snapshots; they
+//	|        outlive their workspace)
+//	|--> <share id> -> shareEntry
+//
+//	share_index/ (bucket: shares by source workspace)
+//	|--> <workspace id>/ (bucket)
+//	     |--> <created_at: 8 bytes big-endian><share id> -> share id
+//
+//	Databases created before snippets/, shares/ and share_index/ existed lack
+//	them; readers treat a missing bucket as empty, writers create it.
+//
 // Values marked *Entry are JSON objects (codec.go) so fields can be added
 // without a migration. Times are stored in UTC. A change that existing
 // readers cannot ignore needs a migration (schema.go).
@@ -53,12 +67,15 @@ var (
 	sessionsBucket      = []byte("sessions")
 	workspacesBucket    = []byte("workspaces")
 	workspaceStateBkt   = []byte("workspace_state")
+	snippetsBucket      = []byte("snippets")
+	sharesBucket        = []byte("shares")
+	shareIndexBucket    = []byte("share_index")
 )
 
 // topBuckets are the top-level buckets of the current schema, created when a
 // fresh database is initialized.
 func topBuckets() [][]byte {
-	return [][]byte{metaBucket, tenantsBucket, tokenHashesBucket, sessionsBucket, workspacesBucket, workspaceStateBkt}
+	return [][]byte{metaBucket, tenantsBucket, tokenHashesBucket, sessionsBucket, workspacesBucket, workspaceStateBkt, snippetsBucket, sharesBucket, shareIndexBucket}
 }
 
 // Sentinel errors; match them with errors.Is. Messages built on them carry

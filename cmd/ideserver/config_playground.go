@@ -1,13 +1,64 @@
 package main
 
+import "time"
+
 // PlaygroundConfig configures sharing and the Go Playground compatible
 // endpoints (the `playground:` section).
 type PlaygroundConfig struct {
 	// Enabled serves /compile, /fmt, /vet, /share and /p/ publicly.
 	Enabled bool `yaml:"enabled"` // default true
+	// RunTimeout is the wall-clock limit of a program.
+	RunTimeout Duration `yaml:"run_timeout"` // default 10s
+	// BuildTimeout is the wall-clock limit of go build and go vet.
+	BuildTimeout Duration `yaml:"build_timeout"` // default 60s
+	// MaxOutput is the program output kept; the program is stopped beyond.
+	MaxOutput ByteSize `yaml:"max_output"` // default 1MiB
+	// MemoryLimit bounds a program's data memory (RLIMIT_DATA, GOMEMLIMIT).
+	MemoryLimit ByteSize `yaml:"memory_limit"` // default 256MiB
+	// MaxConcurrent bounds builds and runs at once; 0 means the CPU count.
+	MaxConcurrent int `yaml:"max_concurrent"` // default 0
+	// MaxPerClient bounds them per tenant or address; 0 means half of
+	// max_concurrent.
+	MaxPerClient int `yaml:"max_per_client"` // default 0
+	// MaxQueue bounds requests waiting for a slot; beyond, 429.
+	MaxQueue int `yaml:"max_queue"` // default 64
+	// MaxShareSize bounds the files of a workspace share snapshot.
+	MaxShareSize ByteSize `yaml:"max_share_size"` // default 4MiB
 }
 
-func defaultPlaygroundConfig() PlaygroundConfig { return PlaygroundConfig{Enabled: true} }
+func defaultPlaygroundConfig() PlaygroundConfig {
+	return PlaygroundConfig{
+		Enabled:      true,
+		RunTimeout:   Duration(10 * time.Second),
+		BuildTimeout: Duration(60 * time.Second),
+		MaxOutput:    MiB,
+		MemoryLimit:  256 * MiB,
+		MaxQueue:     64,
+		MaxShareSize: 4 * MiB,
+	}
+}
 
 // validate reports bad keys of the section through bad(key, format, args).
-func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {}
+func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
+	if c.RunTimeout < Duration(100*time.Millisecond) || c.RunTimeout > Duration(10*time.Minute) {
+		bad("playground.run_timeout", "must be between 100ms and 10m")
+	}
+	if c.BuildTimeout < Duration(time.Second) || c.BuildTimeout > Duration(30*time.Minute) {
+		bad("playground.build_timeout", "must be between 1s and 30m")
+	}
+	if c.MaxOutput < KiB || c.MaxOutput > GiB {
+		bad("playground.max_output", "must be between 1KiB and 1GiB")
+	}
+	if c.MemoryLimit < 16*MiB {
+		bad("playground.memory_limit", "must be at least 16MiB")
+	}
+	if c.MaxConcurrent < 0 || c.MaxPerClient < 0 {
+		bad("playground.max_concurrent", "max_concurrent and max_per_client must not be negative")
+	}
+	if c.MaxQueue < 1 {
+		bad("playground.max_queue", "must be at least 1")
+	}
+	if c.MaxShareSize < KiB || c.MaxShareSize > GiB {
+		bad("playground.max_share_size", "must be between 1KiB and 1GiB")
+	}
+}

@@ -331,18 +331,28 @@ func newJWTVerifier(cfg *Config) (*auth.JWTVerifier, error) {
 	return v, nil
 }
 
-// goRoot is the configured GOROOT, else the one of the go command on PATH,
-// else "" (tenant processes then find no go; logged once).
+// goRoot is the configured GOROOT, else the installation of the go
+// command on PATH (found without running it: `go env` would start Go's
+// telemetry in the server's HOME), else "" (tenant processes then find no
+// go; logged once).
 func goRoot(cfg *Config, logger *slog.Logger) string {
 	if cfg.Go.Root != "" {
 		return cfg.Go.Root
 	}
-	out, err := exec.Command("go", "env", "GOROOT").Output()
+	goBin, err := exec.LookPath("go")
+	if err == nil {
+		goBin, err = filepath.EvalSymlinks(goBin)
+	}
 	if err != nil {
 		logger.Warn("no go command on PATH: tenant processes will have no Go toolchain; set go.root", "err", err)
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	root := filepath.Dir(filepath.Dir(goBin))
+	if _, err := os.Stat(filepath.Join(root, "src", "runtime")); err != nil {
+		logger.Warn("the go command on PATH is not in a GOROOT; set go.root", "go", goBin)
+		return ""
+	}
+	return root
 }
 
 // newToolInstaller prepares the pinned gopls and dlv (or the configured

@@ -1,0 +1,232 @@
+package playground
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"go/format"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/tools/imports"
+
+	"github.com/ideserver/ideserver/store"
+)
+
+// Request is a /compile request, as golang/playground reads it.
+type Request struct {
+	Body    string
+	WithVet bool `json:"withVet"`
+}
+
+// Event is one piece of program output. Delay is the time since the
+// previous event (nanoseconds in JSON).
+type Event struct {
+	Message string
+	Kind    string        // "stdout" or "stderr"
+	Delay   time.Duration // time to wait before printing Message
+}
+
+// Response is the answer of /compile and /vet, field for field as
+// golang/playground writes it.
+type Response struct {
+	Errors      string
+	Events      []Event
+	Status      int
+	IsTest      bool
+	TestsFailed int
+	// VetErrors holds go vet's findings; only with WithVet.
+	VetErrors string `json:",omitempty"`
+	// VetOK reports that vet ran and found nothing; only with WithVet.
+	VetOK bool `json:",omitempty"`
+}
+
+// FmtResponse is the answer of /fmt.
+type FmtResponse struct {
+	Body  string
+	Error string
+}
+
+// checkSize returns ErrTooLarge for a body above MaxSnippet.
+func (s *Service) checkSize(n int) error {
+	if int64(n) > s.opts.MaxSnippet {
+		return fmt.Errorf("%w: the body is %d bytes; at most %d are accepted", ErrTooLarge, n, s.opts.MaxSnippet)
+	}
+	return nil
+}
+
+// Compile builds and runs req.Body (Go source or txtar) for client (the key
+// of the per-client limit). Build errors, vet findings, exit codes and
+// timeouts are results in the Response; errors are ErrTooLarge, ErrBusy,
+// ErrClosed, ctx's, or internal ones. It blocks until the program and
+// everything it started are gone.
+func (s *Service) Compile(ctx context.Context, client string, req Request) (*Response, error) {
+	if err := s.checkSize(len(req.Body)); err != nil {
+		return nil, err
+	}
+	fs, err := SplitFiles([]byte(req.Body))
+	if err != nil {
+		return &Response{Errors: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}, nil
+	}
+	ctx, release, err := s.admit(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	p, err := s.prepare(ctx, fs, req.WithVet, true)
+	if err != nil {
+		return nil, err
+	}
+	defer removeAll(p.dir)
+	if p.buildErrs != "" {
+		return &Response{Errors: p.buildErrs, IsTest: p.isTest}, nil
+	}
+	rec := &recorder{now: s.opts.Now, start: s.opts.Now()}
+	res, err := s.execute(ctx, p, rec)
+	if err != nil {
+		return nil, err
+	}
+	out := &Response{Errors: res.errors, Events: rec.events, Status: res.status, IsTest: p.isTest}
+	if p.isTest {
+		for _, e := range rec.events {
+			if e.Kind == "stdout" {
+				out.TestsFailed += strings.Count(e.Message, "--- FAIL")
+			}
+		}
+	}
+	if req.WithVet {
+		out.VetErrors = p.vetErrs
+		out.VetOK = p.vetErrs == ""
+	}
+	return out, nil
+}
+
+// Vet runs go vet on body; its findings are Response.Errors.
+func (s *Service) Vet(ctx context.Context, client, body string) (*Response, error) {
+	if err := s.checkSize(len(body)); err != nil {
+		return nil, err
+	}
+	fs, err := SplitFiles([]byte(body))
+	if err != nil {
+		return &Response{Errors: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}, nil
+	}
+	ctx, release, err := s.admit(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	p, err := s.prepare(ctx, fs, true, false)
+	if err != nil {
+		return nil, err
+	}
+	defer removeAll(p.dir)
+	return &Response{Errors: p.vetErrs}, nil
+}
+
+// admit waits for a slot for client and ties the returned context to the
+// Service's lifetime. Call release once done.
+func (s *Service) admit(ctx context.Context, client string) (context.Context, func(), error) {
+	if s.ctx.Err() != nil {
+		return nil, nil, ErrClosed
+	}
+	s.active.Add(1)
+	release, err := s.lim.acquire(ctx, client)
+	if err != nil {
+		s.active.Done()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.ctx, func() { cancel(ErrClosed) })
+	return ctx, func() { stop(); cancel(nil); release(); s.active.Done() }, nil
+}
+
+// Fmt formats body's Go files with gofmt (goimports when fixImports) and
+// its go.mod files; a syntax error is FmtResponse.Error.
+func (s *Service) Fmt(body string, fixImports bool) (FmtResponse, error) {
+	if err := s.checkSize(len(body)); err != nil {
+		return FmtResponse{}, err
+	}
+	return Format(body, fixImports), nil
+}
+
+// Format is Fmt without the size check.
+func Format(body string, fixImports bool) FmtResponse {
+	fs, err := SplitFiles([]byte(body))
+	if err != nil {
+		return FmtResponse{Error: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}
+	}
+	for _, name := range fs.Names() {
+		in := fs.Data(name)
+		switch {
+		case path.Ext(name) == ".go":
+			var out []byte
+			var err error
+			if fixImports {
+				out, err = imports.Process(name, in, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false})
+			} else {
+				out, err = format.Source(in)
+				if err != nil {
+					err = fmt.Errorf("%s:%w", name, err)
+				}
+			}
+			if err != nil {
+				return FmtResponse{Error: err.Error()}
+			}
+			fs.Add(name, out)
+		case path.Base(name) == "go.mod":
+			f, err := modfile.Parse(name, in, nil)
+			if err != nil {
+				return FmtResponse{Error: err.Error()}
+			}
+			out, err := f.Format()
+			if err != nil {
+				return FmtResponse{Error: err.Error()}
+			}
+			fs.Add(name, out)
+		}
+	}
+	return FmtResponse{Body: string(fs.Format())}
+}
+
+// SnippetID is the id /share gives body: a hash of it, so equal bodies
+// share an id (golang/playground's scheme).
+func SnippetID(body []byte) string {
+	h := sha256.New()
+	h.Write([]byte("Go playground salt\n"))
+	h.Write(body)
+	b := base64.URLEncoding.EncodeToString(h.Sum(nil))
+	n := 11
+	for n <= len(b) && b[n-1] == '_' {
+		n++
+	}
+	return b[:n]
+}
+
+// Share stores body as a snippet and returns its id. An empty body or one
+// above MaxSnippet is ErrTooLarge / ErrInvalid.
+func (s *Service) Share(body []byte) (string, error) {
+	if err := s.checkSize(len(body)); err != nil {
+		return "", err
+	}
+	id := SnippetID(body)
+	if err := s.opts.Store.PutSnippet(store.Snippet{ID: id, Body: body, CreatedAt: s.opts.Now()}); err != nil {
+		return "", fmt.Errorf("store snippet: %w", err)
+	}
+	return id, nil
+}
+
+// Snippet returns the snippet id's body, or ErrNotFound.
+func (s *Service) Snippet(id string) ([]byte, error) {
+	sn, err := s.opts.Store.GetSnippet(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get snippet: %w", err)
+	}
+	return sn.Body, nil
+}

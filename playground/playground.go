@@ -1,0 +1,198 @@
+package playground
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// Tenant is the pseudo-tenant playground processes run as: it has its own
+// HOME and Go caches, shared by every playground run and by nobody else.
+const Tenant = "playground"
+
+// Defaults of Options.
+const (
+	DefaultRunTimeout   = 10 * time.Second
+	DefaultBuildTimeout = 60 * time.Second
+	DefaultMaxOutput    = 1 << 20
+	DefaultMemoryLimit  = 256 << 20
+	DefaultMaxSnippet   = 64 << 10
+	DefaultMaxQueue     = 64
+)
+
+// Options configures a Service. Runner, Store and Env are required.
+type Options struct {
+	Runner *sandbox.Runner
+	Store  *store.DB
+	// ServeAPI turns on the Go Playground compatible API (compile, fmt,
+	// vet, share, snippets); false leaves only workspace shares.
+	ServeAPI bool
+	// Workspaces is needed for workspace shares (snapshot and fork); nil
+	// turns them off (ErrNoWorkspaces).
+	Workspaces *workspace.Manager
+
+	// Env is the complete environment of go build and go vet, e.g.
+	// Manager.ProcessEnv(Tenant, "CGO_ENABLED=0", "GOTOOLCHAIN=local",
+	// "GOFLAGS=-mod=mod", "GOPROXY=off"). Required.
+	Env []string
+	// GoVersion is the "go" line of the go.mod written when a body has
+	// none, e.g. "1.26"; "" means the version of this binary's runtime.
+	GoVersion string
+	// TempDir holds the per-run directories; "" means os.TempDir().
+	TempDir string
+	// Prlimit is the host path of util-linux prlimit, used to set
+	// RLIMIT_DATA and RLIMIT_FSIZE on programs. "" means no rlimits: only
+	// GOMEMLIMIT (a soft limit) bounds memory.
+	Prlimit string
+
+	RunTimeout   time.Duration // wall clock of a program (DefaultRunTimeout)
+	BuildTimeout time.Duration // wall clock of go build / go vet (DefaultBuildTimeout)
+	MaxOutput    int64         // bytes of program output kept (DefaultMaxOutput)
+	MemoryLimit  int64         // bytes of program data memory (DefaultMemoryLimit)
+	MaxSnippet   int64         // bytes of a body (DefaultMaxSnippet)
+
+	// MaxConcurrent bounds builds and runs at once; 0 means the number of
+	// CPUs (at least 2). MaxPerClient bounds them per client key; 0 means
+	// half of MaxConcurrent (at least 1). MaxQueue bounds waiting requests;
+	// 0 means DefaultMaxQueue.
+	MaxConcurrent int
+	MaxPerClient  int
+	MaxQueue      int
+
+	// MaxShareSize bounds the bytes of a workspace snapshot (4 MiB);
+	// MaxShareFiles its files (1000).
+	MaxShareSize  int64
+	MaxShareFiles int
+
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	Logger     *slog.Logger          // nil: discard
+	Now        func() time.Time      // nil: time.Now
+}
+
+// Errors a caller maps to responses.
+var (
+	// ErrTooLarge: a body or snapshot exceeds its limit.
+	ErrTooLarge = errors.New("playground: too large")
+	// ErrNotFound: no such snippet or share (or it expired, or was revoked).
+	ErrNotFound = errors.New("playground: not found")
+	// ErrInvalid: a malformed share request (access, expires_in).
+	ErrInvalid = errors.New("playground: invalid request")
+	// ErrClosed: the Service was closed.
+	ErrClosed = errors.New("playground: closed")
+)
+
+// Service runs the playground. Its methods are safe for concurrent use.
+type Service struct {
+	opts   Options
+	log    *slog.Logger
+	lim    *limiter
+	ctx    context.Context // cancelled by Close: ends every build and run
+	cancel context.CancelFunc
+	active sync.WaitGroup // admitted requests
+}
+
+// New checks opts and returns a Service. It starts nothing.
+func New(opts Options) (*Service, error) {
+	switch {
+	case opts.Runner == nil:
+		return nil, errors.New("playground: Options.Runner is required")
+	case opts.Store == nil:
+		return nil, errors.New("playground: Options.Store is required")
+	case len(opts.Env) == 0:
+		return nil, errors.New("playground: Options.Env is required")
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&opts.RunTimeout, DefaultRunTimeout)
+	def(&opts.BuildTimeout, DefaultBuildTimeout)
+	def64 := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def64(&opts.MaxOutput, DefaultMaxOutput)
+	def64(&opts.MemoryLimit, DefaultMemoryLimit)
+	def64(&opts.MaxSnippet, DefaultMaxSnippet)
+	def64(&opts.MaxShareSize, 4<<20)
+	if opts.MaxShareFiles <= 0 {
+		opts.MaxShareFiles = 1000
+	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = max(2, runtime.NumCPU())
+	}
+	if opts.MaxPerClient <= 0 {
+		opts.MaxPerClient = max(1, opts.MaxConcurrent/2)
+	}
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = DefaultMaxQueue
+	}
+	if opts.GoVersion == "" {
+		opts.GoVersion = goVersion(runtime.Version())
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = os.TempDir()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pending := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ideserver_playground_requests_pending",
+		Help: "Playground builds and runs waiting for a slot.",
+	})
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(pending); err != nil {
+			return nil, fmt.Errorf("playground: register metrics: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Service{
+		opts: opts, log: log, ctx: ctx, cancel: func() { cancel(ErrClosed) },
+		lim: newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, pending),
+	}, nil
+}
+
+// ServesAPI reports Options.ServeAPI.
+func (s *Service) ServesAPI() bool { return s.opts.ServeAPI }
+
+// Close ends every build and run in progress and makes later calls fail
+// with ErrClosed. It waits until their processes are gone (or ctx ends).
+func (s *Service) Close(ctx context.Context) error {
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close playground: %w", ctx.Err())
+	}
+}
+
+// goVersion turns "go1.26.8" into "1.26".
+func goVersion(v string) string {
+	v = strings.TrimPrefix(v, "go")
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) >= 2 {
+		return parts[0] + "." + strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	}
+	return "1.26"
+}

@@ -1,0 +1,360 @@
+package playground
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ideserver/ideserver/sandbox"
+)
+
+// Messages of run outcomes, as golang/playground words them where it has
+// an equivalent.
+const (
+	msgTimeout      = "timeout running program"
+	msgBuildTimeout = "timeout building program"
+)
+
+var (
+	errRunTimeout = errors.New(msgTimeout)
+	errTooMuch    = errors.New("output limit exceeded")
+	errKilled     = errors.New("program killed")
+)
+
+// sink receives a running program's output as it is written.
+type sink interface {
+	// write is called with each chunk of output ("stdout" or "stderr")
+	// in order; it must not keep p.
+	write(kind string, p []byte)
+}
+
+// prepared is a built program in its run directory.
+type prepared struct {
+	dir       string // host path; never shown to a client
+	exe       string
+	isTest    bool
+	buildErrs string // user-facing build errors; exe is "" when set
+	vetErrs   string
+}
+
+// prepare writes files to a fresh run directory and builds them (and vets
+// them when withVet). The caller must remove p.dir. A user's build errors
+// are a result (p.buildErrs), not an error.
+func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool) (*prepared, error) {
+	dir, err := os.MkdirTemp(s.opts.TempDir, "play-")
+	if err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	p := &prepared{dir: dir}
+	if err := s.writeFiles(dir, fs, p); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if build {
+		args := []string{"build", "-trimpath", "-o", "prog.exe", "."}
+		if p.isTest {
+			args = []string{"test", "-c", "-trimpath", "-o", "prog.exe", "."}
+		}
+		out, err := s.goTool(ctx, dir, args)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		if out != nil {
+			p.buildErrs = *out
+			return p, nil
+		}
+		p.exe = filepath.Join(dir, "prog.exe")
+	}
+	if withVet {
+		out, err := s.goTool(ctx, dir, []string{"vet", "."})
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		if out != nil {
+			p.vetErrs = *out
+		}
+	}
+	return p, nil
+}
+
+// writeFiles writes the file set below dir, adding a go.mod when missing
+// and turning a lone test program into prog_test.go.
+func (s *Service) writeFiles(dir string, fs *FileSet, p *prepared) error {
+	if fs.Num() == 1 && fs.Contains(progName) && isTestProg(fs.Data(progName)) {
+		fs.Rename(progName, "prog_test.go")
+		p.isTest = true
+	}
+	if !fs.Contains("go.mod") {
+		fs.Add("go.mod", []byte("module play\n\ngo "+s.opts.GoVersion+"\n"))
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open run directory: %w", err)
+	}
+	defer root.Close()
+	for _, name := range fs.Names() {
+		if !validName(name) { // SplitFiles checked; be sure before writing
+			return fmt.Errorf("%w: invalid file name %q", ErrInvalidFiles, name)
+		}
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o700); err != nil {
+				return fmt.Errorf("create directory in run directory: %w", err)
+			}
+		}
+		if err := root.WriteFile(name, fs.Data(name), 0o600); err != nil {
+			return fmt.Errorf("write run file: %w", err)
+		}
+	}
+	return nil
+}
+
+// goTool runs the go command with args in dir. out is nil on success, or
+// the cleaned output when the command failed (the user's errors).
+func (s *Service) goTool(ctx context.Context, dir string, args []string) (out *string, err error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, s.opts.BuildTimeout, errors.New(msgBuildTimeout))
+	defer cancel()
+	var buf cappedBuffer
+	buf.max = 1 << 20
+	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
+		Kind: "build", Tenant: Tenant, Path: "go", Args: args,
+		Env: s.opts.Env, Dir: dir, Stdout: &buf, Stderr: &buf,
+		Network: sandbox.NetworkNone,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start go %s: %w", args[0], err)
+	}
+	defer proc.Close()
+	st, err := proc.Wait()
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && cause.Error() == msgBuildTimeout {
+			msg := msgBuildTimeout
+			return &msg, nil
+		}
+		return nil, fmt.Errorf("go %s: %w", args[0], err)
+	}
+	if st.Code == 0 && st.Signal == "" {
+		return nil, nil
+	}
+	msg := cleanToolOutput(buf.String(), dir)
+	if msg == "" {
+		msg = fmt.Sprintf("go %s failed", args[0])
+	}
+	return &msg, nil
+}
+
+// cleanToolOutput removes host paths and the "# pkg" banners from go
+// command output.
+func cleanToolOutput(out, dir string) string {
+	out = strings.ReplaceAll(out, dir+string(filepath.Separator), "")
+	out = strings.ReplaceAll(out, dir, ".")
+	var b strings.Builder
+	for line := range strings.SplitAfterSeq(out, "\n") {
+		if strings.HasPrefix(line, "# play") || strings.HasPrefix(line, "# command-line-arguments") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+// runResult is how a program run ended.
+type runResult struct {
+	status    int    // exit code; -1 when killed by a signal
+	errors    string // msgTimeout, output limit or killed message; "" otherwise
+	truncated bool
+}
+
+// execute runs a built program, streaming its output to out. It returns
+// when the program and everything it started are gone. kill, when it
+// fires, stops the program (errKilled).
+func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ctx, cancelT := context.WithTimeoutCause(ctx, s.opts.RunTimeout, errRunTimeout)
+	defer cancelT()
+
+	lim := &outputLimit{max: s.opts.MaxOutput, sink: out, over: func() { cancel(errTooMuch) }}
+	pathArg, args := p.exe, []string(nil)
+	if p.isTest {
+		args = []string{"-test.v"}
+	}
+	if s.opts.Prlimit != "" {
+		mem := strconv.FormatInt(s.opts.MemoryLimit, 10)
+		fsize := strconv.FormatInt(16<<20, 10)
+		args = append([]string{"--data=" + mem + ":" + mem, "--fsize=" + fsize + ":" + fsize, "--core=0:0", "--", p.exe}, args...)
+		pathArg = s.opts.Prlimit
+	}
+	env := []string{
+		"HOME=" + p.dir, "TMPDIR=" + p.dir, "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+		"GOMEMLIMIT=" + strconv.FormatInt(s.opts.MemoryLimit*3/4, 10),
+		"GOTRACEBACK=single",
+	}
+	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
+		Kind: "run", Tenant: Tenant, Path: pathArg, Args: args, Env: env, Dir: p.dir,
+		Stdout: lim.writer("stdout"), Stderr: lim.writer("stderr"),
+		Network: sandbox.NetworkNone,
+	})
+	if err != nil {
+		return runResult{}, fmt.Errorf("start program: %w", err)
+	}
+	defer proc.Close()
+	st, werr := proc.Wait()
+	res := runResult{status: st.Code, truncated: lim.truncated()}
+	if werr != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, errRunTimeout):
+			res.errors = msgTimeout
+		case errors.Is(cause, errTooMuch):
+			res.errors = fmt.Sprintf("output limit exceeded: the program wrote more than %d bytes and was stopped", s.opts.MaxOutput)
+		case errors.Is(cause, errKilled):
+			res.errors = "program killed"
+		case errors.Is(werr, sandbox.ErrStopped) || cause != nil:
+			if err := ctx.Err(); err != nil {
+				return res, fmt.Errorf("run program: %w", context.Cause(ctx))
+			}
+			return res, fmt.Errorf("run program: %w", werr)
+		default:
+			return res, fmt.Errorf("run program: %w", werr)
+		}
+	}
+	if res.truncated && res.errors == "" {
+		res.errors = fmt.Sprintf("output limit exceeded: the program wrote more than %d bytes and was stopped", s.opts.MaxOutput)
+	}
+	return res, nil
+}
+
+// outputLimit passes at most max bytes to sink and calls over (once) when
+// a write would exceed it.
+type outputLimit struct {
+	max  int64
+	sink sink
+	over func()
+
+	mu    sync.Mutex
+	n     int64
+	trunc bool
+}
+
+func (l *outputLimit) writer(kind string) *kindWriter { return &kindWriter{l, kind} }
+
+func (l *outputLimit) truncated() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.trunc
+}
+
+type kindWriter struct {
+	l    *outputLimit
+	kind string
+}
+
+// Write never fails: excess output is dropped so that the sandbox's copy
+// goroutine keeps draining the pipe until the program is killed.
+func (w *kindWriter) Write(p []byte) (int, error) {
+	l := w.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.trunc {
+		return len(p), nil
+	}
+	keep := p
+	if rest := l.max - l.n; int64(len(p)) > rest {
+		keep = p[:rest]
+		l.trunc = true
+		l.over()
+	}
+	l.n += int64(len(keep))
+	if len(keep) > 0 {
+		l.sink.write(w.kind, keep)
+	}
+	return len(p), nil
+}
+
+// cappedBuffer keeps the first max bytes written to it.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// isTestProg reports whether src is a package without func main that has
+// Test, Benchmark, Example or Fuzz functions: the playground runs it as a
+// test.
+func isTestProg(src []byte) bool {
+	f, err := parser.ParseFile(token.NewFileSet(), progName, src, parser.SkipObjectResolution)
+	if err != nil {
+		return false
+	}
+	hasTest := false
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil {
+			continue
+		}
+		name := fd.Name.Name
+		if name == "main" {
+			return false
+		}
+		for _, prefix := range []string{"Test", "Benchmark", "Example", "Fuzz"} {
+			if rest, ok := strings.CutPrefix(name, prefix); ok && (rest == "" || !isLower(rest)) {
+				hasTest = true
+			}
+		}
+	}
+	return hasTest
+}
+
+func isLower(s string) bool { return s[0] >= 'a' && s[0] <= 'z' }
+
+// recorder collects output as playground Events with real-time delays.
+type recorder struct {
+	mu     sync.Mutex
+	start  time.Time
+	last   time.Time
+	now    func() time.Time
+	events []Event
+}
+
+func (r *recorder) write(kind string, p []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.now()
+	if r.last.IsZero() {
+		r.last = r.start
+	}
+	delay := t.Sub(r.last)
+	if n := len(r.events); n > 0 && r.events[n-1].Kind == kind && delay < time.Millisecond {
+		r.events[n-1].Message += string(p)
+		return
+	}
+	r.last = t
+	r.events = append(r.events, Event{Message: string(p), Kind: kind, Delay: delay})
+}

@@ -1,0 +1,134 @@
+package playground
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Message is one frame of the streaming run protocol, in the spirit of
+// golang.org/x/tools/playground/socket. Client to server: Kind "run" with
+// Body (source or txtar) and an Id the client chose; Kind "kill" with the
+// Id of the run to stop. Server to client: "stdout" and "stderr" with
+// output as it is written, then exactly one "end" whose Body is "" after a
+// successful run, "exit status N", "build failed" (after the build errors
+// on stderr), "timeout running program", "program killed", "output limit
+// exceeded" or a short error.
+type Message struct {
+	Id   string //nolint:revive // the protocol's field name
+	Kind string
+	Body string
+}
+
+// Stream serves one streaming connection: it reads messages with recv
+// (the only reader) until recv fails, runs programs one at a time (a new
+// "run" stops the previous one), and writes output with send, which must
+// be safe for concurrent use. It returns recv's error after the current run
+// has ended and its processes are gone.
+func (s *Service) Stream(ctx context.Context, client string, recv func() (Message, error), send func(Message) error) error {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		cancel context.CancelCauseFunc
+		runID  string
+	)
+	stop := func(cause error) {
+		mu.Lock()
+		c := cancel
+		mu.Unlock()
+		if c != nil {
+			c(cause)
+		}
+		wg.Wait()
+	}
+	defer stop(context.Canceled)
+	for {
+		m, err := recv()
+		if err != nil {
+			return err
+		}
+		switch m.Kind {
+		case "run":
+			stop(errKilled)
+			rctx, c := context.WithCancelCause(ctx)
+			mu.Lock()
+			cancel, runID = c, m.Id
+			mu.Unlock()
+			wg.Add(1)
+			go func(m Message) {
+				defer wg.Done()
+				defer c(nil)
+				body := s.streamRun(rctx, client, m, send)
+				_ = send(Message{Id: m.Id, Kind: "end", Body: body})
+			}(m)
+		case "kill":
+			mu.Lock()
+			same := m.Id == runID
+			mu.Unlock()
+			if same {
+				stop(errKilled)
+			}
+		default:
+			_ = send(Message{Id: m.Id, Kind: "end", Body: fmt.Sprintf("unknown message kind %q", m.Kind)})
+		}
+	}
+}
+
+// streamRun builds and runs m.Body, sending output, and returns the body
+// of the "end" message.
+func (s *Service) streamRun(ctx context.Context, client string, m Message, send func(Message) error) string {
+	if err := s.checkSize(len(m.Body)); err != nil {
+		return "program too large"
+	}
+	fs, err := SplitFiles([]byte(m.Body))
+	if err != nil {
+		return err.Error()
+	}
+	ctx, release, err := s.admit(ctx, client)
+	if err != nil {
+		return endMessage(ctx, err)
+	}
+	defer release()
+	p, err := s.prepare(ctx, fs, false, true)
+	if err != nil {
+		return endMessage(ctx, err)
+	}
+	defer removeAll(p.dir)
+	if p.buildErrs != "" {
+		_ = send(Message{Id: m.Id, Kind: "stderr", Body: p.buildErrs})
+		return "build failed"
+	}
+	res, err := s.execute(ctx, p, sendSink{m.Id, send})
+	if err != nil {
+		return endMessage(ctx, err)
+	}
+	switch {
+	case res.errors != "":
+		return res.errors
+	case res.status != 0:
+		return fmt.Sprintf("exit status %d", res.status)
+	}
+	return ""
+}
+
+func endMessage(ctx context.Context, err error) string {
+	switch {
+	case errors.Is(err, ErrBusy):
+		return "too many runs; try again in a moment"
+	case errors.Is(context.Cause(ctx), errKilled):
+		return "program killed"
+	case ctx.Err() != nil:
+		return "canceled"
+	}
+	return "internal error"
+}
+
+type sendSink struct {
+	id   string
+	send func(Message) error
+}
+
+func (s sendSink) write(kind string, p []byte) {
+	_ = s.send(Message{Id: s.id, Kind: kind, Body: string(p)})
+}
