@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 )
 
@@ -30,8 +29,6 @@ const msgOverhead = 64
 
 // writeChunk is the most output one message carries.
 const writeChunk = 64 << 10
-
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, writeChunk); return &b }}
 
 // Control messages.
 var (
@@ -126,7 +123,7 @@ func (s *Session) writeClient(ctx context.Context, conn Conn, a *attachment, rea
 		var chunk *[]byte
 		n := 0
 		if s.ring.end > a.cursor {
-			chunk = chunkPool.Get().(*[]byte)
+			chunk = s.m.chunks.Get().(*[]byte)
 			n = s.ring.read(a.cursor, *chunk)
 			a.cursor += int64(n)
 		}
@@ -137,14 +134,14 @@ func (s *Session) writeClient(ctx context.Context, conn Conn, a *attachment, rea
 			s.m.met.overruns.Inc()
 			if err := conn.WriteMessage(false, overrunMsg); err != nil {
 				if chunk != nil {
-					chunkPool.Put(chunk)
+					s.m.chunks.Put(chunk)
 				}
 				return false, err
 			}
 		}
 		if n > 0 {
 			err := conn.WriteMessage(true, (*chunk)[:n])
-			chunkPool.Put(chunk)
+			s.m.chunks.Put(chunk)
 			if err != nil {
 				return false, err
 			}

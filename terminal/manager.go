@@ -71,6 +71,8 @@ type Manager struct {
 	closed   bool
 	sessions map[string]*Session
 	wg       sync.WaitGroup // session reader goroutines
+
+	chunks sync.Pool // *[]byte of writeChunk bytes, for client writers
 }
 
 // New returns a Manager. It starts nothing until Create.
@@ -90,6 +92,7 @@ func New(opts Options) (*Manager, error) {
 		ctx:      ctx,
 		stop:     stop,
 		sessions: make(map[string]*Session),
+		chunks:   sync.Pool{New: func() any { b := make([]byte, writeChunk); return &b }},
 	}, nil
 }
 
