@@ -149,6 +149,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	defer tools.Close()
 	opts := server.Options{
 		Store:           db,
 		Workspaces:      manager,

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,6 +58,10 @@ type Installer struct {
 	opts   Options
 	logger *slog.Logger
 
+	ctx    context.Context // cancelled by Close: ends builds
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // builds
+
 	mu    sync.Mutex
 	state map[string]*toolState
 }
@@ -79,7 +84,16 @@ func New(opts Options) (*Installer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Installer{opts: opts, logger: logger, state: make(map[string]*toolState)}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Installer{opts: opts, logger: logger, ctx: ctx, cancel: cancel, state: make(map[string]*toolState)}, nil
+}
+
+// Close stops builds in progress (killing the go command and everything it
+// started) and waits for them. Tools not yet built report an error after.
+func (in *Installer) Close() error {
+	in.cancel()
+	in.wg.Wait()
+	return nil
 }
 
 // Prepare starts building t in the background if needed and returns at
@@ -119,7 +133,9 @@ func (in *Installer) start(t Tool) *toolState {
 	}
 	st := &toolState{done: make(chan struct{})}
 	in.state[t.Name] = st
+	in.wg.Add(1)
 	go func() {
+		defer in.wg.Done()
 		defer close(st.done)
 		st.path, st.err = in.resolve(t)
 	}()
@@ -148,9 +164,21 @@ func (in *Installer) resolve(t Tool) (string, error) {
 	defer os.RemoveAll(tmp)
 	start := time.Now()
 	in.logger.Info("building pinned tool (once)", "tool", t.Name, "version", t.Version)
-	cmd := exec.Command(in.opts.GoBinary, "install", t.Package+"@"+t.Version)
-	cmd.Env = append(append([]string(nil), in.opts.Env...), "GOBIN="+tmp, "GOFLAGS=-trimpath", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	cmd := exec.CommandContext(in.ctx, in.opts.GoBinary, "install", t.Package+"@"+t.Version)
+	cmd.Env = append(append([]string(nil), in.opts.Env...), "GOBIN="+tmp, "GOFLAGS=-trimpath -modcacherw", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	// The build and the compilers it starts form one process group, killed
+	// together on Close or when the server dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // stragglers of the group
+	}
+	if in.ctx.Err() != nil {
+		return "", fmt.Errorf("build %s: %w", t.Name, in.ctx.Err())
+	}
+	if err != nil {
 		in.logger.Error("build pinned tool", "tool", t.Name, "version", t.Version, "err", err, "output", string(tail(out, 4096)))
 		return "", fmt.Errorf("build %s %s: %w", t.Name, t.Version, err)
 	}

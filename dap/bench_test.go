@@ -1,0 +1,181 @@
+package dap_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/sandbox"
+)
+
+const loopMain = `package main
+
+func main() {
+	n := 0
+	for i := 0; ; i++ {
+		n += i
+		n -= i / 2
+	}
+}
+`
+
+// rawConn is a DAP transport for the benchmark: the proxy's client
+// stream, or dlv's socket directly.
+type rawConn interface {
+	send(b []byte) error
+	recv() ([]byte, error)
+}
+
+type pipeConn struct{ p *pipe }
+
+func (c pipeConn) send(b []byte) error { c.p.in <- b; return nil }
+func (c pipeConn) recv() ([]byte, error) {
+	select {
+	case b := <-c.p.out:
+		return b, nil
+	case <-time.After(waitLong):
+		return nil, context.DeadlineExceeded
+	}
+}
+
+type sockConn struct {
+	c net.Conn
+	r *dap.FrameReader
+}
+
+func (c sockConn) send(b []byte) error   { return dap.WriteFrame(c.c, b) }
+func (c sockConn) recv() ([]byte, error) { return c.r.Read() }
+
+// benchClient runs requests over a rawConn.
+type benchClient struct {
+	tb  testing.TB
+	c   rawConn
+	seq int
+}
+
+func (b *benchClient) request(command string, args any) int {
+	b.seq++
+	m, _ := json.Marshal(map[string]any{"seq": b.seq, "type": "request", "command": command, "arguments": args})
+	if err := b.c.send(m); err != nil {
+		b.tb.Fatal(err)
+	}
+	return b.seq
+}
+
+// until reads until a message satisfies ok.
+func (b *benchClient) until(ok func(msg) bool) msg {
+	for {
+		raw, err := b.c.recv()
+		if err != nil {
+			b.tb.Fatalf("recv: %v", err)
+		}
+		var m msg
+		if err := json.Unmarshal(raw, &m); err != nil {
+			b.tb.Fatal(err)
+		}
+		if ok(m) {
+			return m
+		}
+	}
+}
+
+func isResponse(seq int) func(msg) bool {
+	return func(m msg) bool { return m.str("type") == "response" && m.str("request_seq") == strconv.Itoa(seq) }
+}
+
+func isEvent(name string) func(msg) bool {
+	return func(m msg) bool { return m.str("type") == "event" && m.str("event") == name }
+}
+
+// stopAtLoop launches, stops at line 6 of loopMain, clears breakpoints,
+// and returns the thread id and the time from launch to stopped.
+func stopAtLoop(tb testing.TB, bc *benchClient, launchArgs map[string]any, file string) (int, time.Duration) {
+	bc.until(isResponse(bc.request("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "linesStartAt1": true})))
+	start := time.Now()
+	launch := bc.request("launch", launchArgs)
+	bc.until(isEvent("initialized"))
+	bc.until(isResponse(bc.request("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": []any{map[string]any{"line": 6}}})))
+	bc.until(isResponse(bc.request("configurationDone", nil)))
+	_ = launch
+	stopped := bc.until(isEvent("stopped"))
+	d := time.Since(start)
+	bc.until(isResponse(bc.request("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": []any{}})))
+	return num(stopped.str("body", "threadId")), d
+}
+
+// nextLoop times b.N `next` round trips (request to the stopped event).
+func nextLoop(b *testing.B, bc *benchClient, thread int) {
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		bc.request("next", map[string]any{"threadId": thread})
+		bc.until(isEvent("stopped"))
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+}
+
+// BenchmarkNext measures a `next` round trip through the proxy and with
+// dlv directly (same dlv, same program, same transport to dlv), and the
+// launch → stopped time through the proxy (warm build cache).
+func BenchmarkNext(b *testing.B) {
+	dlv := requireDlv(b)
+	files := map[string]string{"go.mod": "module loop\n\ngo 1.26\n", "main.go": loopMain}
+	b.Run("proxy", func(b *testing.B) {
+		f := newFixture(b, dlv, files)
+		s, err := f.m.Open("tenant1", f.wsID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := newPipe()
+		done := make(chan struct{})
+		go func() { _ = s.Serve(context.Background(), p); close(done) }()
+		defer func() { _ = p.Close(); <-done }()
+		bc := &benchClient{tb: b, c: pipeConn{p}}
+		thread, d := stopAtLoop(b, bc, map[string]any{"mode": "debug", "program": "/workspace"}, "/workspace/main.go")
+		nextLoop(b, bc, thread)
+		b.ReportMetric(float64(d.Milliseconds()), "launch-to-stopped-ms") // after ResetTimer, which drops metrics
+	})
+	b.Run("direct", func(b *testing.B) {
+		f := newFixture(b, dlv, files)
+		dir := b.TempDir()
+		sock := filepath.Join(dir, "dlv.sock")
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		env, _ := f.ws.ProcessEnv("tenant1")
+		wsDir := f.ws.Dir(f.wsID)
+		proc, err := f.runner.Start(context.Background(), sandbox.Cmd{
+			Kind: "dlv", Tenant: "tenant1", Workspace: f.wsID, Path: dlv,
+			Args: []string{"dap", "--client-addr=unix:" + sock}, Env: env, Dir: wsDir,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer proc.Close()
+		conn, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		bc := &benchClient{tb: b, c: sockConn{conn, dap.NewFrameReader(conn, 0)}}
+		thread, d := stopAtLoop(b, bc, map[string]any{
+			"mode": "debug", "program": wsDir, "output": filepath.Join(dir, "__debug_bin"), "outputMode": "remote",
+		}, filepath.Join(wsDir, "main.go"))
+		nextLoop(b, bc, thread)
+		b.ReportMetric(float64(d.Milliseconds()), "launch-to-stopped-ms") // after ResetTimer, which drops metrics
+		_ = os.RemoveAll(dir)
+	})
+}

@@ -1,0 +1,398 @@
+package dap_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+const waitLong = 60 * time.Second // bound for a debug build and launch
+
+// requireDlv returns the pinned dlv (go tool -n dlv in ../tools); it fails
+// when CI is set and dlv is unavailable, else skips.
+func requireDlv(t testing.TB) string {
+	t.Helper()
+	cmd := exec.Command("go", "tool", "-n", "dlv")
+	cmd.Dir = filepath.Join("..", "tools")
+	out, err := cmd.Output()
+	p := strings.TrimSpace(string(out))
+	if err == nil {
+		if _, err = os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("dlv unavailable: %v", err)
+	}
+	t.Skipf("dlv unavailable: %v", err)
+	return ""
+}
+
+func goEnv(t testing.TB, key string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", key).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", key, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// fakeWorkspaces is workspace.Manager's process side over directories: it
+// reuses the developer's Go build cache so debug builds are quick.
+type fakeWorkspaces struct {
+	base    string
+	tenants string
+	goroot  string
+	gocache string
+}
+
+func (f *fakeWorkspaces) Dir(id string) string { return filepath.Join(f.base, id) }
+
+func (f *fakeWorkspaces) TenantDirs(tenant string) (workspace.TenantDirs, error) {
+	b := filepath.Join(f.tenants, tenant)
+	d := workspace.TenantDirs{
+		Home: filepath.Join(b, "home"), GoPath: filepath.Join(b, "go"),
+		GoModCache: filepath.Join(b, "go", "pkg", "mod"), GoCache: f.gocache,
+	}
+	for _, dir := range []string{d.Home, d.GoModCache} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+func (f *fakeWorkspaces) ProcessEnv(tenant string, extra ...string) ([]string, error) {
+	d, err := f.TenantDirs(tenant)
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
+		"HOME=" + d.Home, "PATH=" + filepath.Join(f.goroot, "bin") + ":/usr/bin:/bin",
+		"GOROOT=" + f.goroot, "GOPATH=" + d.GoPath, "GOMODCACHE=" + d.GoModCache,
+		"GOCACHE=" + d.GoCache, "GOPROXY=off", "GOTOOLCHAIN=local", "GOFLAGS=", "GOTELEMETRY=off",
+	}
+	return append(env, extra...), nil
+}
+
+// fixture is a manager with one workspace.
+type fixture struct {
+	t       testing.TB
+	m       *dap.Manager
+	runner  *sandbox.Runner
+	ws      *fakeWorkspaces
+	wsID    string
+	tmp     string // the manager's TempDir
+	secrets []string
+}
+
+const helloMain = `package main
+
+import "fmt"
+
+func main() {
+	msg := "Hello, ideserver!"
+	fmt.Println(msg)
+	n := len(msg)
+	fmt.Println("len", n)
+}
+`
+
+const helloTest = `package main
+
+import "testing"
+
+func TestHello(t *testing.T) {
+	want := 17
+	if got := len("Hello, ideserver!"); got != want {
+		t.Fatalf("len = %d", got)
+	}
+	t.Log("tested")
+}
+`
+
+func newFixture(t testing.TB, dlv string, files map[string]string) *fixture {
+	t.Helper()
+	root := t.TempDir()
+	f := &fakeWorkspaces{
+		base: filepath.Join(root, "workspaces"), tenants: filepath.Join(root, "tenants"),
+		goroot: goEnv(t, "GOROOT"), gocache: goEnv(t, "GOCACHE"),
+	}
+	wsID := "ws1"
+	for name, content := range files {
+		p := filepath.Join(f.Dir(wsID), name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(f.Dir(wsID), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runner, err := sandbox.New(sandbox.Options{Instance: "daptest-" + strconv.Itoa(os.Getpid()), KillGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(root, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, err := dap.New(dap.Options{
+		Runner: runner, Workspaces: f,
+		Dlv:        func(context.Context) (string, error) { return dlv, nil },
+		TempDir:    tmp,
+		HiddenDirs: []string{root},
+		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := runner.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &fixture{t: t, m: m, runner: runner, ws: f, wsID: wsID, tmp: tmp,
+		secrets: []string{root, f.goroot, f.gocache}}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// pipe is an in-memory dap.Stream: the test is the client.
+type pipe struct {
+	in     chan []byte // client → proxy
+	out    chan []byte // proxy → client
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newPipe() *pipe {
+	return &pipe{in: make(chan []byte, 16), out: make(chan []byte, 4096), closed: make(chan struct{})}
+}
+
+func (p *pipe) ReadMessage() ([]byte, error) {
+	select {
+	case m := <-p.in:
+		return m, nil
+	case <-p.closed:
+		return nil, io.EOF
+	}
+}
+
+func (p *pipe) WriteMessage(m []byte) error {
+	select {
+	case <-p.closed:
+		return io.ErrClosedPipe
+	default:
+	}
+	select {
+	case p.out <- append([]byte(nil), m...):
+		return nil
+	case <-p.closed:
+		return io.ErrClosedPipe
+	}
+}
+
+func (p *pipe) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return nil
+}
+
+// client drives one session over a pipe.
+type client struct {
+	t        testing.TB
+	p        *pipe
+	seq      int
+	received [][]byte
+	pending  []msg         // received, not yet awaited
+	served   chan struct{} // closed when Serve returned
+	err      error         // Serve's result, set before served is closed
+}
+
+// open serves a new session of the fixture's workspace.
+func (f *fixture) open() *client {
+	f.t.Helper()
+	s, err := f.m.Open("tenant1", f.wsID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c := &client{t: f.t, p: newPipe(), served: make(chan struct{})}
+	go func() { c.err = s.Serve(context.Background(), c.p); close(c.served) }()
+	f.t.Cleanup(func() {
+		_ = c.p.Close()
+		select {
+		case <-c.served:
+		case <-time.After(30 * time.Second):
+			f.t.Error("Serve did not return")
+		}
+	})
+	return c
+}
+
+// msg is a decoded DAP message.
+type msg map[string]any
+
+func (m msg) str(keys ...string) string {
+	var v any = map[string]any(m)
+	for _, k := range keys {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = o[k]
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (c *client) send(command string, args any) int {
+	c.t.Helper()
+	c.seq++
+	b, err := json.Marshal(map[string]any{"seq": c.seq, "type": "request", "command": command, "arguments": args})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.p.in <- b
+	return c.seq
+}
+
+// next returns the next message from the proxy.
+func (c *client) next(timeout time.Duration) (msg, bool) {
+	c.t.Helper()
+	select {
+	case b := <-c.p.out:
+		c.received = append(c.received, b)
+		var m msg
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.t.Fatalf("proxy sent invalid JSON %q: %v", b, err)
+		}
+		return m, true
+	case <-time.After(timeout):
+		return nil, false
+	}
+}
+
+// await returns the first message for which ok is true, failing after
+// timeout; output events on the way are collected.
+func (c *client) await(what string, timeout time.Duration, ok func(msg) bool) msg {
+	c.t.Helper()
+	for i, m := range c.pending {
+		if ok(m) {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return m
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		m, got := c.next(time.Until(deadline))
+		if !got {
+			c.t.Fatalf("no %s within %v; received:\n%s", what, timeout, c.transcript())
+		}
+		if ok(m) {
+			return m
+		}
+		c.pending = append(c.pending, m)
+	}
+}
+
+func (c *client) response(seq int) msg {
+	c.t.Helper()
+	return c.await(fmt.Sprintf("response to %d", seq), waitLong, func(m msg) bool {
+		return m.str("type") == "response" && m.str("request_seq") == strconv.Itoa(seq)
+	})
+}
+
+func (c *client) event(name string) msg {
+	c.t.Helper()
+	return c.await("event "+name, waitLong, func(m msg) bool {
+		return m.str("type") == "event" && m.str("event") == name
+	})
+}
+
+// output is everything the client got in output events of category.
+func (c *client) output(category string) string {
+	var b strings.Builder
+	for _, raw := range c.received {
+		var m msg
+		_ = json.Unmarshal(raw, &m)
+		if m.str("event") == "output" && m.str("body", "category") == category {
+			b.WriteString(m.str("body", "output"))
+		}
+	}
+	return b.String()
+}
+
+func (c *client) transcript() string {
+	var b strings.Builder
+	for _, r := range c.received {
+		b.Write(r)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// assertNoHostPath scans every byte the client received.
+func (c *client) assertNoHostPath(secrets []string) {
+	c.t.Helper()
+	for _, raw := range c.received {
+		for _, s := range secrets {
+			if strings.Contains(string(raw), s) {
+				c.t.Errorf("client received host path %q in %s", s, raw)
+			}
+		}
+	}
+}
+
+// processesUnder lists live processes whose command line or executable
+// mentions dir.
+func processesUnder(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if strings.Contains(string(cmd), dir) || strings.Contains(exe, dir) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmd), "\x00", " "))
+		}
+	}
+	return out
+}

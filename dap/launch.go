@@ -1,0 +1,461 @@
+package dap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// refusal is a request the proxy answers with an error response instead of
+// forwarding. Reason is a metric label from a small fixed set; Message is
+// for the user and never holds a host path.
+type refusal struct {
+	Reason  string
+	Message string
+}
+
+func (r *refusal) Error() string { return r.Reason + ": " + r.Message }
+
+func refuse(reason, format string, args ...any) *refusal {
+	return &refusal{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Refusal reasons (metric labels).
+const (
+	reasonMalformed  = "malformed"
+	reasonCommand    = "command"
+	reasonMode       = "mode"
+	reasonPath       = "path"
+	reasonBuildFlags = "build_flags"
+	reasonEnv        = "env"
+	reasonArgument   = "argument"
+	reasonState      = "state"
+)
+
+// launchEnv is what checking a launch needs to know of the session.
+type launchEnv struct {
+	paths  *PathMap
+	wsRoot string // the workspace's host directory, symlinks resolved
+	output string // host path of the binary dlv builds
+}
+
+// Launch arguments by treatment.
+var (
+	// refusedLaunchKeys reach beyond the workspace or override what the
+	// proxy sets.
+	refusedLaunchKeys = map[string]string{
+		"dlvCwd":              "the proxy chooses dlv's directory",
+		"output":              "the proxy chooses where the debug binary is built",
+		"substitutePath":      "paths are mapped by the server",
+		"guessSubstitutePath": "paths are mapped by the server",
+		"backend":             "only the default backend is available",
+		"traceDirPath":        "replay is not available",
+		"coreFilePath":        "core files are not available",
+		"stdinFrom":           "file redirection is not available",
+		"stdoutTo":            "file redirection is not available; output arrives as output events",
+		"stderrTo":            "file redirection is not available; output arrives as output events",
+		"processId":           "attaching is not available",
+		"waitFor":             "attaching is not available",
+	}
+	// passLaunchKeys are forwarded unchanged (strings still get their
+	// client paths mapped).
+	passLaunchKeys = []string{
+		"stopOnEntry", "stackTraceDepth", "maxStringLen", "maxArrayValues",
+		"showGlobalVariables", "showRegisters", "hideSystemGoroutines",
+		"goroutineFilters", "showPprofLabels", "showRawStrings",
+		"followExec", "followExecRegex", "name", "type", "request",
+		"__sessionId", "__configurationTarget", "__restart",
+	}
+)
+
+// checkLaunch validates the arguments of a launch request and returns the
+// arguments to forward, with program, cwd and args mapped to the host and
+// dlvCwd, output and outputMode set by the proxy. Unknown keys are dropped.
+// It also returns the effective mode, "debug" or "test" ("auto" resolved),
+// for metrics.
+func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *refusal) {
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return nil, "", refuse(reasonMalformed, "The launch arguments are not valid JSON.")
+	}
+	in, ok := v.(map[string]any)
+	if !ok {
+		return nil, "", refuse(reasonMalformed, "The launch arguments must be a JSON object.")
+	}
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if why, bad := refusedLaunchKeys[k]; bad {
+			if k == "backend" && (in[k] == "default" || in[k] == "") {
+				continue
+			}
+			return nil, "", refuse(reasonArgument, "The launch argument %q is not allowed: %s.", k, why)
+		}
+	}
+	out := make(map[string]any)
+	for _, k := range passLaunchKeys {
+		if e, ok := in[k]; ok {
+			out[k] = e
+		}
+	}
+
+	if om, ok := in["outputMode"]; ok && om != "remote" {
+		return nil, "", refuse(reasonArgument, "outputMode must be \"remote\": program output arrives as output events.")
+	}
+	if c, ok := in["console"]; ok && c != "internalConsole" && c != "" {
+		return nil, "", refuse(reasonArgument, "console %v is not available: ideserver cannot start the program in a terminal yet; leave console out or use \"internalConsole\".", jsonText(c))
+	}
+
+	mode := "debug"
+	if m, ok := in["mode"]; ok {
+		s, isStr := m.(string)
+		if !isStr {
+			return nil, "", refuse(reasonMode, "mode must be a string: \"debug\", \"test\" or \"auto\".")
+		}
+		switch s {
+		case "debug", "test", "auto", "":
+			if s != "" {
+				mode = s
+			}
+		default:
+			return nil, "", refuse(reasonMode, "mode %q is not allowed: use \"debug\", \"test\" or \"auto\" (exec, core, replay and remote modes reach beyond the workspace).", s)
+		}
+	}
+	if nd, ok := in["noDebug"]; ok {
+		b, isBool := nd.(bool)
+		if !isBool {
+			return nil, "", refuse(reasonMalformed, "noDebug must be true or false.")
+		}
+		out["noDebug"] = b
+	}
+
+	// program: a package directory or a .go file inside the workspace.
+	progArg, _ := in["program"].(string)
+	if progArg == "" {
+		return nil, "", refuse(reasonPath, "The launch request needs program: a package directory or file in the workspace, e.g. \"/workspace\" or \".\".")
+	}
+	prog, r := workspacePath(env, progArg, "program")
+	if r != nil {
+		return nil, "", r
+	}
+	fi, err := os.Stat(prog)
+	if err != nil {
+		return nil, "", refuse(reasonPath, "program %q does not exist in the workspace.", progArg)
+	}
+	if mode == "auto" {
+		mode = "debug"
+		if !fi.IsDir() && strings.HasSuffix(prog, "_test.go") {
+			mode = "test"
+		}
+	}
+	pkgDir := prog
+	if !fi.IsDir() {
+		pkgDir = filepath.Dir(prog)
+		if mode == "test" {
+			prog = pkgDir // tests are built per package
+		}
+	}
+	out["mode"] = mode
+	out["program"] = prog
+
+	if c, ok := in["cwd"]; ok && c != "" {
+		s, isStr := c.(string)
+		if !isStr {
+			return nil, "", refuse(reasonMalformed, "cwd must be a string.")
+		}
+		cwd, r := workspacePath(env, s, "cwd")
+		if r != nil {
+			return nil, "", r
+		}
+		if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
+			return nil, "", refuse(reasonPath, "cwd %q is not a directory in the workspace.", s)
+		}
+		out["cwd"] = cwd
+	}
+
+	if a, ok := in["args"]; ok && a != nil {
+		list, isList := a.([]any)
+		if !isList {
+			return nil, "", refuse(reasonMalformed, "args must be a list of strings.")
+		}
+		for _, e := range list {
+			if _, isStr := e.(string); !isStr {
+				return nil, "", refuse(reasonMalformed, "args must be a list of strings.")
+			}
+		}
+		mapped, _ := env.paths.rewriteToHost(list, false)
+		out["args"] = mapped
+	}
+
+	if bf, ok := in["buildFlags"]; ok && bf != nil {
+		flags, r := checkBuildFlags(bf)
+		if r != nil {
+			return nil, "", r
+		}
+		if len(flags) > 0 {
+			out["buildFlags"] = flags
+		}
+	}
+
+	if e, ok := in["env"]; ok && e != nil {
+		m, r := checkEnv(e)
+		if r != nil {
+			return nil, "", r
+		}
+		if len(m) > 0 {
+			out["env"] = m
+		}
+	}
+
+	out["dlvCwd"] = moduleDir(pkgDir, env.wsRoot)
+	out["output"] = env.output
+	out["outputMode"] = "remote"
+	return out, mode, nil
+}
+
+// workspacePath maps a client path to a host path inside the workspace,
+// symlinks resolved; what names a missing file is refused as well.
+func workspacePath(env launchEnv, p, what string) (string, *refusal) {
+	host, root, err := env.paths.ToHost(p)
+	if err != nil || root != WorkspaceRoot {
+		return "", refuse(reasonPath, "%s %q is outside the workspace: use a path under /workspace or relative to it.", what, p)
+	}
+	real, err := filepath.EvalSymlinks(host)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", refuse(reasonPath, "%s %q does not exist in the workspace.", what, p)
+		}
+		return "", refuse(reasonPath, "%s %q cannot be resolved in the workspace.", what, p)
+	}
+	if !within(env.wsRoot, real) {
+		return "", refuse(reasonPath, "%s %q leads outside the workspace (through a symbolic link).", what, p)
+	}
+	return real, nil
+}
+
+// within reports whether p is root or below it (both cleaned host paths).
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
+}
+
+// moduleDir returns the nearest directory from dir up to root that holds
+// go.mod, or root: dlv builds in its working directory, and `go build`
+// needs to find the module there.
+func moduleDir(dir, root string) string {
+	for d := dir; within(root, d); d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && fi.Mode().IsRegular() {
+			return d
+		}
+		if d == root {
+			break
+		}
+	}
+	return root
+}
+
+var (
+	tagsValue    = regexp.MustCompile(`^[A-Za-z0-9_.,-]*$`)
+	gcPattern    = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
+	gcFlagsAllow = []string{"-N", "-l", "-m", "-m=1", "-m=2", "-m=3", "-e", "-S", "-B", "-C", "-live", "-wb=false", "-w"}
+)
+
+// checkBuildFlags accepts buildFlags as a string or list of strings and
+// returns them as a list if every flag is allowed: -tags, -race and a
+// subset of -gcflags. The list form is what dlv gets, so dlv's own
+// splitting of a string cannot disagree with this check.
+func checkBuildFlags(v any) ([]string, *refusal) {
+	var toks []string
+	switch x := v.(type) {
+	case string:
+		var ok bool
+		if toks, ok = splitQuoted(x); !ok {
+			return nil, refuse(reasonBuildFlags, "buildFlags has an unterminated quote.")
+		}
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, refuse(reasonMalformed, "buildFlags must be a string or a list of strings.")
+			}
+			toks = append(toks, s)
+		}
+	default:
+		return nil, refuse(reasonMalformed, "buildFlags must be a string or a list of strings.")
+	}
+	const allowed = "only -tags, -race and -gcflags with -N, -l, -m, -e, -S, -B, -C, -live, -w are allowed in buildFlags"
+	var out []string
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if strings.HasPrefix(t, "--") {
+			t = t[1:]
+		}
+		name, value, hasValue := strings.Cut(t, "=")
+		switch name {
+		case "-race":
+			if hasValue && value != "true" && value != "false" {
+				return nil, refuse(reasonBuildFlags, "%s.", allowed)
+			}
+			out = append(out, t)
+			continue
+		case "-tags", "-gcflags":
+		default:
+			return nil, refuse(reasonBuildFlags, "The build flag %q is not allowed: %s.", truncate(toks[i], 60), allowed)
+		}
+		if !hasValue {
+			if i+1 >= len(toks) {
+				return nil, refuse(reasonBuildFlags, "The build flag %s needs a value.", name)
+			}
+			i++
+			value = toks[i]
+		}
+		switch name {
+		case "-tags":
+			if !tagsValue.MatchString(value) {
+				return nil, refuse(reasonBuildFlags, "Build tags may hold only letters, digits, '_', '.', '-' and commas.")
+			}
+		case "-gcflags":
+			if !gcFlagsOK(value) {
+				return nil, refuse(reasonBuildFlags, "The -gcflags value %q is not allowed: %s.", truncate(value, 60), allowed)
+			}
+		}
+		out = append(out, name+"="+value)
+	}
+	return out, nil
+}
+
+// gcFlagsOK accepts "[pattern=]flag flag..." with allowlisted compiler
+// flags.
+func gcFlagsOK(v string) bool {
+	if pat, rest, ok := strings.Cut(v, "="); ok && !strings.HasPrefix(pat, "-") {
+		if !gcPattern.MatchString(pat) {
+			return false
+		}
+		v = rest
+	}
+	for _, f := range strings.Fields(v) {
+		if !slices.Contains(gcFlagsAllow, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitQuoted splits s at white space, keeping single- or double-quoted
+// parts together (quotes removed).
+func splitQuoted(s string) ([]string, bool) {
+	var out []string
+	var cur strings.Builder
+	inTok := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, inTok = r, true
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			if inTok {
+				out = append(out, cur.String())
+				cur.Reset()
+				inTok = false
+			}
+		default:
+			cur.WriteRune(r)
+			inTok = true
+		}
+	}
+	if quote != 0 {
+		return nil, false
+	}
+	if inTok {
+		out = append(out, cur.String())
+	}
+	return out, true
+}
+
+// Environment variables a launch may not set or unset: they steer the
+// dynamic loader, the Go toolchain (dlv runs `go build` with its own
+// environment, which the launch's env changes), the C toolchain, shells,
+// or the sandbox.
+var (
+	deniedEnvPrefixes = []string{"LD_", "DYLD_", "GO", "CGO_", "IDESERVER_", "BASH_FUNC_"}
+	allowedGoRuntime  = []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GOTRACEBACK"}
+	deniedEnv         = []string{"CC", "CXX", "FC", "AR", "PKG_CONFIG", "PATH", "HOME", "TMPDIR", "SHELL", "BASH_ENV", "ENV", "IFS", "PS4", "CDPATH", "GCCGO", "USER"}
+	envKeyPattern     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// checkEnv validates the launch's env map (values strings, or null to
+// unset) and returns it.
+func checkEnv(v any) (map[string]any, *refusal) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, refuse(reasonMalformed, "env must be an object of names to strings.")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !envKeyPattern.MatchString(k) || len(k) > 256 {
+			return nil, refuse(reasonEnv, "The environment variable name %q is not valid.", truncate(k, 60))
+		}
+		if envDenied(k) {
+			return nil, refuse(reasonEnv, "The environment variable %s may not be set by a launch: it controls the loader, the Go or C toolchain, or the sandbox.", k)
+		}
+		switch val := m[k].(type) {
+		case nil:
+		case string:
+			if strings.IndexByte(val, 0) >= 0 {
+				return nil, refuse(reasonEnv, "The value of %s holds a NUL byte.", k)
+			}
+		default:
+			return nil, refuse(reasonMalformed, "The value of %s must be a string or null.", k)
+		}
+	}
+	return m, nil
+}
+
+func envDenied(k string) bool {
+	u := strings.ToUpper(k)
+	if slices.Contains(allowedGoRuntime, u) {
+		return false
+	}
+	if slices.Contains(deniedEnv, u) {
+		return true
+	}
+	for _, p := range deniedEnvPrefixes {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "?"
+	}
+	return truncate(string(b), 60)
+}
