@@ -75,7 +75,14 @@ func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, er
 		if err != nil {
 			return principal{}, fmt.Errorf("ensure portal user: %w", err)
 		}
-		return principal{Tenant: u.TenantID, User: u.ID, Admin: u.Admin, Via: "jwt"}, nil
+		// A portal vouches for its users, not for server administrators: a
+		// JWT naming an admin user (say local/local) is refused, so neither
+		// it nor a session made from it carries admin rights.
+		if u.Admin {
+			s.log(r).Warn("portal jwt names an administrator; refused", "tenant_id", u.TenantID)
+			return principal{}, errUnauthorized
+		}
+		return principal{Tenant: u.TenantID, User: u.ID, Via: "jwt"}, nil
 	}
 	tok, err := s.opts.Store.TokenByHash(auth.HashSecret(cred))
 	if err != nil {

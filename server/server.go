@@ -51,7 +51,8 @@ func (l *Limits) setDefaults() {
 }
 
 // ReadyCheck reports whether a dependency is ready; a non-nil error is a
-// reason shown by /readyz.
+// reason shown by /readyz, which answers anyone: its text must not hold a
+// host path.
 type ReadyCheck struct {
 	Name  string
 	Check func() error

@@ -292,6 +292,17 @@ func TestPortalJWT(t *testing.T) {
 	c := h.login(valid)
 	wantStatus(t, "cookie from JWT", h.me(h.cookie(c.Value)), http.StatusOK)
 
+	// A portal cannot sign in as a server administrator.
+	if err := h.db.SetUserAdmin("portal-t", "u1", true); err != nil {
+		t.Fatal(err)
+	}
+	adminJWT := signJWT(t, secret, jwt.MapClaims{"tenant": "portal-t", "sub": "u1", "exp": now.Add(time.Hour).Unix()})
+	wantError(t, "jwt naming an admin", h.do("GET", "/api/v1/admin/tenants/a/tokens", nil, bearer(adminJWT)), http.StatusUnauthorized, "unauthorized")
+	wantStatus(t, "session from a jwt naming an admin", h.do("POST", "/auth/session", nil, bearer(adminJWT)), http.StatusUnauthorized)
+	if err := h.db.SetUserAdmin("portal-t", "u1", false); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range []struct {
 		name   string
 		tok    string

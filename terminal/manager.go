@@ -169,9 +169,20 @@ func (m *Manager) Create(ctx context.Context, tenant, workspace string, o Create
 		m.mu.Unlock()
 		return Info{}, err
 	}
+	// Publish the process under the lock that Get, List and Close read it
+	// under; a Close that ran while the process started did not see this
+	// session, so the process is ended here instead of outliving Close.
+	m.mu.Lock()
+	if m.closed {
+		delete(m.sessions, s.id)
+		m.mu.Unlock()
+		_ = proc.Close()
+		return Info{}, ErrClosed
+	}
 	s.proc = proc
-	m.met.sessions.Inc()
 	m.wg.Add(1)
+	m.mu.Unlock()
+	m.met.sessions.Inc()
 	go s.readLoop()
 	s.mu.Lock()
 	s.armIdleLocked()

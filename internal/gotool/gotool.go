@@ -37,6 +37,11 @@ func Dlv() Tool { return Tool{"dlv", "github.com/go-delve/delve/cmd/dlv", "v1.27
 // ErrNotReady is returned by Path while a tool is still being built.
 var ErrNotReady = errors.New("tool is being prepared")
 
+// ErrUnavailable is returned by Status when a tool could not be found or
+// built. The cause, which names host paths, is logged, not returned:
+// Status feeds the public /readyz answer.
+var ErrUnavailable = errors.New("tool could not be prepared; see the server log")
+
 // Options configures an Installer.
 type Options struct {
 	// Dir receives built tools as NAME-VERSION (required).
@@ -102,13 +107,18 @@ func (in *Installer) Prepare(t Tool) {
 	in.start(t)
 }
 
-// Status reports nil when t is ready, ErrNotReady while it is being built,
-// or the build's error.
+// Status reports nil when t is ready, an error wrapping ErrNotReady while
+// it is being built, or one wrapping ErrUnavailable when that failed. Its
+// text holds the tool's name only, never a host path, so it may be shown
+// to anyone. It does not block.
 func (in *Installer) Status(t Tool) error {
 	st := in.start(t)
 	select {
 	case <-st.done:
-		return st.err
+		if st.err != nil {
+			return fmt.Errorf("%s: %w", t.Name, ErrUnavailable)
+		}
+		return nil
 	default:
 		return fmt.Errorf("%s: %w", t.Name, ErrNotReady)
 	}
@@ -138,6 +148,9 @@ func (in *Installer) start(t Tool) *toolState {
 		defer in.wg.Done()
 		defer close(st.done)
 		st.path, st.err = in.resolve(t)
+		if st.err != nil {
+			in.logger.Error("prepare tool", "tool", t.Name, "err", st.err)
+		}
 	}()
 	return st
 }

@@ -2,6 +2,7 @@ package gotool_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,38 @@ func TestBuildFailureIsReported(t *testing.T) {
 	}
 	if err := in.Status(gotool.Gopls()); err == nil {
 		t.Fatal("Status reports ready after a failed build")
+	}
+}
+
+// TestStatusHidesHostPaths: Status feeds the public /readyz answer, so a
+// failure names the tool, not the paths it was looked for or built at.
+func TestStatusHidesHostPaths(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "configured", "gopls")
+	tests := []struct {
+		name string
+		opts gotool.Options
+	}{
+		{"build fails", gotool.Options{Dir: filepath.Join(dir, "tools"), GoBinary: "/nonexistent/go"}},
+		{"configured path missing", gotool.Options{Dir: filepath.Join(dir, "tools"), Paths: map[string]string{"gopls": missing}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := gotool.New(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			if _, err := in.Path(context.Background(), gotool.Gopls()); err == nil {
+				t.Fatal("Path succeeded")
+			}
+			err = in.Status(gotool.Gopls())
+			if !errors.Is(err, gotool.ErrUnavailable) {
+				t.Fatalf("Status = %v, want ErrUnavailable", err)
+			}
+			if msg := err.Error(); strings.Contains(msg, "/") {
+				t.Errorf("Status = %q, names a path", msg)
+			}
+		})
 	}
 }
