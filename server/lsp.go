@@ -1,13 +1,214 @@
 package server
 
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/websocket"
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/ideserver/ideserver/workspace"
+)
+
 // LSPService bridges LSP WebSockets to gopls (package lsp, adapted in
 // cmd/ideserver). Nil in Options: the LSP routes are not served.
-type LSPService interface{}
+type LSPService interface {
+	// Serve proxies one LSP connection of tenant's workspace until the
+	// client leaves or the service ends it. client.ReadObject takes a
+	// *json.RawMessage (one text frame); WriteObject takes a
+	// json.RawMessage. The client also has CloseWith(code, reason), which
+	// Serve may call to close with a specific code; the returned error may
+	// carry CloseCode() (int, string) for the same purpose.
+	Serve(ctx context.Context, tenant, workspaceID string, client jsonrpc2.ObjectStream) error
+	// ReadOnlyDir returns the host directory of a read-only root of
+	// tenant ("goroot" or "gomodcache"); it never reaches a client.
+	ReadOnlyDir(tenant, name string) (string, error)
+}
 
 // lspRoutes are the Language server routes of API.md.
 func (s *Server) lspRoutes() []route {
 	if s.opts.LSP == nil {
 		return nil
 	}
+	const ws = "/api/v1/workspaces/{ws}"
+	return []route{
+		{pattern: "GET " + ws + "/lsp", kind: kindWebSocket, handle: s.handleLSP},
+		{pattern: "GET " + ws + "/goroot/{path...}", handle: s.readOnlyFiles("goroot")},
+		{pattern: "GET " + ws + "/gomodcache/{path...}", handle: s.readOnlyFiles("gomodcache")},
+	}
+}
+
+// handleLSP upgrades to a WebSocket carrying one JSON-RPC message per text
+// frame and hands it to the LSP service.
+func (s *Server) handleLSP(w http.ResponseWriter, r *http.Request) error {
+	o := owner(r)
+	id := r.PathValue("ws")
+	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
+		return err
+	}
+	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
+		err := s.opts.LSP.Serve(ctx, o.Tenant, id, &lspStream{c: c})
+		var cc interface{ CloseCode() (int, string) }
+		if errors.As(err, &cc) {
+			code, reason := cc.CloseCode()
+			c.CloseWith(code, reason)
+		}
+		return err
+	})
+}
+
+// lspStream is a jsonrpc2.ObjectStream over a socket: one message per text
+// frame. Binary frames are refused (1003).
+type lspStream struct{ c *socket }
+
+// errLSPBinaryFrame ends an LSP session that received a binary frame.
+type errLSPBinaryFrame struct{}
+
+func (errLSPBinaryFrame) Error() string { return "lsp: binary frame" }
+func (errLSPBinaryFrame) CloseCode() (int, string) {
+	return websocket.CloseUnsupportedData, "LSP messages are text frames"
+}
+
+func (st *lspStream) ReadObject(v any) error {
+	typ, data, err := st.c.conn.ReadMessage()
+	if err != nil {
+		return err
+	}
+	if typ != websocket.TextMessage {
+		return errLSPBinaryFrame{}
+	}
+	switch p := v.(type) {
+	case *json.RawMessage:
+		*p = data
+		return nil
+	default:
+		return json.Unmarshal(data, v)
+	}
+}
+
+func (st *lspStream) WriteObject(obj any) error {
+	var data []byte
+	switch x := obj.(type) {
+	case json.RawMessage:
+		data = x
+	case []byte:
+		data = x
+	default:
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		data = b
+	}
+	return st.c.WriteMessage(websocket.TextMessage, data, wsWriteTimeout)
+}
+
+// CloseWith closes the socket with code and reason (the first close wins).
+func (st *lspStream) CloseWith(code int, reason string) { st.c.CloseWith(code, reason) }
+
+func (st *lspStream) Close() error {
+	st.c.CloseWith(websocket.CloseNormalClosure, "")
 	return nil
+}
+
+// readOnlyFiles serves a file (or a directory listing) below a read-only
+// root of the caller's tenant, resolved with os.Root.
+func (s *Server) readOnlyFiles(name string) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		o := owner(r)
+		if _, err := s.opts.Workspaces.Use(o, r.PathValue("ws")); err != nil {
+			return err
+		}
+		rel, err := workspace.CleanPath(strings.TrimSuffix(r.PathValue("path"), "/"))
+		if err != nil {
+			return err
+		}
+		dir, err := s.opts.LSP.ReadOnlyDir(o.Tenant, name)
+		if err != nil {
+			return errNotFound
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return errNotFound
+		}
+		defer root.Close()
+		if rel == "" {
+			rel = "."
+		}
+		f, err := root.Open(rel)
+		if err != nil {
+			return readOnlyError(err)
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return readOnlyError(err)
+		}
+		if info.IsDir() {
+			des, err := f.ReadDir(-1)
+			if err != nil {
+				return readOnlyError(err)
+			}
+			entries := make([]workspace.Entry, 0, len(des))
+			for _, de := range des {
+				fi, err := de.Info()
+				if err != nil {
+					continue
+				}
+				typ := workspace.TypeFile
+				switch {
+				case de.IsDir():
+					typ = workspace.TypeDir
+				case de.Type()&fs.ModeSymlink != 0:
+					typ = workspace.TypeSymlink
+				}
+				entries = append(entries, workspace.Entry{Name: de.Name(), Type: typ, Size: fi.Size(), ModTime: fi.ModTime()})
+			}
+			writeJSON(w, http.StatusOK, map[string][]workspace.Entry{"entries": entries})
+			return nil
+		}
+		if !info.Mode().IsRegular() {
+			return errNotFound
+		}
+		if info.Size() > s.opts.Limits.MaxFileSize && s.opts.Limits.MaxFileSize > 0 {
+			return toAPIError(workspace.ErrTooLarge)
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(info.Size(), 10))
+		w.Header().Set("Cache-Control", "private, max-age=300")
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := f.Read(buf)
+				if n > 0 {
+					if _, werr := w.Write(buf[:n]); werr != nil {
+						return nil
+					}
+				}
+				if err != nil {
+					return nil
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// readOnlyError maps os.Root errors without exposing host paths.
+func readOnlyError(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return errNotFound
+	}
+	// os.Root refuses escapes (symlinks out, ..) with its own errors.
+	return &apiError{http.StatusBadRequest, "invalid_path", "The path must stay inside the directory.", err}
 }

@@ -1,0 +1,236 @@
+package lsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// Workspaces is what the Manager needs of workspace.Manager (which
+// satisfies it).
+type Workspaces interface {
+	Dir(id string) string
+	ProcessEnv(tenant string, extra ...string) ([]string, error)
+	TenantDirs(tenant string) (workspace.TenantDirs, error)
+}
+
+var _ Workspaces = (*workspace.Manager)(nil)
+
+// Options configures a Manager.
+type Options struct {
+	Runner     *sandbox.Runner // required
+	Workspaces Workspaces      // required
+	// Watchers feeds gopls the workspace's file events; nil: no feeding.
+	Watchers *workspace.Watchers
+	// GoplsPath resolves the gopls binary (gotool.Installer.Path); required.
+	GoplsPath func(ctx context.Context) (string, error)
+	// GoRoot is the host GOROOT, served to clients as file:///goroot.
+	GoRoot string
+	// Redact are host directories besides the roots that must never reach
+	// a client (the data directory); text holding them shows "…".
+	Redact []string
+
+	// IdleTimeout stops a session's gopls after that long without a client
+	// message; the next message starts it again. 0 means 10 minutes.
+	IdleTimeout time.Duration
+	// MaxInFlight caps a connection's requests awaiting gopls's answer;
+	// more get a RequestFailed error at once. 0 means 64.
+	MaxInFlight int
+	// MessageRate and MessageBurst are the token bucket for client
+	// messages per connection: over the rate, reading waits. 0 means 200/s
+	// and a burst of 400.
+	MessageRate  float64
+	MessageBurst int
+	// MaxServerMessage caps a message from gopls; a larger Content-Length
+	// is treated as a gopls fault (it is restarted). 0 means 64 MiB.
+	MaxServerMessage int
+	// MaxRestarts within RestartWindow end the session (the crash loop is
+	// capped and reported). 0 means 5 within 5 minutes.
+	MaxRestarts   int
+	RestartWindow time.Duration
+	// RestartBackoff is the first wait before restarting gopls, doubled
+	// per restart within the window up to 5 s. 0 means 200 ms.
+	RestartBackoff time.Duration
+	// ShutdownTimeout bounds the graceful shutdown/exit of gopls before it
+	// is killed. 0 means 2 s.
+	ShutdownTimeout time.Duration
+	// InitTimeout bounds a replayed initialize. 0 means 30 s.
+	InitTimeout time.Duration
+
+	Metrics *Metrics     // nil: no metrics
+	Logger  *slog.Logger // nil: discard
+}
+
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("lsp: manager closed")
+
+// ErrUnavailable is wrapped when gopls cannot be started (not built yet,
+// or failing to start).
+var ErrUnavailable = errors.New("lsp: gopls unavailable")
+
+// Manager owns the gopls sessions of all workspaces. It is safe for
+// concurrent use.
+type Manager struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup
+}
+
+// NewManager checks opts and returns a Manager.
+func NewManager(opts Options) (*Manager, error) {
+	switch {
+	case opts.Runner == nil:
+		return nil, errors.New("lsp: Options.Runner is required")
+	case opts.Workspaces == nil:
+		return nil, errors.New("lsp: Options.Workspaces is required")
+	case opts.GoplsPath == nil:
+		return nil, errors.New("lsp: Options.GoplsPath is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.IdleTimeout, 10*time.Minute)
+	def(&opts.RestartWindow, 5*time.Minute)
+	def(&opts.RestartBackoff, 200*time.Millisecond)
+	def(&opts.ShutdownTimeout, 2*time.Second)
+	def(&opts.InitTimeout, 30*time.Second)
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 64
+	}
+	if opts.MessageRate <= 0 {
+		opts.MessageRate = 200
+	}
+	if opts.MessageBurst <= 0 {
+		opts.MessageBurst = 400
+	}
+	if opts.MaxServerMessage <= 0 {
+		opts.MaxServerMessage = 64 << 20
+	}
+	if opts.MaxRestarts <= 0 {
+		opts.MaxRestarts = 5
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{opts: opts, log: opts.Logger, sessions: make(map[*session]struct{})}, nil
+}
+
+// Serve proxies one LSP connection of tenant's workspace wsID until the
+// client leaves, ctx ends, the workspace stops (StopWorkspace) or the
+// manager closes. client carries one JSON-RPC message per object; ReadObject
+// must accept a *json.RawMessage. If client has a method
+// CloseWith(code int, reason string), Serve uses it to tell the client why
+// it ended (1007 malformed message, 1011 gopls keeps crashing, 1013 gopls
+// unavailable, 1001 workspace stopped). Serve starts gopls before reading
+// the client, and when it returns gopls has been shut down and nothing it
+// started runs. The caller must have checked that tenant owns wsID.
+func (m *Manager) Serve(ctx context.Context, tenant, wsID string, client jsonrpc2.ObjectStream) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dirs, err := m.opts.Workspaces.TenantDirs(tenant)
+	if err != nil {
+		return fmt.Errorf("lsp: tenant dirs: %w", err)
+	}
+	s := newSession(m, tenant, wsID, dirs, client, cancel)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	m.sessions[s] = struct{}{}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.sessions, s)
+		m.mu.Unlock()
+		m.wg.Done()
+	}()
+	if mt := m.opts.Metrics; mt != nil {
+		mt.sessions.Inc()
+		defer mt.sessions.Dec()
+	}
+	return s.serve(ctx)
+}
+
+// StopWorkspace ends every session of workspace wsID and waits for them (or
+// ctx). It is a workspace.StopFunc: register it with OnStop.
+func (m *Manager) StopWorkspace(ctx context.Context, wsID string) error {
+	m.mu.Lock()
+	var ss []*session
+	for s := range m.sessions {
+		if s.wsID == wsID {
+			ss = append(ss, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range ss {
+		s.stop(errWorkspaceStopped)
+	}
+	for _, s := range ss {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close ends every session and waits until their gopls processes are gone.
+// Serve fails with ErrClosed afterwards. Close is idempotent.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	var ss []*session
+	for s := range m.sessions {
+		ss = append(ss, s)
+	}
+	m.mu.Unlock()
+	for _, s := range ss {
+		s.stop(errShuttingDown)
+	}
+	m.wg.Wait()
+	return nil
+}
+
+// Sessions returns how many LSP connections are being served.
+func (m *Manager) Sessions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+// ReadOnlyDir returns the host directory behind a read-only client root
+// of tenant: "goroot" or "gomodcache". It is for the server's file
+// endpoints, which open it with os.Root; the path never reaches a client.
+func (m *Manager) ReadOnlyDir(tenant, name string) (string, error) {
+	switch name {
+	case "goroot":
+		if m.opts.GoRoot == "" {
+			return "", fmt.Errorf("lsp: %w: no GOROOT", workspace.ErrNotFound)
+		}
+		return m.opts.GoRoot, nil
+	case "gomodcache":
+		d, err := m.opts.Workspaces.TenantDirs(tenant)
+		if err != nil {
+			return "", err
+		}
+		return d.GoModCache, nil
+	}
+	return "", fmt.Errorf("lsp: %w: %q", workspace.ErrNotFound, name)
+}

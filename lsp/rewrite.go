@@ -1,0 +1,168 @@
+package lsp
+
+import (
+	"strings"
+)
+
+// Rewriter rewrites decoded messages between the client's view and the
+// host's. It is safe for concurrent use once built.
+type Rewriter struct {
+	roots *Roots
+	text  *textRewriter
+	// rawSafe: no host form holds a character that JSON escapes, so host
+	// directories can be replaced in raw JSON text.
+	rawSafe bool
+}
+
+// NewRewriter builds a Rewriter for roots.
+func NewRewriter(roots Roots) *Rewriter {
+	r := roots
+	rw := &Rewriter{roots: &r, text: newTextRewriter(&r), rawSafe: true}
+	for _, n := range rw.text.needles {
+		if strings.ContainsFunc(n, func(c rune) bool {
+			return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c == 0x2028 || c == 0x2029 || c == 0x7f
+		}) {
+			rw.rawSafe = false
+		}
+	}
+	return rw
+}
+
+// uriKey reports whether an object key names a URI field (uri, rootUri,
+// targetUri, scopeUri, newUri, oldUri, baseUri, ...).
+func uriKey(key string) bool {
+	return strings.HasSuffix(strings.ToLower(key), "uri")
+}
+
+// textKey names fields holding document text, which is never a URI.
+func textKey(key string) bool { return key == "text" || key == "newText" }
+
+func hasScheme(s string, scheme string) bool {
+	return len(s) > len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) && s[len(scheme)] == ':'
+}
+
+// ToHost rewrites v (a decoded JSON value, changed in place where possible)
+// from the client's view to the host's: every string under a URI key, every
+// other string that starts with "file:" (but document text), and every
+// object key with a colon (WorkspaceEdit.changes) must be a client URI
+// inside the roots. The first that is not gives an error wrapping
+// ErrOutsideRoots.
+func (rw *Rewriter) ToHost(v any) (any, error) { return rw.toHost(v, "") }
+
+func (rw *Rewriter) toHost(v any, key string) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			nv, err := rw.toHost(val, k)
+			if err != nil {
+				return nil, err
+			}
+			if strings.Contains(k, ":") {
+				nk, err := rw.roots.ToHostURI(k)
+				if err != nil {
+					return nil, err
+				}
+				delete(x, k)
+				x[nk] = nv
+				continue
+			}
+			x[k] = nv
+		}
+		return x, nil
+	case []any:
+		for i, e := range x {
+			ne, err := rw.toHost(e, key)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = ne
+		}
+		return x, nil
+	case string:
+		if uriKey(key) || (!textKey(key) && hasScheme(x, "file")) {
+			return rw.roots.ToHostURI(x)
+		}
+		return x, nil
+	}
+	return v, nil
+}
+
+// ToClient rewrites every string and object key of v (changed in place
+// where possible) so that no host directory of the roots appears: URIs and
+// paths in the roots become their client form, redacted directories become
+// "…".
+func (rw *Rewriter) ToClient(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			nv := rw.ToClient(val)
+			if nk := rw.text.rewrite(k); nk != k {
+				delete(x, k)
+				x[nk] = nv
+				continue
+			}
+			x[k] = nv
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = rw.ToClient(e)
+		}
+		return x
+	case string:
+		return rw.text.rewrite(x)
+	}
+	return v
+}
+
+// ClientText rewrites host directories in s.
+func (rw *Rewriter) ClientText(s string) string { return rw.text.rewrite(s) }
+
+// mayNeedClientRewrite reports whether raw bytes could hold a host
+// directory: they contain one literally, or JSON escapes that could spell
+// one.
+func (rw *Rewriter) mayNeedClientRewrite(raw []byte) bool {
+	s := string(raw)
+	return rw.text.contains(s) || strings.Contains(s, `\/`) || strings.Contains(s, `\u`)
+}
+
+// inClientRoots reports whether a client URI names a file in the client's
+// roots; workspaceOnly restricts it to /workspace.
+func inClientRoots(u string, workspaceOnly bool) bool {
+	prefixes := []string{"file://" + ClientWorkspace}
+	if !workspaceOnly {
+		prefixes = append(prefixes, "file://"+ClientGoRoot, "file://"+ClientGoModCache)
+	}
+	for _, p := range prefixes {
+		if u == p || strings.HasPrefix(u, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// allURIs reports whether every URI-keyed string and colon key in v passes ok.
+func allURIs(v any, key string, ok func(string) bool) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if strings.Contains(k, ":") && !ok(k) {
+				return false
+			}
+			if !allURIs(val, k, ok) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !allURIs(e, key, ok) {
+				return false
+			}
+		}
+	case string:
+		if uriKey(key) || (!textKey(key) && strings.Contains(x, "://")) {
+			return ok(x)
+		}
+	}
+	return true
+}

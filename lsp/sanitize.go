@@ -1,0 +1,114 @@
+package lsp
+
+import "strings"
+
+// sanitizeSettings removes settings that would run code or widen what gopls
+// sees (LSP-06): every "env" map, and every buildFlags entry but -tags.
+// It changes v in place.
+func sanitizeSettings(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			switch strings.ToLower(k) {
+			case "env":
+				delete(x, k)
+				continue
+			case "buildflags":
+				x[k] = safeBuildFlags(val)
+				continue
+			}
+			sanitizeSettings(val)
+		}
+	case []any:
+		for _, e := range x {
+			sanitizeSettings(e)
+		}
+	}
+}
+
+func safeBuildFlags(v any) []any {
+	out := []any{}
+	flags, _ := v.([]any)
+	for _, f := range flags {
+		s, ok := f.(string)
+		if ok && (strings.HasPrefix(s, "-tags=") || strings.HasPrefix(s, "--tags=")) && !strings.ContainsAny(s, " \t\n") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sanitizeInitialize fixes the client's initialize params to the one view
+// the client may have (LSP-01): rootUri and the only workspace folder are
+// the workspace; rootPath and processId (a browser's pid means nothing
+// here) are dropped; initializationOptions are sanitised; and gopls is told
+// the client watches files, which the proxy then does for it.
+func sanitizeInitialize(params map[string]any, hostWorkspaceURI string) {
+	params["rootUri"] = hostWorkspaceURI
+	delete(params, "rootPath")
+	params["processId"] = nil
+	params["workspaceFolders"] = []any{map[string]any{"uri": hostWorkspaceURI, "name": "workspace"}}
+	if o, ok := params["initializationOptions"]; ok {
+		sanitizeSettings(o)
+	}
+	caps, _ := params["capabilities"].(map[string]any)
+	if caps == nil {
+		caps = map[string]any{}
+		params["capabilities"] = caps
+	}
+	ws, _ := caps["workspace"].(map[string]any)
+	if ws == nil {
+		ws = map[string]any{}
+		caps["workspace"] = ws
+	}
+	ws["didChangeWatchedFiles"] = map[string]any{"dynamicRegistration": true, "relativePatternSupport": true}
+}
+
+// allowedCommands are the gopls commands (gopls doc/commands.md, v0.23) a
+// client may run through workspace/executeCommand (LSP-05). Commands that
+// build, test, generate or fetch modules run code; they are allowed only
+// because gopls runs in the tenant's sandbox with the tenant's environment.
+// Left out: commands that start gopls's own web server or profiler
+// (assembly, doc, free_symbols, split_package, start_debugging,
+// start_profile, stop_profile), telemetry, and gopls.lsp (which would run
+// any LSP method unseen).
+var allowedCommands = map[string]bool{
+	"gopls.add_dependency":              true,
+	"gopls.add_import":                  true,
+	"gopls.add_test":                    true,
+	"gopls.apply_fix":                   true,
+	"gopls.change_signature":            true,
+	"gopls.check_upgrades":              true,
+	"gopls.diagnose_files":              true,
+	"gopls.edit_go_directive":           true,
+	"gopls.extract_to_new_file":         true,
+	"gopls.fetch_vulncheck_result":      true,
+	"gopls.gc_details":                  true,
+	"gopls.generate":                    true,
+	"gopls.go_get_package":              true,
+	"gopls.list_imports":                true,
+	"gopls.list_known_packages":         true,
+	"gopls.modify_tags":                 true,
+	"gopls.modules":                     true,
+	"gopls.package_symbols":             true,
+	"gopls.packages":                    true,
+	"gopls.regenerate_cgo":              true,
+	"gopls.remove_dependency":           true,
+	"gopls.reset_go_mod_diagnostics":    true,
+	"gopls.run_go_work_command":         true,
+	"gopls.run_govulncheck":             true,
+	"gopls.run_tests":                   true,
+	"gopls.scan_imports":                true,
+	"gopls.test":                        true,
+	"gopls.tidy":                        true,
+	"gopls.toggle_compiler_opt_details": true,
+	"gopls.update_go_sum":               true,
+	"gopls.upgrade_dependency":          true,
+	"gopls.vendor":                      true,
+	"gopls.views":                       true,
+	"gopls.vulncheck":                   true,
+	"gopls.workspace_stats":             true,
+}
+
+// CommandAllowed reports whether a client may run the gopls command.
+func CommandAllowed(cmd string) bool { return allowedCommands[cmd] }

@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/ideserver/ideserver/server"
+)
+
+// fakeLSP echoes each message with the tenant and workspace it was given;
+// a message "close" ends the session with a close code.
+type fakeLSP struct {
+	goroot, modcache string
+}
+
+type closeErr struct{}
+
+func (closeErr) Error() string            { return "gopls keeps crashing" }
+func (closeErr) CloseCode() (int, string) { return 1011, "gopls keeps crashing" }
+
+func (f *fakeLSP) Serve(ctx context.Context, tenant, ws string, client jsonrpc2.ObjectStream) error {
+	for {
+		var raw json.RawMessage
+		if err := client.ReadObject(&raw); err != nil {
+			return err
+		}
+		if string(raw) == `"close"` {
+			return closeErr{}
+		}
+		out, _ := json.Marshal(map[string]any{"tenant": tenant, "ws": ws, "got": raw})
+		if err := client.WriteObject(json.RawMessage(out)); err != nil {
+			return err
+		}
+	}
+}
+
+func (f *fakeLSP) ReadOnlyDir(tenant, name string) (string, error) {
+	switch name {
+	case "goroot":
+		return f.goroot, nil
+	case "gomodcache":
+		return f.modcache, nil
+	}
+	return "", errors.New("no such root")
+}
+
+func newLSPHarness(t *testing.T) (*harness, *fakeLSP) {
+	t.Helper()
+	base := t.TempDir()
+	f := &fakeLSP{goroot: filepath.Join(base, "goroot"), modcache: filepath.Join(base, "mod")}
+	for _, d := range []string{filepath.Join(f.goroot, "src", "fmt"), f.modcache} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(f.goroot, "src", "fmt", "print.go"), []byte("package fmt\n\nfunc Println() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "secret"), []byte("host secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(base, "secret"), filepath.Join(f.goroot, "src", "escape")); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(o *server.Options) { o.LSP = f })
+	return h, f
+}
+
+func TestLSPReadOnlyRoots(t *testing.T) {
+	h, _ := newLSPHarness(t)
+	base := "/api/v1/workspaces/" + h.wsA
+	r := h.do("GET", base+"/goroot/src/fmt/print.go", nil, bearer(h.tokA))
+	wantStatus(t, "goroot file", r, http.StatusOK)
+	if !strings.Contains(string(r.Body), "func Println") {
+		t.Errorf("goroot file body %q", r.Body)
+	}
+	r = h.do("GET", base+"/goroot/src/fmt/", nil, bearer(h.tokA))
+	wantStatus(t, "goroot dir", r, http.StatusOK)
+	if !strings.Contains(string(r.Body), `"print.go"`) {
+		t.Errorf("goroot listing %s", r.Body)
+	}
+	wantStatus(t, "gomodcache root", h.do("GET", base+"/gomodcache/", nil, bearer(h.tokA)), http.StatusOK)
+	wantError(t, "missing file", h.do("GET", base+"/goroot/src/nope.go", nil, bearer(h.tokA)), http.StatusNotFound, "not_found")
+	wantError(t, "symlink out", h.do("GET", base+"/goroot/src/escape", nil, bearer(h.tokA)), http.StatusBadRequest, "invalid_path")
+	wantError(t, "dotdot", h.raw("GET", base+"/goroot/src/../../secret", nil, "Authorization", "Bearer "+h.tokA), http.StatusBadRequest, "invalid_path")
+	wantError(t, "encoded dotdot", h.do("GET", base+"/goroot/src/%2e%2e/%2e%2e/secret", nil, bearer(h.tokA)), http.StatusBadRequest, "invalid_path")
+	wantError(t, "another tenant", h.do("GET", "/api/v1/workspaces/"+h.wsB+"/goroot/src/fmt/print.go", nil, bearer(h.tokA)), http.StatusNotFound, "not_found")
+	wantError(t, "no credential", h.do("GET", base+"/goroot/src/fmt/print.go", nil), http.StatusUnauthorized, "unauthorized")
+}
+
+func TestLSPWebSocket(t *testing.T) {
+	h, _ := newLSPHarness(t)
+	path := "/api/v1/workspaces/" + h.wsA + "/lsp"
+	if _, r := h.dial("/api/v1/workspaces/"+h.wsB+"/lsp", hdr("Authorization", "Bearer "+h.tokA), nil); r.Status != http.StatusNotFound {
+		t.Errorf("other tenant's workspace: %d, want 404", r.Status)
+	}
+	conn, r := h.dial(path, hdr("Authorization", "Bearer "+h.tokA), nil)
+	if conn == nil {
+		t.Fatalf("dial: %v", r)
+	}
+	rd := readAll(t, conn)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","method":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := rd.next(t)
+	var got map[string]any
+	if err := json.Unmarshal(m.data, &got); err != nil || got["tenant"] != "a" || got["ws"] != h.wsA || m.typ != websocket.TextMessage {
+		t.Errorf("echo %d %s", m.typ, m.data)
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`"close"`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rd.closed(t); !websocket.IsCloseError(err, websocket.CloseInternalServerErr) {
+		t.Errorf("close: %v, want 1011", err)
+	}
+
+	conn, _ = h.dial(path, hdr("Authorization", "Bearer "+h.tokA), nil)
+	rd = readAll(t, conn)
+	if err := conn.WriteMessage(websocket.BinaryMessage, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rd.closed(t); !websocket.IsCloseError(err, websocket.CloseUnsupportedData) {
+		t.Errorf("binary frame: %v, want 1003", err)
+	}
+}
+
+func TestLSPRoutesOffWithoutService(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("GET", "/api/v1/workspaces/"+h.wsA+"/goroot/src/fmt/print.go", nil, bearer(h.tokA))
+	wantStatus(t, "goroot without LSP", r, http.StatusNotFound)
+}
