@@ -15,6 +15,14 @@
 // workspace stopped) kills dlv and the debuggee and removes the built
 // binary.
 //
+// A launch with console "integratedTerminal" (from a client that set
+// supportsRunInTerminalRequest) moves the session to a second dlv started
+// in a new workspace terminal through [Options.Terminals]: the proxy
+// replays the client's initialize to it, ends the first dlv, and names the
+// terminal in a custom [TerminalEvent]; the program inherits the
+// terminal's PTY as its stdin, stdout and stderr, and the terminal ends
+// with the session.
+//
 // Only cmd/ideserver imports it (and tests); it imports sandbox and the
 // workspace package's types, never server.
 package dap

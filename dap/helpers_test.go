@@ -127,6 +127,13 @@ func TestHello(t *testing.T) {
 
 func newFixture(t testing.TB, dlv string, files map[string]string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, dlv, files, nil)
+}
+
+// newFixtureWith is newFixture with a hook that completes the manager's
+// Options (e.g. Terminals) before New.
+func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func(*sandbox.Runner, *fakeWorkspaces, *dap.Options)) *fixture {
+	t.Helper()
 	root := t.TempDir()
 	f := &fakeWorkspaces{
 		base: filepath.Join(root, "workspaces"), tenants: filepath.Join(root, "tenants"),
@@ -153,13 +160,17 @@ func newFixture(t testing.TB, dlv string, files map[string]string) *fixture {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	m, err := dap.New(dap.Options{
+	opts := dap.Options{
 		Runner: runner, Workspaces: f,
 		Dlv:        func(context.Context) (string, error) { return dlv, nil },
 		TempDir:    tmp,
 		HiddenDirs: []string{root},
 		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if hook != nil {
+		hook(runner, f, &opts)
+	}
+	m, err := dap.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ const (
 	reasonEnv        = "env"
 	reasonArgument   = "argument"
 	reasonState      = "state"
+	reasonTerminal   = "terminal"
 )
 
 // launchEnv is what checking a launch needs to know of the session.
@@ -42,6 +43,11 @@ type launchEnv struct {
 	paths  *PathMap
 	wsRoot string // the workspace's host directory, symlinks resolved
 	output string // host path of the binary dlv builds
+	// terminal: console "integratedTerminal" is possible (the server has
+	// terminals and the client said supportsRunInTerminalRequest). The
+	// launch then gets outputMode "local": the caller runs dlv in a
+	// terminal whose PTY the program inherits.
+	terminal bool
 }
 
 // Launch arguments by treatment.
@@ -75,7 +81,9 @@ var (
 
 // checkLaunch validates the arguments of a launch request and returns the
 // arguments to forward, with program, cwd and args mapped to the host and
-// dlvCwd, output and outputMode set by the proxy. Unknown keys are dropped.
+// dlvCwd, output and outputMode set by the proxy (outputMode "local"
+// exactly when the launch asked for console "integratedTerminal", which
+// env.terminal allows). Unknown keys are dropped.
 // It also returns the effective mode, "debug" or "test" ("auto" resolved),
 // for metrics.
 func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *refusal) {
@@ -107,11 +115,24 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 
-	if om, ok := in["outputMode"]; ok && om != "remote" {
-		return nil, "", refuse(reasonArgument, "outputMode must be \"remote\": program output arrives as output events.")
+	inTerminal := false
+	switch c := in["console"]; c {
+	case nil, "", "internalConsole":
+	case "integratedTerminal":
+		if !env.terminal {
+			return nil, "", refuse(reasonArgument, "console \"integratedTerminal\" needs a client that sets supportsRunInTerminalRequest in initialize and attaches to the terminal named in the ideserverTerminal event, on a server with terminals; leave console out or use \"internalConsole\".")
+		}
+		inTerminal = true
+	default:
+		return nil, "", refuse(reasonArgument, "console %v is not available: use \"internalConsole\" (output events) or \"integratedTerminal\" (an ideserver terminal).", jsonText(c))
 	}
-	if c, ok := in["console"]; ok && c != "internalConsole" && c != "" {
-		return nil, "", refuse(reasonArgument, "console %v is not available: ideserver cannot start the program in a terminal yet; leave console out or use \"internalConsole\".", jsonText(c))
+	if om, ok := in["outputMode"]; ok {
+		switch {
+		case inTerminal && om != "local":
+			return nil, "", refuse(reasonArgument, "With console \"integratedTerminal\" the program's output goes to its terminal: leave outputMode out.")
+		case !inTerminal && om != "remote":
+			return nil, "", refuse(reasonArgument, "outputMode must be \"remote\": program output arrives as output events.")
+		}
 	}
 
 	mode := "debug"
@@ -218,6 +239,10 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 	out["dlvCwd"] = moduleDir(pkgDir, env.wsRoot)
 	out["output"] = env.output
 	out["outputMode"] = "remote"
+	if inTerminal {
+		// dlv's stdio is the terminal's PTY; the program inherits it.
+		out["outputMode"] = "local"
+	}
 	return out, mode, nil
 }
 

@@ -187,3 +187,49 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestCheckLaunchConsole: console "integratedTerminal" is accepted only
+// where terminals are possible, and then gets outputMode "local" (the
+// program inherits the terminal dlv runs in); the launch's other checks
+// (cwd, env, args) apply unchanged.
+func TestCheckLaunchConsole(t *testing.T) {
+	t.Parallel()
+	env := launchFixture(t)
+	term := env
+	term.terminal = true
+	for _, tc := range []struct {
+		name   string
+		env    launchEnv
+		args   string
+		reason string // "" accepted
+	}{
+		{"no terminals", env, `{"program":".","console":"integratedTerminal"}`, reasonArgument},
+		{"terminal", term, `{"program":".","console":"integratedTerminal","args":["/workspace/sub"],"cwd":"sub","env":{"FOO":"1"}}`, ""},
+		{"terminal outputMode local", term, `{"program":".","console":"integratedTerminal","outputMode":"local"}`, ""},
+		{"terminal outputMode remote", term, `{"program":".","console":"integratedTerminal","outputMode":"remote"}`, reasonArgument},
+		{"external terminal", term, `{"program":".","console":"externalTerminal"}`, reasonArgument},
+		{"console not a string", term, `{"program":".","console":true}`, reasonArgument},
+		{"terminal cwd outside", term, `{"program":".","console":"integratedTerminal","cwd":"/"}`, reasonPath},
+		{"terminal LD_PRELOAD", term, `{"program":".","console":"integratedTerminal","env":{"LD_PRELOAD":"/tmp/x.so"}}`, reasonEnv},
+		{"internal console local output", term, `{"program":".","outputMode":"local"}`, reasonArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, r := checkLaunch(json.RawMessage(tc.args), tc.env)
+			if tc.reason != "" {
+				if r == nil || r.Reason != tc.reason {
+					t.Fatalf("checkLaunch(%s) = %v, want reason %s", tc.args, r, tc.reason)
+				}
+				return
+			}
+			if r != nil {
+				t.Fatalf("refused: %v", r)
+			}
+			if out["outputMode"] != "local" {
+				t.Errorf("outputMode %v, want local", out["outputMode"])
+			}
+			if _, ok := out["console"]; ok {
+				t.Error("console forwarded")
+			}
+		})
+	}
+}

@@ -24,6 +24,9 @@ var (
 	// ErrUnavailable wraps failures to start a session (dlv missing or not
 	// built yet, dlv not connecting).
 	ErrUnavailable = errors.New("dap: debugger unavailable")
+	// ErrTerminalLimit is what a Terminals implementation wraps when the
+	// workspace or tenant has as many terminals as allowed.
+	ErrTerminalLimit = errors.New("dap: too many terminals")
 )
 
 // Workspaces is what the manager needs of workspace.Manager.
@@ -37,6 +40,31 @@ type Workspaces interface {
 }
 
 var _ Workspaces = (*workspace.Manager)(nil)
+
+// Terminals starts programs in the workspaces' terminals: cmd/ideserver
+// adapts package terminal to it, so a terminal started here is listed and
+// attachable like any other.
+type Terminals interface {
+	// Start runs argv (argv[0] an absolute path) in a new terminal of
+	// tenant's workspace: on a PTY that is its stdin, stdout and stderr,
+	// in the workspace directory, with the tenant's process environment,
+	// through the sandbox. Errors wrap ErrTerminalLimit at the terminal
+	// limits and never hold a host path.
+	Start(ctx context.Context, tenant, workspace string, argv []string) (Terminal, error)
+}
+
+// Terminal is a terminal started by Terminals.
+type Terminal interface {
+	// ID is the terminal's id in the terminals API.
+	ID() string
+	// Pid is the host pid of the terminal's process, the dlv it runs.
+	Pid() int
+	// Done is closed when the terminal's process has ended.
+	Done() <-chan struct{}
+	// Close ends the terminal and everything started in it and returns
+	// when they are gone or ctx ends. Safe to call more than once.
+	Close(ctx context.Context) error
+}
 
 // Stream is the client side of a session: one DAP message (JSON, no
 // Content-Length header) per call. ReadMessage is called from one goroutine;
@@ -73,6 +101,11 @@ type Options struct {
 	MaxPerTenant    int
 	// StartTimeout bounds waiting for dlv and for it to connect (30s).
 	StartTimeout time.Duration
+	// Terminals, when set, lets a launch with console "integratedTerminal"
+	// run dlv, and so the program, in a workspace terminal that the
+	// client attaches to for the program's stdin and output (nil: such a
+	// launch is refused).
+	Terminals Terminals
 
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Logger     *slog.Logger          // nil: discard

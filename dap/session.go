@@ -75,6 +75,9 @@ func (s *Session) Serve(ctx context.Context, client Stream) error {
 		m:      s.m,
 		log:    s.m.log.With("tenant_id", s.tenant, "workspace_id", s.ws),
 		client: client,
+		ctx:    ctx,
+		tenant: s.tenant,
+		ws:     s.ws,
 	}
 	if err := p.start(ctx, s.tenant, s.ws); err != nil {
 		p.cleanup()
@@ -93,15 +96,28 @@ type proxy struct {
 	m      *Manager
 	log    *slog.Logger
 	client Stream
+	ctx    context.Context // Serve's
+	tenant string
+	ws     string
 
-	dir    string // private 0700 directory
-	paths  *PathMap
-	wsRoot string
-	proc   *sandbox.Process
-	conn   net.Conn // dlv
+	dir     string // private 0700 directory
+	paths   *PathMap
+	wsRoot  string
+	dlvPath string
+
+	// dlvMu serialises writes to dlv and guards the current dlv: the
+	// first one, started by start, is replaced by one running in a
+	// terminal when a launch asks for console "integratedTerminal".
+	dlvMu sync.Mutex
+	proc  *sandbox.Process // the first dlv; nil once replaced
+	term  Terminal         // the terminal dlv runs in, if any
+	conn  net.Conn         // the current dlv
+	fr    *FrameReader     // conn's reader, used by pumpDlv only
+
+	initReq       []byte      // the initialize request as forwarded, for a replacement dlv
+	runInTerminal atomic.Bool // the client said supportsRunInTerminalRequest
 
 	clientMu   sync.Mutex
-	dlvMu      sync.Mutex
 	launched   atomic.Bool
 	terminated atomic.Bool // a terminated event reached the client
 }
@@ -156,6 +172,7 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	p.dlvPath = dlv
 	sock := filepath.Join(p.dir, "dlv.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -169,7 +186,7 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 		Tenant:    tenant,
 		Workspace: ws,
 		Path:      dlv,
-		Args:      []string{"dap", "--client-addr=unix:" + sock, "--only-same-user"},
+		Args:      dlvArgs(sock),
 		Env:       env,
 		Dir:       p.wsRoot,
 		Stdout:    &logWriter{log: p.log, stream: "stdout"},
@@ -180,6 +197,23 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 	}
 	p.log = p.log.With("pid", p.proc.Pid())
 
+	pid := p.proc.Pid()
+	c, err := acceptDlv(sctx, ln, p.proc.Done(), func(c *net.UnixConn) error { return checkPeer(c, pid) })
+	if err != nil {
+		return err
+	}
+	p.conn, p.fr = c, NewFrameReader(c, o.MaxMessage)
+	return nil
+}
+
+// dlvArgs are dlv's arguments: dial the proxy's socket sock.
+func dlvArgs(sock string) []string {
+	return []string{"dap", "--client-addr=unix:" + sock, "--only-same-user"}
+}
+
+// acceptDlv waits for dlv to dial ln and checks the peer; it gives up
+// when exited is closed (dlv ended) or ctx ends.
+func acceptDlv(ctx context.Context, ln *net.UnixListener, exited <-chan struct{}, check func(*net.UnixConn) error) (*net.UnixConn, error) {
 	type accepted struct {
 		c   *net.UnixConn
 		err error
@@ -189,44 +223,53 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 		c, err := ln.AcceptUnix()
 		ch <- accepted{c, err}
 	}()
+	var err error
 	select {
 	case a := <-ch:
 		if a.err != nil {
-			return fmt.Errorf("%w: accept dlv: %w", ErrUnavailable, a.err)
+			return nil, fmt.Errorf("%w: accept dlv: %w", ErrUnavailable, a.err)
 		}
-		if err := checkPeer(a.c, p.proc.Pid()); err != nil {
+		if err := check(a.c); err != nil {
 			_ = a.c.Close()
-			return err
+			return nil, err
 		}
-		p.conn = a.c
-		return nil
-	case <-p.proc.Done():
+		return a.c, nil
+	case <-exited:
 		err = fmt.Errorf("%w: dlv exited before connecting", ErrUnavailable)
-	case <-sctx.Done():
-		err = fmt.Errorf("%w: dlv did not connect: %w", ErrUnavailable, sctx.Err())
+	case <-ctx.Done():
+		err = fmt.Errorf("%w: dlv did not connect: %w", ErrUnavailable, ctx.Err())
 	}
 	_ = ln.Close() // ends Accept
 	if a := <-ch; a.c != nil {
 		_ = a.c.Close()
 	}
-	return err
+	return nil, err
 }
 
-// checkPeer accepts only dlv itself: same uid, and dlv's pid.
-func checkPeer(c *net.UnixConn, pid int) error {
+// peerCred returns the credentials of c's peer.
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
+		return nil, fmt.Errorf("peer credentials: %w", err)
 	}
 	var cred *unix.Ucred
 	var cerr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
+		return nil, fmt.Errorf("peer credentials: %w", err)
 	}
 	if cerr != nil {
-		return fmt.Errorf("peer credentials: %w", cerr)
+		return nil, fmt.Errorf("peer credentials: %w", cerr)
+	}
+	return cred, nil
+}
+
+// checkPeer accepts only dlv itself: same uid, and dlv's pid.
+func checkPeer(c *net.UnixConn, pid int) error {
+	cred, err := peerCred(c)
+	if err != nil {
+		return err
 	}
 	if int(cred.Uid) != os.Getuid() || int(cred.Pid) != pid {
 		return fmt.Errorf("%w: unexpected peer on the dlv socket (pid %d)", ErrUnavailable, cred.Pid)
@@ -234,16 +277,114 @@ func checkPeer(c *net.UnixConn, pid int) error {
 	return nil
 }
 
+
+// moveToTerminal replaces the session's dlv with one started in a new
+// terminal of the workspace, so the program it launches has the
+// terminal's PTY as stdin, stdout and stderr: it starts `dlv dap` there,
+// checks the peer, replays the client's initialize, and then makes the
+// new dlv current and ends the first one. It runs on the client pump,
+// before the launch is forwarded.
+func (p *proxy) moveToTerminal() (err error) {
+	o := &p.m.opts
+	ctx, cancel := context.WithTimeout(p.ctx, o.StartTimeout)
+	defer cancel()
+	sock := filepath.Join(p.dir, "dlv-terminal.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("listen for dlv: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	defer ln.Close()
+	term, err := o.Terminals.Start(ctx, p.tenant, p.ws, append([]string{p.dlvPath}, dlvArgs(sock)...))
+	if err != nil {
+		return fmt.Errorf("start dlv in a terminal: %w", err)
+	}
+	var c *net.UnixConn
+	defer func() {
+		if err == nil {
+			return
+		}
+		if c != nil {
+			_ = c.Close()
+		}
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		if cerr := term.Close(cctx); cerr != nil {
+			p.log.Warn("dap: end terminal", "err", cerr)
+		}
+	}()
+	c, err = acceptDlv(ctx, ln, term.Done(), func(c *net.UnixConn) error { return checkPeer(c, term.Pid()) })
+	if err != nil {
+		return err
+	}
+	fr := NewFrameReader(c, o.MaxMessage)
+	if p.initReq != nil {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.SetDeadline(dl)
+		}
+		if err := WriteFrame(c, p.initReq); err != nil {
+			return fmt.Errorf("%w: initialize dlv: %w", ErrUnavailable, err)
+		}
+		for {
+			msg, err := fr.Read()
+			if err != nil {
+				return fmt.Errorf("%w: initialize dlv: %w", ErrUnavailable, err)
+			}
+			var r struct {
+				Type    string `json:"type"`
+				Command string `json:"command"`
+				Success bool   `json:"success"`
+			}
+			if json.Unmarshal(msg, &r) == nil && r.Type == "response" && r.Command == "initialize" {
+				if !r.Success {
+					return fmt.Errorf("%w: dlv refused initialize", ErrUnavailable)
+				}
+				break
+			}
+		}
+		_ = c.SetDeadline(time.Time{})
+	}
+	p.dlvMu.Lock()
+	old, oldProc := p.conn, p.proc
+	p.conn, p.fr, p.proc, p.term = c, fr, nil, term
+	p.dlvMu.Unlock()
+	_ = old.Close() // pumpDlv moves on to the new dlv
+	if oldProc != nil {
+		if err := oldProc.Close(); err != nil {
+			p.log.Warn("dap: stop dlv", "err", err)
+		}
+	}
+	p.log.Debug("dap: dlv runs in a terminal", "terminal_id", term.ID())
+	return nil
+}
+
+// current returns the current dlv connection and its reader.
+func (p *proxy) current() (net.Conn, *FrameReader) {
+	p.dlvMu.Lock()
+	defer p.dlvMu.Unlock()
+	return p.conn, p.fr
+}
+
 // cleanup kills dlv and everything it started and removes the directory.
 // Safe after a failed start.
 func (p *proxy) cleanup() {
-	if p.conn != nil {
-		_ = p.conn.Close()
+	p.dlvMu.Lock()
+	conn, proc, term := p.conn, p.proc, p.term
+	p.dlvMu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
 	}
-	if p.proc != nil {
-		if err := p.proc.Close(); err != nil {
+	if proc != nil {
+		if err := proc.Close(); err != nil {
 			p.log.Warn("dap: stop dlv", "err", err)
 		}
+	}
+	if term != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := term.Close(ctx); err != nil {
+			p.log.Warn("dap: end terminal", "err", err)
+		}
+		cancel()
 	}
 	if p.dir != "" {
 		if err := os.RemoveAll(p.dir); err != nil {
@@ -270,7 +411,9 @@ func (p *proxy) serve(ctx context.Context) error {
 		p.sendTerminated()
 	}
 	_ = p.client.Close()
-	_ = p.conn.Close()
+	if conn, _ := p.current(); conn != nil {
+		_ = conn.Close()
+	}
 	for ; pending > 0; pending-- {
 		<-errc
 	}
@@ -301,12 +444,17 @@ func (p *proxy) pumpClient() error {
 	}
 }
 
-// pumpDlv is the sole reader of dlv.
+// pumpDlv is the sole reader of dlv; when moveToTerminal replaced dlv
+// it goes on with the new one.
 func (p *proxy) pumpDlv() error {
-	fr := NewFrameReader(p.conn, p.m.opts.MaxMessage)
+	conn, fr := p.current()
 	for {
 		msg, err := fr.Read()
 		if err != nil {
+			if now, nfr := p.current(); now != conn {
+				conn, fr = now, nfr
+				continue
+			}
 			if errors.Is(err, ErrFrame) {
 				p.log.Warn("dap: bad frame from dlv", "err", err)
 			}
@@ -335,6 +483,9 @@ func (p *proxy) writeClient(msg []byte) error {
 func (p *proxy) writeDlv(msg []byte) error {
 	p.dlvMu.Lock()
 	defer p.dlvMu.Unlock()
+	if p.conn == nil {
+		return net.ErrClosed
+	}
 	_ = p.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	return WriteFrame(p.conn, msg)
 }
@@ -438,9 +589,15 @@ func (p *proxy) rewriteRequest(msg []byte, h header) ([]byte, *refusal) {
 	if h.Command == "launch" {
 		args, mode, r := checkLaunch(h.Arguments, launchEnv{
 			paths: p.paths, wsRoot: p.wsRoot, output: filepath.Join(p.dir, "__debug_bin"),
+			terminal: p.m.opts.Terminals != nil && p.runInTerminal.Load(),
 		})
 		if r != nil {
 			return nil, r
+		}
+		if args["outputMode"] == "local" { // console "integratedTerminal"
+			if r := p.launchInTerminal(); r != nil {
+				return nil, r
+			}
 		}
 		obj["arguments"] = args
 		if nd, _ := args["noDebug"].(bool); nd {
@@ -457,8 +614,48 @@ func (p *proxy) rewriteRequest(msg []byte, h header) ([]byte, *refusal) {
 		}
 		obj["arguments"] = na
 	}
-	return mustEncode(obj), nil
+	out := mustEncode(obj)
+	if h.Command == "initialize" {
+		var a struct {
+			RunInTerminal bool `json:"supportsRunInTerminalRequest"`
+		}
+		_ = json.Unmarshal(h.Arguments, &a)
+		p.runInTerminal.Store(a.RunInTerminal)
+		p.initReq = out
+	}
+	return out, nil
 }
+
+// launchInTerminal moves dlv into a new terminal and tells the client
+// which (an ideserverTerminal event and a console output event), before
+// the launch is forwarded: the program's output waits in the terminal's
+// scrollback until the client attaches.
+func (p *proxy) launchInTerminal() *refusal {
+	if err := p.moveToTerminal(); err != nil {
+		p.log.Warn("dap: start dlv in a terminal", "err", err)
+		if errors.Is(err, ErrTerminalLimit) {
+			return refuse(reasonTerminal, "The workspace has as many terminals as allowed: close one, or launch with console \"internalConsole\".")
+		}
+		return refuse(reasonTerminal, "The program could not be started in a terminal; try again, or launch with console \"internalConsole\".")
+	}
+	p.dlvMu.Lock()
+	id := p.term.ID()
+	p.dlvMu.Unlock()
+	_ = p.writeClient(mustEncode(map[string]any{
+		"seq": 0, "type": "event", "event": TerminalEvent,
+		"body": map[string]any{"terminalId": id, "title": "Debug"},
+	}))
+	_ = p.writeClient(mustEncode(&godap.OutputEvent{
+		Event: godap.Event{ProtocolMessage: godap.ProtocolMessage{Type: "event"}, Event: "output"},
+		Body:  godap.OutputEventBody{Category: "console", Output: "ideserver: the program runs in terminal " + id + "; attach to it for the program's input and output.\n"},
+	}))
+	return nil
+}
+
+// TerminalEvent is the custom DAP event that names the terminal a launch
+// with console "integratedTerminal" runs in: body {"terminalId": ID,
+// "title": "Debug"}. It is sent before the launch reaches dlv.
+const TerminalEvent = "ideserverTerminal"
 
 // fromDlv rewrites one dlv message for the client, or answers a reverse
 // request itself.
@@ -469,8 +666,10 @@ func (p *proxy) fromDlv(msg []byte) (fwd, reply []byte) {
 		return nil, nil
 	}
 	if h.Type == "request" {
-		// runInTerminal and startDebugging: no terminal to run in yet, and
-		// a child session would escape the proxy.
+		// runInTerminal (dlv v1.27.2 never sends it: console
+		// "integratedTerminal" is done by running dlv itself in a
+		// terminal, see moveToTerminal) and startDebugging (a child
+		// session would escape the proxy).
 		return nil, errorResponse(h.Seq, h.Command, "Not supported by ideserver.")
 	}
 	if h.Type == "event" && h.Event == "terminated" {

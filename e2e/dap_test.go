@@ -206,4 +206,89 @@ func TestDAPDebugHello(t *testing.T) {
 			t.Errorf("client received host path %q", secret)
 		}
 	}
+
+	// Same tenant, warm build cache: the program's stdin through a
+	// terminal.
+	t.Run("integratedTerminal", func(t *testing.T) { debugInTerminal(t, s, ws.ID) })
+}
+
+const stdinMain = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+)
+
+func main() {
+	fmt.Println("name?")
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	fmt.Printf("hello, %s", line)
+}
+`
+
+// debugInTerminal launches with console "integratedTerminal": the client
+// learns the terminal from the ideserverTerminal event, finds it in the
+// terminals list, attaches over the terminal WebSocket, types the
+// program's input, and sees its output there; a breakpoint after the read
+// stops; ending the debug session ends the terminal.
+func debugInTerminal(t *testing.T, s *instance, ws string) {
+	s.putFile(t, s.Token, ws, "main.go", stdinMain)
+	c := dialDAP(t, s, s.Token, ws)
+	if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "linesStartAt1": true, "supportsRunInTerminalRequest": true})); r["success"] != true {
+		t.Fatalf("initialize: %v", r)
+	}
+	launch := c.send("launch", map[string]any{"mode": "debug", "program": "/workspace", "console": "integratedTerminal"})
+	ev := c.event("ideserverTerminal")
+	id, _ := ev["body"].(map[string]any)["terminalId"].(string)
+	base := "/api/v1/workspaces/" + ws + "/terminals"
+	var list struct {
+		Terminals []terminalJSON `json:"terminals"`
+	}
+	s.call(t, request{Method: "GET", Path: base, Token: s.Token}, http.StatusOK, &list)
+	if id == "" || len(list.Terminals) != 1 || list.Terminals[0].ID != id {
+		t.Fatalf("terminal event %v; terminals %+v", ev, list.Terminals)
+	}
+	conn, _, err := s.dialWS(base+"/"+id+"/attach", bearer(s.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := readTerminal(t, conn)
+
+	c.event("initialized")
+	bp := c.response(c.send("setBreakpoints", map[string]any{
+		"source": map[string]any{"path": "/workspace/main.go"}, "breakpoints": []any{map[string]any{"line": 12}},
+	}))
+	if !strings.Contains(jsonOf(bp), `"verified":true`) {
+		t.Fatalf("setBreakpoints: %v", bp)
+	}
+	c.response(c.send("configurationDone", nil))
+	if r := c.response(launch); r["success"] != true {
+		t.Fatalf("launch: %v", r)
+	}
+	term.expect(t, "name?", 60*time.Second)
+	if err := conn.WriteMessage(websocket.BinaryMessage, []byte("gopher\r")); err != nil {
+		t.Fatal(err)
+	}
+	stopped := c.event("stopped")
+	c.response(c.send("continue", map[string]any{"threadId": stopped["body"].(map[string]any)["threadId"]}))
+	term.expect(t, "hello, gopher", 30*time.Second)
+	c.event("terminated")
+	c.response(c.send("disconnect", map[string]any{}))
+	c.closed()
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s.call(t, request{Method: "GET", Path: base, Token: s.Token}, http.StatusOK, &list)
+		if len(list.Terminals) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("terminals after the debug session: %+v", list.Terminals)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, not an assertion
+	}
+	if strings.Contains(string(c.received), s.Data) {
+		t.Errorf("client received host path %q", s.Data)
+	}
 }

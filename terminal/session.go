@@ -44,6 +44,18 @@ type Session struct {
 // ID returns the terminal's id.
 func (s *Session) ID() string { return s.id }
 
+// Pid returns the host pid of the terminal's process (the shell or the
+// command), for callers that must recognise it, such as the debugger
+// checking who connects to its socket. It is 0 while the terminal starts.
+func (s *Session) Pid() int {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.Pid()
+}
+
 // Info describes the terminal now.
 func (s *Session) Info() Info {
 	s.mu.Lock()

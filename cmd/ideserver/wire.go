@@ -9,6 +9,7 @@ import (
 	"github.com/ideserver/ideserver/internal/gotool"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
+	"github.com/ideserver/ideserver/terminal"
 	"github.com/ideserver/ideserver/workspace"
 )
 
@@ -21,6 +22,9 @@ type deps struct {
 	watchers   *workspace.Watchers
 	tools      *gotool.Installer
 	registerer prometheus.Registerer
+
+	// Set by the features wired earlier, for those wired later.
+	terminals *terminal.Manager // nil when terminals are not served
 }
 
 // feature is what wiring one feature gives back besides its entry in
@@ -36,10 +40,10 @@ type feature struct {
 // features are closed by the caller.
 func wireFeatures(d deps, opts *server.Options) ([]feature, error) {
 	var out []feature
-	for _, wire := range []func(deps, *server.Options) (feature, error){
+	for _, wire := range []func(*deps, *server.Options) (feature, error){
 		wireTerminals, wireLSP, wireDAP, wirePlayground,
 	} {
-		f, err := wire(d, opts)
+		f, err := wire(&d, opts)
 		if err != nil {
 			return out, err
 		}

@@ -9,14 +9,20 @@ import (
 	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/gotool"
 	"github.com/ideserver/ideserver/server"
+	"github.com/ideserver/ideserver/terminal"
 )
 
 // wireDAP builds the dap feature into opts: a dap.Manager running one dlv
 // per DAP WebSocket, stopped with the workspace (suspend, delete,
-// shutdown).
-func wireDAP(d deps, opts *server.Options) (feature, error) {
+// shutdown). When terminals are served (d.terminals), a launch with console
+// "integratedTerminal" runs in one of its terminals.
+func wireDAP(d *deps, opts *server.Options) (feature, error) {
 	c := d.cfg.DAP
 	d.tools.Prepare(gotool.Dlv())
+	var terms dap.Terminals
+	if d.terminals != nil {
+		terms = dapTerminals{d.terminals}
+	}
 	m, err := dap.New(dap.Options{
 		Runner:     d.runner,
 		Workspaces: d.workspaces,
@@ -28,6 +34,7 @@ func wireDAP(d deps, opts *server.Options) (feature, error) {
 		MaxPerWorkspace: c.MaxSessionsPerWorkspace,
 		MaxPerTenant:    c.MaxSessionsPerTenant,
 		StartTimeout:    time.Duration(c.StartTimeout),
+		Terminals:       terms,
 		Registerer:      d.registerer,
 		Logger:          d.logger.With("component", "dap"),
 	})
@@ -64,3 +71,46 @@ func (s dapSession) Serve(ctx context.Context, conn server.DAPConn) error {
 }
 
 func (s dapSession) Close() { s.s.Close() }
+
+// dapTerminals adapts terminal.Manager to dap.Terminals.
+type dapTerminals struct{ m *terminal.Manager }
+
+func (t dapTerminals) Start(ctx context.Context, tenant, workspace string, argv []string) (dap.Terminal, error) {
+	info, err := t.m.Create(ctx, tenant, workspace, terminal.CreateOptions{Command: argv})
+	if errors.Is(err, terminal.ErrLimit) {
+		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := t.m.Get(tenant, workspace, info.ID)
+	if err != nil {
+		return nil, err
+	}
+	return dapTerminal{m: t.m, s: s, tenant: tenant, workspace: workspace}, nil
+}
+
+// dapTerminal adapts *terminal.Session to dap.Terminal.
+type dapTerminal struct {
+	m                 *terminal.Manager
+	s                 *terminal.Session
+	tenant, workspace string
+}
+
+func (t dapTerminal) ID() string            { return t.s.ID() }
+func (t dapTerminal) Pid() int              { return t.s.Pid() }
+func (t dapTerminal) Done() <-chan struct{} { return t.s.Done() }
+func (t dapTerminal) Close(ctx context.Context) error {
+	err := t.m.Delete(ctx, t.tenant, t.workspace, t.s.ID())
+	if errors.Is(err, terminal.ErrNotFound) {
+		// Ended already, or being ended by someone else: its processes
+		// are gone once its reader is done.
+		select {
+		case <-t.s.Done():
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("end debug terminal: %w", ctx.Err())
+		}
+	}
+	return err
+}

@@ -13,7 +13,7 @@ import (
 // LSP connection, the pinned (or configured) gopls prepared in the
 // background, a readiness check saying whether gopls is available, and a
 // stop hook so suspend, delete and shutdown end the workspace's sessions.
-func wireLSP(d deps, opts *server.Options) (feature, error) {
+func wireLSP(d *deps, opts *server.Options) (feature, error) {
 	gopls := gotool.Gopls()
 	d.tools.Prepare(gopls)
 	metrics, err := lsp.NewMetrics(d.registerer)

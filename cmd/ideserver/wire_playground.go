@@ -13,7 +13,7 @@ import (
 // wirePlayground builds the playground feature into opts: workspace share
 // links always, the Go Playground compatible API when playground.enabled.
 // Runs use the "playground" pseudo-tenant's environment and caches.
-func wirePlayground(d deps, opts *server.Options) (feature, error) {
+func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 	c := d.cfg.Playground
 	env, err := d.workspaces.ProcessEnv(playground.Tenant,
 		"CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GOPROXY=off")

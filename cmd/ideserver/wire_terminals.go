@@ -14,7 +14,7 @@ import (
 // wireTerminals builds the terminals feature into opts: a terminal.Manager
 // adapted to server.TerminalService, stopped with its workspace (suspend,
 // delete, shutdown) and at close.
-func wireTerminals(d deps, opts *server.Options) (feature, error) {
+func wireTerminals(d *deps, opts *server.Options) (feature, error) {
 	c := d.cfg.Terminal
 	m, err := terminal.New(terminal.Options{
 		Runner:          d.runner,
@@ -33,6 +33,7 @@ func wireTerminals(d deps, opts *server.Options) (feature, error) {
 		return feature{}, err
 	}
 	d.workspaces.OnStop(m.StopWorkspace)
+	d.terminals = m
 	opts.Terminals = terminalService{m}
 	return feature{close: m.Close}, nil
 }

@@ -1,0 +1,427 @@
+package dap_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/terminal"
+)
+
+// testTerminals adapts terminal.Manager to dap.Terminals, as cmd/ideserver
+// does.
+type testTerminals struct{ m *terminal.Manager }
+
+func (t testTerminals) Start(ctx context.Context, tenant, ws string, argv []string) (dap.Terminal, error) {
+	info, err := t.m.Create(ctx, tenant, ws, terminal.CreateOptions{Command: argv})
+	if errors.Is(err, terminal.ErrLimit) {
+		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := t.m.Get(tenant, ws, info.ID)
+	if err != nil {
+		return nil, err
+	}
+	return testTerminal{m: t.m, s: s, tenant: tenant, ws: ws}, nil
+}
+
+type testTerminal struct {
+	m          *terminal.Manager
+	s          *terminal.Session
+	tenant, ws string
+}
+
+func (t testTerminal) ID() string            { return t.s.ID() }
+func (t testTerminal) Pid() int              { return t.s.Pid() }
+func (t testTerminal) Done() <-chan struct{} { return t.s.Done() }
+func (t testTerminal) Close(ctx context.Context) error {
+	if err := t.m.Delete(ctx, t.tenant, t.ws, t.s.ID()); !errors.Is(err, terminal.ErrNotFound) {
+		return err
+	}
+	select {
+	case <-t.s.Done():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// termConn is a terminal.Conn for the test: input queued by type_, output
+// collected.
+type termConn struct {
+	in     chan []byte
+	closed chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	out    bytes.Buffer
+	wake   chan struct{}
+}
+
+func newTermConn() *termConn {
+	return &termConn{in: make(chan []byte, 16), closed: make(chan struct{}), wake: make(chan struct{}, 1)}
+}
+
+func (c *termConn) ReadMessage() (bool, []byte, error) {
+	select {
+	case b := <-c.in:
+		return true, b, nil
+	case <-c.closed:
+		return false, nil, io.EOF
+	}
+}
+
+func (c *termConn) WriteMessage(binary bool, data []byte) error {
+	if binary {
+		c.mu.Lock()
+		c.out.Write(data)
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (c *termConn) CloseRead() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+// expect waits until the terminal output holds s.
+func (c *termConn) expect(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(waitLong)
+	for {
+		c.mu.Lock()
+		got := c.out.String()
+		c.mu.Unlock()
+		if strings.Contains(got, s) {
+			return
+		}
+		select {
+		case <-c.wake:
+		case <-deadline:
+			t.Fatalf("terminal output has no %q within %v: %q", s, waitLong, got)
+		}
+	}
+}
+
+const stdinMain = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+)
+
+func main() {
+	fmt.Println("name?")
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	fmt.Printf("hello, %s", line)
+}
+`
+
+// TestIntegratedTerminal launches with console "integratedTerminal": the
+// program runs in a listed, attachable workspace terminal that gives it a
+// real stdin, breakpoints still work, and ending the session ends the
+// terminal and everything in it.
+func TestIntegratedTerminal(t *testing.T) {
+	dlv := requireDlv(t)
+	var tm *terminal.Manager
+	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+			var err error
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Terminals = testTerminals{tm}
+		})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tm.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+
+	// Without supportsRunInTerminalRequest the client could not attach:
+	// refused, nothing started.
+	c := f.open()
+	initialize(c)
+	if r := c.response(c.send("launch", map[string]any{"program": "/workspace", "console": "integratedTerminal"})); r.str("success") != "false" {
+		t.Fatalf("launch without runInTerminal support: %v", r)
+	}
+	if n := tm.Count(); n != 0 {
+		t.Fatalf("%d terminals after a refused launch", n)
+	}
+	_ = c.p.Close()
+	<-c.served
+
+	c = f.open()
+	if r := c.response(c.send("initialize", map[string]any{
+		"adapterID": "go", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path",
+		"supportsRunInTerminalRequest": true,
+	})); r.str("success") != "true" {
+		t.Fatalf("initialize: %v", r)
+	}
+	start := time.Now()
+	launch := c.send("launch", map[string]any{"mode": "debug", "program": "/workspace", "console": "integratedTerminal"})
+	ev := c.event(dap.TerminalEvent)
+	id := ev.str("body", "terminalId")
+	list := tm.List("tenant1", f.wsID)
+	if id == "" || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("terminal event %v; terminals %+v", ev, list)
+	}
+	sess, err := tm.Get("tenant1", f.wsID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := newTermConn()
+	attached := make(chan error, 1)
+	go func() { attached <- sess.Attach(context.Background(), tc) }()
+
+	c.event("initialized")
+	bp := c.response(c.send("setBreakpoints", map[string]any{
+		"source": map[string]any{"path": "/workspace/main.go"}, "breakpoints": []any{map[string]any{"line": 12}},
+	}))
+	if !strings.Contains(bp.str("body", "breakpoints"), `"verified":true`) {
+		t.Fatalf("setBreakpoints: %v", bp)
+	}
+	c.response(c.send("configurationDone", nil))
+	if r := c.response(launch); r.str("success") != "true" {
+		t.Fatalf("launch: %v", r)
+	}
+	tc.expect(t, "name?")
+	t.Logf("launch → program prompt in the terminal: %v", time.Since(start))
+	tc.in <- []byte("gopher\r")
+	stopped := c.event("stopped")
+	thread := num(stopped.str("body", "threadId"))
+	st := c.response(c.send("stackTrace", map[string]any{"threadId": thread, "levels": 1}))
+	if !strings.Contains(st.str("body", "stackFrames"), `"path":"/workspace/main.go"`) || !strings.Contains(st.str("body", "stackFrames"), `"line":12`) {
+		t.Fatalf("stackTrace: %v", st.str("body", "stackFrames"))
+	}
+	c.response(c.send("continue", map[string]any{"threadId": thread}))
+	tc.expect(t, "hello, gopher")
+	c.event("terminated")
+	c.response(c.send("disconnect", map[string]any{}))
+	select {
+	case <-c.served:
+	case <-time.After(waitLong):
+		t.Fatal("Serve did not return after disconnect")
+	}
+	select {
+	case <-attached:
+	case <-time.After(waitLong):
+		t.Fatal("the terminal attachment did not end with the session")
+	}
+	if n := tm.Count(); n != 0 {
+		t.Errorf("%d terminals after the session", n)
+	}
+	c.assertNoHostPath(f.secrets)
+	tc.mu.Lock()
+	out := tc.out.String()
+	tc.mu.Unlock()
+	t.Logf("terminal output: %q", out)
+	for _, s := range f.secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("terminal output holds host path %q: %q", s, out)
+		}
+	}
+	assertGone(t, f)
+}
+
+// TestIntegratedTerminalClosed: dropping the DAP client mid-session ends
+// dlv, the debuggee and the terminal; so does a terminal at its limit
+// refuse the launch cleanly.
+func TestIntegratedTerminalClosed(t *testing.T) {
+	dlv := requireDlv(t)
+	var tm *terminal.Manager
+	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+			var err error
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Terminals = testTerminals{tm}
+		})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tm.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	initTerm := func(c *client) {
+		t.Helper()
+		if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
+			t.Fatalf("initialize: %v", r)
+		}
+	}
+	c := f.open()
+	initTerm(c)
+	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})
+	c.event(dap.TerminalEvent)
+	c.event("initialized")
+	c.response(c.send("configurationDone", nil))
+	if r := c.response(launch); r.str("success") != "true" {
+		t.Fatalf("launch: %v", r)
+	}
+
+	// The workspace is at its terminal limit: a second session's
+	// terminal launch is refused and leaves nothing.
+	c2 := f.open()
+	initTerm(c2)
+	if r := c2.response(c2.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})); r.str("success") != "false" || !strings.Contains(r.str("message"), "terminals") {
+		t.Fatalf("launch at the terminal limit: %v", r)
+	}
+	_ = c2.p.Close()
+	<-c2.served
+
+	_ = c.p.Close() // the program waits for input
+	select {
+	case <-c.served:
+	case <-time.After(waitLong):
+		t.Fatal("Serve did not return")
+	}
+	if n := tm.Count(); n != 0 {
+		t.Errorf("%d terminals after the session", n)
+	}
+	assertGone(t, f)
+}
+
+// TestIntegratedTerminalNoDebugAndDelete: noDebug runs in the terminal
+// too; deleting the terminal ends the debug session with terminated.
+func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
+	dlv := requireDlv(t)
+	var tm *terminal.Manager
+	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+			var err error
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Terminals = testTerminals{tm}
+		})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tm.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	open := func() *client {
+		t.Helper()
+		c := f.open()
+		c.t = t
+		if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
+			t.Fatalf("initialize: %v", r)
+		}
+		return c
+	}
+
+	c := open()
+	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal", "noDebug": true})
+	id := c.event(dap.TerminalEvent).str("body", "terminalId")
+	sess, err := tm.Get("tenant1", f.wsID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := newTermConn()
+	attached := make(chan error, 1)
+	go func() { attached <- sess.Attach(context.Background(), tc) }()
+	if r := c.response(launch); r.str("success") != "true" {
+		t.Fatalf("launch: %v", r)
+	}
+	tc.expect(t, "name?")
+	tc.in <- []byte("noDebug\r")
+	tc.expect(t, "hello, noDebug")
+	c.event("terminated")
+	_ = c.p.Close()
+	<-c.served
+	<-attached
+
+	c = open()
+	launch = c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})
+	id = c.event(dap.TerminalEvent).str("body", "terminalId")
+	c.event("initialized")
+	c.response(c.send("configurationDone", nil))
+	if r := c.response(launch); r.str("success") != "true" {
+		t.Fatalf("launch: %v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := tm.Delete(ctx, "tenant1", f.wsID, id); err != nil {
+		t.Fatal(err)
+	}
+	c.event("terminated")
+	select {
+	case <-c.served:
+	case <-time.After(waitLong):
+		t.Fatal("Serve did not return after the terminal was deleted")
+	}
+	assertGone(t, f)
+}
+
+// BenchmarkLaunchToStopped measures launch → stopped at a breakpoint on
+// main's first line, with output events (internalConsole) and in a
+// terminal (integratedTerminal: a second dlv started in the terminal and
+// initialized before the launch).
+func BenchmarkLaunchToStopped(b *testing.B) {
+	dlv := requireDlv(b)
+	var tm *terminal.Manager
+	f := newFixtureWith(b, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+			var err error
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			o.Terminals = testTerminals{tm}
+		})
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tm.Close(ctx); err != nil {
+			b.Error(err)
+		}
+	})
+	for _, console := range []string{"internalConsole", "integratedTerminal"} {
+		b.Run(console, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				c := f.open()
+				c.t = b
+				c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true}))
+				b.StartTimer()
+				launch := c.send("launch", map[string]any{"program": ".", "console": console})
+				c.event("initialized")
+				c.response(c.send("setBreakpoints", map[string]any{
+					"source": map[string]any{"path": "/workspace/main.go"}, "breakpoints": []any{map[string]any{"line": 10}},
+				}))
+				c.response(c.send("configurationDone", nil))
+				if r := c.response(launch); r.str("success") != "true" {
+					b.Fatalf("launch: %v", r)
+				}
+				c.event("stopped")
+				b.StopTimer()
+				c.response(c.send("disconnect", map[string]any{}))
+				<-c.served
+				b.StartTimer()
+			}
+		})
+	}
+}
