@@ -1,18 +1,18 @@
 package playground
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"go/format"
+	goformat "go/format"
 	"path"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/modfile"
-	"golang.org/x/tools/imports"
 
 	"github.com/ideserver/ideserver/store"
 )
@@ -144,17 +144,31 @@ func (s *Service) admit(ctx context.Context, client string) (context.Context, fu
 	return ctx, func() { stop(); cancel(nil); release(); s.active.Done() }, nil
 }
 
-// Fmt formats body's Go files with gofmt (goimports when fixImports) and
-// its go.mod files; a syntax error is FmtResponse.Error.
-func (s *Service) Fmt(body string, fixImports bool) (FmtResponse, error) {
+// Fmt formats body's Go files with gofmt and its go.mod files; with
+// fixImports it also adds missing imports of the standard library and
+// removes unused ones (the Go Playground resolves nothing else). It runs
+// no command. It waits for a slot of client like Compile, so its errors
+// are also ErrBusy, ErrClosed and ctx's; a syntax error is
+// FmtResponse.Error.
+func (s *Service) Fmt(ctx context.Context, client, body string, fixImports bool) (FmtResponse, error) {
 	if err := s.checkSize(len(body)); err != nil {
 		return FmtResponse{}, err
 	}
-	return Format(body, fixImports), nil
+	_, release, err := s.admit(ctx, client)
+	if err != nil {
+		return FmtResponse{}, err
+	}
+	defer release()
+	var imp *stdImports
+	if fixImports {
+		imp = s.std
+	}
+	return formatBody(body, imp), nil
 }
 
-// Format is Fmt without the size check.
-func Format(body string, fixImports bool) FmtResponse {
+// formatBody is Fmt without the size check and the limiter; imp nil means
+// gofmt only.
+func formatBody(body string, imp *stdImports) FmtResponse {
 	fs, err := SplitFiles([]byte(body))
 	if err != nil {
 		return FmtResponse{Error: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}
@@ -165,10 +179,13 @@ func Format(body string, fixImports bool) FmtResponse {
 		case path.Ext(name) == ".go":
 			var out []byte
 			var err error
-			if fixImports {
-				out, err = imports.Process(name, in, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false})
+			if imp != nil {
+				out, err = imp.fix(name, in)
+				if errors.Is(err, errNoStdIndex) {
+					return FmtResponse{Error: "imports cannot be fixed on this server: " + err.Error()}
+				}
 			} else {
-				out, err = format.Source(in)
+				out, err = goformat.Source(in)
 				if err != nil {
 					err = fmt.Errorf("%s:%w", name, err)
 				}
@@ -206,13 +223,23 @@ func SnippetID(body []byte) string {
 	return b[:n]
 }
 
-// Share stores body as a snippet and returns its id. An empty body or one
-// above MaxSnippet is ErrTooLarge / ErrInvalid.
-func (s *Service) Share(body []byte) (string, error) {
+// Share stores body as a snippet and returns its id. Snippets are
+// content-addressed: sharing a body that is already stored returns its id
+// and costs nothing. A new snippet takes a token of client's rate limit
+// (Options.ShareRate); client "" is not limited (package server passes ""
+// for signed-in callers and the remote address for anonymous ones).
+// Errors are ErrTooLarge, ErrRateLimited or the store's.
+func (s *Service) Share(client string, body []byte) (string, error) {
 	if err := s.checkSize(len(body)); err != nil {
 		return "", err
 	}
 	id := SnippetID(body)
+	if old, err := s.opts.Store.GetSnippet(id); err == nil && bytes.Equal(old.Body, body) {
+		return id, nil
+	}
+	if client != "" && s.shares != nil && !s.shares.allow(client) {
+		return "", ErrRateLimited
+	}
 	if err := s.opts.Store.PutSnippet(store.Snippet{ID: id, Body: body, CreatedAt: s.opts.Now()}); err != nil {
 		return "", fmt.Errorf("store snippet: %w", err)
 	}

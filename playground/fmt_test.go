@@ -19,8 +19,13 @@ func TestFmtGolden(t *testing.T) {
 		{"syntax_error", "package main\nfunc main(){\n", false},
 		{"gomod", "package main\n-- go.mod --\nmodule   play\ngo 1.26\n", false},
 	}
+	e := newEnv(t, nil)
 	for _, tt := range tests {
-		golden(t, "fmt_"+tt.name, playground.Format(tt.body, tt.imports))
+		res, err := e.svc.Fmt(context.Background(), "test", tt.body, tt.imports)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		golden(t, "fmt_"+tt.name, res)
 	}
 }
 
@@ -38,15 +43,15 @@ func TestShareRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	body := []byte(hello)
-	id, err := e.svc.Share(body)
+	id, err := e.svc.Share("", body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id2, err := e.svc.Share(append([]byte(nil), body...))
+	id2, err := e.svc.Share("", append([]byte(nil), body...))
 	if err != nil || id2 != id {
 		t.Fatalf("equal bodies: ids %q and %q (%v)", id, id2, err)
 	}
-	if other, _ := e.svc.Share([]byte("other")); other == id {
+	if other, _ := e.svc.Share("", []byte("other")); other == id {
 		t.Fatal("different bodies share an id")
 	}
 	got, err := e.svc.Snippet(id)
@@ -56,7 +61,7 @@ func TestShareRoundTrip(t *testing.T) {
 	if _, err := e.svc.Snippet("nope"); err != playground.ErrNotFound {
 		t.Fatalf("unknown: %v", err)
 	}
-	if _, err := e.svc.Share(make([]byte, 64<<10+1)); err == nil {
+	if _, err := e.svc.Share("", make([]byte, 64<<10+1)); err == nil {
 		t.Fatal("oversized snippet accepted")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/build"
 	"log/slog"
 	"os"
 	"runtime"
@@ -76,6 +77,15 @@ type Options struct {
 	MaxShareSize  int64
 	MaxShareFiles int
 
+	// ShareRate bounds the new snippets a client may share per minute (a
+	// token bucket holding as many); 0 means DefaultShareRate, negative
+	// means no limit. Repeats of stored snippets are free.
+	ShareRate int
+	// GOROOT is the Go installation whose standard library /fmt with
+	// imports resolves against (its api/ directory); "" means the GOROOT
+	// entry of Env, else go/build's default.
+	GOROOT string
+
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Logger     *slog.Logger          // nil: discard
 	Now        func() time.Time      // nil: time.Now
@@ -98,6 +108,8 @@ type Service struct {
 	opts   Options
 	log    *slog.Logger
 	lim    *limiter
+	shares *shareLimiter // nil: no share limit
+	std    *stdImports
 	ctx    context.Context // cancelled by Close: ends every build and run
 	cancel context.CancelFunc
 	active sync.WaitGroup // admitted requests
@@ -141,6 +153,19 @@ func New(opts Options) (*Service, error) {
 	if opts.MaxQueue <= 0 {
 		opts.MaxQueue = DefaultMaxQueue
 	}
+	if opts.ShareRate == 0 {
+		opts.ShareRate = DefaultShareRate
+	}
+	if opts.GOROOT == "" {
+		for _, kv := range opts.Env {
+			if v, ok := strings.CutPrefix(kv, "GOROOT="); ok {
+				opts.GOROOT = v
+			}
+		}
+	}
+	if opts.GOROOT == "" {
+		opts.GOROOT = build.Default.GOROOT
+	}
 	if opts.GoVersion == "" {
 		opts.GoVersion = goVersion(runtime.Version())
 	}
@@ -164,10 +189,15 @@ func New(opts Options) (*Service, error) {
 		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Service{
+	svc := &Service{
 		opts: opts, log: log, ctx: ctx, cancel: func() { cancel(ErrClosed) },
 		lim: newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, pending),
-	}, nil
+		std: &stdImports{goroot: opts.GOROOT},
+	}
+	if opts.ShareRate > 0 {
+		svc.shares = newShareLimiter(opts.ShareRate, opts.Now)
+	}
+	return svc, nil
 }
 
 // ServesAPI reports Options.ServeAPI.

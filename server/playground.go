@@ -6,9 +6,11 @@ import (
 	"errors"
 	"html/template"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,8 +28,9 @@ type PlaygroundService interface {
 	ServesAPI() bool
 	Compile(ctx context.Context, client string, req playground.Request) (*playground.Response, error)
 	Vet(ctx context.Context, client, body string) (*playground.Response, error)
-	Fmt(body string, fixImports bool) (playground.FmtResponse, error)
-	Share(body []byte) (string, error)
+	Fmt(ctx context.Context, client, body string, fixImports bool) (playground.FmtResponse, error)
+	Share(client string, body []byte) (string, error)
+	ShareRetryAfter() time.Duration
 	Snippet(id string) ([]byte, error)
 	Stream(ctx context.Context, client string, recv func() (playground.Message, error), send func(playground.Message) error) error
 
@@ -77,6 +80,8 @@ func playError(err error) error {
 		return &apiError{http.StatusRequestEntityTooLarge, "too_large", "The program or snapshot is larger than this server accepts (programs: 64 KiB).", err}
 	case errors.Is(err, playground.ErrBusy):
 		return &apiError{http.StatusTooManyRequests, "too_many_requests", "Too many programs are waiting to run; try again in a moment.", err}
+	case errors.Is(err, playground.ErrRateLimited):
+		return &apiError{http.StatusTooManyRequests, "too_many_requests", "Too many snippets were shared from this address; try again in a minute.", err}
 	case errors.Is(err, playground.ErrNotFound), errors.Is(err, playground.ErrNoWorkspaces):
 		return &apiError{http.StatusNotFound, "not_found", "No such share or snippet.", err}
 	case errors.Is(err, playground.ErrInvalid):
@@ -170,7 +175,8 @@ func (s *Server) handleFmt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.Playground.Fmt(body, r.FormValue("imports") != "" && r.FormValue("imports") != "false")
+	imports := r.FormValue("imports") != "" && r.FormValue("imports") != "false"
+	res, err := s.opts.Playground.Fmt(r.Context(), playClient(r), body, imports)
 	if err != nil {
 		return playError(err)
 	}
@@ -187,7 +193,17 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) error {
 	if len(body) == 0 {
 		return errorf(http.StatusBadRequest, "empty_body", "Send the snippet as the request body.")
 	}
-	id, err := s.opts.Playground.Share(body)
+	// Anonymous callers are rate limited per address; signed-in ones are
+	// not ("" exempts).
+	client := ""
+	if _, ok := principalFrom(r.Context()); !ok {
+		client = playClient(r)
+	}
+	id, err := s.opts.Playground.Share(client, body)
+	if errors.Is(err, playground.ErrRateLimited) {
+		secs := int(math.Ceil(s.opts.Playground.ShareRetryAfter().Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
+	}
 	if err != nil {
 		return playError(err)
 	}

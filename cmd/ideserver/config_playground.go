@@ -24,6 +24,10 @@ type PlaygroundConfig struct {
 	MaxQueue int `yaml:"max_queue"` // default 64
 	// MaxShareSize bounds the files of a workspace share snapshot.
 	MaxShareSize ByteSize `yaml:"max_share_size"` // default 4MiB
+	// ShareRate bounds the new snippets an anonymous address may store
+	// with POST /share per minute (a token bucket as deep); beyond, 429.
+	// Repeats of a stored snippet are free.
+	ShareRate int `yaml:"share_rate"` // default 30
 }
 
 func defaultPlaygroundConfig() PlaygroundConfig {
@@ -35,6 +39,7 @@ func defaultPlaygroundConfig() PlaygroundConfig {
 		MemoryLimit:  256 * MiB,
 		MaxQueue:     64,
 		MaxShareSize: 4 * MiB,
+		ShareRate:    30,
 	}
 }
 
@@ -60,5 +65,8 @@ func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
 	}
 	if c.MaxShareSize < KiB || c.MaxShareSize > GiB {
 		bad("playground.max_share_size", "must be between 1KiB and 1GiB")
+	}
+	if c.ShareRate < 1 || c.ShareRate > 1000000 {
+		bad("playground.share_rate", "must be between 1 and 1000000")
 	}
 }

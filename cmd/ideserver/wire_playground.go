@@ -48,6 +48,7 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 		MaxPerClient:  c.MaxPerClient,
 		MaxQueue:      c.MaxQueue,
 		MaxShareSize:  int64(c.MaxShareSize),
+		ShareRate:     c.ShareRate,
 		Registerer:    d.registerer,
 		Logger:        d.logger.With("component", "playground"),
 	})
