@@ -3,11 +3,11 @@
 GO      ?= go
 GOFLAGS ?=
 # Debian packages the tests use: real shells, PTYs and process tools.
-APT_PACKAGES := bash procps util-linux coreutils
+APT_PACKAGES := bash procps util-linux coreutils bubblewrap chromium
 
-.PHONY: test deps check unit bench build fuzz clean
+.PHONY: test deps check unit web bench build fuzz clean
 
-test: deps check unit
+test: deps check unit web
 
 ## deps installs what the tests need (as root, with apt-get) when missing.
 deps:
@@ -23,6 +23,17 @@ deps:
 	@# The pinned gopls and dlv (tools/go.mod), built into Go's cache; tests
 	@# find them with `go tool -n NAME` run in tools/.
 	cd tools && $(GO) tool -n gopls >/dev/null && $(GO) tool -n dlv >/dev/null
+	@# The web UI's build tools and playwright-core, from web/package-lock.json.
+	cd web && npm ci --no-audit --no-fund
+
+## web type-checks and rebuilds the browser IDE, fails if the committed
+## web/dist differs from the fresh build, and runs the browser test
+## (Debian's Chromium against the real binary).
+web:
+	cd web && npm run typecheck && npm run build
+	@if [ -n "$$(git status --porcelain -- web/dist)" ]; then \
+		echo "web/dist is stale: run 'npm run build' in web/ and commit dist/"; git status --short -- web/dist; exit 1; fi
+	cd web && npm test
 
 ## check runs formatting and static checks.
 check:

@@ -20,7 +20,7 @@ var publicRoutes = []string{
 	"GET /readyz",
 	"GET /metrics",
 	"GET /{$}",
-	"GET /assets/index.js",
+	"GET /assets/{file...}",
 	"POST /auth/session",
 	"DELETE /auth/session",
 }

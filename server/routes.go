@@ -74,7 +74,7 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "GET /readyz", kind: kindOps, public: true, handle: s.handleReadyz},
 		{pattern: "GET /metrics", kind: kindOps, public: !s.opts.MetricsRequireAuth, handle: s.handleMetrics},
 		{pattern: "GET /{$}", kind: kindPage, public: true, handle: s.handleIndex},
-		{pattern: "GET /assets/index.js", kind: kindPage, public: true, handle: s.handleIndexJS},
+		{pattern: "GET /assets/{file...}", kind: kindPage, public: true, handle: s.handleAsset},
 		{pattern: "GET /debug/pprof/{name...}", admin: true, handle: s.handlePprof},
 
 		{pattern: "POST /auth/session", public: true, handle: s.handleCreateSession},

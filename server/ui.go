@@ -1,28 +1,60 @@
 package server
 
 import (
-	_ "embed"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"time"
+
+	"github.com/ideserver/ideserver/web"
 )
 
-// The sign-in page until the web UI lands: it turns the printed URL's
-// credential into a session cookie and lists workspaces.
-var (
-	//go:embed ui/index.html
-	indexHTML []byte
-	//go:embed ui/index.js
-	indexJS []byte
-)
+// The browser IDE from package web: index.html at / and its built assets
+// under /assets/. The page turns the printed URL's credential (in the
+// fragment, never sent in a URL) into a session cookie and then works with
+// the API like any other client.
+
+// pageCSP is the Content-Security-Policy of the web UI: scripts only from
+// this origin (no inline scripts); inline styles are allowed because
+// CodeMirror and xterm.js style their elements at run time.
+const pageCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
 
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "+s.frameAncestors())
+	data, err := fs.ReadFile(web.Dist(), "index.html")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Security-Policy", pageCSP+s.frameAncestors())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(indexHTML)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(data)
 	return nil
 }
 
-func (s *Server) handleIndexJS(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	_, _ = w.Write(indexJS)
+// handleAsset serves a file of dist/assets; anything else is 404.
+func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("file")
+	if !fs.ValidPath(name) || name == "." {
+		return errNotFound
+	}
+	data, err := fs.ReadFile(web.Dist(), path.Join("assets", name))
+	if err != nil {
+		return errNotFound // missing, or a directory
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	sum := sha256.Sum256(data)
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 	return nil
 }

@@ -1,0 +1,409 @@
+// The workbench of one workspace: file tree (with live updates from the
+// watch socket), tabs of CodeMirror editors wired to gopls, save with
+// If-Match, the terminal panel, and the UI state kept on the server.
+import { basicSetup } from 'codemirror';
+import { EditorState, Text } from '@codemirror/state';
+import { EditorView, keymap } from '@codemirror/view';
+import { go } from '@codemirror/lang-go';
+import type { LSPClient } from '@codemirror/lsp-client';
+import { api, ApiError, call, encodePath, openSocket, wsPath, type Entry, type Workspace } from './api';
+import { byId, el, say } from './dom';
+import { startLSP } from './lsp';
+import { TermPanel } from './terminal';
+
+const wsRoot = 'file:///workspace/';
+const roRoots: Record<string, string> = { 'file:///goroot/': 'goroot', 'file:///gomodcache/': 'gomodcache' };
+
+/** The workspace path of a file:///workspace URI, or null. */
+function workspacePath(uri: string): string | null {
+  return uri.startsWith(wsRoot) ? decodeURIComponent(uri.slice(wsRoot.length)) : null;
+}
+
+function fileURI(path: string): string {
+  return wsRoot + encodePath(path);
+}
+
+interface SavedState { open?: string[]; active?: string | null; expanded?: string[] }
+
+class Tab {
+  readonly box = el('div', 'editor');
+  readonly tab = el('div', 'tab');
+  view!: EditorView;
+  saved: Text = Text.empty;
+  etag = '';
+
+  constructor(readonly uri: string, readonly label: string, readonly readOnly: boolean) {
+    this.box.dataset.uri = uri;
+    this.tab.dataset.uri = uri;
+    this.tab.title = label;
+  }
+
+  get dirty(): boolean { return !this.view.state.doc.eq(this.saved); }
+}
+
+/** Opens the workbench for the workspace id in the page. */
+export async function openWorkbench(id: string): Promise<void> {
+  const w = await call<Workspace>('GET', wsPath(id));
+  document.title = `${w.name} — ideserver`;
+  byId('ws-title').textContent = w.name;
+  byId('status').hidden = true;
+  byId('wb').hidden = false;
+  const wb = new Workbench(id);
+  await wb.start();
+}
+
+class Workbench {
+  private tabs: Tab[] = [];
+  private active: Tab | null = null;
+  private dirs = new Map<string, Entry[]>(); // loaded listings by dir path ("" = root)
+  private expanded = new Set<string>();
+  private selected: { path: string; type: string } | null = null;
+  private client: LSPClient;
+  private terms: TermPanel;
+  private restoring = true;
+  private saveTimer = 0;
+  private opening = new Map<string, Promise<Tab | null>>();
+
+  constructor(readonly id: string) {
+    this.client = startLSP(id, async (uri) => (await this.open(uri))?.view ?? null);
+    this.terms = new TermPanel(id);
+    byId('new-file').addEventListener('click', () => void this.act(() => this.newItem(false)));
+    byId('new-dir').addEventListener('click', () => void this.act(() => this.newItem(true)));
+    byId('rename').addEventListener('click', () => void this.act(() => this.renameSelected()));
+    byId('delete').addEventListener('click', () => void this.act(() => this.deleteSelected()));
+    window.addEventListener('keydown', (e) => {
+      if ((e.ctrlKey || e.metaKey) && e.key === 's') {
+        e.preventDefault();
+        if (this.active) void this.act(() => this.save(this.active!));
+      }
+    });
+    window.addEventListener('beforeunload', (e) => {
+      if (this.tabs.some((t) => t.dirty)) e.preventDefault();
+    });
+  }
+
+  private async act(f: () => Promise<unknown>): Promise<void> {
+    try {
+      await f();
+    } catch (e) {
+      say(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async start(): Promise<void> {
+    const state = ((await call<SavedState | null>('GET', `${wsPath(this.id)}/state`)) ?? {}) as SavedState;
+    for (const d of state.expanded ?? []) this.expanded.add(d);
+    void this.watch();
+    await this.refreshTree();
+    for (const uri of state.open ?? []) await this.open(uri, false).catch(() => null);
+    const active = this.tabs.find((t) => t.uri === state.active) ?? this.tabs[0];
+    if (active) this.show(active);
+    this.restoring = false;
+    await this.terms.restore().catch((e) => say(`Terminals: ${e.message}`));
+  }
+
+  // --- UI state
+
+  private persist(): void {
+    if (this.restoring) return;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = window.setTimeout(() => {
+      const state: SavedState = { open: this.tabs.map((t) => t.uri), active: this.active?.uri ?? null, expanded: [...this.expanded] };
+      call('PUT', `${wsPath(this.id)}/state`, state).catch(() => undefined);
+    }, 300);
+  }
+
+  // --- file tree
+
+  private async listDir(dir: string): Promise<Entry[]> {
+    const { entries } = await call<{ entries: Entry[] }>('GET', `${wsPath(this.id)}/files/${encodePath(dir)}${dir ? '/' : ''}`);
+    entries.sort((a, b) => (a.type === 'dir' ? 0 : 1) - (b.type === 'dir' ? 0 : 1) || a.name.localeCompare(b.name));
+    return entries;
+  }
+
+  /** Reloads every loaded directory (and the expanded ones) and redraws the tree. */
+  private async refreshTree(): Promise<void> {
+    const want = new Set(['', ...this.expanded]);
+    const next = new Map<string, Entry[]>();
+    for (const dir of want) {
+      try {
+        next.set(dir, await this.listDir(dir));
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 404) throw e;
+        this.expanded.delete(dir);
+      }
+    }
+    this.dirs = next;
+    this.renderTree();
+  }
+
+  private renderTree(): void {
+    const build = (dir: string): HTMLUListElement => {
+      const ul = el('ul');
+      for (const e of this.dirs.get(dir) ?? []) {
+        const path = dir ? `${dir}/${e.name}` : e.name;
+        const li = el('li');
+        const item = el('div', `item ${e.type === 'dir' ? 'dir' : 'file'}`, e.name);
+        item.dataset.path = path;
+        item.setAttribute('role', 'treeitem');
+        if (this.selected?.path === path) item.classList.add('selected');
+        if (e.type === 'dir' && this.expanded.has(path)) item.classList.add('open');
+        item.addEventListener('click', () => void this.act(() => this.clickItem(path, e.type)));
+        li.append(item);
+        if (e.type === 'dir' && this.expanded.has(path)) li.append(build(path));
+        ul.append(li);
+      }
+      return ul;
+    };
+    byId('tree').replaceChildren(...build('').childNodes);
+  }
+
+  private async clickItem(path: string, type: string): Promise<void> {
+    this.selected = { path, type };
+    if (type === 'dir') {
+      if (this.expanded.has(path)) this.expanded.delete(path);
+      else this.expanded.add(path);
+      this.persist();
+      await this.refreshTree();
+      return;
+    }
+    this.renderTree();
+    await this.open(fileURI(path));
+  }
+
+  /** The directory new items go into: the selected directory, or the selected file's. */
+  private targetDir(): string {
+    const s = this.selected;
+    if (!s) return '';
+    if (s.type === 'dir') return s.path;
+    const i = s.path.lastIndexOf('/');
+    return i < 0 ? '' : s.path.slice(0, i);
+  }
+
+  private async newItem(dir: boolean): Promise<void> {
+    const base = this.targetDir();
+    const name = prompt(dir ? 'New folder name' : 'New file name', base ? `${base}/` : '');
+    if (!name) return;
+    if (dir) {
+      await call('POST', `${wsPath(this.id)}/fs/mkdir`, { path: name });
+    } else {
+      await api(`${wsPath(this.id)}/files/${encodePath(name)}`, { method: 'PUT', body: '' });
+    }
+    const parent = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+    if (parent) for (let p = parent; p; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') this.expanded.add(p);
+    await this.refreshTree();
+    if (!dir) await this.open(fileURI(name));
+  }
+
+  private async renameSelected(): Promise<void> {
+    const s = this.selected;
+    if (!s) return say('Select a file or folder first.');
+    const to = prompt(`Rename ${s.path} to`, s.path);
+    if (!to || to === s.path) return;
+    await call('POST', `${wsPath(this.id)}/fs/rename`, { from: s.path, to });
+    // Reopen tabs of renamed files under their new names.
+    for (const t of [...this.tabs]) {
+      const p = workspacePath(t.uri);
+      if (p !== null && (p === s.path || p.startsWith(`${s.path}/`)) && !t.dirty) {
+        const wasActive = t === this.active;
+        this.close(t);
+        const moved = await this.open(fileURI(to + p.slice(s.path.length)), wasActive);
+        if (moved && wasActive) this.show(moved);
+      }
+    }
+    this.selected = { path: to, type: s.type };
+    await this.refreshTree();
+  }
+
+  private async deleteSelected(): Promise<void> {
+    const s = this.selected;
+    if (!s) return say('Select a file or folder first.');
+    if (!confirm(`Delete ${s.path}${s.type === 'dir' ? ' and everything in it' : ''}?`)) return;
+    await api(`${wsPath(this.id)}/files/${encodePath(s.path)}${s.type === 'dir' ? '?recursive=true' : ''}`, { method: 'DELETE' });
+    for (const t of [...this.tabs]) {
+      const p = workspacePath(t.uri);
+      if (p !== null && (p === s.path || p.startsWith(`${s.path}/`))) this.close(t);
+    }
+    this.selected = null;
+    await this.refreshTree();
+  }
+
+  // --- live updates
+
+  private async watch(): Promise<void> {
+    let delay = 500;
+    let timer = 0;
+    const changed = new Set<string>();
+    const flush = () => {
+      timer = 0;
+      const paths = [...changed];
+      changed.clear();
+      void this.act(() => this.refreshTree());
+      for (const p of paths) {
+        const t = this.tabs.find((x) => x.uri === fileURI(p));
+        if (t) void this.act(() => this.reload(t));
+      }
+    };
+    for (;;) {
+      let ws: WebSocket;
+      try {
+        ws = await openSocket(`${wsPath(this.id)}/watch`);
+      } catch {
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 10000);
+        continue;
+      }
+      delay = 500;
+      await this.act(() => this.refreshTree()); // changes before the subscription
+      ws.addEventListener('message', (e) => {
+        const ev = JSON.parse(String(e.data)) as { type: string; path: string };
+        if (ev.path) changed.add(ev.path);
+        if (!timer) timer = window.setTimeout(flush, 100);
+      });
+      await new Promise((r) => ws.addEventListener('close', r, { once: true }));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /** Reloads a clean tab whose file changed on disk. */
+  private async reload(t: Tab): Promise<void> {
+    const p = workspacePath(t.uri);
+    if (p === null || t.dirty) return;
+    let r: Response;
+    try {
+      r = await api(`${wsPath(this.id)}/files/${encodePath(p)}`, { headers: { 'If-None-Match': t.etag } });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return say(`${p} was deleted.`);
+      throw e;
+    }
+    if (r.status === 304 || t.dirty) return;
+    const text = await r.text();
+    t.etag = r.headers.get('ETag') ?? '';
+    t.saved = Text.of(text.split('\n'));
+    t.view.dispatch({ changes: { from: 0, to: t.view.state.doc.length, insert: text } });
+  }
+
+  // --- tabs and editors
+
+  /** Opens (or shows) the tab of a document URI. */
+  open(uri: string, show = true): Promise<Tab | null> {
+    const have = this.tabs.find((t) => t.uri === uri);
+    if (have) {
+      if (show) this.show(have);
+      return Promise.resolve(have);
+    }
+    let p = this.opening.get(uri);
+    if (!p) {
+      p = this.load(uri).finally(() => this.opening.delete(uri));
+      this.opening.set(uri, p);
+    }
+    return p.then((t) => {
+      if (t && show) this.show(t);
+      return t;
+    });
+  }
+
+  private async load(uri: string): Promise<Tab | null> {
+    let url: string;
+    let label: string;
+    let readOnly = false;
+    const path = workspacePath(uri);
+    if (path !== null) {
+      url = `${wsPath(this.id)}/files/${encodePath(path)}`;
+      label = path.slice(path.lastIndexOf('/') + 1);
+    } else {
+      const root = Object.keys(roRoots).find((r) => uri.startsWith(r));
+      if (!root) return null;
+      const rest = decodeURIComponent(uri.slice(root.length));
+      url = `${wsPath(this.id)}/${roRoots[root]}/${encodePath(rest)}`;
+      label = `${rest.slice(rest.lastIndexOf('/') + 1)} (${roRoots[root]}, read-only)`;
+      readOnly = true;
+    }
+    const r = await api(url);
+    const text = await r.text();
+    const t = new Tab(uri, label, readOnly);
+    t.etag = r.headers.get('ETag') ?? '';
+    const isGo = uri.endsWith('.go');
+    t.view = new EditorView({
+      parent: t.box,
+      state: EditorState.create({
+        doc: text,
+        extensions: [
+          keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => { void this.act(() => this.save(t)); return true; } }]),
+          basicSetup,
+          ...(isGo ? [go(), this.client.plugin(uri, 'go')] : []),
+          EditorState.readOnly.of(readOnly),
+          EditorView.updateListener.of((u) => { if (u.docChanged) this.renderTabs(); }),
+        ],
+      }),
+    });
+    t.saved = t.view.state.doc;
+    const name = el('span', 'name', label);
+    const close = el('button', 'close', '×');
+    close.title = 'Close';
+    close.addEventListener('click', (e) => {
+      e.stopPropagation();
+      if (!t.dirty || confirm(`Discard the unsaved changes of ${label}?`)) this.close(t);
+    });
+    t.tab.append(name, close);
+    t.tab.classList.toggle('ro', readOnly);
+    t.tab.addEventListener('click', () => this.show(t));
+    this.tabs.push(t);
+    byId('tabs').append(t.tab);
+    t.box.hidden = true;
+    byId('editors').append(t.box);
+    this.persist();
+    return t;
+  }
+
+  show(t: Tab): void {
+    this.active = t;
+    for (const o of this.tabs) o.box.hidden = o !== t;
+    this.renderTabs();
+    byId('editors').querySelector('.empty')?.remove();
+    t.view.requestMeasure();
+    t.view.focus();
+    this.persist();
+  }
+
+  private renderTabs(): void {
+    for (const t of this.tabs) {
+      t.tab.classList.toggle('active', t === this.active);
+      t.tab.classList.toggle('dirty', t.dirty);
+    }
+  }
+
+  private close(t: Tab): void {
+    this.tabs = this.tabs.filter((o) => o !== t);
+    t.view.destroy();
+    t.box.remove();
+    t.tab.remove();
+    if (this.active === t) {
+      this.active = null;
+      const next = this.tabs.at(-1);
+      if (next) this.show(next);
+    }
+    this.persist();
+  }
+
+  /** Saves a tab with If-Match; a conflicting change on disk asks before overwriting. */
+  async save(t: Tab): Promise<void> {
+    const path = workspacePath(t.uri);
+    if (path === null || t.readOnly) return say('This file is read-only.');
+    const doc = t.view.state.doc;
+    const url = `${wsPath(this.id)}/files/${encodePath(path)}`;
+    const put = (ifMatch: boolean) => api(url, { method: 'PUT', body: doc.toString(), headers: ifMatch && t.etag ? { 'If-Match': t.etag } : {} });
+    let r: Response;
+    try {
+      r = await put(true);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 412) throw e;
+      if (!confirm(`${path} changed on disk since it was opened. Overwrite it?`)) return;
+      r = await put(false);
+    }
+    t.etag = ((await r.json()) as { etag: string }).etag;
+    t.saved = doc;
+    this.renderTabs();
+    say(`Saved ${path}.`);
+  }
+}
