@@ -36,7 +36,7 @@ var (
 
 // Network is the network a process may reach. The zero value is
 // [NetworkNone]. This runner records it; enforcing it belongs to the
-// isolating runner.
+// isolating runner (NetworkNone only, so far).
 type Network int
 
 const (
@@ -95,7 +95,21 @@ type Cmd struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 
-	Network Network // recorded, not enforced by this runner
+	// Network is enforced by the isolating runner for NetworkNone (a
+	// network namespace of its own); the direct runner only records it.
+	Network Network
+
+	// Binds are the host paths an isolated process sees besides the
+	// system directories and [Options.ReadOnlyPaths], each at the same
+	// path as on the host (the workspace, the tenant's HOME, GOPATH,
+	// GOMODCACHE and GOCACHE). Dir must lie inside one of them. The direct
+	// runner only checks that they exist.
+	Binds []Bind
+
+	// Ptrace lets an isolated process trace its own descendants (a
+	// debugger); otherwise seccomp refuses ptrace. It never reaches a
+	// process outside the sandbox's pid namespace.
+	Ptrace bool
 }
 
 // validate checks the fields Start needs. Messages never hold host paths.
@@ -118,6 +132,9 @@ func (c *Cmd) validate() error {
 	}
 	if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("%w: dir is not a directory", ErrInvalidCmd)
+	}
+	if err := c.validateBinds(); err != nil {
+		return err
 	}
 	for _, kv := range c.Env {
 		if !strings.Contains(kv, "=") || strings.IndexByte(kv, 0) >= 0 {

@@ -6,10 +6,47 @@
 // the standard library, golang.org/x/sys and github.com/creack/pty, and any
 // package of ours may import it.
 //
-// The runner in this version starts processes directly, without namespaces,
-// per-tenant uids or cgroups. The fields that a later, isolating runner needs
-// ([Cmd.Tenant], [Cmd.Workspace], [Cmd.Kind], [Cmd.Network]) are already part
-// of [Cmd]; this runner records them in its logs and does not enforce them.
+// # Isolation
+//
+// [Options.Isolation] chooses how processes are confined. [IsolationNone],
+// the default, starts them directly as the server's user: [Cmd.Network],
+// [Cmd.Binds] and [Cmd.Ptrace] are recorded, not enforced.
+//
+// [IsolationBwrap] starts each process inside bubblewrap with new user, pid,
+// ipc, uts and mount namespaces (and a cgroup namespace where the kernel
+// has one), a network namespace of its own for [NetworkNone],
+// --die-with-parent, --new-session (except on a PTY, whose command needs its
+// controlling tty), all capabilities dropped, a private /tmp, its own /proc,
+// a minimal /dev, the system directories and a subset of /etc read-only,
+// [Options.ReadOnlyPaths] (GOROOT, the tools) read-only, and [Cmd.Binds].
+//
+// Paths are the same inside as on the host: every bind is mounted at its
+// host path, so the workspace, GOROOT and the tenant's HOME, GOPATH,
+// GOMODCACHE and GOCACHE keep their host paths, and the LSP and DAP proxies'
+// rewriting between client paths (/workspace, /goroot, /gomodcache) and host
+// paths is the same in both modes. What the sandbox hides is everything not
+// bound: other workspaces, other tenants' caches, the data directory, the
+// server's processes.
+//
+// Bubblewrap runs as the tenant's host uid ([Options.TenantUID], through
+// SysProcAttr.Credential), which is also the uid inside: files the tenant
+// creates belong to that uid on the host, and signals, ptrace and /proc of
+// other tenants and of the server are out of reach even outside the
+// namespaces. Its command runs under prlimit(1) with RLIMIT_FSIZE,
+// RLIMIT_NOFILE and RLIMIT_CORE=0 ([Options.Limits]), and under a seccomp
+// filter (bubblewrap's --seccomp) that refuses TIOCSTI and TIOCLINUX ioctls,
+// ptrace (unless [Cmd.Ptrace]), bpf, mount and the new mount API, unshare
+// and setns, keyrings, kexec, kernel modules, perf, userfaultfd and clock
+// changes with EPERM.
+//
+// Where the host allows, each process gets a cgroup: the runner creates an
+// instance directory below its own cgroup in the unified (v2) hierarchy and
+// in the v1 memory and pids hierarchies, one directory per workspace there
+// (holding the memory and pids limits of [Limits]; v2 controllers are used
+// when delegated, else v1), and one per process below it. Bubblewrap blocks
+// (--block-fd) until both of its processes are in the process's cgroup, so
+// nothing the command starts is outside it. [Runner.Cgroups] says what is
+// enforced; New logs once what is not.
 //
 // # Lifetime of a process
 //
@@ -27,8 +64,10 @@
 // children. A shell's background job does not outlive the terminal.
 // Processes are sent SIGTERM (and SIGCONT), then SIGKILL after
 // [Options.KillGrace]. A process that clears its environment and escapes
-// both its group and the parent chain before the snapshot is not found; the
-// cgroup runner of a later version closes that gap.
+// both its group and the parent chain before the snapshot is not found by
+// the direct runner; an isolating runner also kills whatever is left in the
+// process's cgroup (cgroup.kill in v2, a kill loop over cgroup.procs in v1),
+// and its pid namespace ends everything when bubblewrap's init dies.
 //
 // [Runner.Sweep], called once when the server starts, kills what an earlier
 // run with the same [Options.Instance] left behind (after a crash, say).

@@ -31,6 +31,9 @@ var instancePrefix = "sbtest-" + strconv.Itoa(os.Getpid()) + "-"
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == helperArg {
+		if strings.HasPrefix(os.Args[2], isoHelperPrefix) {
+			os.Exit(isoHelper(os.Args[2]))
+		}
 		os.Exit(helperMain(os.Args[2]))
 	}
 	code := m.Run()

@@ -95,12 +95,22 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
+	var iso *bwrapStart
+	if r.iso == IsolationBwrap {
+		if iso, err = r.prepareBwrap(&c, cmd, id); err != nil {
+			p.startFailed(err)
+			return nil, err
+		}
+	}
 	if err := p.io.setup(&c, cmd); err != nil {
+		if iso != nil {
+			iso.abort()
+		}
 		p.startFailed(err)
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
 	}
 
-	go p.run(cmd, c.PTY != nil)
+	go p.run(cmd, c.PTY != nil, iso)
 	<-p.started
 	if p.startErr != nil {
 		return nil, p.startErr
@@ -122,13 +132,16 @@ func (p *Process) startFailed(err error) {
 // run is the lifecycle goroutine: the only caller of cmd.Wait. It keeps its
 // OS thread locked until the child is reaped, because Pdeathsig fires when
 // the thread that forked the child exits (golang/go#27505).
-func (p *Process) run(cmd *exec.Cmd, session bool) {
+func (p *Process) run(cmd *exec.Cmd, session bool, iso *bwrapStart) {
 	defer p.r.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
 	if err := cmd.Start(); err != nil {
 		p.io.abort()
+		if iso != nil {
+			iso.abort()
+		}
 		p.startErr = fmt.Errorf("start %s: %w", p.kind, safeErr(err))
 		p.r.finished(p, true)
 		close(p.started)
@@ -137,7 +150,15 @@ func (p *Process) run(cmd *exec.Cmd, session bool) {
 	p.io.started()
 	p.pid = cmd.Process.Pid
 	p.log = p.log.With("pid", p.pid)
-	p.g = newProcGroup(p.pid, session, p.marker, p.log)
+	pg := newProcGroup(p.pid, session, p.marker, p.log)
+	p.g = pg
+	if iso != nil {
+		iso.started(p)
+		if iso.cg != nil {
+			p.g = &cgGroup{procGroup: pg, cg: iso.cg}
+		}
+		p.g = &bwrapGroup{group: p.g, pg: pg, inner: iso.inner}
+	}
 	close(p.started)
 
 	waitExited(p.pid)

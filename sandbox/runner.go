@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,30 @@ type Options struct {
 	// KillGrace is how long Close waits after SIGTERM before SIGKILL; 0
 	// means 2s.
 	KillGrace time.Duration
+
+	// Isolation is how processes are confined: "" or [IsolationNone]
+	// (the default) starts them directly; [IsolationBwrap] inside
+	// bubblewrap (New fails with ErrNoBwrap when it is not installed).
+	// The fields below apply to IsolationBwrap only.
+	Isolation Isolation
+
+	// BwrapPath is the bubblewrap executable; "" means the first of
+	// /usr/bin/bwrap, /usr/local/bin/bwrap and /bin/bwrap.
+	BwrapPath string
+
+	// ReadOnlyPaths are host directories every isolated process sees
+	// read-only at the same path, besides the system directories: GOROOT,
+	// the directory of gopls and dlv. Absolute and clean; nil means none.
+	ReadOnlyPaths []string
+
+	// TenantUID maps a tenant to the host uid (and gid) bubblewrap runs
+	// as, and the uid inside. It must be stable and distinct per tenant
+	// (see [HashedUIDs]); nil means the server's own uid for everyone.
+	TenantUID func(tenant string) (int, error)
+
+	// Limits are the rlimits of every isolated process and the cgroup
+	// limits of every workspace; the zero value means their defaults.
+	Limits Limits
 }
 
 // DefaultKillGrace is the KillGrace used when Options.KillGrace is 0.
@@ -39,6 +64,17 @@ type Runner struct {
 	instance string
 	grace    time.Duration
 	nonce    string // distinguishes this runner's process ids from other runners of the same Instance
+
+	// Isolation (bwrap mode only; immutable after New).
+	iso           Isolation
+	bwrap         string
+	prlimit       string // "" when rlimits cannot be set
+	roPaths       []string
+	tenantUID     func(string) (int, error)
+	limits        Limits
+	cg            *cgroupHost // nil without usable cgroups
+	seccomp       []byte      // nil when the architecture has no filter
+	seccompPtrace []byte
 
 	mu     sync.Mutex
 	closed bool
@@ -66,18 +102,61 @@ func New(opts Options) (*Runner, error) {
 	if grace == 0 {
 		grace = DefaultKillGrace
 	}
+	iso := opts.Isolation
+	if iso == "" {
+		iso = IsolationNone
+	}
+	if iso != IsolationNone && iso != IsolationBwrap {
+		return nil, fmt.Errorf("new sandbox runner: unknown isolation %q", string(iso))
+	}
+	for _, p := range opts.ReadOnlyPaths {
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+			return nil, errors.New("new sandbox runner: read-only paths must be clean and absolute")
+		}
+	}
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("new sandbox runner: %w", err)
 	}
-	return &Runner{
+	r := &Runner{
 		log:      log,
 		instance: opts.Instance,
 		grace:    grace,
 		nonce:    hex.EncodeToString(b[:]),
 		procs:    make(map[*Process]struct{}),
-	}, nil
+		iso:      iso,
+	}
+	if iso == IsolationBwrap {
+		var err error
+		if r.bwrap, err = findBwrap(opts.BwrapPath); err != nil {
+			return nil, fmt.Errorf("new sandbox runner: %w", err)
+		}
+		if r.prlimit = findExec(prlimitPaths); r.prlimit == "" {
+			log.Warn("sandbox: prlimit not found; rlimits are not enforced")
+		}
+		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
+		r.tenantUID = opts.TenantUID
+		r.limits = opts.Limits.withDefaults()
+		if r.seccomp, err = seccompProgram(false); err != nil {
+			return nil, fmt.Errorf("new sandbox runner: %w", err)
+		}
+		if r.seccompPtrace, err = seccompProgram(true); err != nil {
+			return nil, fmt.Errorf("new sandbox runner: %w", err)
+		}
+		r.cg = detectCgroups(opts.Instance, r.limits, log)
+		if opts.TenantUID == nil {
+			log.Warn("sandbox: no per-tenant uids; isolated processes run as the server's uid")
+		}
+	}
+	return r, nil
 }
+
+// Isolation returns the mode in force.
+func (r *Runner) Isolation() Isolation { return r.iso }
+
+// Cgroups reports what the host's cgroups let this runner enforce; all
+// empty with IsolationNone.
+func (r *Runner) Cgroups() CgroupSupport { return r.cg.support() }
 
 // register reserves a process id for p, or fails after Close.
 func (r *Runner) register(p *Process) (id string, err error) {
@@ -140,5 +219,6 @@ func (r *Runner) Close() error {
 	}
 	wg.Wait()
 	r.wg.Wait()
+	r.cg.close()
 	return errors.Join(errs...)
 }

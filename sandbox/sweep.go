@@ -15,8 +15,10 @@ import (
 // Instances' processes and the server itself are never touched; /proc entries
 // that cannot be read are skipped. It blocks until the killed processes are
 // gone (zombies count as gone) and returns how many it killed. Call it once at
-// server start, before Start.
+// server start, before Start. An isolating runner also kills the members of
+// the earlier run's cgroups and removes them.
 func (r *Runner) Sweep() (int, error) {
+	cgKilled := r.cg.sweep(r.nonce)
 	self, selfPgrp := os.Getpid(), syscall.Getpgrp()
 	killed := make(map[int]uint64) // pid -> start time
 	until := time.Now().Add(killBound)
@@ -44,10 +46,10 @@ func (r *Runner) Sweep() (int, error) {
 			}
 		}
 		if len(left) == 0 {
-			if len(killed) > 0 {
-				r.log.Info("sandbox: swept leftovers of an earlier run", "count", len(killed))
+			if n := len(killed) + cgKilled; n > 0 {
+				r.log.Info("sandbox: swept leftovers of an earlier run", "count", n)
 			}
-			return len(killed), nil
+			return len(killed) + cgKilled, nil
 		}
 		if time.Now().After(until) {
 			r.log.Warn("sandbox: sweep left survivors", "survivors", left)

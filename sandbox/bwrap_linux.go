@@ -1,0 +1,239 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoBwrap is returned by [New] in [IsolationBwrap] mode when bubblewrap
+// is not installed.
+var ErrNoBwrap = errors.New("sandbox: bubblewrap (bwrap) not found")
+
+// bwrapPaths are where New looks for bubblewrap when Options.BwrapPath is
+// empty.
+var bwrapPaths = []string{"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"}
+
+// prlimitPaths are where New looks for util-linux's prlimit, which sets the
+// rlimits of isolated commands.
+var prlimitPaths = []string{"/usr/bin/prlimit", "/bin/prlimit"}
+
+// infoTimeout bounds the wait for bubblewrap to report its child.
+const infoTimeout = 10 * time.Second
+
+// findBwrap returns the bubblewrap executable to use.
+func findBwrap(path string) (string, error) {
+	if path != "" {
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return "", ErrNoBwrap
+		}
+		return path, nil
+	}
+	if p := findExec(bwrapPaths); p != "" {
+		return p, nil
+	}
+	return "", ErrNoBwrap
+}
+
+// findExec returns the first executable file of paths, or "".
+func findExec(paths []string) string {
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// bwrapStart is the part of starting one isolated process that happens
+// around cmd.Start: bubblewrap blocks (--block-fd) after creating its
+// namespaces and before running the command, so the runner can put both
+// bubblewrap processes into the cgroup first: nothing the command starts can
+// escape it.
+type bwrapStart struct {
+	seccomp *os.File // fd 3 of bwrap: the BPF program
+	infoR   *os.File // bwrap writes {"child-pid": N} to fd 4 and closes it
+	infoW   *os.File
+	blockR  *os.File // bwrap's child reads fd 5 before running the command
+	blockW  *os.File
+	cg      *procCgroup // nil without cgroups
+	inner   int         // host pid of bwrap's child (pid 1 of the sandbox); 0 if unknown
+}
+
+// prepareBwrap turns cmd (already holding c's resolved path, environment
+// and directory) into a bubblewrap invocation of it.
+func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, error) {
+	uid := -1
+	if r.tenantUID != nil {
+		u, err := r.tenantUID(c.Tenant)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: tenant identity: %w", c.Kind, err)
+		}
+		uid = u
+	}
+	args, err := bwrapArgs(c, r.roPaths, uid)
+	if err != nil {
+		return nil, err
+	}
+	prog := r.seccomp
+	if c.Ptrace {
+		prog = r.seccompPtrace
+	}
+	b := &bwrapStart{}
+	ok := false
+	defer func() {
+		if !ok {
+			b.closeAll()
+		}
+	}()
+	fd, err := unix.MemfdCreate("ideserver-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: seccomp: %w", c.Kind, err)
+	}
+	b.seccomp = os.NewFile(uintptr(fd), "seccomp")
+	if _, err := b.seccomp.Write(prog); err != nil {
+		return nil, fmt.Errorf("start %s: seccomp: %w", c.Kind, err)
+	}
+	if _, err := b.seccomp.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("start %s: seccomp: %w", c.Kind, err)
+	}
+	if b.infoR, b.infoW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
+	}
+	if b.blockR, b.blockW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
+	}
+	if r.cg != nil {
+		key := c.Workspace
+		if key == "" {
+			key = "tenant-" + c.Tenant
+		}
+		if b.cg, err = r.cg.create(key, id); err != nil {
+			r.cg.warnOnce("sandbox: cannot create cgroup; processes are not limited", "err", err)
+			b.cg = nil
+		}
+	}
+	argv := append([]string{"bwrap"}, args...)
+	argv = append(argv, "--")
+	if r.prlimit != "" {
+		argv = append(argv, prlimitArgs(r.prlimit, r.limits)...)
+	}
+	cmd.Args = append(append(argv, cmd.Path), cmd.Args[1:]...)
+	cmd.Path = r.bwrap
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{b.seccomp, b.infoW, b.blockR}
+	if uid >= 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}
+	}
+	ok = true
+	return b, nil
+}
+
+// started runs after cmd.Start: it reads bubblewrap's child pid, moves both
+// bubblewrap processes into the cgroup and lets the command run. Failures are logged; the command runs regardless (a failing
+// bubblewrap exits on its own).
+func (b *bwrapStart) started(p *Process) {
+	_ = b.infoW.Close()
+	_ = b.blockR.Close()
+	_ = b.seccomp.Close()
+	b.infoW, b.blockR, b.seccomp = nil, nil, nil
+	defer b.closeAll()
+
+	var info struct {
+		ChildPid int `json:"child-pid"`
+	}
+	_ = b.infoR.SetReadDeadline(time.Now().Add(infoTimeout))
+	data, err := io.ReadAll(b.infoR)
+	if err == nil && len(data) > 0 {
+		err = json.Unmarshal(data, &info)
+	}
+	if err != nil || info.ChildPid <= 0 {
+		p.log.Debug("sandbox: no child pid from bwrap", "err", err)
+	}
+	b.inner = info.ChildPid
+	pids := []int{p.pid}
+	if b.inner > 0 {
+		pids = append(pids, b.inner)
+	}
+	if b.cg != nil {
+		for _, pid := range pids {
+			if err := b.cg.add(pid); err != nil {
+				b.cg.h.warnOnce("sandbox: cannot move process into its cgroup", "err", err)
+			}
+		}
+	}
+	_, _ = b.blockW.Write([]byte{1})
+}
+
+// prlimitArgs returns the prlimit(1) invocation that sets l and runs the
+// command. The command lowers its own limits inside the sandbox: setting
+// them from outside (prlimit(2) on bubblewrap) needs CAP_SYS_RESOURCE,
+// which containers often lack, once bubblewrap runs as the tenant's uid.
+func prlimitArgs(prlimit string, l Limits) []string {
+	a := []string{prlimit}
+	if l.FileSize >= 0 {
+		a = append(a, "--fsize="+strconv.FormatInt(l.FileSize, 10))
+	}
+	if l.NoFile >= 0 {
+		a = append(a, "--nofile="+strconv.FormatInt(l.NoFile, 10))
+	}
+	return append(a, "--core=0", "--")
+}
+
+// closeAll closes whatever descriptors are still open.
+func (b *bwrapStart) closeAll() {
+	for _, f := range []**os.File{&b.seccomp, &b.infoR, &b.infoW, &b.blockR, &b.blockW} {
+		if *f != nil {
+			_ = (*f).Close()
+			*f = nil
+		}
+	}
+}
+
+// abort releases b after a failed start.
+func (b *bwrapStart) abort() {
+	b.closeAll()
+	if b.cg != nil {
+		b.cg.remove()
+	}
+}
+
+// bwrapGroup sends signals to the command inside the sandbox rather than
+// to bubblewrap: with --new-session the command leads its own process
+// group, which a signal to bubblewrap's group would miss.
+type bwrapGroup struct {
+	group
+	pg    *procGroup
+	inner int
+}
+
+func (g *bwrapGroup) signal(sig syscall.Signal) error {
+	if g.pg.released() {
+		return os.ErrProcessDone
+	}
+	if g.inner > 0 {
+		if stats, err := readStats(); err == nil {
+			sent := false
+			for _, s := range stats {
+				if s.ppid == g.inner && !s.gone() {
+					if syscall.Kill(-s.pgrp, sig) != nil {
+						_ = syscall.Kill(s.pid, sig)
+					}
+					sent = true
+				}
+			}
+			if sent {
+				return nil
+			}
+		}
+	}
+	return g.group.signal(sig)
+}

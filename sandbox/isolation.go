@@ -1,0 +1,184 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Isolation selects how a Runner confines processes.
+type Isolation string
+
+const (
+	// IsolationNone starts processes directly, as the server's user,
+	// without namespaces, cgroups, rlimits or seccomp. The default.
+	IsolationNone Isolation = "none"
+	// IsolationBwrap starts every process inside bubblewrap: new user,
+	// pid, ipc, uts, mount and (when possible) cgroup namespaces, no
+	// network for [NetworkNone], all capabilities dropped, a seccomp
+	// filter, rlimits, and a cgroup per workspace where the host allows.
+	IsolationBwrap Isolation = "bwrap"
+)
+
+// Bind makes a host directory or file visible inside an isolated process,
+// at the same path as on the host. Ignored with [IsolationNone].
+type Bind struct {
+	Host     string // absolute host path; it must exist
+	ReadOnly bool
+}
+
+// Limits are the resource limits of isolated processes. Zero values mean
+// the documented default; negative values mean "no limit".
+type Limits struct {
+	// FileSize is RLIMIT_FSIZE in bytes per process; 0 means 1 GiB.
+	FileSize int64
+	// NoFile is RLIMIT_NOFILE per process; 0 means 4096.
+	NoFile int64
+	// Memory is the memory limit in bytes of a workspace's cgroup (all
+	// its processes together); 0 means none.
+	Memory int64
+	// Pids is the maximum number of tasks (processes and threads) in a
+	// workspace's cgroup; 0 means none.
+	Pids int64
+	// CPU is the CPU time a workspace's cgroup may use, in thousandths of
+	// a core (1500: one and a half cores); 0 means none.
+	CPU int64
+}
+
+// Default limits (see [Limits]).
+const (
+	DefaultFileSize = 1 << 30
+	DefaultNoFile   = 4096
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.FileSize == 0 {
+		l.FileSize = DefaultFileSize
+	}
+	if l.NoFile == 0 {
+		l.NoFile = DefaultNoFile
+	}
+	return l
+}
+
+// ErrNoIdentity is returned by a [Options.TenantUID] function that has no
+// uid for a tenant.
+var ErrNoIdentity = errors.New("sandbox: no host uid for tenant")
+
+// HashedUIDs returns a TenantUID function that maps a tenant to
+// first + FNV-1a(tenant) mod count. It is stable across restarts and needs
+// no storage, but two tenants can share a uid (with n tenants the chance is
+// about n²/2count): use it only with a large range (count ≥ 1<<20) or
+// when a shared uid is acceptable, and prefer a stored allocation.
+func HashedUIDs(first, count int) func(tenant string) (int, error) {
+	return func(tenant string) (int, error) {
+		if count <= 0 || first <= 0 {
+			return 0, ErrNoIdentity
+		}
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(tenant))
+		return first + int(h.Sum64()%uint64(count)), nil
+	}
+}
+
+// systemDirs are bound read-only into every isolated process when they
+// exist (symlinks are recreated as symlinks).
+var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// etcFiles is the subset of /etc visible inside: name resolution, TLS roots,
+// the dynamic linker, shells' start-up files and Debian's alternatives
+// (targets of /usr/bin symlinks). Not /etc/shadow, not the server's config.
+var etcFiles = []string{
+	"/etc/alternatives", "/etc/bash.bashrc", "/etc/ca-certificates",
+	"/etc/ca-certificates.conf", "/etc/gai.conf", "/etc/group", "/etc/host.conf",
+	"/etc/hosts", "/etc/inputrc", "/etc/ld.so.cache", "/etc/ld.so.conf",
+	"/etc/ld.so.conf.d", "/etc/localtime", "/etc/mime.types", "/etc/nsswitch.conf",
+	"/etc/passwd", "/etc/profile", "/etc/profile.d", "/etc/protocols",
+	"/etc/resolv.conf", "/etc/services", "/etc/ssl", "/etc/terminfo",
+}
+
+// bwrapArgs returns bubblewrap's arguments (before "--" and the command) for
+// c. Fds 3, 4 and 5 of bwrap are the seccomp program, the info pipe and the
+// block pipe. It fails when c.Dir is not inside a bind.
+func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
+	a := []string{
+		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+		"--unshare-cgroup-try",
+		"--die-with-parent", "--cap-drop", "ALL",
+		"--hostname", "ideserver",
+		"--seccomp", "3", "--info-fd", "4", "--block-fd", "5",
+	}
+	if c.Network == NetworkNone {
+		a = append(a, "--unshare-net")
+	}
+	if c.PTY == nil {
+		// A new session detaches from any controlling tty (TIOCSTI). A PTY
+		// command needs its tty; seccomp blocks TIOCSTI there.
+		a = append(a, "--new-session")
+	}
+	if uid >= 0 {
+		a = append(a, "--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(uid))
+	}
+	for _, d := range systemDirs {
+		fi, err := os.Lstat(d)
+		switch {
+		case err != nil:
+		case fi.Mode()&os.ModeSymlink != 0:
+			if t, err := os.Readlink(d); err == nil {
+				a = append(a, "--symlink", t, d)
+			}
+		case fi.IsDir():
+			a = append(a, "--ro-bind", d, d)
+		}
+	}
+	for _, f := range etcFiles {
+		a = append(a, "--ro-bind-try", f, f)
+	}
+	a = append(a, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
+	for _, p := range roPaths {
+		a = append(a, "--ro-bind", p, p)
+	}
+	inside := false
+	for _, b := range c.Binds {
+		if b.ReadOnly {
+			a = append(a, "--ro-bind", b.Host, b.Host)
+		} else {
+			a = append(a, "--bind", b.Host, b.Host)
+		}
+		if within(c.Dir, b.Host) {
+			inside = true
+		}
+	}
+	for _, p := range roPaths {
+		if within(c.Dir, p) {
+			inside = true
+		}
+	}
+	if !inside && c.Dir != "/" && c.Dir != "/tmp" {
+		return nil, fmt.Errorf("%w: dir is outside every bind", ErrInvalidCmd)
+	}
+	return append(a, "--chdir", c.Dir), nil
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// validateBinds checks Binds; messages never hold host paths.
+func (c *Cmd) validateBinds() error {
+	for i, b := range c.Binds {
+		if !filepath.IsAbs(b.Host) || filepath.Clean(b.Host) != b.Host {
+			return fmt.Errorf("%w: bind %d must be a clean absolute path", ErrInvalidCmd, i)
+		}
+		if _, err := os.Stat(b.Host); err != nil {
+			return fmt.Errorf("%w: bind %d does not exist", ErrInvalidCmd, i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package sandbox
+
+import (
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestBwrapArgs(t *testing.T) {
+	c := &Cmd{Kind: "run", Tenant: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a"}, {Host: "/srv/cache", ReadOnly: true}}}
+	a, err := bwrapArgs(c, []string{"/opt/go"}, 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := " " + strings.Join(a, " ") + " "
+	for _, want := range []string{
+		" --unshare-user ", " --unshare-pid ", " --unshare-net ", " --new-session ", " --die-with-parent ",
+		" --cap-drop ALL ", " --uid 1234 --gid 1234 ", " --bind /srv/ws/a /srv/ws/a ",
+		" --ro-bind /srv/cache /srv/cache ", " --ro-bind /opt/go /opt/go ", " --tmpfs /tmp ",
+		" --proc /proc ", " --dev /dev ", " --chdir /srv/ws/a/sub ", " --seccomp 3 ",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("args lack %q: %s", want, s)
+		}
+	}
+	c.Network, c.PTY = NetworkFull, &Winsize{Cols: 80, Rows: 24}
+	a, _ = bwrapArgs(c, nil, -1)
+	for _, bad := range []string{"--unshare-net", "--new-session", "--uid"} {
+		if slices.Contains(a, bad) {
+			t.Errorf("args hold %s: %v", bad, a)
+		}
+	}
+	c.Dir = "/srv/ws/b"
+	if _, err := bwrapArgs(c, nil, -1); err == nil {
+		t.Error("dir outside every bind accepted")
+	} else if strings.Contains(err.Error(), "/srv") {
+		t.Errorf("error names a host path: %v", err)
+	}
+}
+
+func TestSeccompProgram(t *testing.T) {
+	for _, ptrace := range []bool{false, true} {
+		p, err := seccompProgram(ptrace)
+		if err == errNoSeccomp {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p)%8 != 0 || len(p) < 8*10 || len(p) > 8*4096 {
+			t.Errorf("program of %d bytes", len(p))
+		}
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	for in, want := range map[string]string{"ws-1_a.b": "ws-1_a.b", "..": "", "a/b": "", "": ""} {
+		got := safeName(in)
+		if want != "" && got != want || want == "" && (got == in || strings.ContainsAny(got, "/.")) {
+			t.Errorf("safeName(%q) = %q", in, got)
+		}
+	}
+}
+
+func TestHashedUIDs(t *testing.T) {
+	f := HashedUIDs(100000, 1<<20)
+	a, _ := f("alice")
+	b, _ := f("alice")
+	if a != b || a < 100000 || a >= 100000+1<<20 {
+		t.Errorf("uid %d, %d", a, b)
+	}
+	if _, err := HashedUIDs(0, 0)("x"); err == nil {
+		t.Error("empty range gave a uid")
+	}
+}
+
+func TestCgroupSweep(t *testing.T) {
+	h := detectCgroups("sbtest-internal-sweep", Limits{Pids: 10}.withDefaults(), slog.New(slog.DiscardHandler))
+	defer h.close()
+	if h.support().Kill == "" {
+		t.Skip("no usable cgroups on this host")
+	}
+	cg, err := h.create("w1", "old-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := h.create("w1", "new-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := h.sweep("new"); n != 0 {
+		t.Errorf("sweep killed %d in empty cgroups", n)
+	}
+	for _, d := range cg.dirs {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("stale cgroup %s not removed", d)
+		}
+	}
+	for _, d := range mine.dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("own cgroup %s removed", d)
+		}
+	}
+	mine.remove()
+}
+
+func TestCgroupLimitsWritten(t *testing.T) {
+	h := detectCgroups("sbtest-internal-limits", Limits{Pids: 77, Memory: 64 << 20, CPU: 1500}.withDefaults(), slog.New(slog.DiscardHandler))
+	defer h.close()
+	cg, err := h.create("w1", "x-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.remove()
+	want := map[string]string{}
+	switch h.support().Pids {
+	case "v1", "v2":
+		want["pids.max"] = "77"
+	}
+	switch h.support().CPU {
+	case "v1":
+		want["cpu.cfs_quota_us"] = "150000"
+	case "v2":
+		want["cpu.max"] = "150000 100000"
+	}
+	switch h.support().Memory {
+	case "v1":
+		want["memory.limit_in_bytes"] = "67108864"
+	case "v2":
+		want["memory.max"] = "67108864"
+	}
+	if len(want) == 0 {
+		t.Skip("no cgroup limits on this host")
+	}
+	for f, v := range want {
+		found := false
+		for _, d := range cg.ws {
+			if b, err := os.ReadFile(d + "/" + f); err == nil {
+				found = true
+				if strings.TrimSpace(string(b)) != v {
+					t.Errorf("%s = %q, want %q", f, b, v)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s not found", f)
+		}
+	}
+}
