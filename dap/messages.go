@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	godap "github.com/google/go-dap"
 )
@@ -45,6 +46,15 @@ func (p *proxy) fromClient(msg []byte) (fwd, reply []byte) {
 	if err := json.Unmarshal(msg, &h); err != nil {
 		p.m.metrics.refused.WithLabelValues(reasonMalformed).Inc()
 		return nil, p.outputEvent("ideserver: ignored a message that is not a valid DAP JSON object.\n")
+	}
+	if v, err := decodeJSON(msg); err != nil || foldCollision(v) {
+		// encoding/json matches keys case-insensitively (and folds 'ſ'
+		// to 's', 'K' to 'k'), and the last of two such keys wins: the
+		// proxy reads the message in the client's key order, dlv the
+		// re-encoded one in sorted order. Keys that differ only in case
+		// could make the two disagree on the command or its arguments.
+		p.m.metrics.refused.WithLabelValues(reasonMalformed).Inc()
+		return nil, errorResponse(h.Seq, h.Command, "The request has keys that differ only in case; send each key once.")
 	}
 	if h.Type != "request" {
 		// Responses answer reverse requests, which this proxy never
@@ -262,4 +272,47 @@ func withoutRestart(msg []byte) []byte {
 		return mustEncode(m)
 	}
 	return msg
+}
+
+// foldCollision reports whether an object anywhere in v has two keys that
+// encoding/json would match to the same struct field (equal under Unicode
+// case folding).
+func foldCollision(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) > 1 {
+			seen := make(map[string]struct{}, len(x))
+			for k := range x {
+				f := foldKey(k)
+				if _, dup := seen[f]; dup {
+					return true
+				}
+				seen[f] = struct{}{}
+			}
+		}
+		for _, e := range x {
+			if foldCollision(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if foldCollision(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldKey maps every rune of k to the smallest rune of its case-folding
+// orbit, so keys equal under strings.EqualFold map to the same string.
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		lo := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			lo = min(lo, f)
+		}
+		return lo
+	}, k)
 }

@@ -108,9 +108,9 @@ func under(p, root string) (string, bool) {
 }
 
 // ToClient replaces every host root in s that is a whole path prefix
-// (starting at the beginning of s or after a byte that cannot be part of
-// a path, and ending at the end of s or before '/' or another byte that
-// cannot continue a file name) with its client root. The rest of that path
+// (starting at the beginning of s, after a byte that cannot be part of a
+// path, or after "file://", and ending at the end of s or before '/' or
+// another byte that cannot continue a file name) with its client root. The rest of that path
 // is copied unchanged; text between paths is copied unchanged.
 func (m *PathMap) ToClient(s string) string {
 	var b strings.Builder
@@ -146,8 +146,8 @@ func (m *PathMap) ToClient(s string) string {
 }
 
 // indexAtBoundary returns the first index at or after from of host in s
-// that starts a path (at from's token start or after a byte that cannot be
-// part of a path) and ends at a boundary, or -1.
+// that starts a path (at from's token start, after a byte that cannot be
+// part of a path, or after "file://") and ends at a boundary, or -1.
 func indexAtBoundary(s string, from int, host string) int {
 	off := from
 	for {
@@ -157,7 +157,8 @@ func indexAtBoundary(s string, from int, host string) int {
 		}
 		start := off + k
 		end := start + len(host)
-		startOK := start == 0 || !(nameByte(s[start-1]) || s[start-1] == '/')
+		startOK := start == 0 || !(nameByte(s[start-1]) || s[start-1] == '/') ||
+			strings.EqualFold(s[max(0, start-len("file://")):start], "file://") // a file URI's path
 		if startOK && (end == len(s) || !nameByte(s[end])) {
 			return start
 		}

@@ -82,6 +82,9 @@ func TestToClient(t *testing.T) {
 		{"/usr/local/gopher", "/usr/local/gopher"},                      // not at a boundary
 		{"(" + hostWS + ")", "(/workspace)"},
 		{"no paths here", "no paths here"},
+		{"file://" + hostWS + "/main.go", "file:///workspace/main.go"}, // a file URI's path starts after "//"
+		{"see <file://" + hostData + "/x>", "see <file:///ideserver/x>"},
+		{"/x" + hostWS, "/x" + hostWS}, // inside another path: not a host root
 	} {
 		if got := m.ToClient(tc.in); got != tc.want {
 			t.Errorf("ToClient(%q) = %q, want %q", tc.in, got, tc.want)

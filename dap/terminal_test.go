@@ -425,3 +425,90 @@ func BenchmarkLaunchToStopped(b *testing.B) {
 		})
 	}
 }
+
+// gatedTerminals hands out terminals whose Pid (asked once dlv has dialled
+// in) waits for gate: the test stops the session in between.
+type gatedTerminals struct {
+	testTerminals
+	asked chan struct{}
+	gate  chan struct{}
+}
+
+func (g gatedTerminals) Start(ctx context.Context, tenant, ws string, argv []string) (dap.Terminal, error) {
+	term, err := g.testTerminals.Start(ctx, tenant, ws, argv)
+	if err != nil {
+		return nil, err
+	}
+	return gatedTerminal{testTerminal: term.(testTerminal), asked: g.asked, gate: g.gate}, nil
+}
+
+type gatedTerminal struct {
+	testTerminal
+	asked chan struct{}
+	gate  chan struct{}
+}
+
+func (t gatedTerminal) Pid() int {
+	select {
+	case t.asked <- struct{}{}:
+	default:
+	}
+	<-t.gate
+	return t.testTerminal.Pid()
+}
+
+// TestStopDuringMoveToTerminal: a session stopped while its dlv moves into
+// a terminal must not adopt the new dlv (the dlv pump would follow it and
+// Serve would never return, leaving dlv running).
+func TestStopDuringMoveToTerminal(t *testing.T) {
+	dlv := requireDlv(t)
+	var tm *terminal.Manager
+	gt := gatedTerminals{asked: make(chan struct{}, 1), gate: make(chan struct{})}
+	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+			var err error
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gt.testTerminals = testTerminals{tm}
+			o.Terminals = gt
+		})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tm.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	c := f.open()
+	if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
+		t.Fatalf("initialize: %v", r)
+	}
+	c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})
+	select {
+	case <-gt.asked:
+	case <-time.After(waitLong):
+		t.Fatal("dlv in the terminal did not dial in")
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		stopped <- f.m.Stop(ctx, f.wsID)
+	}()
+	<-c.p.closed // serve is ending: it closes the client, then dlv's connection
+	close(gt.gate)
+	select {
+	case <-c.served:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve did not return after Stop")
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if n := tm.Count(); n != 0 {
+		t.Errorf("%d terminals after the session", n)
+	}
+	assertGone(t, f)
+}

@@ -23,7 +23,7 @@ func TestPlaygroundShare(t *testing.T) {
 		t.Fatalf("snippet = %q (%s)", got.Body, got.Header.Get("Content-Type"))
 	}
 	page := in.call(t, request{Method: "GET", Path: "/p/" + id}, 200, nil)
-	if !strings.Contains(page.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+	if !strings.Contains(page.Header.Get("Content-Security-Policy"), "object-src 'none'") {
 		t.Errorf("page CSP = %q", page.Header.Get("Content-Security-Policy"))
 	}
 	wantError(t, "unknown snippet", in.do(t, request{Method: "GET", Path: "/p/nope.go"}), 404, "not_found")

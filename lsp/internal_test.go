@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -28,13 +29,38 @@ func TestApplyChanges(t *testing.T) {
 		{"sequence", "hello", encUTF16, []any{change(0, 0, 0, 0, "1"), change(0, 6, 0, 6, "2")}, "1hello2"},
 	}
 	for _, tt := range tests {
-		got, err := applyChanges(tt.text, tt.changes, tt.enc)
+		got, err := applyChanges(tt.text, tt.changes, tt.enc, 1<<20)
 		if err != nil || got != tt.want {
 			t.Errorf("%s: %q, %v; want %q", tt.name, got, err, tt.want)
 		}
 	}
-	if _, err := applyChanges("x", []any{map[string]any{"range": "bad", "text": ""}}, encUTF16); err == nil {
+	if _, err := applyChanges("x", []any{map[string]any{"range": "bad", "text": ""}}, encUTF16, 1<<20); err == nil {
 		t.Error("a bad range applies")
+	}
+}
+
+func TestApplyChangesLimit(t *testing.T) {
+	t.Parallel()
+	pos := func(l, c int) map[string]any {
+		return map[string]any{"line": json.Number(itoa(l)), "character": json.Number(itoa(c))}
+	}
+	insert := map[string]any{"range": map[string]any{"start": pos(0, 0), "end": pos(0, 0)}, "text": "xx"}
+	tests := []struct {
+		name    string
+		changes []any
+		max     int
+		over    bool
+	}{
+		{"full at the limit", []any{map[string]any{"text": "12345"}}, 5, false},
+		{"full over", []any{map[string]any{"text": "123456"}}, 5, true},
+		{"insert at the limit", []any{insert}, 5, false},
+		{"inserts over", []any{insert, insert}, 5, true},
+	}
+	for _, tt := range tests {
+		_, err := applyChanges("abc", tt.changes, encUTF16, tt.max)
+		if got := errors.Is(err, errOpenBytes); got != tt.over {
+			t.Errorf("%s: err %v, want over the limit %v", tt.name, err, tt.over)
+		}
 	}
 }
 
@@ -51,5 +77,28 @@ func TestSanitizeSettings(t *testing.T) {
 	b, _ := json.Marshal(v)
 	if got, want := string(b), `{"buildFlags":["-tags=a"],"gopls":{"buildFlags":[]}}`; got != want {
 		t.Errorf("sanitised = %s, want %s", got, want)
+	}
+}
+
+// gopls reads only the last segment of a dotted setting name, so
+// "build.env" and "ui.buildFlags" are env and buildFlags (LSP-06).
+func TestSanitizeSettingsDottedNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   map[string]any
+		want string
+	}{
+		{"build.env", map[string]any{"build.env": map[string]any{"GOFLAGS": "-toolexec=/bin/sh"}}, `{}`},
+		{"build.buildFlags", map[string]any{"build.buildFlags": []any{"-toolexec=/bin/sh", "-tags=x"}}, `{"build.buildFlags":["-tags=x"]}`},
+		{"nested dotted", map[string]any{"gopls": map[string]any{"a.b.env": map[string]any{"CC": "x"}}}, `{"gopls":{}}`},
+		{"other dotted kept", map[string]any{"ui.completion.usePlaceholders": true}, `{"ui.completion.usePlaceholders":true}`},
+	}
+	for _, tt := range tests {
+		sanitizeSettings(tt.in)
+		b, _ := json.Marshal(tt.in)
+		if string(b) != tt.want {
+			t.Errorf("%s: sanitised = %s, want %s", tt.name, b, tt.want)
+		}
 	}
 }

@@ -49,6 +49,11 @@ type Options struct {
 	// and a burst of 400.
 	MessageRate  float64
 	MessageBurst int
+	// MaxOpenBytes caps the text (and URIs) of the documents a connection
+	// has open, which the proxy keeps to replay after a gopls restart; a
+	// didOpen or didChange beyond it ends the session (close code 1008).
+	// 0 means 256 MiB.
+	MaxOpenBytes int
 	// MaxServerMessage caps a message from gopls; a larger Content-Length
 	// is treated as a gopls fault (it is restarted). 0 means 64 MiB.
 	MaxServerMessage int
@@ -117,6 +122,9 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.MessageBurst <= 0 {
 		opts.MessageBurst = 400
 	}
+	if opts.MaxOpenBytes <= 0 {
+		opts.MaxOpenBytes = 256 << 20
+	}
 	if opts.MaxServerMessage <= 0 {
 		opts.MaxServerMessage = 64 << 20
 	}
@@ -158,6 +166,7 @@ func (m *Manager) Serve(ctx context.Context, tenant, wsID string, client jsonrpc
 		m.mu.Lock()
 		delete(m.sessions, s)
 		m.mu.Unlock()
+		close(s.done) // after the delete: StopWorkspace's callers see Sessions without s
 		m.wg.Done()
 	}()
 	if mt := m.opts.Metrics; mt != nil {

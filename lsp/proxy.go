@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 )
@@ -24,6 +25,13 @@ func (s *session) clientPump(ctx context.Context) error {
 			return err
 		}
 		msg, err := parseMessage(raw)
+		if err == nil && foldCollision(msg.obj) {
+			// gopls decodes with encoding/json, which matches keys
+			// case-insensitively ('ſ' as 's', 'K' as 'k') and keeps the
+			// last; it reads the re-encoded message in sorted key order,
+			// so "paramſ" would win over the "params" the proxy checked.
+			err = errFoldedKeys
+		}
 		if err != nil {
 			s.count("malformed")
 			return &CloseError{Code: closeInvalidData, Reason: "malformed JSON-RPC message", Err: err}
@@ -92,6 +100,10 @@ func (s *session) fromClient(ctx context.Context, msg *message) error {
 		msg.obj["params"] = np
 	}
 	if err := s.track(msg, params); err != nil {
+		if errors.Is(err, errOpenBytes) {
+			s.count("open_documents")
+			return &CloseError{Code: closePolicy, Reason: "open documents exceed the size limit", Err: err}
+		}
 		if msg.isRequest() {
 			s.replyError(msg, codeInvalidParams, "The document change does not apply to the document.")
 		}
@@ -163,23 +175,38 @@ func (s *session) track(msg *message, params any) error {
 		if uri == "" {
 			return nil
 		}
-		if _, ok := s.docs[uri]; !ok {
+		// A document costs its text and its URI (empty documents are
+		// not free).
+		old, ok := s.docs[uri]
+		total := s.docBytes + len(text)
+		if ok {
+			total -= len(old.text)
+		} else {
+			total += len(uri)
+		}
+		if total > s.m.opts.MaxOpenBytes {
+			return errOpenBytes
+		}
+		if !ok {
 			s.docOrder = append(s.docOrder, uri)
 		}
 		s.docs[uri] = &document{languageID: lang, version: td["version"], text: text}
+		s.docBytes = total
 	case "textDocument/didChange":
 		d := s.docs[uri]
 		if d == nil {
 			return nil
 		}
 		changes, _ := p["contentChanges"].([]any)
-		text, err := applyChanges(d.text, changes, s.enc)
+		text, err := applyChanges(d.text, changes, s.enc, s.m.opts.MaxOpenBytes-s.docBytes+len(d.text))
 		if err != nil {
 			return err
 		}
+		s.docBytes += len(text) - len(d.text)
 		d.text, d.version = text, td["version"]
 	case "textDocument/didClose":
-		if _, ok := s.docs[uri]; ok {
+		if d, ok := s.docs[uri]; ok {
+			s.docBytes -= len(d.text) + len(uri)
 			delete(s.docs, uri)
 			for i, u := range s.docOrder {
 				if u == uri {

@@ -3,6 +3,7 @@ package lsp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,88 @@ func TestProxyMalformed(t *testing.T) {
 			c.done <- err
 		case <-time.After(waitShort):
 			t.Fatalf("%.20q: session did not end", bad)
+		}
+	}
+}
+
+// gopls matches JSON keys case-insensitively and keeps the last one in the
+// re-encoded (sorted) message: "paramſ" would replace the checked
+// "params". Such messages are malformed.
+func TestProxyRefusesCaseFoldedKeys(t *testing.T) {
+	for _, bad := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"workspace/executeCommand","params":{"command":"gopls.views"},"paramſ":{"command":"gopls.lsp"}}`,
+		`{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///workspace/a.go","URI":"file:///etc/passwd","text":""}}}`,
+	} {
+		e, m := fakeManager(t, nil)
+		c := startSession(t, m, e.wsID)
+		c.sendRaw([]byte(bad))
+		select {
+		case err := <-c.done:
+			var ce *lsp.CloseError
+			if !errors.As(err, &ce) || ce.Code != 1007 {
+				t.Errorf("%.60q: Serve = %v, want CloseError 1007", bad, err)
+			}
+			c.done <- err
+		case <-time.After(waitShort):
+			t.Fatalf("%.60q: session did not end", bad)
+		}
+	}
+}
+
+// The text of open documents, kept for replay, is bounded per connection
+// (rule 6): opening or growing documents past MaxOpenBytes ends the
+// session with 1008; closing one frees its share.
+func TestProxyOpenDocumentsBounded(t *testing.T) {
+	const limit = 64 << 10 // host URIs (a few hundred bytes) count too
+	open := func(c *client, name string, n int) {
+		c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+			"uri": "file:///workspace/" + name, "languageId": "go", "version": 1, "text": strings.Repeat("x", n),
+		}})
+	}
+	tests := []struct {
+		name string
+		run  func(c *client)
+		end  bool
+	}{
+		{"within", func(c *client) { open(c, "a.go", 30<<10); open(c, "b.go", 30<<10) }, false},
+		{"reopen replaces", func(c *client) { open(c, "a.go", 60<<10); open(c, "a.go", 60<<10) }, false},
+		{"close frees", func(c *client) {
+			open(c, "a.go", 60<<10)
+			c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": "file:///workspace/a.go"}})
+			open(c, "b.go", 60<<10)
+		}, false},
+		{"open over", func(c *client) { open(c, "a.go", 40<<10); open(c, "b.go", 40<<10) }, true},
+		{"many empty", func(c *client) {
+			for i := range 300 { // each URI is over 220 bytes
+				open(c, fmt.Sprintf("f%d-%s.go", i, strings.Repeat("n", 220)), 0)
+			}
+		}, true},
+		{"change over", func(c *client) {
+			open(c, "a.go", 30<<10)
+			c.notify("textDocument/didChange", map[string]any{
+				"textDocument":   map[string]any{"uri": "file:///workspace/a.go", "version": 2},
+				"contentChanges": []any{map[string]any{"text": strings.Repeat("y", limit)}},
+			})
+		}, true},
+	}
+	for _, tt := range tests {
+		e, m := fakeManager(t, func(o *lsp.Options) { o.MaxOpenBytes = limit; o.MessageRate = 1e6; o.MessageBurst = 4000 })
+		c := startSession(t, m, e.wsID)
+		c.initialize(waitShort)
+		tt.run(c)
+		if !tt.end {
+			c.call("fake/state", nil, waitShort) // still served
+			continue
+		}
+		select {
+		case err := <-c.done:
+			var ce *lsp.CloseError
+			if !errors.As(err, &ce) || ce.Code != 1008 {
+				t.Errorf("%s: Serve = %v, want CloseError 1008", tt.name, err)
+			}
+			c.done <- err
+		case <-time.After(waitShort):
+			t.Fatalf("%s: session did not end", tt.name)
 		}
 	}
 }

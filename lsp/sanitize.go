@@ -4,12 +4,18 @@ import "strings"
 
 // sanitizeSettings removes settings that would run code or widen what gopls
 // sees (LSP-06): every "env" map, and every buildFlags entry but -tags.
-// It changes v in place.
+// gopls uses only the last segment of a dotted setting name
+// ("build.env" sets env), so that is the name compared. It changes v in
+// place.
 func sanitizeSettings(v any) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
-			switch strings.ToLower(k) {
+			name := k
+			if i := strings.LastIndexByte(name, '.'); i >= 0 {
+				name = name[i+1:]
+			}
+			switch strings.ToLower(name) {
 			case "env":
 				delete(x, k)
 				continue

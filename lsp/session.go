@@ -40,6 +40,7 @@ func (e *CloseError) CloseCode() (int, string) { return e.Code, e.Reason }
 const (
 	closeGoingAway   = 1001
 	closeInvalidData = 1007
+	closePolicy      = 1008
 	closeInternal    = 1011
 	closeTryLater    = 1013
 )
@@ -60,7 +61,7 @@ type session struct {
 	client jsonrpc2.ObjectStream
 	cancel context.CancelFunc
 
-	done chan struct{} // closed when serve returned
+	done chan struct{} // closed when serve returned and the Manager forgot s
 	quit chan struct{} // closed when serve starts tearing down
 	died chan *gopls   // pumps report the end of gopls's output
 
@@ -76,6 +77,7 @@ type session struct {
 	serverReqs  map[string]string // gopls request id -> method, at client
 	docs        map[string]*document
 	docOrder    []string
+	docBytes    int    // total text of docs
 	initParams  []byte // sanitised, host form
 	initialized bool
 	enc         string
@@ -127,8 +129,8 @@ func (s *session) stop(reason error) {
 }
 
 // serve runs the session; see Manager.Serve.
+// The caller closes s.done after serve returned.
 func (s *session) serve(ctx context.Context) (result error) {
-	defer close(s.done)
 	s.srvMu.Lock()
 	g, err := s.startGopls(ctx)
 	if err == nil {

@@ -16,6 +16,10 @@ const (
 
 var errBadChange = errors.New("bad text document change")
 
+// errOpenBytes is returned when open documents would exceed
+// Options.MaxOpenBytes.
+var errOpenBytes = errors.New("open documents over the size limit")
+
 // document is an open document as the proxy keeps it for replay.
 type document struct {
 	languageID string
@@ -25,8 +29,9 @@ type document struct {
 
 // applyChanges applies didChange contentChanges to text: a change without
 // range replaces the text; one with a range replaces that range, positions
-// counted in enc.
-func applyChanges(text string, changes []any, enc string) (string, error) {
+// counted in enc. A text longer than max bytes, after any change, fails
+// with errOpenBytes.
+func applyChanges(text string, changes []any, enc string, max int) (string, error) {
 	for _, c := range changes {
 		cm, ok := c.(map[string]any)
 		if !ok {
@@ -38,6 +43,9 @@ func applyChanges(text string, changes []any, enc string) (string, error) {
 		}
 		r, hasRange := cm["range"]
 		if !hasRange || r == nil {
+			if len(newText) > max {
+				return "", errOpenBytes
+			}
 			text = newText
 			continue
 		}
@@ -52,6 +60,9 @@ func applyChanges(text string, changes []any, enc string) (string, error) {
 		}
 		if end < start {
 			start, end = end, start
+		}
+		if len(text)-(end-start)+len(newText) > max {
+			return "", errOpenBytes
 		}
 		text = text[:start] + newText + text[end:]
 	}

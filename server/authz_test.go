@@ -21,6 +21,7 @@ var publicRoutes = []string{
 	"GET /metrics",
 	"GET /{$}",
 	"GET /assets/{file...}",
+	"GET /embed/{page...}",
 	"POST /auth/session",
 	"DELETE /auth/session",
 }

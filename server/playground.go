@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"io"
 	"math"
 	"mime"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +54,8 @@ func (s *Server) playgroundRoutes() []route {
 		{pattern: "DELETE /api/v1/shares/{id}", handle: s.handleDeleteShare},
 		{pattern: "POST /api/v1/shares/{id}/fork", handle: s.handleForkShare},
 		{pattern: "GET /s/{id}", kind: kindPage, public: true, handle: s.handleSharePage},
+		// The chrome-less web UI for iframes. It belongs with / in the core
+		// routes; it is here because this file may add page routes.
 	}
 	if !s.opts.Playground.ServesAPI() {
 		return routes
@@ -69,6 +69,7 @@ func (s *Server) playgroundRoutes() []route {
 		route{pattern: "POST /vet", public: true, cookieless: true, handle: s.handleVet},
 		route{pattern: "POST /share", public: true, cookieless: true, handle: s.handleShare},
 		route{pattern: "GET /p/{id}", kind: kindPage, public: true, handle: s.handleSnippet},
+		route{pattern: "GET /play", kind: kindPage, public: true, handle: s.handleIndex},
 		route{pattern: "GET /play/ws", kind: kindWebSocket, public: true, handle: s.handlePlaySocket},
 	)
 }
@@ -212,22 +213,8 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pageCSP is the policy of the read-only pages: no script, no loads, no
-// forms; user content is text.
-func (s *Server) pageCSP() string {
-	return "default-src 'none'; base-uri 'none'; form-action 'none'; " + s.frameAncestors()
-}
-
-var snippetPage = template.Must(template.New("p").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Go snippet {{.ID}}</title></head>
-<body><h1>Go snippet {{.ID}}</h1>
-<p><a href="/p/{{.ID}}.go">Plain text</a> · <a href="/p/{{.ID}}.go?download=true">Download</a></p>
-<pre>{{.Body}}</pre>
-<p>Run it by posting it to /compile, or open it in the IDE.</p>
-</body></html>
-`))
-
-// handleSnippet serves /p/{id}.go (text) and /p/{id} (a read-only page).
+// handleSnippet serves /p/{id}.go (text) and /p/{id} (the web UI's
+// playground page, which loads the snippet; 404 for an unknown one).
 func (s *Server) handleSnippet(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	raw := strings.HasSuffix(id, ".go")
@@ -245,9 +232,7 @@ func (s *Server) handleSnippet(w http.ResponseWriter, r *http.Request) error {
 		_, _ = w.Write(body)
 		return nil
 	}
-	w.Header().Set("Content-Security-Policy", s.pageCSP())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return snippetPage.Execute(w, map[string]string{"ID": id, "Body": string(body)})
+	return s.serveApp(w)
 }
 
 func (s *Server) handlePlaySocket(w http.ResponseWriter, r *http.Request) error {
@@ -373,29 +358,11 @@ func (s *Server) handleForkShare(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var sharePage = template.Must(template.New("s").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Name}} (shared)</title></head>
-<body><h1>{{.Name}}</h1>
-<p>A read-only snapshot shared on {{.Created}}. Fork it into your own workspace with POST /api/v1/shares/{{.ID}}/fork.</p>
-{{range .Files}}<h2>{{.Path}}</h2>
-<pre>{{.Content}}</pre>
-{{end}}</body></html>
-`))
-
+// handleSharePage serves /s/{id}: the web UI's read-only view of the
+// snapshot (404 for an unknown, expired or revoked share).
 func (s *Server) handleSharePage(w http.ResponseWriter, r *http.Request) error {
-	sh, err := s.opts.Playground.GetShare(r.PathValue("id"))
-	if err != nil {
+	if _, err := s.opts.Playground.GetShare(r.PathValue("id")); err != nil {
 		return playError(err)
 	}
-	type file struct{ Path, Content string }
-	files := make([]file, 0, len(sh.Files))
-	for p, c := range sh.Files {
-		files = append(files, file{p, c})
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	w.Header().Set("Content-Security-Policy", s.pageCSP())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return sharePage.Execute(w, map[string]any{
-		"ID": sh.ID, "Name": sh.Name, "Created": sh.CreatedAt.UTC().Format(time.RFC3339), "Files": files,
-	})
+	return s.serveApp(w)
 }

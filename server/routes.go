@@ -75,6 +75,7 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "GET /metrics", kind: kindOps, public: !s.opts.MetricsRequireAuth, handle: s.handleMetrics},
 		{pattern: "GET /{$}", kind: kindPage, public: true, handle: s.handleIndex},
 		{pattern: "GET /assets/{file...}", kind: kindPage, public: true, handle: s.handleAsset},
+		{pattern: "GET /embed/{page...}", kind: kindPage, public: true, handle: s.handleEmbed},
 		{pattern: "GET /debug/pprof/{name...}", admin: true, handle: s.handlePprof},
 
 		{pattern: "POST /auth/session", public: true, handle: s.handleCreateSession},

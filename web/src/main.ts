@@ -5,6 +5,8 @@
 import './style.css';
 import { ApiError, call, signIn, wsPath, type Workspace } from './api';
 import { byId, el } from './dom';
+import { appPath, embedded } from './embed';
+import { openPlay, openShare } from './view';
 import { openWorkbench } from './workbench';
 
 async function home(user: string): Promise<void> {
@@ -48,6 +50,18 @@ async function main(): Promise<void> {
       return;
     }
   }
+  // The public pages: a share, a snippet, the playground.
+  const path = appPath();
+  let m = /^\/s\/([^/]+)$/.exec(path);
+  if (m) return openShare(decodeURIComponent(m[1]));
+  m = /^\/p\/([^/]+)$/.exec(path);
+  if (m) return openPlay(decodeURIComponent(m[1]));
+  if (path === '/play') return openPlay(null);
+  const embedWS = /^\/ws\/([^/]+)$/.exec(path);
+  if (embedded && !embedWS) {
+    status.textContent = 'Nothing to embed here: use /embed/play, /embed/p/ID, /embed/s/ID or /embed/ws/ID.';
+    return;
+  }
   let me: { user: string };
   try {
     me = await call<{ user: string }>('GET', '/api/v1/me');
@@ -58,7 +72,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const id = new URLSearchParams(location.search).get('ws');
+  const id = embedWS ? decodeURIComponent(embedWS[1]) : new URLSearchParams(location.search).get('ws');
   if (id) {
     try {
       await openWorkbench(id);

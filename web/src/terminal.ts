@@ -13,6 +13,9 @@ class TermView {
   readonly tab = el('div', 'tab');
   private ws: WebSocket | null = null;
   private ended = false;
+  private readonly dec = new TextDecoder();
+  /** Called with the terminal's output as text and, at exit, with kind "end". */
+  onOutput: ((kind: 'stdout' | 'end', body: string) => void) | null = null;
 
   constructor(readonly panel: TermPanel, readonly id: string, label: string) {
     this.term.loadAddon(this.fit);
@@ -43,12 +46,15 @@ class TermView {
         if (msg.type === 'exit') {
           this.ended = true;
           this.term.write(`\r\n[process exited with code ${Number(msg.code)}]\r\n`);
+          this.onOutput?.('end', Number(msg.code) ? `exit status ${Number(msg.code)}` : '');
         } else if (msg.type === 'overrun') {
           this.term.write('\r\n[output skipped]\r\n');
         }
         return;
       }
-      this.term.write(new Uint8Array(e.data as ArrayBuffer));
+      const bytes = new Uint8Array(e.data as ArrayBuffer);
+      this.term.write(bytes);
+      this.onOutput?.('stdout', this.dec.decode(bytes, { stream: true }));
     });
     ws.addEventListener('close', () => {
       this.ws = null;
@@ -87,14 +93,18 @@ export class TermPanel {
     }
   }
 
-  /** Starts a new shell and shows it. */
-  async create(): Promise<void> {
-    const t = await call<TerminalInfo>('POST', `${wsPath(this.wsID)}/terminals`, { cols: 80, rows: 24 });
-    await this.add(t.id);
+  /**
+   * Starts a new shell (or command, e.g. ["go","run","."]) and shows it;
+   * onOutput, when given, receives its output as text.
+   */
+  async create(command?: string[], onOutput?: TermView['onOutput']): Promise<void> {
+    const t = await call<TerminalInfo>('POST', `${wsPath(this.wsID)}/terminals`, { cols: 80, rows: 24, ...(command ? { command } : {}) });
+    await this.add(t.id, onOutput);
   }
 
-  private async add(id: string): Promise<void> {
+  private async add(id: string, onOutput: TermView['onOutput'] = null): Promise<void> {
     const v = new TermView(this, id, `Terminal ${++this.count}`);
+    v.onOutput = onOutput;
     this.views.push(v);
     byId('term-tabs').insertBefore(v.tab, byId('new-term'));
     byId('terms').append(v.box);

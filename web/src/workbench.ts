@@ -8,6 +8,7 @@ import { go } from '@codemirror/lang-go';
 import type { LSPClient } from '@codemirror/lsp-client';
 import { api, ApiError, call, encodePath, openSocket, wsPath, type Entry, type Workspace } from './api';
 import { byId, el, say } from './dom';
+import { post, startEmbed } from './embed';
 import { startLSP } from './lsp';
 import { TermPanel } from './terminal';
 
@@ -49,7 +50,29 @@ export async function openWorkbench(id: string): Promise<void> {
   byId('status').hidden = true;
   byId('wb').hidden = false;
   const wb = new Workbench(id);
+  byId('share').addEventListener('click', () => void shareWorkspace(id));
   await wb.start();
+  startEmbed('workbench', {
+    open: async (path) => {
+      if (!(await wb.open(fileURI(path)))) throw new Error(`cannot open ${path}`);
+    },
+    run: () => wb.run(),
+  }, (origin) => say(`Ignored a message from ${origin}.`));
+}
+
+/** Creates a view share of the workspace and shows and copies its URL. */
+async function shareWorkspace(id: string): Promise<void> {
+  try {
+    const sh = await call<{ url: string; skipped?: { path: string }[] }>('POST', `${wsPath(id)}/shares`, { access: 'view' });
+    const input = byId<HTMLInputElement>('share-url');
+    input.value = sh.url;
+    input.hidden = false;
+    input.select();
+    const skipped = sh.skipped?.length ? ` (${sh.skipped.length} files left out)` : '';
+    await navigator.clipboard?.writeText(sh.url).then(() => say(`Share link copied${skipped}.`), () => say(`Share link created${skipped}.`));
+  } catch (e) {
+    say(`Cannot share: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 class Workbench {
@@ -100,6 +123,12 @@ class Workbench {
     if (active) this.show(active);
     this.restoring = false;
     await this.terms.restore().catch((e) => say(`Terminals: ${e.message}`));
+  }
+
+  /** Runs `go run .` (the saved files) in a new terminal, posting its output to an embedding portal. */
+  async run(): Promise<void> {
+    if (this.tabs.some((t) => t.dirty)) say('Running the saved files; unsaved changes are not included.');
+    await this.terms.create(['go', 'run', '.'], (kind, body) => post({ type: 'output', kind, body }));
   }
 
   // --- UI state
@@ -405,5 +434,6 @@ class Workbench {
     t.saved = doc;
     this.renderTabs();
     say(`Saved ${path}.`);
+    post({ type: 'saved', path });
   }
 }

@@ -1,0 +1,203 @@
+// Browser tests of sharing, the playground page and embedding: Debian's
+// Chromium driven by playwright-core against the real ideserver binary,
+// with a portal page (examples/portal) on an allowed origin and a hostile
+// page on another origin, both served from local ports.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { artifacts, assertEventually, launchBrowser, repo, startIDE, staticServer } from './harness.mjs';
+
+const token = 'sharing-test-token-0123456789abcdef';
+let ide, browser, portal, hostile;
+
+before(async () => {
+  portal = await staticServer({
+    '/index.html': { file: join(repo, 'examples/portal/index.html') },
+    '/portal.js': { file: join(repo, 'examples/portal/portal.js') },
+  });
+  // The hostile site frames the IDE directly (EMB-02) and, framed by the
+  // portal, posts commands to the IDE's frame (EMB-03).
+  hostile = await staticServer({
+    '/frame.html': '<!doctype html><title>hostile</title><iframe id="victim" name="victim"></iframe><script src="/frame.js"></script>',
+    '/frame.js': "document.getElementById('victim').src = new URLSearchParams(location.search).get('ide') + '/embed/play';",
+    '/attack.html': '<!doctype html><title>attack</title><script src="/attack.js"></script>',
+    '/attack.js': "parent.frames[0].postMessage({ type: 'run' }, '*');",
+  });
+  ide = await startIDE(token, { IDESERVER_ALLOWED_ORIGINS: portal.origin });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await ide?.stop();
+  await portal?.close();
+  await hostile?.close();
+});
+
+/** Runs body with a fresh browser context; screenshots and the server log on failure. */
+async function withPage(name, body) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await body(page, context);
+    assert.deepEqual(errors, []);
+  } catch (e) {
+    await page.screenshot({ path: join(artifacts, `${name}-failure.png`) }).catch(() => {});
+    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
+  } finally {
+    await context.close();
+  }
+}
+
+/** The text lines of the visible CodeMirror editor of a view. */
+const lines = (page) => page.locator('#view-editors .editor:not([hidden]) .cm-line').allInnerTexts();
+
+test('share link round trip: share, view signed out, run, fork after sign-in', { timeout: 180_000 }, async () => {
+  let url = '';
+  await withPage('share-owner', async (page) => {
+    await page.goto(`${ide.base}/#token=${token}`);
+    await page.locator('#home').waitFor({ state: 'visible' });
+    await page.fill('#ws-name', 'shared');
+    await page.click('#create button[type=submit]');
+    await page.locator('#wb').waitFor({ state: 'visible' });
+    await page.click('#share');
+    const input = page.locator('#share-url');
+    await input.waitFor({ state: 'visible' });
+    url = await input.inputValue();
+    assert.match(url, new RegExp(`^${ide.base}/s/[a-z2-7]{26}$`));
+  });
+
+  await withPage('share-viewer', async (page) => {
+    await page.goto(url);
+    await page.locator('#view').waitFor({ state: 'visible' });
+    await page.locator('#view-tabs .tab[data-file="main.go"].active').waitFor();
+    await page.locator('#view-tabs .tab[data-file="go.mod"]').waitFor();
+    assert.ok((await lines(page)).some((l) => l.includes('fmt.Println("Hello, ideserver!")')));
+    assert.equal(await page.locator('#view-editors .editor:not([hidden]) .cm-content').getAttribute('contenteditable'), 'false');
+    await page.click('#run');
+    await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
+    assert.match(await page.locator('#output').innerText(), /Hello, ideserver!/);
+    await page.screenshot({ path: join(artifacts, 'share-view.png') });
+
+    // Signed out, Fork says how to sign in.
+    await page.click('#fork');
+    await page.locator('#view-message', { hasText: 'Sign in to fork' }).waitFor();
+
+    // Signed in (the printed URL's fragment works on any page), Fork
+    // opens the new workspace's workbench. (A new document: going to the
+    // same URL with only a fragment would not load the page again.)
+    await page.goto('about:blank');
+    await page.goto(`${url}#token=${token}`);
+    await page.locator('#view').waitFor({ state: 'visible' });
+    await page.click('#fork');
+    await page.locator('#wb').waitFor({ state: 'visible' });
+    await page.locator('#tree [data-path="main.go"]').waitFor();
+    assert.match(page.url(), /\?ws=/);
+  });
+});
+
+test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async () => {
+  await withPage('play', async (page) => {
+    await page.goto(`${ide.base}/play`);
+    await page.locator('#view').waitFor({ state: 'visible' });
+    const content = page.locator('#view-editors .editor:not([hidden]) .cm-content');
+    await content.click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.insertText('package main\nimport "fmt"\nfunc main() {\nfmt.Println("formatted-"+"run")\n}\n');
+    await page.click('#fmt');
+    await page.locator('#view-message', { hasText: 'Formatted.' }).waitFor();
+    assert.ok((await lines(page)).includes('\tfmt.Println("formatted-" + "run")'), `not formatted: ${await lines(page)}`);
+
+    await page.click('#run');
+    await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
+    assert.match(await page.locator('#output').innerText(), /formatted-run/);
+
+    await page.click('#share-snippet');
+    const input = page.locator('#snippet-url');
+    await input.waitFor({ state: 'visible' });
+    const link = await input.inputValue();
+    assert.match(link, new RegExp(`^${ide.base}/p/[\\w-]+$`));
+    await page.screenshot({ path: join(artifacts, 'play.png') });
+
+    // The Go Playground link loads the snippet.
+    await page.goto(link);
+    await page.locator('#view').waitFor({ state: 'visible' });
+    await assertEventually(async () => (await lines(page)).includes('\tfmt.Println("formatted-" + "run")'), 'snippet in the editor');
+  });
+});
+
+test('EMB-02: a page on an origin not allowed cannot frame the IDE', { timeout: 60_000 }, async () => {
+  await withPage('emb02', async (page) => {
+    const refused = page.waitForEvent('console', (m) => m.text().includes('frame-ancestors'));
+    await page.goto(`${hostile.origin}/frame.html?ide=${encodeURIComponent(ide.base)}`);
+    await refused;
+    const frame = page.frames().find((f) => f !== page.mainFrame());
+    assert.ok(frame, 'no frame');
+    // The blocked frame holds Chromium's error page, not the IDE.
+    assert.equal(await page.frameLocator('#victim').locator('#status').count(), 0);
+  });
+});
+
+test('EMB-03: the portal drives the embedded IDE; a hostile frame is ignored', { timeout: 120_000 }, async () => {
+  await withPage('emb03', async (page) => {
+    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(ide.base)}`);
+    const log = page.locator('#log');
+    await log.filter({ hasText: 'ready (play)' }).waitFor();
+    const ideFrame = page.frameLocator('#ide');
+    await ideFrame.locator('body.embed #view').waitFor({ state: 'visible' });
+
+    // A hostile frame's command is ignored.
+    await page.evaluate((src) => {
+      const f = document.createElement('iframe');
+      f.src = src;
+      document.body.append(f);
+    }, `${hostile.origin}/attack.html`);
+    await ideFrame.locator('#view-message', { hasText: `Ignored a message from ${hostile.origin}.` }).waitFor();
+    assert.equal(await ideFrame.locator('#output').innerText(), '');
+
+    // The portal's is handled, and the output comes back as events.
+    await page.click('#run');
+    await log.filter({ hasText: 'output stdout: Hello, ideserver!' }).waitFor({ timeout: 90_000 });
+    await log.filter({ hasText: 'output end:' }).waitFor();
+    await page.screenshot({ path: join(artifacts, 'portal.png') });
+  });
+});
+
+test('embedded workbench: open, save and run through postMessage', { timeout: 180_000 }, async () => {
+  await withPage('emb-wb', async (page) => {
+    // Sign in on the IDE's origin; the portal on the same site (another
+    // port) frames the IDE with the Lax session cookie.
+    await page.goto(`${ide.base}/#token=${token}`);
+    await page.locator('#home').waitFor({ state: 'visible' });
+    const id = await page.evaluate(async () => {
+      const r = await fetch('/api/v1/workspaces', {
+        method: 'POST',
+        headers: { 'X-Requested-With': 'ideserver', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'embedded', template: 'hello' }),
+      });
+      return (await r.json()).id;
+    });
+    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(ide.base)}&page=/embed/ws/${id}`);
+    const log = page.locator('#log');
+    await log.filter({ hasText: 'ready (workbench)' }).waitFor({ timeout: 60_000 });
+    const ideFrame = page.frameLocator('#ide');
+    await ideFrame.locator('body.embed #wb').waitFor({ state: 'visible' });
+
+    await page.click('#open');
+    await log.filter({ hasText: 'opened' }).waitFor();
+    const editor = ideFrame.locator('#editors .editor[data-uri="file:///workspace/main.go"] .cm-content');
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.insertText('\n// edited\n');
+    await page.keyboard.press('Control+s');
+    await log.filter({ hasText: 'saved {"source":"ideserver","type":"saved","path":"main.go"}' }).waitFor();
+
+    await page.click('#run');
+    await log.filter({ hasText: 'Hello, ideserver!' }).waitFor({ timeout: 120_000 });
+    await log.filter({ hasText: 'output end:' }).waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(artifacts, 'portal-workbench.png') });
+  });
+});
