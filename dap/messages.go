@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"unicode"
 
 	godap "github.com/google/go-dap"
+
+	"github.com/ideserver/ideserver/internal/jsonfold"
 )
 
 // header is the part of a DAP message the proxy routes on.
@@ -47,7 +48,7 @@ func (p *proxy) fromClient(msg []byte) (fwd, reply []byte) {
 		p.m.metrics.refused.WithLabelValues(reasonMalformed).Inc()
 		return nil, p.outputEvent("ideserver: ignored a message that is not a valid DAP JSON object.\n")
 	}
-	if v, err := decodeJSON(msg); err != nil || foldCollision(v) {
+	if v, err := decodeJSON(msg); err != nil || jsonfold.Collides(v, nil) {
 		// encoding/json matches keys case-insensitively (and folds 'ſ'
 		// to 's', 'K' to 'k'), and the last of two such keys wins: the
 		// proxy reads the message in the client's key order, dlv the
@@ -272,47 +273,4 @@ func withoutRestart(msg []byte) []byte {
 		return mustEncode(m)
 	}
 	return msg
-}
-
-// foldCollision reports whether an object anywhere in v has two keys that
-// encoding/json would match to the same struct field (equal under Unicode
-// case folding).
-func foldCollision(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		if len(x) > 1 {
-			seen := make(map[string]struct{}, len(x))
-			for k := range x {
-				f := foldKey(k)
-				if _, dup := seen[f]; dup {
-					return true
-				}
-				seen[f] = struct{}{}
-			}
-		}
-		for _, e := range x {
-			if foldCollision(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if foldCollision(e) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// foldKey maps every rune of k to the smallest rune of its case-folding
-// orbit, so keys equal under strings.EqualFold map to the same string.
-func foldKey(k string) string {
-	return strings.Map(func(r rune) rune {
-		lo := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			lo = min(lo, f)
-		}
-		return lo
-	}, k)
 }

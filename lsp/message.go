@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 )
 
 // errMalformed is wrapped for messages that are not one JSON-RPC object.
@@ -117,49 +116,7 @@ func request(id any, method string, params any) map[string]any {
 	return map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params}
 }
 
-// foldCollision reports whether an object anywhere in v has two keys that
-// encoding/json would match to the same struct field (equal under Unicode
-// case folding). Keys holding ':' (URIs in WorkspaceEdit.changes) are map
-// keys to gopls, compared exactly, and are skipped.
-func foldCollision(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		if len(x) > 1 {
-			seen := make(map[string]struct{}, len(x))
-			for k := range x {
-				if strings.Contains(k, ":") {
-					continue
-				}
-				f := foldKey(k)
-				if _, dup := seen[f]; dup {
-					return true
-				}
-				seen[f] = struct{}{}
-			}
-		}
-		for _, e := range x {
-			if foldCollision(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if foldCollision(e) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// foldKey maps every rune of k to the smallest rune of its case-folding
-// orbit, so keys equal under strings.EqualFold map to the same string.
-func foldKey(k string) string {
-	return strings.Map(func(r rune) rune {
-		lo := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			lo = min(lo, f)
-		}
-		return lo
-	}, k)
-}
+// isURIKey reports whether an object key holds ':' (the URIs keying
+// WorkspaceEdit.changes), which gopls decodes as map keys, compared exactly;
+// such keys are not checked for case-folding collisions.
+func isURIKey(k string) bool { return strings.Contains(k, ":") }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/ideserver/ideserver/internal/jsonfold"
 )
 
 // clientPump is the client's sole reader: it checks, rewrites and forwards
@@ -25,7 +27,7 @@ func (s *session) clientPump(ctx context.Context) error {
 			return err
 		}
 		msg, err := parseMessage(raw)
-		if err == nil && foldCollision(msg.obj) {
+		if err == nil && jsonfold.Collides(msg.obj, isURIKey) {
 			// gopls decodes with encoding/json, which matches keys
 			// case-insensitively ('ſ' as 's', 'K' as 'k') and keeps the
 			// last; it reads the re-encoded message in sorted key order,
