@@ -108,6 +108,8 @@ type Server struct {
 	sockets *socketRegistry
 	// wsWriteBuffers pools WebSocket write buffers across connections.
 	wsWriteBuffers *sync.Pool
+	// assetETags caches the ETags of the embedded web assets by name.
+	assetETags sync.Map
 
 	startOnce sync.Once
 	done      chan struct{} // closed by Close; ends background work

@@ -77,10 +77,21 @@ func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) error {
 		ct = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", ct)
-	sum := sha256.Sum256(data)
-	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	w.Header().Set("ETag", s.assetETag(name, data))
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 	return nil
+}
+
+// assetETag returns the strong ETag of an embedded asset, hashing it only
+// the first time (the assets never change while the binary runs).
+func (s *Server) assetETag(name string, data []byte) string {
+	if tag, ok := s.assetETags.Load(name); ok {
+		return tag.(string)
+	}
+	sum := sha256.Sum256(data)
+	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	s.assetETags.Store(name, tag)
+	return tag
 }
