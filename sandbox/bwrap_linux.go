@@ -126,7 +126,8 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	if r.prlimit != "" {
 		argv = append(argv, prlimitArgs(r.prlimit, r.limits)...)
 	}
-	cmd.Args = append(append(argv, cmd.Path), cmd.Args[1:]...)
+	exe, _ := sandboxPath(cmd.Path, c.Binds, nil)
+	cmd.Args = append(append(argv, exe), cmd.Args[1:]...)
 	cmd.Path = r.bwrap
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{b.seccomp, b.infoW, b.blockR}

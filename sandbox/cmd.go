@@ -79,7 +79,7 @@ type Cmd struct {
 	// Env is the complete environment: nothing is inherited from the
 	// server. The runner appends its marker (see [MarkerVar]).
 	Env []string
-	Dir string // working directory: an absolute host path (required)
+	Dir string // working directory: an absolute host path (required; see Binds)
 
 	// PTY, when non-nil, runs the process on a new pseudo-terminal of this
 	// size as a session leader with it as controlling tty; Stdin, Stdout
@@ -100,10 +100,18 @@ type Cmd struct {
 	Network Network
 
 	// Binds are the host paths an isolated process sees besides the
-	// system directories and [Options.ReadOnlyPaths], each at the same
-	// path as on the host (the workspace, the tenant's HOME, GOPATH,
-	// GOMODCACHE and GOCACHE). Dir must lie inside one of them. The direct
-	// runner only checks that they exist.
+	// system directories and [Options.ReadOnlyPaths] (the workspace, the
+	// tenant's HOME, GOPATH, GOMODCACHE and GOCACHE), each at its
+	// [Bind.Target] or, without one, at its host path. The direct runner
+	// only checks that they exist.
+	//
+	// Dir and Path stay host paths in both modes. An isolating runner
+	// translates them into the sandbox's view: a path below a bind's Host
+	// becomes the same relative path below its Target (the bind with the
+	// longest Host wins), so a workspace bound at /workspace with Dir
+	// <host workspace>/sub starts in /workspace/sub. Dir must lie inside a
+	// bind or a read-only path (or be / or /tmp). Env is passed as given:
+	// paths in it (HOME, GOPATH, ...) must be in the sandbox's view.
 	Binds []Bind
 
 	// Ptrace lets an isolated process trace its own descendants (a

@@ -20,13 +20,14 @@
 // a minimal /dev, the system directories and a subset of /etc read-only,
 // [Options.ReadOnlyPaths] (GOROOT, the tools) read-only, and [Cmd.Binds].
 //
-// Paths are the same inside as on the host: every bind is mounted at its
-// host path, so the workspace, GOROOT and the tenant's HOME, GOPATH,
-// GOMODCACHE and GOCACHE keep their host paths, and the LSP and DAP proxies'
-// rewriting between client paths (/workspace, /goroot, /gomodcache) and host
-// paths is the same in both modes. What the sandbox hides is everything not
-// bound: other workspaces, other tenants' caches, the data directory, the
-// server's processes.
+// A bind is mounted at its [Bind.Target] (a fixed path such as /workspace)
+// or, without one, at its host path; [Options.ReadOnlyPaths] keep their host
+// paths. [Cmd.Dir] and [Cmd.Path] are host paths, translated into the
+// sandbox's view (see [Cmd.Binds]), so a tenant process with its workspace
+// bound at /workspace never sees the host path. What the sandbox hides is
+// everything not bound: other workspaces, other tenants' caches, the data
+// directory, the server's processes. [Runner.SelfTest] checks that from
+// inside with a probe.
 //
 // Bubblewrap runs as the tenant's host uid ([Options.TenantUID], through
 // SysProcAttr.Credential), which is also the uid inside: files the tenant

@@ -25,10 +25,33 @@ const (
 )
 
 // Bind makes a host directory or file visible inside an isolated process,
-// at the same path as on the host. Ignored with [IsolationNone].
+// at Target, or at the same path as on the host when Target is empty.
+// Ignored with [IsolationNone] (which only checks that Host exists).
+//
+// Target must be absolute and clean, and must not be "/", a system
+// directory the sandbox mounts itself (/usr, /bin, /sbin, /lib*, /etc,
+// /proc, /dev, /tmp, /sys, /run, /var) or a path below one, or the Target
+// of another bind; [Runner.Start] refuses such a bind with [ErrInvalidCmd].
+// Binds are mounted in order, so a bind may be nested inside an earlier one.
 type Bind struct {
 	Host     string // absolute host path; it must exist
+	Target   string // path inside the sandbox; "" means Host
 	ReadOnly bool
+}
+
+// target returns where b is mounted inside the sandbox.
+func (b Bind) target() string {
+	if b.Target == "" {
+		return b.Host
+	}
+	return b.Target
+}
+
+// reservedTargets are the directories a Bind.Target may neither be nor lie
+// below: the sandbox mounts them itself, or they belong to the system.
+var reservedTargets = []string{
+	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+	"/proc", "/dev", "/tmp", "/sys", "/run", "/var", "/boot",
 }
 
 // Limits are the resource limits of isolated processes. Zero values mean
@@ -142,26 +165,43 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
 	for _, p := range roPaths {
 		a = append(a, "--ro-bind", p, p)
 	}
-	inside := false
 	for _, b := range c.Binds {
 		if b.ReadOnly {
-			a = append(a, "--ro-bind", b.Host, b.Host)
+			a = append(a, "--ro-bind", b.Host, b.target())
 		} else {
-			a = append(a, "--bind", b.Host, b.Host)
-		}
-		if within(c.Dir, b.Host) {
-			inside = true
+			a = append(a, "--bind", b.Host, b.target())
 		}
 	}
-	for _, p := range roPaths {
-		if within(c.Dir, p) {
-			inside = true
-		}
-	}
-	if !inside && c.Dir != "/" && c.Dir != "/tmp" {
+	dir, ok := sandboxPath(c.Dir, c.Binds, roPaths)
+	if !ok && c.Dir != "/" && c.Dir != "/tmp" {
 		return nil, fmt.Errorf("%w: dir is outside every bind", ErrInvalidCmd)
 	}
-	return append(a, "--chdir", c.Dir), nil
+	return append(a, "--chdir", dir), nil
+}
+
+// sandboxPath translates the host path p into the sandbox's view: below the
+// Host of a bind it becomes the same relative path below that bind's Target
+// (the bind with the longest Host wins, as the innermost mount would); below
+// a read-only path it is unchanged. ok is false when p is in neither, and p
+// is then returned unchanged.
+func sandboxPath(p string, binds []Bind, roPaths []string) (string, bool) {
+	best := -1
+	for i, b := range binds {
+		if within(p, b.Host) && (best < 0 || len(b.Host) > len(binds[best].Host)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		b := binds[best]
+		rel, _ := filepath.Rel(b.Host, p)
+		return filepath.Join(b.target(), rel), true
+	}
+	for _, ro := range roPaths {
+		if within(p, ro) {
+			return p, true
+		}
+	}
+	return p, false
 }
 
 // within reports whether path is dir or below it.
@@ -178,6 +218,22 @@ func (c *Cmd) validateBinds() error {
 		}
 		if _, err := os.Stat(b.Host); err != nil {
 			return fmt.Errorf("%w: bind %d does not exist", ErrInvalidCmd, i)
+		}
+		if b.Target == "" {
+			continue
+		}
+		if !filepath.IsAbs(b.Target) || filepath.Clean(b.Target) != b.Target || b.Target == "/" {
+			return fmt.Errorf("%w: bind %d target must be a clean absolute path other than /", ErrInvalidCmd, i)
+		}
+		for _, r := range reservedTargets {
+			if within(b.Target, r) {
+				return fmt.Errorf("%w: bind %d target is or lies below a system directory", ErrInvalidCmd, i)
+			}
+		}
+		for j := range i {
+			if c.Binds[j].target() == b.Target {
+				return fmt.Errorf("%w: bind %d target is used twice", ErrInvalidCmd, i)
+			}
 		}
 	}
 	return nil

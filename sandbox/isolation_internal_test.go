@@ -149,3 +149,40 @@ func TestCgroupLimitsWritten(t *testing.T) {
 		}
 	}
 }
+
+func TestSandboxPath(t *testing.T) {
+	binds := []Bind{{Host: "/srv/ws/a", Target: "/workspace"}, {Host: "/srv/ws/a/vendor", Target: "/vendor"}, {Host: "/srv/home"}}
+	for _, tc := range []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"bind root", "/srv/ws/a", "/workspace", true},
+		{"below bind", "/srv/ws/a/sub/x", "/workspace/sub/x", true},
+		{"longest host wins", "/srv/ws/a/vendor/m", "/vendor/m", true},
+		{"no target", "/srv/home/.cache", "/srv/home/.cache", true},
+		{"read-only path", "/opt/go/bin", "/opt/go/bin", true},
+		{"sibling prefix", "/srv/ws/ab", "/srv/ws/ab", false},
+		{"outside", "/srv/data", "/srv/data", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := sandboxPath(tc.in, binds, []string{"/opt/go"})
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("sandboxPath(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestBwrapArgsTarget(t *testing.T) {
+	c := &Cmd{Kind: "run", Tenant: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a", Target: "/workspace"}, {Host: "/srv/gmc", Target: "/gomodcache", ReadOnly: true}}}
+	a, err := bwrapArgs(c, nil, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := " " + strings.Join(a, " ") + " "
+	for _, want := range []string{" --bind /srv/ws/a /workspace ", " --ro-bind /srv/gmc /gomodcache ", " --chdir /workspace/sub "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("args lack %q: %s", want, s)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package sandbox_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ideserver/ideserver/sandbox"
+)
+
+func TestBwrapBindTarget(t *testing.T) {
+	t.Parallel()
+	e := newIsoEnv(t)
+	sub := filepath.Join(e.ws, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(sub, testUID, testUID); err != nil {
+		t.Fatal(err)
+	}
+	r := newIsoRunner(t, "target", sandbox.Limits{})
+	c := e.sh(`pwd; echo hi > made; test -e "$1" && echo SEES_HOST_PATH; echo done`)
+	c.Args = append(c.Args, "probe", e.ws)
+	c.Env = baseEnv("HOME=/workspace")
+	c.Dir = sub
+	c.Binds = []sandbox.Bind{{Host: e.ws, Target: "/workspace"}}
+	out, st := run(t, r, c)
+	if st.Code != 0 || !strings.HasSuffix(out, "done\n") {
+		t.Fatalf("exit %+v; output:\n%s", st, out)
+	}
+	if !strings.HasPrefix(out, "/workspace/sub\n") {
+		t.Errorf("pwd is not /workspace/sub:\n%s", out)
+	}
+	if strings.Contains(out, "SEES_HOST_PATH") {
+		t.Errorf("the host path is visible inside:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(sub, "made")); err != nil || string(b) != "hi\n" {
+		t.Errorf("file written inside: %q, %v", b, err)
+	}
+}
+
+func TestBindTargetRefused(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	r := newRunner(t, "badtarget")
+	for _, tc := range []struct{ name, target string }{
+		{"relative", "workspace"},
+		{"unclean", "/workspace/../etc"},
+		{"trailing slash", "/workspace/"},
+		{"root", "/"},
+		{"usr", "/usr"},
+		{"below usr", "/usr/local/ws"},
+		{"proc", "/proc"},
+		{"dev", "/dev"},
+		{"tmp", "/tmp"},
+		{"below tmp", "/tmp/ws"},
+		{"etc", "/etc"},
+		{"lib64", "/lib64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.Start(t.Context(), sandbox.Cmd{
+				Kind: "run", Tenant: "t1", Path: "true", Env: baseEnv(), Dir: ws,
+				Binds: []sandbox.Bind{{Host: ws, Target: tc.target}},
+			})
+			if !errors.Is(err, sandbox.ErrInvalidCmd) {
+				t.Fatalf("err = %v, want ErrInvalidCmd", err)
+			}
+			if strings.Contains(err.Error(), ws) || strings.Contains(err.Error(), os.TempDir()) {
+				t.Errorf("error names a host path: %v", err)
+			}
+		})
+	}
+	t.Run("twice", func(t *testing.T) {
+		_, err := r.Start(t.Context(), sandbox.Cmd{
+			Kind: "run", Tenant: "t1", Path: "true", Env: baseEnv(), Dir: ws,
+			Binds: []sandbox.Bind{{Host: ws, Target: "/workspace"}, {Host: ws, Target: "/workspace"}},
+		})
+		if !errors.Is(err, sandbox.ErrInvalidCmd) {
+			t.Fatalf("err = %v, want ErrInvalidCmd", err)
+		}
+	})
+}
