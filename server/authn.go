@@ -40,22 +40,36 @@ func (s *Server) authenticate(r *http.Request, upgrade bool) (principal, error) 
 		return s.authenticateBearer(r, strings.TrimSpace(cred))
 	}
 	if upgrade && r.URL.Query().Has("ticket") {
-		tenant, user, err := s.opts.Tickets.Redeem(r.URL.Query().Get("ticket"), r.URL.Path)
+		ticket := r.URL.Query().Get("ticket")
+		tenant, user, err := s.opts.Tickets.Redeem(ticket, r.URL.Path)
 		if err != nil {
 			s.log(r).Debug("ticket refused", "err", err)
 			return principal{}, errUnauthorized
 		}
-		return s.principalFor(tenant, user, "ticket")
+		p, err := s.principalFor(tenant, user, "ticket")
+		if err != nil {
+			return principal{}, err
+		}
+		// The socket lives as long as the credential that issued the
+		// ticket; failing that record, as long as the user.
+		p.cred = credential{kind: credUser, tenant: tenant, user: user}
+		if cred, ok := s.ticketCreds.take(string(auth.HashSecret(ticket))); ok {
+			p.cred = cred
+		}
+		return p, nil
 	}
 	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
-		sess, err := s.opts.Store.SessionByHash(auth.HashSecret(c.Value))
+		hash := auth.HashSecret(c.Value)
+		sess, err := s.opts.Store.SessionByHash(hash)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				return principal{}, fmt.Errorf("look up session: %w", err)
 			}
 			return principal{}, errUnauthorized
 		}
-		return s.principalFor(sess.TenantID, sess.UserID, "cookie")
+		p, err := s.principalFor(sess.TenantID, sess.UserID, "cookie")
+		p.cred = credential{kind: credSession, hash: string(hash)}
+		return p, err
 	}
 	return principal{}, errUnauthorized
 }
@@ -82,16 +96,19 @@ func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, er
 			s.log(r).Warn("portal jwt names an administrator; refused", "tenant_id", u.TenantID)
 			return principal{}, errUnauthorized
 		}
-		return principal{Tenant: u.TenantID, User: u.ID, Via: "jwt"}, nil
+		return principal{Tenant: u.TenantID, User: u.ID, Via: "jwt", cred: credential{kind: credJWT, expires: claims.Expires}}, nil
 	}
-	tok, err := s.opts.Store.TokenByHash(auth.HashSecret(cred))
+	hash := auth.HashSecret(cred)
+	tok, err := s.opts.Store.TokenByHash(hash)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return principal{}, fmt.Errorf("look up token: %w", err)
 		}
 		return principal{}, errUnauthorized
 	}
-	return s.principalFor(tok.TenantID, tok.UserID, "bearer")
+	p, err := s.principalFor(tok.TenantID, tok.UserID, "bearer")
+	p.cred = credential{kind: credToken, hash: string(hash)}
+	return p, err
 }
 
 func (s *Server) principalFor(tenant, user, via string) (principal, error) {
@@ -230,6 +247,7 @@ func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	s.ticketCreds.add(string(auth.HashSecret(ticket)), p.cred, expires, time.Now())
 	writeJSON(w, http.StatusCreated, ticketResponse{ticket, expires.UTC()})
 	return nil
 }

@@ -120,6 +120,8 @@ type principal struct {
 	User   string
 	Admin  bool
 	Via    string // "bearer", "jwt", "cookie" or "ticket"
+	// cred is what an open WebSocket re-checks on every ping (AUTH-03).
+	cred credential
 }
 
 func principalFrom(ctx context.Context) (principal, bool) {

@@ -106,6 +106,8 @@ type Server struct {
 	routes  []route
 	metrics *metrics
 	sockets *socketRegistry
+	// ticketCreds maps live tickets to the credential that issued them.
+	ticketCreds *ticketCreds
 	// wsWriteBuffers pools WebSocket write buffers across connections.
 	wsWriteBuffers *sync.Pool
 	// assetETags caches the ETags of the embedded web assets by name.
@@ -157,6 +159,8 @@ func New(opts Options) (*Server, error) {
 		mux:     http.NewServeMux(),
 		metrics: m,
 		sockets: newSocketRegistry(),
+
+		ticketCreds: newTicketCreds(),
 
 		wsWriteBuffers: &sync.Pool{},
 		done:           make(chan struct{}),

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"time"
 )
 
 // handleWatch streams file change events of a workspace as text frames
@@ -40,12 +42,53 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// Client message rate on sockets whose client has nothing to say (WS-13):
+// a token bucket of watchMsgBurst messages refilled at watchMsgRate per
+// second.
+const (
+	watchMsgRate  = 50
+	watchMsgBurst = 100
+)
+
+// errMessageRate ends a socket whose client sends messages faster than
+// its rate limit; it closes with 1008.
+var errMessageRate = errors.New("message rate exceeded")
+
+// tokenBucket is a per-connection rate limiter; not safe for concurrent
+// use (one reader owns it).
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newTokenBucket(rate, burst float64, now time.Time) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: now}
+}
+
+// allow takes one token at now and reports whether one was available.
+func (b *tokenBucket) allow(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
 // drain reads and discards client messages until the connection fails or
-// closes; reading is what processes pongs and close frames.
+// closes; reading is what processes pongs and close frames. A client that
+// sends more than the bucket allows ends with errMessageRate. It runs in
+// the caller's goroutine and allocates nothing per message beyond gorilla's
+// read.
 func drain(c *socket) error {
+	bucket := newTokenBucket(watchMsgRate, watchMsgBurst, time.Now())
 	for {
 		if _, _, err := c.conn.ReadMessage(); err != nil {
 			return err
+		}
+		if !bucket.allow(time.Now()) {
+			return errMessageRate
 		}
 	}
 }

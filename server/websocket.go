@@ -173,6 +173,11 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(
 		return conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
 
+	// AUTH-03: the credential that opened the socket is re-checked on
+	// every ping tick (one store read), so a revoked token, a deleted
+	// session or an expired portal JWT ends the socket within one ping
+	// interval.
+	p, _ := principalFrom(r.Context())
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
@@ -185,6 +190,13 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if err := s.checkCredential(p.cred, time.Now()); errors.Is(err, errCredentialRevoked) {
+					s.log(r).Info("websocket closed: credential revoked")
+					c.CloseWith(websocket.ClosePolicyViolation, "credential revoked")
+					return
+				} else if err != nil {
+					s.log(r).Warn("websocket credential check failed; retrying next ping", "err", err)
+				}
 				if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteTimeout)); err != nil {
 					c.CloseWith(websocket.CloseGoingAway, "")
 					return
@@ -209,6 +221,8 @@ func closeCodeFor(err error) (int, string) {
 		return websocket.CloseNormalClosure, ""
 	case errors.Is(err, websocket.ErrReadLimit):
 		return websocket.CloseMessageTooBig, "message too big"
+	case errors.Is(err, errMessageRate):
+		return websocket.ClosePolicyViolation, "message rate exceeded"
 	case errors.Is(err, context.Canceled):
 		return websocket.CloseGoingAway, "server shutting down"
 	default:
