@@ -33,16 +33,8 @@ func (c *DAPConfig) validate(bad func(key, format string, args ...any)) {
 			bad("dap.dlv_path", "%v", err)
 		}
 	}
-	if c.MaxSessionsPerWorkspace < 1 || c.MaxSessionsPerWorkspace > 100 {
-		bad("dap.max_sessions_per_workspace", "must be between 1 and 100")
-	}
-	if c.MaxSessionsPerTenant < 1 || c.MaxSessionsPerTenant > 10000 {
-		bad("dap.max_sessions_per_tenant", "must be between 1 and 10000")
-	}
-	if c.MaxMessage < 64*KiB || c.MaxMessage > 1024*MiB {
-		bad("dap.max_message", "must be between 64KiB and 1GiB")
-	}
-	if c.StartTimeout < Duration(time.Second) || c.StartTimeout > Duration(30*time.Minute) {
-		bad("dap.start_timeout", "must be between 1s and 30m")
-	}
+	between(bad, "dap.max_sessions_per_workspace", c.MaxSessionsPerWorkspace, 1, 100, "1 and 100")
+	between(bad, "dap.max_sessions_per_tenant", c.MaxSessionsPerTenant, 1, 10000, "1 and 10000")
+	between(bad, "dap.max_message", c.MaxMessage, 64*KiB, 1024*MiB, "64KiB and 1GiB")
+	between(bad, "dap.start_timeout", c.StartTimeout, Duration(time.Second), Duration(30*time.Minute), "1s and 30m")
 }

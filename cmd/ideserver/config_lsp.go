@@ -44,18 +44,10 @@ func (c *LSPConfig) validate(bad func(key, format string, args ...any)) {
 	if c.IdleTimeout < Duration(time.Second) {
 		bad("lsp.idle_timeout", "must be at least 1s, got %s", c.IdleTimeout)
 	}
-	if c.MaxInFlight < 1 || c.MaxInFlight > 10000 {
-		bad("lsp.max_in_flight", "must be between 1 and 10000, got %d", c.MaxInFlight)
-	}
-	if c.MessageRate < 1 || c.MessageRate > 1000000 {
-		bad("lsp.message_rate", "must be between 1 and 1000000, got %d", c.MessageRate)
-	}
-	if c.MessageBurst < 1 || c.MessageBurst > 1000000 {
-		bad("lsp.message_burst", "must be between 1 and 1000000, got %d", c.MessageBurst)
-	}
-	if c.MaxRestarts < 1 || c.MaxRestarts > 1000 {
-		bad("lsp.max_restarts", "must be between 1 and 1000, got %d", c.MaxRestarts)
-	}
+	between(bad, "lsp.max_in_flight", c.MaxInFlight, 1, 10000, "1 and 10000")
+	between(bad, "lsp.message_rate", c.MessageRate, 1, 1000000, "1 and 1000000")
+	between(bad, "lsp.message_burst", c.MessageBurst, 1, 1000000, "1 and 1000000")
+	between(bad, "lsp.max_restarts", c.MaxRestarts, 1, 1000, "1 and 1000")
 	if c.RestartWindow < Duration(time.Second) {
 		bad("lsp.restart_window", "must be at least 1s, got %s", c.RestartWindow)
 	}

@@ -45,15 +45,9 @@ func defaultPlaygroundConfig() PlaygroundConfig {
 
 // validate reports bad keys of the section through bad(key, format, args).
 func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
-	if c.RunTimeout < Duration(100*time.Millisecond) || c.RunTimeout > Duration(10*time.Minute) {
-		bad("playground.run_timeout", "must be between 100ms and 10m")
-	}
-	if c.BuildTimeout < Duration(time.Second) || c.BuildTimeout > Duration(30*time.Minute) {
-		bad("playground.build_timeout", "must be between 1s and 30m")
-	}
-	if c.MaxOutput < KiB || c.MaxOutput > GiB {
-		bad("playground.max_output", "must be between 1KiB and 1GiB")
-	}
+	between(bad, "playground.run_timeout", c.RunTimeout, Duration(100*time.Millisecond), Duration(10*time.Minute), "100ms and 10m")
+	between(bad, "playground.build_timeout", c.BuildTimeout, Duration(time.Second), Duration(30*time.Minute), "1s and 30m")
+	between(bad, "playground.max_output", c.MaxOutput, KiB, GiB, "1KiB and 1GiB")
 	if c.MemoryLimit < 16*MiB {
 		bad("playground.memory_limit", "must be at least 16MiB")
 	}
@@ -63,10 +57,6 @@ func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
 	if c.MaxQueue < 1 {
 		bad("playground.max_queue", "must be at least 1")
 	}
-	if c.MaxShareSize < KiB || c.MaxShareSize > GiB {
-		bad("playground.max_share_size", "must be between 1KiB and 1GiB")
-	}
-	if c.ShareRate < 1 || c.ShareRate > 1000000 {
-		bad("playground.share_rate", "must be between 1 and 1000000")
-	}
+	between(bad, "playground.max_share_size", c.MaxShareSize, KiB, GiB, "1KiB and 1GiB")
+	between(bad, "playground.share_rate", c.ShareRate, 1, 1000000, "1 and 1000000")
 }

@@ -33,19 +33,9 @@ func (c *TerminalConfig) validate(bad func(key, format string, args ...any)) {
 	if c.IdleTimeout < Duration(time.Minute) {
 		bad("terminal.idle_timeout", "must be at least 1m")
 	}
-	if c.MaxPerWorkspace < 1 || c.MaxPerWorkspace > 1000 {
-		bad("terminal.max_per_workspace", "must be between 1 and 1000")
-	}
-	if c.MaxPerTenant < 1 || c.MaxPerTenant > 10000 {
-		bad("terminal.max_per_tenant", "must be between 1 and 10000")
-	}
-	if c.Scrollback < 256*KiB || c.Scrollback > 64*MiB {
-		bad("terminal.scrollback", "must be between 256KiB and 64MiB")
-	}
-	if c.MaxInput < KiB || c.MaxInput > 16*MiB {
-		bad("terminal.max_input", "must be between 1KiB and 16MiB")
-	}
-	if c.InputRate < 4*KiB || c.InputRate > GiB {
-		bad("terminal.input_rate", "must be between 4KiB and 1GiB")
-	}
+	between(bad, "terminal.max_per_workspace", c.MaxPerWorkspace, 1, 1000, "1 and 1000")
+	between(bad, "terminal.max_per_tenant", c.MaxPerTenant, 1, 10000, "1 and 10000")
+	between(bad, "terminal.scrollback", c.Scrollback, 256*KiB, 64*MiB, "256KiB and 64MiB")
+	between(bad, "terminal.max_input", c.MaxInput, KiB, 16*MiB, "1KiB and 16MiB")
+	between(bad, "terminal.input_rate", c.InputRate, 4*KiB, GiB, "4KiB and 1GiB")
 }

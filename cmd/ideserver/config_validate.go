@@ -3,6 +3,7 @@ package main
 // Validation and normalisation of a merged Config, and the Host allowlist.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -355,4 +356,13 @@ func isLoopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// between reports key through bad unless lo <= v <= hi. bounds names the
+// range the way the example file writes values ("64KiB and 1GiB"); the
+// message also shows the value given.
+func between[T cmp.Ordered](bad func(key, format string, args ...any), key string, v, lo, hi T, bounds string) {
+	if v < lo || v > hi {
+		bad(key, "must be between %s, got %v", bounds, v)
+	}
 }
