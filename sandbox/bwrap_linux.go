@@ -60,12 +60,34 @@ func findExec(paths []string) string {
 // escape it.
 type bwrapStart struct {
 	seccomp *os.File // fd 3 of bwrap: the BPF program
+	passwd  *os.File // fd 6: the sandbox's /etc/passwd
+	group   *os.File // fd 7: the sandbox's /etc/group
 	infoR   *os.File // bwrap writes {"child-pid": N} to fd 4 and closes it
 	infoW   *os.File
 	blockR  *os.File // bwrap's child reads fd 5 before running the command
 	blockW  *os.File
 	cg      *procCgroup // nil without cgroups
 	inner   int         // host pid of bwrap's child (pid 1 of the sandbox); 0 if unknown
+	uid     int         // host uid bubblewrap runs as
+}
+
+// memFile returns an in-memory file holding data, positioned at its start,
+// to hand to bubblewrap as a descriptor.
+func memFile(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // prepareBwrap turns cmd (already holding c's resolved path, environment
@@ -87,23 +109,26 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	if c.Ptrace {
 		prog = r.seccompPtrace
 	}
-	b := &bwrapStart{}
+	b := &bwrapStart{uid: os.Getuid()}
+	if uid >= 0 {
+		b.uid = uid
+	}
 	ok := false
 	defer func() {
 		if !ok {
 			b.closeAll()
 		}
 	}()
-	fd, err := unix.MemfdCreate("ideserver-seccomp", unix.MFD_CLOEXEC)
-	if err != nil {
+	cmd.Env = translateEnv(cmd.Env, c.Binds)
+	passwd, group := identityFiles(cmd.Env, b.uid)
+	if b.seccomp, err = memFile("ideserver-seccomp", prog); err != nil {
 		return nil, fmt.Errorf("start %s: seccomp: %w", c.Kind, err)
 	}
-	b.seccomp = os.NewFile(uintptr(fd), "seccomp")
-	if _, err := b.seccomp.Write(prog); err != nil {
-		return nil, fmt.Errorf("start %s: seccomp: %w", c.Kind, err)
+	if b.passwd, err = memFile("ideserver-passwd", passwd); err != nil {
+		return nil, fmt.Errorf("start %s: passwd: %w", c.Kind, err)
 	}
-	if _, err := b.seccomp.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("start %s: seccomp: %w", c.Kind, err)
+	if b.group, err = memFile("ideserver-group", group); err != nil {
+		return nil, fmt.Errorf("start %s: group: %w", c.Kind, err)
 	}
 	if b.infoR, b.infoW, err = os.Pipe(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
@@ -126,11 +151,11 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	if r.prlimit != "" {
 		argv = append(argv, prlimitArgs(r.prlimit, r.limits)...)
 	}
-	exe, _ := sandboxPath(cmd.Path, c.Binds, nil)
+	exe, _ := sandboxPath(cmd.Path, c.Binds, r.roPaths)
 	cmd.Args = append(append(argv, exe), cmd.Args[1:]...)
 	cmd.Path = r.bwrap
 	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{b.seccomp, b.infoW, b.blockR}
+	cmd.ExtraFiles = []*os.File{b.seccomp, b.infoW, b.blockR, b.passwd, b.group}
 	if uid >= 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}
 	}
@@ -145,7 +170,9 @@ func (b *bwrapStart) started(p *Process) {
 	_ = b.infoW.Close()
 	_ = b.blockR.Close()
 	_ = b.seccomp.Close()
-	b.infoW, b.blockR, b.seccomp = nil, nil, nil
+	_ = b.passwd.Close()
+	_ = b.group.Close()
+	b.infoW, b.blockR, b.seccomp, b.passwd, b.group = nil, nil, nil, nil, nil
 	defer b.closeAll()
 
 	var info struct {
@@ -191,7 +218,7 @@ func prlimitArgs(prlimit string, l Limits) []string {
 
 // closeAll closes whatever descriptors are still open.
 func (b *bwrapStart) closeAll() {
-	for _, f := range []**os.File{&b.seccomp, &b.infoR, &b.infoW, &b.blockR, &b.blockW} {
+	for _, f := range []**os.File{&b.seccomp, &b.passwd, &b.group, &b.infoR, &b.infoW, &b.blockR, &b.blockW} {
 		if *f != nil {
 			_ = (*f).Close()
 			*f = nil

@@ -110,14 +110,18 @@ type Cmd struct {
 	// becomes the same relative path below its Target (the bind with the
 	// longest Host wins), so a workspace bound at /workspace with Dir
 	// <host workspace>/sub starts in /workspace/sub. Dir must lie inside a
-	// bind or a read-only path (or be / or /tmp). Env is passed as given:
-	// paths in it (HOME, GOPATH, ...) must be in the sandbox's view.
+	// bind or a read-only path (or be / or /tmp). Env is translated the same
+	// way: every value, and every ':'-separated element of a value (PATH),
+	// that is a host path below a bind's Host. [Options.View]'s binds come
+	// first, then these.
 	Binds []Bind
 
 	// Ptrace lets an isolated process trace its own descendants (a
 	// debugger); otherwise seccomp refuses ptrace. It never reaches a
 	// process outside the sandbox's pid namespace.
 	Ptrace bool
+
+	noView bool // SelfTest's probe: Binds alone, without Options.View
 }
 
 // validate checks the fields Start needs. Messages never hold host paths.

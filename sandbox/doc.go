@@ -22,9 +22,15 @@
 //
 // A bind is mounted at its [Bind.Target] (a fixed path such as /workspace)
 // or, without one, at its host path; [Options.ReadOnlyPaths] keep their host
-// paths. [Cmd.Dir] and [Cmd.Path] are host paths, translated into the
+// paths. [Options.View] gives every process of a tenant's workspace its
+// binds (the workspace at /workspace, HOME, GOMODCACHE, GOROOT, the tools),
+// so the features that start processes need not know about them.
+// [Cmd.Dir], [Cmd.Path] and host paths in [Cmd.Env] are translated into the
 // sandbox's view (see [Cmd.Binds]), so a tenant process with its workspace
-// bound at /workspace never sees the host path. What the sandbox hides is
+// bound at /workspace never sees the host path; [Runner.ViewPath] does the
+// same translation for callers that speak to a tool in its own terms (file
+// URIs for gopls). Each process gets an /etc/passwd and /etc/group of its
+// own naming only root, nobody and the tenant's user. What the sandbox hides is
 // everything not bound: other workspaces, other tenants' caches, the data
 // directory, the server's processes. [Runner.SelfTest] checks that from
 // inside with a probe.
@@ -33,7 +39,8 @@
 // SysProcAttr.Credential), which is also the uid inside: files the tenant
 // creates belong to that uid on the host, and signals, ptrace and /proc of
 // other tenants and of the server are out of reach even outside the
-// namespaces. Its command runs under prlimit(1) with RLIMIT_FSIZE,
+// namespaces. [Process.UID] and [Process.Owns] let a peer check (a
+// debugger dialling back) recognise the command inside. Its command runs under prlimit(1) with RLIMIT_FSIZE,
 // RLIMIT_NOFILE and RLIMIT_CORE=0 ([Options.Limits]), and under a seccomp
 // filter (bubblewrap's --seccomp) that refuses TIOCSTI and TIOCLINUX ioctls,
 // ptrace (unless [Cmd.Ptrace]), bpf, mount and the new mount API, unshare

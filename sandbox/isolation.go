@@ -114,19 +114,22 @@ var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 
 // etcFiles is the subset of /etc visible inside: name resolution, TLS roots,
 // the dynamic linker, shells' start-up files and Debian's alternatives
-// (targets of /usr/bin symlinks). Not /etc/shadow, not the server's config.
+// (targets of /usr/bin symlinks). Not /etc/shadow, not the server's config,
+// and not the host's /etc/passwd and /etc/group: each process gets its own
+// (see [identityFiles]).
 var etcFiles = []string{
 	"/etc/alternatives", "/etc/bash.bashrc", "/etc/ca-certificates",
-	"/etc/ca-certificates.conf", "/etc/gai.conf", "/etc/group", "/etc/host.conf",
+	"/etc/ca-certificates.conf", "/etc/gai.conf", "/etc/host.conf",
 	"/etc/hosts", "/etc/inputrc", "/etc/ld.so.cache", "/etc/ld.so.conf",
 	"/etc/ld.so.conf.d", "/etc/localtime", "/etc/mime.types", "/etc/nsswitch.conf",
-	"/etc/passwd", "/etc/profile", "/etc/profile.d", "/etc/protocols",
+	"/etc/profile", "/etc/profile.d", "/etc/protocols",
 	"/etc/resolv.conf", "/etc/services", "/etc/ssl", "/etc/terminfo",
 }
 
 // bwrapArgs returns bubblewrap's arguments (before "--" and the command) for
 // c. Fds 3, 4 and 5 of bwrap are the seccomp program, the info pipe and the
-// block pipe. It fails when c.Dir is not inside a bind.
+// block pipe; 6 and 7 the process's /etc/passwd and /etc/group. It fails
+// when c.Dir is not inside a bind.
 func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -161,6 +164,7 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
 	for _, f := range etcFiles {
 		a = append(a, "--ro-bind-try", f, f)
 	}
+	a = append(a, "--ro-bind-data", "6", "/etc/passwd", "--ro-bind-data", "7", "/etc/group")
 	a = append(a, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
 	for _, p := range roPaths {
 		a = append(a, "--ro-bind", p, p)
@@ -237,4 +241,78 @@ func (c *Cmd) validateBinds() error {
 		}
 	}
 	return nil
+}
+
+// translateEnv returns env with every value, and every ':'-separated
+// element of a value, that is a host path below a bind's Host translated
+// into the sandbox's view (see [sandboxPath]); other entries are unchanged.
+func translateEnv(env []string, binds []Bind) []string {
+	if len(binds) == 0 {
+		return env
+	}
+	out := make([]string, len(env))
+	for i, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		parts := strings.Split(v, ":")
+		for j, el := range parts {
+			if filepath.IsAbs(el) && filepath.Clean(el) == el {
+				parts[j], _ = sandboxPath(el, binds, nil)
+			}
+		}
+		out[i] = k + "=" + strings.Join(parts, ":")
+	}
+	return out
+}
+
+// identityFiles returns the /etc/passwd and /etc/group an isolated process
+// sees: root, the tenant's user (uid and gid uid, named after USER in env
+// when it is a plain name, else "user", with HOME from env and bash as its
+// shell) and nobody. The host's users stay hidden, and shells and tools
+// that look up the current user (bash's prompt, os/user, ssh, git) find
+// one.
+func identityFiles(env []string, uid int) (passwd, group []byte) {
+	name, home := "user", "/"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "USER="); ok && plainName(v) {
+			name = v
+		}
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok && filepath.IsAbs(v) && !strings.ContainsAny(v, ":\n") {
+			home = v
+		}
+	}
+	if uid == 0 || uid == 65534 {
+		// The server's own uid (no tenant uids): keep the lines unique.
+		name = map[int]string{0: "root", 65534: "nobody"}[uid]
+	}
+	u := strconv.Itoa(uid)
+	var pw, gr strings.Builder
+	pw.WriteString("root:x:0:0:root:/root:/usr/sbin/nologin\n")
+	gr.WriteString("root:x:0:\n")
+	if uid != 0 && uid != 65534 {
+		pw.WriteString(name + ":x:" + u + ":" + u + ":" + name + ":" + home + ":/bin/bash\n")
+		gr.WriteString(name + ":x:" + u + ":\n")
+	}
+	pw.WriteString("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+	gr.WriteString("nogroup:x:65534:\n")
+	return []byte(pw.String()), []byte(gr.String())
+}
+
+// plainName reports whether s is a short user name of [a-z0-9_-], starting
+// with a letter or underscore.
+func plainName(s string) bool {
+	if s == "" || len(s) > 32 || s == "root" || s == "nobody" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r == '_':
+		case (r >= '0' && r <= '9') || r == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -186,3 +186,42 @@ func TestBwrapArgsTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentityFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		uid    int
+		passwd string
+	}{
+		{"tenant", []string{"USER=acme", "HOME=/home/user"}, 200001, "acme:x:200001:200001:acme:/home/user:/bin/bash\n"},
+		{"odd user name", []string{"USER=Ac:me\n", "HOME=/home/user"}, 200001, "user:x:200001:200001:user:/home/user:/bin/bash\n"},
+		{"relative home", []string{"HOME=home"}, 200001, "user:x:200001:200001:user:/:/bin/bash\n"},
+		{"root user name", []string{"USER=root"}, 200001, "user:x:200001:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pw, gr := identityFiles(tc.env, tc.uid)
+			if !strings.Contains(string(pw), tc.passwd) || strings.Count(string(pw), "\n") != 3 || strings.Count(string(gr), "\n") != 3 {
+				t.Errorf("passwd %q group %q, want a line %q", pw, gr, tc.passwd)
+			}
+		})
+	}
+	if pw, _ := identityFiles([]string{"USER=acme"}, 0); strings.Count(string(pw), "\n") != 2 || strings.Contains(string(pw), "acme") {
+		t.Errorf("uid 0: passwd %q, want root and nobody only", pw)
+	}
+}
+
+func TestTranslateEnv(t *testing.T) {
+	binds := []Bind{{Host: "/data/ws/1", Target: "/workspace"}, {Host: "/data/t/home", Target: "/home/user"}, {Host: "/data/t/home/go/pkg/mod", Target: "/gomodcache"}}
+	got := translateEnv([]string{
+		"HOME=/data/t/home", "GOMODCACHE=/data/t/home/go/pkg/mod", "PATH=/data/t/home/bin:/usr/bin",
+		"X=/data/ws/10", "Y=relative/data/ws/1", "Z=a=b", "EMPTY=",
+	}, binds)
+	want := []string{
+		"HOME=/home/user", "GOMODCACHE=/gomodcache", "PATH=/home/user/bin:/usr/bin",
+		"X=/data/ws/10", "Y=relative/data/ws/1", "Z=a=b", "EMPTY=",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("translateEnv = %q, want %q", got, want)
+	}
+}

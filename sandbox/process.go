@@ -39,6 +39,7 @@ type Process struct {
 	started  chan struct{} // closed when the start attempt is over
 	startErr error
 	pid      int
+	uid      int // host uid it runs as
 	g        group
 	io       stdio
 
@@ -64,6 +65,13 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
 	}
+	if r.iso == IsolationBwrap && r.view != nil && !c.noView {
+		vb, err := r.view(c.Tenant, c.Workspace)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: sandbox view: %w", c.Kind, safeErr(err))
+		}
+		c.Binds = append(vb[:len(vb):len(vb)], c.Binds...)
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -74,6 +82,7 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 	p := &Process{
 		r:       r,
 		kind:    c.Kind,
+		uid:     os.Getuid(),
 		started: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -101,6 +110,7 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 			p.startFailed(err)
 			return nil, err
 		}
+		p.uid = iso.uid
 	}
 	if err := p.io.setup(&c, cmd); err != nil {
 		if iso != nil {
@@ -231,6 +241,36 @@ func (p *Process) stop(reason error) {
 
 // Pid returns the main process's pid.
 func (p *Process) Pid() int { return p.pid }
+
+// UID returns the host uid the process runs as: the tenant's with
+// [IsolationBwrap] and [Options.TenantUID], else the server's.
+func (p *Process) UID() int { return p.uid }
+
+// Owns reports whether pid is the main process or a live descendant of it.
+// With [IsolationBwrap] the main process is bubblewrap and the command runs
+// as its descendant, so a peer check (SO_PEERCRED of a socket the command
+// dialled) asks Owns rather than comparing with Pid. False once Done.
+func (p *Process) Owns(pid int) bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+	}
+	for range 256 { // bounds a walk through a (racy) cycle of reused pids
+		if pid <= 1 {
+			return false
+		}
+		if pid == p.pid {
+			return true
+		}
+		s, err := readStat(pid)
+		if err != nil || s.gone() {
+			return false
+		}
+		pid = s.ppid
+	}
+	return false
+}
 
 // PTY returns the master side of the pseudo-terminal, or nil without PTY.
 // The Process owns it: Close closes it after the process is gone. Reads

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,6 +53,14 @@ type Options struct {
 	// Limits are the rlimits of every isolated process and the cgroup
 	// limits of every workspace; the zero value means their defaults.
 	Limits Limits
+
+	// View returns the binds every isolated process of tenant in
+	// workspace ("" for processes outside a workspace, such as playground
+	// runs) gets before its [Cmd.Binds]: typically the workspace at
+	// /workspace, the tenant's HOME and GOMODCACHE, GOROOT and the tools
+	// read-only. It is called on every Start and [Runner.ViewPath]; its
+	// error fails the start. nil means none.
+	View func(tenant, workspace string) ([]Bind, error)
 }
 
 // DefaultKillGrace is the KillGrace used when Options.KillGrace is 0.
@@ -71,6 +80,7 @@ type Runner struct {
 	prlimit       string // "" when rlimits cannot be set
 	roPaths       []string
 	tenantUID     func(string) (int, error)
+	view          func(tenant, workspace string) ([]Bind, error)
 	limits        Limits
 	cg            *cgroupHost // nil without usable cgroups
 	seccomp       []byte      // nil when the architecture has no filter
@@ -136,6 +146,7 @@ func New(opts Options) (*Runner, error) {
 		}
 		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
 		r.tenantUID = opts.TenantUID
+		r.view = opts.View
 		r.limits = opts.Limits.withDefaults()
 		if r.seccomp, err = seccompProgram(false); err != nil {
 			return nil, fmt.Errorf("new sandbox runner: %w", err)
@@ -153,6 +164,38 @@ func New(opts Options) (*Runner, error) {
 
 // Isolation returns the mode in force.
 func (r *Runner) Isolation() Isolation { return r.iso }
+
+// ViewPath returns the host path host as tenant's processes in workspace
+// see it. With [IsolationBwrap], a path below the Host of one of
+// [Options.View]'s binds becomes the same relative path below its Target
+// (the bind with the longest Host wins); otherwise, with [IsolationNone],
+// or when View fails, host is returned unchanged. Callers use it to speak
+// to a tool in its own terms (file URIs for gopls, paths for dlv).
+func (r *Runner) ViewPath(tenant, workspace, host string) string {
+	if r.iso != IsolationBwrap || r.view == nil {
+		return host
+	}
+	binds, err := r.view(tenant, workspace)
+	if err != nil {
+		return host
+	}
+	p, _ := sandboxPath(host, binds, nil)
+	return p
+}
+
+// TenantUID returns the host uid tenant's processes run as. ok is false
+// when they run as the server's own uid (with [IsolationNone], or without
+// [Options.TenantUID]); uid is then the server's.
+func (r *Runner) TenantUID(tenant string) (uid int, ok bool, err error) {
+	if r.iso != IsolationBwrap || r.tenantUID == nil {
+		return os.Getuid(), false, nil
+	}
+	u, err := r.tenantUID(tenant)
+	if err != nil {
+		return 0, false, fmt.Errorf("tenant identity: %w", err)
+	}
+	return u, true, nil
+}
 
 // Cgroups reports what the host's cgroups let this runner enforce; all
 // empty with IsolationNone.

@@ -1,0 +1,173 @@
+package sandbox_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ideserver/ideserver/sandbox"
+)
+
+// newViewRunner returns a bwrap runner whose View binds e.ws at /workspace
+// and e.data (standing in for the tenant's HOME) at /home/user.
+func newViewRunner(t *testing.T, e isoEnv) *sandbox.Runner {
+	t.Helper()
+	needBwrap(t)
+	if err := os.Chown(e.data, testUID, testUID); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sandbox.New(sandbox.Options{
+		Instance:  instancePrefix + "view",
+		KillGrace: testGrace,
+		Isolation: sandbox.IsolationBwrap,
+		TenantUID: func(string) (int, error) { return testUID, nil },
+		View: func(tenant, workspace string) ([]sandbox.Bind, error) {
+			if tenant != "t1" {
+				return nil, os.ErrNotExist
+			}
+			b := []sandbox.Bind{{Host: e.data, Target: "/home/user"}}
+			if workspace != "" {
+				b = append(b, sandbox.Bind{Host: e.ws, Target: "/workspace"})
+			}
+			return b, nil
+		},
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("runner close: %v", err)
+		}
+	})
+	return r
+}
+
+// TestBwrapView checks that Options.View's binds are mounted at their
+// targets and that Dir, Path and host paths in Env are translated, so the
+// process never sees a host path; and that it has a user of its own.
+func TestBwrapView(t *testing.T) {
+	e := newIsoEnv(t)
+	r := newViewRunner(t, e)
+	script := filepath.Join(e.ws, "probe.sh")
+	if err := os.WriteFile(script, []byte(`echo "home=$HOME cache=$GOCACHE path=$PATH pwd=$(pwd) user=$(id -un) $(grep -c . /etc/passwd)"
+ls /workspace/secret
+echo x > "$HOME/written"
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := sandbox.Cmd{
+		Kind: "run", Tenant: "t1", Workspace: "w1",
+		Path: script,
+		Env: baseEnv("HOME="+e.data, "GOCACHE="+filepath.Join(e.data, ".cache"), "USER=alice",
+			"PATH="+filepath.Join(e.data, "bin")+":/usr/bin:/bin"),
+		Dir: e.ws,
+	}
+	out, st := run(t, r, c)
+	if st.Code != 0 {
+		t.Fatalf("exit %d: %s", st.Code, out)
+	}
+	want := "home=/home/user cache=/home/user/.cache path=/home/user/bin:/usr/bin:/bin pwd=/workspace user=alice 3"
+	if !strings.Contains(out, want) || !strings.Contains(out, "/workspace/secret") {
+		t.Errorf("output %q, want %q and /workspace/secret", out, want)
+	}
+	if strings.Contains(out, e.base) {
+		t.Errorf("the process saw a host path: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(e.data, "written")); err != nil {
+		t.Errorf("HOME is not the bound host directory: %v", err)
+	}
+
+	// A View error fails the start, without the host path.
+	c.Tenant = "t2"
+	if _, err := r.Start(t.Context(), c); err == nil || strings.Contains(err.Error(), e.base) {
+		t.Errorf("start with a failing view: %v", err)
+	}
+}
+
+func TestViewPathAndIdentity(t *testing.T) {
+	e := newIsoEnv(t)
+	r := newViewRunner(t, e)
+	for _, tc := range []struct{ tenant, ws, host, want string }{
+		{"t1", "w1", filepath.Join(e.ws, "a/b.go"), "/workspace/a/b.go"},
+		{"t1", "w1", e.ws, "/workspace"},
+		{"t1", "", e.ws, e.ws},
+		{"t1", "w1", filepath.Join(e.data, "go"), "/home/user/go"},
+		{"t1", "w1", "/usr/local/go", "/usr/local/go"},
+		{"t2", "w1", e.ws, e.ws},
+	} {
+		if got := r.ViewPath(tc.tenant, tc.ws, tc.host); got != tc.want {
+			t.Errorf("ViewPath(%q, %q, %q) = %q, want %q", tc.tenant, tc.ws, tc.host, got, tc.want)
+		}
+	}
+	if uid, ok, err := r.TenantUID("t1"); uid != testUID || !ok || err != nil {
+		t.Errorf("TenantUID = %d, %v, %v; want %d, true", uid, ok, err, testUID)
+	}
+
+	direct := newRunner(t, "view-direct")
+	if got := direct.ViewPath("t1", "w1", e.ws); got != e.ws {
+		t.Errorf("direct ViewPath = %q, want the host path", got)
+	}
+	if uid, ok, err := direct.TenantUID("t1"); uid != os.Getuid() || ok || err != nil {
+		t.Errorf("direct TenantUID = %d, %v, %v", uid, ok, err)
+	}
+}
+
+// TestOwns checks Process.Owns and UID: bubblewrap's pid is the main pid,
+// the command inside is a descendant, the server is not.
+func TestOwns(t *testing.T) {
+	e := newIsoEnv(t)
+	r := newViewRunner(t, e)
+	var out lockedBuffer
+	c := sandbox.Cmd{
+		Kind: "run", Tenant: "t1", Workspace: "w1", Path: "sh",
+		Args: []string{"-c", "sleep 60 & echo started; wait"},
+		Env:  baseEnv(), Dir: e.ws, Stdout: &out,
+	}
+	p, err := r.Start(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	eventually(t, "the command started", func() bool { return strings.Contains(out.String(), "started") })
+	if p.UID() != testUID {
+		t.Errorf("UID = %d, want %d", p.UID(), testUID)
+	}
+	var sleeper int
+	eventually(t, "the sleep is found", func() bool {
+		for _, pid := range descendants(p.Pid()) {
+			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+				sleeper = pid
+				return true
+			}
+		}
+		return false
+	})
+	for _, tc := range []struct {
+		pid  int
+		want bool
+	}{{p.Pid(), true}, {sleeper, true}, {os.Getpid(), false}, {1, false}, {0, false}} {
+		if got := p.Owns(tc.pid); got != tc.want {
+			t.Errorf("Owns(%d) = %v, want %v", tc.pid, got, tc.want)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Owns(sleeper) {
+		t.Error("Owns is true after Close")
+	}
+}
+
+// descendants returns every process below pid.
+func descendants(pid int) []int {
+	var out []int
+	for _, c := range childrenOf(pid) {
+		out = append(out, c)
+		out = append(out, descendants(c)...)
+	}
+	return out
+}
