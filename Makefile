@@ -3,7 +3,7 @@
 GO      ?= go
 GOFLAGS ?=
 # Debian packages the tests use: real shells, PTYs and process tools.
-APT_PACKAGES := bash procps util-linux coreutils bubblewrap chromium
+APT_PACKAGES := bash procps util-linux coreutils bubblewrap slirp4netns chromium
 
 .PHONY: test deps check unit web bench build fuzz clean
 

@@ -62,6 +62,8 @@ type bwrapStart struct {
 	seccomp *os.File // fd 3 of bwrap: the BPF program
 	passwd  *os.File // fd 6: the sandbox's /etc/passwd
 	group   *os.File // fd 7: the sandbox's /etc/group
+	resolv  *os.File // fd 8 with user-mode networking: its /etc/resolv.conf
+	slirp   string   // slirp4netns to start for the sandbox's network; "" for none
 	infoR   *os.File // bwrap writes {"child-pid": N} to fd 4 and closes it
 	infoW   *os.File
 	blockR  *os.File // bwrap's child reads fd 5 before running the command
@@ -101,7 +103,8 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 		}
 		uid = u
 	}
-	args, err := bwrapArgs(c, r.roPaths, uid)
+	userNet := r.userNetwork(c)
+	args, err := bwrapArgs(c, r.roPaths, uid, userNet)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +133,12 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	if b.group, err = memFile("ideserver-group", group); err != nil {
 		return nil, fmt.Errorf("start %s: group: %w", c.Kind, err)
 	}
+	if userNet {
+		if b.resolv, err = memFile("ideserver-resolv", []byte(slirpResolvConf)); err != nil {
+			return nil, fmt.Errorf("start %s: resolv.conf: %w", c.Kind, err)
+		}
+		b.slirp = r.slirp
+	}
 	if b.infoR, b.infoW, err = os.Pipe(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
 	}
@@ -156,6 +165,9 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	cmd.Path = r.bwrap
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{b.seccomp, b.infoW, b.blockR, b.passwd, b.group}
+	if b.resolv != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, b.resolv)
+	}
 	if uid >= 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}
 	}
@@ -172,7 +184,10 @@ func (b *bwrapStart) started(p *Process) {
 	_ = b.seccomp.Close()
 	_ = b.passwd.Close()
 	_ = b.group.Close()
-	b.infoW, b.blockR, b.seccomp, b.passwd, b.group = nil, nil, nil, nil, nil
+	if b.resolv != nil {
+		_ = b.resolv.Close()
+	}
+	b.infoW, b.blockR, b.seccomp, b.passwd, b.group, b.resolv = nil, nil, nil, nil, nil, nil
 	defer b.closeAll()
 
 	var info struct {
@@ -198,6 +213,13 @@ func (b *bwrapStart) started(p *Process) {
 			}
 		}
 	}
+	if b.slirp != "" {
+		if b.inner <= 0 {
+			p.log.Warn("sandbox: no network: bubblewrap did not report its child")
+		} else if err := startSlirp(b.slirp, b.inner, b.uid, p.marker); err != nil {
+			p.log.Warn("sandbox: no network", "err", err)
+		}
+	}
 	_, _ = b.blockW.Write([]byte{1})
 }
 
@@ -218,7 +240,7 @@ func prlimitArgs(prlimit string, l Limits) []string {
 
 // closeAll closes whatever descriptors are still open.
 func (b *bwrapStart) closeAll() {
-	for _, f := range []**os.File{&b.seccomp, &b.passwd, &b.group, &b.infoR, &b.infoW, &b.blockR, &b.blockW} {
+	for _, f := range []**os.File{&b.seccomp, &b.passwd, &b.group, &b.resolv, &b.infoR, &b.infoW, &b.blockR, &b.blockW} {
 		if *f != nil {
 			_ = (*f).Close()
 			*f = nil

@@ -35,16 +35,22 @@ var (
 )
 
 // Network is the network a process may reach. The zero value is
-// [NetworkNone]. This runner records it; enforcing it belongs to the
-// isolating runner (NetworkNone only, so far).
+// [NetworkNone]. The direct runner only records it; the isolating runner
+// enforces it.
 type Network int
 
 const (
 	// NetworkNone: no network at all (loopback inside its own namespace).
 	NetworkNone Network = iota
-	// NetworkProxyOnly: only the configured module proxy.
+	// NetworkProxyOnly: outbound connections through user-mode NAT
+	// (slirp4netns) in a network namespace of its own, so the module proxy
+	// and the internet are reachable but nothing listening on the host's
+	// loopback is (the server, other local services); nor is any other
+	// sandbox. Without slirp4netns it falls back to NetworkFull, with a
+	// warning when the runner starts. Destinations are not filtered
+	// further.
 	NetworkProxyOnly
-	// NetworkFull: unrestricted outbound network.
+	// NetworkFull: the host's network namespace, loopback included.
 	NetworkFull
 )
 
@@ -95,8 +101,8 @@ type Cmd struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 
-	// Network is enforced by the isolating runner for NetworkNone (a
-	// network namespace of its own); the direct runner only records it.
+	// Network is enforced by the isolating runner; the direct runner
+	// only records it.
 	Network Network
 
 	// Binds are the host paths an isolated process sees besides the

@@ -128,9 +128,10 @@ var etcFiles = []string{
 
 // bwrapArgs returns bubblewrap's arguments (before "--" and the command) for
 // c. Fds 3, 4 and 5 of bwrap are the seccomp program, the info pipe and the
-// block pipe; 6 and 7 the process's /etc/passwd and /etc/group. It fails
-// when c.Dir is not inside a bind.
-func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
+// block pipe; 6 and 7 the process's /etc/passwd and /etc/group; 8 its
+// /etc/resolv.conf when userNet (a network namespace of its own that
+// slirp4netns connects). It fails when c.Dir is not inside a bind.
+func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool) ([]string, error) {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
 		"--unshare-cgroup-try",
@@ -138,7 +139,7 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
 		"--hostname", "ideserver",
 		"--seccomp", "3", "--info-fd", "4", "--block-fd", "5",
 	}
-	if c.Network == NetworkNone {
+	if c.Network == NetworkNone || userNet {
 		a = append(a, "--unshare-net")
 	}
 	if c.PTY == nil {
@@ -165,6 +166,9 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int) ([]string, error) {
 		a = append(a, "--ro-bind-try", f, f)
 	}
 	a = append(a, "--ro-bind-data", "6", "/etc/passwd", "--ro-bind-data", "7", "/etc/group")
+	if userNet {
+		a = append(a, "--ro-bind-data", "8", "/etc/resolv.conf")
+	}
 	a = append(a, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
 	for _, p := range roPaths {
 		a = append(a, "--ro-bind", p, p)

@@ -10,7 +10,7 @@ import (
 
 func TestBwrapArgs(t *testing.T) {
 	c := &Cmd{Kind: "run", Tenant: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a"}, {Host: "/srv/cache", ReadOnly: true}}}
-	a, err := bwrapArgs(c, []string{"/opt/go"}, 1234)
+	a, err := bwrapArgs(c, []string{"/opt/go"}, 1234, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,14 +26,14 @@ func TestBwrapArgs(t *testing.T) {
 		}
 	}
 	c.Network, c.PTY = NetworkFull, &Winsize{Cols: 80, Rows: 24}
-	a, _ = bwrapArgs(c, nil, -1)
+	a, _ = bwrapArgs(c, nil, -1, false)
 	for _, bad := range []string{"--unshare-net", "--new-session", "--uid"} {
 		if slices.Contains(a, bad) {
 			t.Errorf("args hold %s: %v", bad, a)
 		}
 	}
 	c.Dir = "/srv/ws/b"
-	if _, err := bwrapArgs(c, nil, -1); err == nil {
+	if _, err := bwrapArgs(c, nil, -1, false); err == nil {
 		t.Error("dir outside every bind accepted")
 	} else if strings.Contains(err.Error(), "/srv") {
 		t.Errorf("error names a host path: %v", err)
@@ -175,7 +175,7 @@ func TestSandboxPath(t *testing.T) {
 
 func TestBwrapArgsTarget(t *testing.T) {
 	c := &Cmd{Kind: "run", Tenant: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a", Target: "/workspace"}, {Host: "/srv/gmc", Target: "/gomodcache", ReadOnly: true}}}
-	a, err := bwrapArgs(c, nil, -1)
+	a, err := bwrapArgs(c, nil, -1, false)
 	if err != nil {
 		t.Fatal(err)
 	}

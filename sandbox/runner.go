@@ -78,6 +78,7 @@ type Runner struct {
 	iso           Isolation
 	bwrap         string
 	prlimit       string // "" when rlimits cannot be set
+	slirp         string // slirp4netns; "" when NetworkProxyOnly shares the host's network
 	roPaths       []string
 	tenantUID     func(string) (int, error)
 	view          func(tenant, workspace string) ([]Bind, error)
@@ -143,6 +144,9 @@ func New(opts Options) (*Runner, error) {
 		}
 		if r.prlimit = findExec(prlimitPaths); r.prlimit == "" {
 			log.Warn("sandbox: prlimit not found; rlimits are not enforced")
+		}
+		if r.slirp = findExec(slirpPaths); r.slirp == "" {
+			log.Warn("sandbox: slirp4netns not found; processes allowed the network share the host's, loopback included")
 		}
 		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
 		r.tenantUID = opts.TenantUID

@@ -1,11 +1,13 @@
 package sandbox_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ideserver/ideserver/sandbox"
 )
@@ -170,4 +172,59 @@ func descendants(pid int) []int {
 		out = append(out, descendants(c)...)
 	}
 	return out
+}
+
+// TestBwrapUserNetwork: a NetworkProxyOnly process has a network of its
+// own (slirp4netns) that reaches the outside but not the host's loopback,
+// where the server and other local services listen.
+func TestBwrapUserNetwork(t *testing.T) {
+	needBwrap(t)
+	if _, err := os.Stat("/usr/bin/slirp4netns"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("slirp4netns is not installed (CI is set)")
+		}
+		t.Skip("slirp4netns is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	e := newIsoEnv(t)
+	r := newIsoRunner(t, "usernet", sandbox.Limits{})
+	probe := func(host, port string) string {
+		return `if timeout 5 bash -c 'exec 3<>/dev/tcp/` + host + `/` + port + `' 2>/dev/null; then echo "` + host + ` open"; else echo "` + host + ` closed"; fi; `
+	}
+	c := e.sh(`tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ,; echo; ` +
+		probe("127.0.0.1", port) + probe("10.0.2.2", port) + `cat /etc/resolv.conf`)
+	c.Network = sandbox.NetworkProxyOnly
+	out, _ := run(t, r, c)
+	for _, want := range []string{"lo,tap0,", "127.0.0.1 closed", "10.0.2.2 closed", "nameserver 10.0.2.3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %q, want %q", out, want)
+		}
+	}
+
+	// The outside is reachable when the host reaches it (the module proxy).
+	if conn, err := net.DialTimeout("tcp", "proxy.golang.org:443", 5*time.Second); err != nil {
+		t.Logf("the host cannot reach proxy.golang.org (%v): outbound check skipped", err)
+		return
+	} else {
+		_ = conn.Close()
+	}
+	c = e.sh(`getent hosts proxy.golang.org >/dev/null && echo resolved; ` + probe("proxy.golang.org", "443"))
+	c.Network = sandbox.NetworkProxyOnly
+	if out, _ := run(t, r, c); !strings.Contains(out, "resolved") || !strings.Contains(out, "proxy.golang.org open") {
+		t.Errorf("outbound from the sandbox: %q", out)
+	}
 }
