@@ -509,17 +509,27 @@ func rssKB(pid int) int {
 }
 
 // BenchmarkShellPrompt is the start-up cost of an interactive shell: Start
-// until the first prompt, then Close. It reports the resident memory of
-// bubblewrap's own two processes per sandbox (bwrap-rss-KiB).
+// until the first prompt, then Close. It reports the resident memory a
+// sandbox adds (sandbox-rss-KiB): bubblewrap's own two processes, and
+// slirp4netns for a shell with the network (bwrap-net).
 func BenchmarkShellPrompt(b *testing.B) {
-	for _, mode := range []sandbox.Isolation{sandbox.IsolationNone, sandbox.IsolationBwrap} {
-		b.Run(string(mode), func(b *testing.B) {
-			if mode == sandbox.IsolationBwrap {
+	for _, mode := range []struct {
+		name string
+		iso  sandbox.Isolation
+		net  sandbox.Network
+	}{
+		{"none", sandbox.IsolationNone, sandbox.NetworkNone},
+		{"bwrap", sandbox.IsolationBwrap, sandbox.NetworkNone},
+		{"bwrap-net", sandbox.IsolationBwrap, sandbox.NetworkProxyOnly},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			if mode.iso == sandbox.IsolationBwrap {
 				needBwrap(b)
 			}
 			e := newIsoEnv(b)
+			instance := instancePrefix + "bench-" + mode.name
 			r, err := sandbox.New(sandbox.Options{
-				Instance: instancePrefix + "bench-" + string(mode), Isolation: mode, KillGrace: testGrace,
+				Instance: instance, Isolation: mode.iso, KillGrace: testGrace,
 				TenantUID: func(string) (int, error) { return testUID, nil },
 			})
 			if err != nil {
@@ -531,6 +541,7 @@ func BenchmarkShellPrompt(b *testing.B) {
 				Path: "bash", Args: []string{"--norc", "--noprofile", "-i"},
 				Env: baseEnv("TERM=dumb", "PS1=READY$ ", "HOME="+e.ws), Dir: e.ws,
 				Binds: []sandbox.Bind{{Host: e.ws}}, PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
+				Network: mode.net,
 			}
 			var rss, n int
 			for b.Loop() {
@@ -547,17 +558,22 @@ func BenchmarkShellPrompt(b *testing.B) {
 					}
 					got = append(got, buf[:k]...)
 				}
-				if mode == sandbox.IsolationBwrap {
+				if mode.iso == sandbox.IsolationBwrap {
 					rss += rssKB(p.Pid())
 					for _, pid := range childrenOf(p.Pid()) {
 						rss += rssKB(pid)
+					}
+					for _, pid := range markedPids(sandbox.MarkerVar + "=" + instance + "/") {
+						if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(comm)) == "slirp4netns" {
+							rss += rssKB(pid)
+						}
 					}
 					n++
 				}
 				_ = p.Close()
 			}
 			if n > 0 {
-				b.ReportMetric(float64(rss)/float64(n), "bwrap-rss-KiB")
+				b.ReportMetric(float64(rss)/float64(n), "sandbox-rss-KiB")
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -38,6 +39,9 @@ func (r *Runner) userNetwork(c *Cmd) bool {
 // process, like everything the process started) and dies with the thread
 // that started it. It returns once the network is up.
 func startSlirp(path string, inner, uid int, marker string) error {
+	if err := waitLoopback(inner); err != nil {
+		return err
+	}
 	userns, netns, err := sandboxNamespaces(inner)
 	if err != nil {
 		return err
@@ -120,4 +124,27 @@ func sandboxNamespaces(inner int) (userns, netns *os.File, err error) {
 		return nil, nil, fmt.Errorf("owner of the network namespace: %w", err)
 	}
 	return os.NewFile(uintptr(owner), "userns"), netns, nil
+}
+
+// waitLoopback waits until bubblewrap has brought up the loopback device of
+// the sandbox whose pid 1 is inner: it does so after reporting its child
+// (--info-fd), and configuring the namespace from two sides at once makes
+// its netlink requests fail. The loopback is up once its local route is in
+// the namespace's routing table.
+func waitLoopback(inner int) error {
+	path := "/proc/" + strconv.Itoa(inner) + "/net/fib_trie"
+	deadline := time.Now().Add(slirpTimeout)
+	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("sandbox network: %w", safeErr(err))
+		}
+		if bytes.Contains(b, []byte("127.0.0.1")) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("sandbox network: the loopback device did not come up")
+		}
+		time.Sleep(delay)
+	}
 }
