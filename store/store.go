@@ -49,8 +49,15 @@ import (
 //	|--> <workspace id>/ (bucket)
 //	     |--> <created_at: 8 bytes big-endian><share id> -> share id
 //
-//	Databases created before snippets/, shares/ and share_index/ existed lack
-//	them; readers treat a missing bucket as empty, writers create it.
+//	tenant_uids/ (bucket: each tenant's host uid, allocated once; uids.go)
+//	|--> <tenant id> -> tenantUIDEntry
+//
+//	uid_tenants/ (bucket: the reverse index, to find the lowest free uid)
+//	|--> <uid: 4 bytes big-endian> -> tenant id
+//
+//	Databases created before snippets/, shares/, share_index/, tenant_uids/
+//	and uid_tenants/ existed lack them; readers treat a missing bucket as
+//	empty, writers create it.
 //
 // Values marked *Entry are JSON objects (codec.go) so fields can be added
 // without a migration. Times are stored in UTC. A change that existing
@@ -70,6 +77,8 @@ var (
 	snippetsBucket      = []byte("snippets")
 	sharesBucket        = []byte("shares")
 	shareIndexBucket    = []byte("share_index")
+	tenantUIDsBucket    = []byte("tenant_uids")
+	uidTenantsBucket    = []byte("uid_tenants")
 )
 
 // topBuckets are the top-level buckets of the current schema, created when a

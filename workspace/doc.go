@@ -11,5 +11,12 @@
 // (match them with [errors.Is]) and carry only what the client sent, never a
 // host path.
 //
+// With [ManagerOptions.Identity] each tenant's files on the host belong to
+// the tenant's own uid (the one its isolated processes run as): its
+// directories ([Manager.TenantDirs]), its workspaces, and every entry
+// written through [Files]. [Manager.View] gives the sandbox the binds of a
+// tenant's processes; package sandbox is the only package of ours it
+// imports besides store.
+//
 // Who may import it: server, lsp, dap, playground and cmd/ideserver.
 package workspace

@@ -61,9 +61,15 @@ type FilesOptions struct {
 // are serialised per Files, so callers that must not race share one Files
 // per workspace. Changes made by other processes (a tenant's shell) are not
 // serialised with them.
+//
+// Entries a Files creates belong to the server's uid, except in the Files
+// of [Manager.WithFiles] with ManagerOptions.Identity: there every file
+// written and directory made belongs to the tenant's uid and gid (a written
+// file is chowned before it is renamed into place).
 type Files struct {
 	root    *os.Root
 	maxSize int64
+	owner   int // uid and gid of entries Files creates; noOwner: the server's
 
 	// mu serialises check-then-act namespace changes: WriteFile's parent
 	// creation, precondition check and rename, Mkdir, Rename, and the
@@ -75,6 +81,13 @@ type Files struct {
 // exist. The caller must Close the Files. The error may name dir; it is for
 // the server's log, not for a client.
 func OpenFiles(dir string, opts FilesOptions) (*Files, error) {
+	return openOwnedFiles(dir, opts, noOwner)
+}
+
+// openOwnedFiles is OpenFiles giving every entry Files creates (files written,
+// directories made) to uid and gid owner, unless owner is noOwner. The
+// Manager opens its workspaces' Files with the tenant's uid.
+func openOwnedFiles(dir string, opts FilesOptions, owner int) (*Files, error) {
 	if opts.MaxFileSize < 0 {
 		return nil, fmt.Errorf("open workspace files: negative MaxFileSize %d", opts.MaxFileSize)
 	}
@@ -85,7 +98,7 @@ func OpenFiles(dir string, opts FilesOptions) (*Files, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open workspace root: %w", err)
 	}
-	return &Files{root: root, maxSize: opts.MaxFileSize}, nil
+	return &Files{root: root, maxSize: opts.MaxFileSize, owner: owner}, nil
 }
 
 // Close releases the directory. Calls in progress finish; later calls fail.
@@ -333,6 +346,12 @@ func (f *Files) mkdirAll(dir string) (created []string, err error) {
 		switch {
 		case err == nil:
 			created = append(created, p)
+			if f.owner != noOwner {
+				// Lchown: a tenant may swap p for a symlink meanwhile.
+				if err := f.root.Lchown(p, f.owner, f.owner); err != nil {
+					return created, fsError("mkdir", p, err)
+				}
+			}
 		case errors.Is(err, fs.ErrExist):
 			// A directory, a file or a symlink: the next step through it,
 			// or the caller's use of it, resolves it inside the root.

@@ -58,6 +58,17 @@ type ManagerOptions struct {
 	TenantsDir string
 	// Go is passed to every tenant process by ProcessEnv.
 	Go GoEnv
+	// Identity maps a tenant to the host uid its processes run as (e.g.
+	// store.DB.TenantUID over the configured range). It must be stable
+	// and distinct per tenant. When set, everything the Manager creates
+	// for a tenant belongs to that uid and gid: its directories
+	// (TenantDirs), its workspaces' directories and every entry written
+	// through Files; trees from before (another owner) are given to it
+	// once. Dir and TenantsDir are then made 0711 (traversable by the
+	// tenants' uids, not listable). nil, or a negative uid, means the
+	// server's own uid owns everything and no ownership is changed. Its
+	// answers are cached; an error is not.
+	Identity func(tenant string) (uid int, err error)
 	// MaxPerUser caps how many workspaces one user may own; 0 means 100.
 	MaxPerUser int
 	Logger     *slog.Logger // nil: discard
@@ -70,10 +81,12 @@ type Manager struct {
 	opts   ManagerOptions
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	open  map[string]*openFiles // workspace id → shared rooted access
-	stops []StopFunc
-	locks map[string]*sync.Mutex // serialises lifecycle changes per workspace
+	mu       sync.Mutex
+	open     map[string]*openFiles // workspace id → shared rooted access
+	stops    []StopFunc
+	locks    map[string]*sync.Mutex // serialises lifecycle changes per workspace
+	ownLocks map[string]*sync.Mutex // serialises ownership changes per tree (identity.go)
+	uids     map[string]int         // tenant → cached Identity answer
 }
 
 type openFiles struct {
@@ -81,7 +94,9 @@ type openFiles struct {
 	refs  int
 }
 
-// NewManager returns a Manager. It creates opts.Dir if needed.
+// NewManager returns a Manager. It creates opts.Dir, and opts.TenantsDir
+// when set, if needed: 0700, or 0711 with opts.Identity (an existing one is
+// then chmodded to 0711).
 func NewManager(opts ManagerOptions) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("workspace: ManagerOptions.Store is required")
@@ -96,15 +111,37 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create workspaces directory: %w", err)
+	m := &Manager{
+		opts:     opts,
+		logger:   logger,
+		open:     make(map[string]*openFiles),
+		locks:    make(map[string]*sync.Mutex),
+		ownLocks: make(map[string]*sync.Mutex),
+		uids:     make(map[string]int),
 	}
-	return &Manager{
-		opts:   opts,
-		logger: logger,
-		open:   make(map[string]*openFiles),
-		locks:  make(map[string]*sync.Mutex),
-	}, nil
+	for _, d := range []struct{ what, dir string }{{"workspaces", opts.Dir}, {"tenants", opts.TenantsDir}} {
+		if d.dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(d.dir, m.dataDirMode()); err != nil {
+			return nil, fmt.Errorf("create %s directory: %w", d.what, err)
+		}
+		if opts.Identity != nil {
+			if err := os.Chmod(d.dir, m.dataDirMode()); err != nil {
+				return nil, fmt.Errorf("chmod %s directory: %w", d.what, err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// dataDirMode is the mode of Dir and TenantsDir: tenants' uids must
+// traverse them to reach their own directories, never list them.
+func (m *Manager) dataDirMode() os.FileMode {
+	if m.opts.Identity != nil {
+		return 0o711
+	}
+	return 0o700
 }
 
 // OnStop registers f to run when a workspace is suspended or deleted. Later
@@ -147,12 +184,22 @@ func (m *Manager) Create(ctx context.Context, owner Owner, opts CreateOptions) (
 	if len(existing) >= m.opts.MaxPerUser {
 		return store.Workspace{}, fmt.Errorf("%w: at most %d workspaces per user", ErrQuota, m.opts.MaxPerUser)
 	}
+	uid, err := m.tenantUID(owner.Tenant)
+	if err != nil {
+		return store.Workspace{}, err
+	}
 	id := newID()
 	dir := m.Dir(id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return store.Workspace{}, fmt.Errorf("create workspace directory: %w", err)
 	}
-	if err := writeInitialFiles(dir, files, m.opts.Files); err != nil {
+	if uid != noOwner {
+		if err := os.Lchown(dir, uid, uid); err != nil {
+			_ = os.RemoveAll(dir)
+			return store.Workspace{}, fmt.Errorf("chown workspace directory: %w", err)
+		}
+	}
+	if err := writeInitialFiles(dir, files, m.opts.Files, uid); err != nil {
 		_ = os.RemoveAll(dir)
 		return store.Workspace{}, err
 	}
@@ -175,9 +222,9 @@ func (m *Manager) Create(ctx context.Context, owner Owner, opts CreateOptions) (
 }
 
 // writeInitialFiles writes files in sorted order, so errors are
-// deterministic.
-func writeInitialFiles(dir string, files map[string]string, opts FilesOptions) error {
-	f, err := OpenFiles(dir, opts)
+// deterministic; new entries belong to uid (unless noOwner).
+func writeInitialFiles(dir string, files map[string]string, opts FilesOptions, uid int) error {
+	f, err := openOwnedFiles(dir, opts, uid)
 	if err != nil {
 		return fmt.Errorf("open workspace files: %w", err)
 	}
@@ -307,6 +354,7 @@ func (m *Manager) Delete(ctx context.Context, owner Owner, id string) error {
 	}
 	m.mu.Lock()
 	delete(m.locks, id)
+	delete(m.ownLocks, "workspace/"+id)
 	m.mu.Unlock()
 	m.logger.Info("workspace deleted", "tenant_id", owner.Tenant, "workspace_id", id)
 	return nil
@@ -348,13 +396,15 @@ func (m *Manager) lock(id string) func() {
 
 // WithFiles resumes owner's workspace id if needed and calls fn with rooted
 // access to its files. Concurrent callers share one Files, so its
-// serialisation of conditional writes holds across requests. fn must not
-// keep f after it returns.
+// serialisation of conditional writes holds across requests. With
+// ManagerOptions.Identity, entries created through f belong to the tenant's
+// uid, and a workspace directory owned by another uid is first given to it
+// (with everything in it, once). fn must not keep f after it returns.
 func (m *Manager) WithFiles(owner Owner, id string, fn func(f *Files) error) error {
 	if _, err := m.Use(owner, id); err != nil {
 		return err
 	}
-	f, err := m.acquire(id)
+	f, err := m.acquire(owner.Tenant, id)
 	if err != nil {
 		return err
 	}
@@ -362,14 +412,30 @@ func (m *Manager) WithFiles(owner Owner, id string, fn func(f *Files) error) err
 	return fn(f)
 }
 
-func (m *Manager) acquire(id string) (*Files, error) {
+// acquire returns the shared Files of tenant's workspace id, opening it
+// (after adopting the directory for the tenant's uid) when none is open.
+func (m *Manager) acquire(tenant, id string) (*Files, error) {
+	m.mu.Lock()
+	if o, ok := m.open[id]; ok {
+		o.refs++
+		m.mu.Unlock()
+		return o.files, nil
+	}
+	m.mu.Unlock()
+	uid, err := m.tenantUID(tenant)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.adoptWorkspace(tenant, id); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if o, ok := m.open[id]; ok {
+	if o, ok := m.open[id]; ok { // opened meanwhile
 		o.refs++
 		return o.files, nil
 	}
-	f, err := OpenFiles(m.Dir(id), m.opts.Files)
+	f, err := openOwnedFiles(m.Dir(id), m.opts.Files, uid)
 	if err != nil {
 		return nil, fmt.Errorf("open workspace files: %w", err)
 	}

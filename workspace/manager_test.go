@@ -240,8 +240,9 @@ func TestProcessEnv(t *testing.T) {
 	}
 	want := map[string]string{
 		"HOME":        filepath.Join(dir, "tenants", "acme", "home"),
-		"GOMODCACHE":  filepath.Join(dir, "tenants", "acme", "go", "pkg", "mod"),
-		"GOCACHE":     filepath.Join(dir, "tenants", "acme", "cache", "go-build"),
+		"GOPATH":      filepath.Join(dir, "tenants", "acme", "home", "go"),
+		"GOMODCACHE":  filepath.Join(dir, "tenants", "acme", "home", "go", "pkg", "mod"),
+		"GOCACHE":     filepath.Join(dir, "tenants", "acme", "home", ".cache", "go-build"),
 		"GOPROXY":     "off",
 		"GOFLAGS":     "-mod=mod",
 		"GOTOOLCHAIN": "local",

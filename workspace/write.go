@@ -185,6 +185,14 @@ func (f *Files) createTemp(dir, rel string) (*os.File, string, error) {
 		rand.Read(rnd[:])
 		name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
 		tmp, err := f.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil && f.owner != noOwner {
+			// fchown before the rename: the file appears already owned.
+			if err := tmp.Chown(f.owner, f.owner); err != nil {
+				_ = tmp.Close()
+				_ = f.root.Remove(name)
+				return nil, "", fsError("write", rel, err)
+			}
+		}
 		if err == nil {
 			return tmp, name, nil
 		}

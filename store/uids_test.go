@@ -1,0 +1,192 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ideserver/ideserver/store"
+)
+
+func TestTenantUIDAllocatesLowestFree(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	for i, tenant := range []string{"acme", "globex", "a/b"} {
+		uid, err := db.TenantUID(tenant, 100000, 10)
+		if err != nil || uid != 100000+i {
+			t.Fatalf("TenantUID(%q) = %d, %v; want %d", tenant, uid, err, 100000+i)
+		}
+	}
+	// Asking again gives the recorded uid, whatever the order.
+	for i, tenant := range []string{"a/b", "acme", "globex"} {
+		want := []int{100002, 100000, 100001}[i]
+		if uid, err := db.TenantUID(tenant, 100000, 10); err != nil || uid != want {
+			t.Errorf("TenantUID(%q) again = %d, %v; want %d", tenant, uid, err, want)
+		}
+	}
+	// A lower first skips uids other tenants hold and takes the gap below.
+	if uid, err := db.TenantUID("initech", 99999, 10); err != nil || uid != 99999 {
+		t.Errorf("TenantUID(initech, 99999) = %d, %v; want 99999", uid, err)
+	}
+	if uid, err := db.TenantUID("umbrella", 99999, 10); err != nil || uid != 100003 {
+		t.Errorf("TenantUID(umbrella, 99999) = %d, %v; want 100003", uid, err)
+	}
+}
+
+func TestTenantUIDErrors(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	for _, tt := range []struct {
+		name          string
+		tenant        string
+		first, count  int
+		want          error
+		wantInMessage string
+	}{
+		{"empty tenant", "", 1000, 10, store.ErrInvalid, "empty tenant"},
+		{"root uid", "acme", 0, 10, store.ErrInvalid, "range"},
+		{"negative first", "acme", -5, 10, store.ErrInvalid, "range"},
+		{"empty range", "acme", 1000, 0, store.ErrInvalid, "range"},
+		{"past 32 bits", "acme", 1 << 32, 1, store.ErrInvalid, "range"},
+		{"ends at (uid_t)-1", "acme", 1<<32 - 2, 2, store.ErrInvalid, "range"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := db.TenantUID(tt.tenant, tt.first, tt.count)
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.wantInMessage) {
+				t.Errorf("TenantUID(%q, %d, %d) = %v; want %v mentioning %q", tt.tenant, tt.first, tt.count, err, tt.want, tt.wantInMessage)
+			}
+		})
+	}
+	// The last usable uid is 2³²-2.
+	if uid, err := db.TenantUID("edge", 1<<32-2, 1); err != nil || uid != 1<<32-2 {
+		t.Errorf("TenantUID at the top of the range = %d, %v", uid, err)
+	}
+	// Nothing was recorded by the refused calls: acme gets the first uid.
+	if uid, err := db.TenantUID("acme", 1000, 2); err != nil || uid != 1000 {
+		t.Errorf("TenantUID(acme) = %d, %v; want 1000", uid, err)
+	}
+}
+
+func TestTenantUIDRangeExhausted(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	for _, tenant := range []string{"t1", "t2", "t3"} {
+		if _, err := db.TenantUID(tenant, 5000, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if uid, err := db.TenantUID("t4", 5000, 3); !errors.Is(err, store.ErrNoUIDs) {
+		t.Fatalf("TenantUID(t4) on a full range = %d, %v; want ErrNoUIDs", uid, err)
+	}
+	// The refused tenant got nothing: a wider range gives it the next uid,
+	// and existing tenants keep theirs.
+	if uid, err := db.TenantUID("t4", 5000, 4); err != nil || uid != 5003 {
+		t.Errorf("TenantUID(t4) on a wider range = %d, %v; want 5003", uid, err)
+	}
+	if uid, err := db.TenantUID("t2", 5000, 4); err != nil || uid != 5001 {
+		t.Errorf("TenantUID(t2) = %d, %v; want 5001", uid, err)
+	}
+}
+
+func TestTenantUIDOutsideRangeIsNotReassigned(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	if uid, err := db.TenantUID("acme", 70000, 100); err != nil || uid != 70000 {
+		t.Fatalf("TenantUID = %d, %v", uid, err)
+	}
+	uid, err := db.TenantUID("acme", 80000, 100)
+	if !errors.Is(err, store.ErrUIDOutOfRange) || !strings.Contains(err.Error(), "70000") {
+		t.Fatalf("TenantUID with a moved range = %d, %v; want ErrUIDOutOfRange naming 70000", uid, err)
+	}
+	// The refusal recorded nothing: the old range still answers the same,
+	// and the new range's first uid is still free for another tenant.
+	if uid, err := db.TenantUID("acme", 70000, 100); err != nil || uid != 70000 {
+		t.Errorf("TenantUID in the old range = %d, %v", uid, err)
+	}
+	if uid, err := db.TenantUID("globex", 80000, 100); err != nil || uid != 80000 {
+		t.Errorf("TenantUID(globex) in the new range = %d, %v; want 80000", uid, err)
+	}
+}
+
+func TestTenantUIDStableAcrossReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := store.Open(store.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, tenant := range []string{"acme", "globex", "initech"} {
+		uid, err := db.TenantUID(tenant, 200000, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[tenant] = uid
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openPath(t, path)
+	// Reverse order: an allocation by order alone would differ.
+	for _, tenant := range []string{"initech", "globex", "acme"} {
+		if uid, err := db.TenantUID(tenant, 200000, 1000); err != nil || uid != want[tenant] {
+			t.Errorf("after reopen TenantUID(%q) = %d, %v; want %d", tenant, uid, err, want[tenant])
+		}
+	}
+	if uid, err := db.TenantUID("new", 200000, 1000); err != nil || uid != 200003 {
+		t.Errorf("after reopen a new tenant gets %d, %v; want 200003", uid, err)
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTenantUIDConcurrent(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	store.SetNoSync(db, true) // many small write transactions
+	const tenants, callsPerTenant, first = 24, 4, 300000
+	var wg sync.WaitGroup
+	got := make([][]int, tenants)
+	errs := make(chan error, tenants*callsPerTenant)
+	for i := range tenants {
+		got[i] = make([]int, callsPerTenant)
+		for j := range callsPerTenant {
+			wg.Go(func() {
+				uid, err := db.TenantUID(fmt.Sprintf("tenant-%02d", i), first, tenants)
+				if err != nil {
+					errs <- err
+				}
+				got[i][j] = uid
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[int]int{}
+	for i, uids := range got {
+		for _, uid := range uids {
+			if uid != uids[0] {
+				t.Errorf("tenant-%02d got uids %v from concurrent calls", i, uids)
+				break
+			}
+		}
+		if uids[0] < first || uids[0] >= first+tenants {
+			t.Errorf("tenant-%02d got %d, outside the range", i, uids[0])
+		}
+		if prev, dup := seen[uids[0]]; dup {
+			t.Errorf("tenant-%02d and tenant-%02d share uid %d", prev, i, uids[0])
+		}
+		seen[uids[0]] = i
+	}
+	// The range is exactly full now.
+	if _, err := db.TenantUID("one-too-many", first, tenants); !errors.Is(err, store.ErrNoUIDs) {
+		t.Errorf("TenantUID past a full range = %v; want ErrNoUIDs", err)
+	}
+}

@@ -1,0 +1,210 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/store"
+)
+
+// Where [Manager.View] binds a tenant's directories inside an isolated
+// process. Tools that show paths to a client (lsp, dap) use the same names.
+const (
+	SandboxWorkspace  = "/workspace"  // the workspace directory
+	SandboxHome       = "/home/user"  // the tenant's HOME (GOPATH, GOCACHE inside)
+	SandboxGoModCache = "/gomodcache" // the tenant's GOMODCACHE
+	SandboxGoRoot     = "/goroot"     // GOROOT, read-only
+)
+
+// noOwner is the uid meaning "leave ownership alone": no Identity, or an
+// Identity that answered a negative uid.
+const noOwner = -1
+
+// tenantUID returns the host uid that owns tenant's files, or noOwner. The
+// answer of ManagerOptions.Identity is cached: it must be stable.
+func (m *Manager) tenantUID(tenant string) (int, error) {
+	if m.opts.Identity == nil {
+		return noOwner, nil
+	}
+	m.mu.Lock()
+	uid, ok := m.uids[tenant]
+	m.mu.Unlock()
+	if ok {
+		return uid, nil
+	}
+	uid, err := m.opts.Identity(tenant)
+	if err != nil {
+		return noOwner, fmt.Errorf("tenant identity: %w", err)
+	}
+	if uid < 0 {
+		uid = noOwner
+	}
+	m.mu.Lock()
+	m.uids[tenant] = uid
+	m.mu.Unlock()
+	return uid, nil
+}
+
+// View returns the binds every isolated process of tenant in workspace gets
+// (the shape of sandbox.Options.View): the workspace directory at
+// SandboxWorkspace when workspace is not "" (the workspace must exist and
+// belong to tenant, else the error wraps ErrNotFound), the tenant's HOME at
+// SandboxHome, its GOMODCACHE at SandboxGoModCache, and GOROOT read-only at
+// SandboxGoRoot when ManagerOptions.Go.Root is set.
+//
+// It prepares what it binds as TenantDirs does (creating directories, giving
+// them to the tenant's uid) and gives a workspace directory from before
+// isolation to the tenant's uid, so a process started before any file access
+// can write its workspace. The Host paths are for the sandbox only and never
+// reach a client. Safe for concurrent use.
+func (m *Manager) View(tenant, workspace string) ([]sandbox.Bind, error) {
+	dirs, err := m.TenantDirs(tenant)
+	if err != nil {
+		return nil, err
+	}
+	var binds []sandbox.Bind
+	if workspace != "" {
+		w, err := m.opts.Store.GetWorkspace(workspace)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && w.TenantID != tenant) {
+			return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get workspace: %w", err)
+		}
+		if fi, err := os.Lstat(m.Dir(workspace)); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%w: workspace %q has no directory", ErrNotFound, workspace)
+		}
+		if err := m.adoptWorkspace(tenant, workspace); err != nil {
+			return nil, err
+		}
+		binds = append(binds, sandbox.Bind{Host: m.Dir(workspace), Target: SandboxWorkspace})
+	}
+	binds = append(binds,
+		sandbox.Bind{Host: dirs.Home, Target: SandboxHome},
+		sandbox.Bind{Host: dirs.GoModCache, Target: SandboxGoModCache},
+	)
+	if m.opts.Go.Root != "" {
+		binds = append(binds, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
+	}
+	return binds, nil
+}
+
+// adoptWorkspace gives the directory of workspace id, and everything in it,
+// to tenant's uid when the directory belongs to another uid (a workspace
+// from before isolation). Without an identity it does nothing; with one, a
+// workspace without a directory is ErrNotFound. Cheap (one lstat) once
+// adopted.
+func (m *Manager) adoptWorkspace(tenant, id string) error {
+	uid, err := m.tenantUID(tenant)
+	if err != nil || uid == noOwner {
+		return err
+	}
+	fi, err := os.Lstat(m.Dir(id))
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: workspace %q has no directory", ErrNotFound, id)
+	}
+	if ownerOf(fi) == uid {
+		return nil
+	}
+	unlock := m.ownLock("workspace/" + id)
+	defer unlock()
+	n, skipped, err := adoptTree(m.Dir(id), uid)
+	if err != nil {
+		return fmt.Errorf("give workspace %q to its tenant: %w", id, stripPath(err))
+	}
+	m.logger.Info("workspace files given to tenant uid", "tenant_id", tenant, "workspace_id", id, "uid", uid, "entries", n)
+	if skipped > 0 {
+		m.logger.Warn("hard-linked files left to their owner", "tenant_id", tenant, "workspace_id", id, "files", skipped)
+	}
+	return nil
+}
+
+// adoptTree gives dir and everything below it to uid (and gid uid) when
+// dir's owner is not uid already; dir must be a directory, not a symlink.
+// It never follows a symlink: entries are changed with lchown semantics
+// through an os.Root on dir, so a symlink, or a directory swapped for one
+// meanwhile, cannot lead it outside dir. Regular files with more than one
+// link are skipped (counted in skipped): another name of the same file may
+// lie outside dir. dir itself is changed last, so an interrupted call is
+// redone in full by the next. n counts the entries changed.
+func adoptTree(dir string, uid int) (n, skipped int, err error) {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !fi.IsDir() {
+		return 0, 0, errors.New("not a directory")
+	}
+	if ownerOf(fi) == uid {
+		return 0, 0, nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer root.Close()
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil // removed meanwhile
+		case err != nil:
+			return err
+		case p == ".":
+			return nil // last, below
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				skipped++
+				return nil
+			}
+		}
+		if err := root.Lchown(p, uid, uid); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, skipped, err
+	}
+	if err := root.Lchown(".", uid, uid); err != nil {
+		return n, skipped, err
+	}
+	return n + 1, skipped, nil
+}
+
+// ownLock serialises ownership changes of one tree (key "tenant/<id>" or
+// "workspace/<id>") and returns the unlock function. It is separate from
+// the lifecycle locks, which are held while processes stop.
+func (m *Manager) ownLock(key string) func() {
+	m.mu.Lock()
+	l, ok := m.ownLocks[key]
+	if !ok {
+		l = new(sync.Mutex)
+		m.ownLocks[key] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// ownerOf returns the uid owning fi, or noOwner when the platform does not
+// say.
+func ownerOf(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return noOwner
+}
