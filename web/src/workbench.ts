@@ -10,6 +10,11 @@ import { api, ApiError, call, encodePath, openSocket, wsPath, type Entry, type W
 import { byId, el, say } from './dom';
 import { post, startEmbed } from './embed';
 import { startLSP } from './lsp';
+import { formatBeforeSave, goEditing } from './editor-lsp';
+import { installKeysHelp } from './editor-help';
+import { installQuickOpen } from './quickopen';
+import { installSearch, revealAt } from './search';
+import { DebugPanel } from './debug';
 import { TermPanel } from './terminal';
 
 const wsRoot = 'file:///workspace/';
@@ -83,6 +88,7 @@ class Workbench {
   private selected: { path: string; type: string } | null = null;
   private client: LSPClient;
   private terms: TermPanel;
+  private debug: DebugPanel;
   private restoring = true;
   private saveTimer = 0;
   private opening = new Map<string, Promise<Tab | null>>();
@@ -90,6 +96,14 @@ class Workbench {
   constructor(readonly id: string) {
     this.client = startLSP(id, async (uri) => (await this.open(uri))?.view ?? null);
     this.terms = new TermPanel(id);
+    this.debug = new DebugPanel(id, {
+      open: async (u) => (await this.open(u))?.view ?? null,
+      active: () => (this.active ? { uri: this.active.uri, view: this.active.view } : null),
+      saveAll: async () => { for (const t of this.tabs) if (t.dirty && !t.readOnly) await this.save(t); },
+    });
+    installQuickOpen((d) => this.listDir(d), (p) => this.act(() => this.open(fileURI(p))));
+    installSearch(id, (p, line, col) => this.act(async () => { const t = await this.open(fileURI(p)); if (t) revealAt(t.view, line, col); }));
+    installKeysHelp();
     byId('new-file').addEventListener('click', () => void this.act(() => this.newItem(false)));
     byId('new-dir').addEventListener('click', () => void this.act(() => this.newItem(true)));
     byId('rename').addEventListener('click', () => void this.act(() => this.renameSelected()));
@@ -358,9 +372,10 @@ class Workbench {
       state: EditorState.create({
         doc: text,
         extensions: [
-          keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => { void this.act(() => this.save(t)); return true; } }]),
+          keymap.of([{ key: 'Mod-s', preventDefault: true, stopPropagation: true, run: () => { void this.act(() => this.save(t)); return true; } }]),
           basicSetup,
-          ...(isGo ? [go(), this.client.plugin(uri, 'go')] : []),
+          ...(isGo ? [go(), this.client.plugin(uri, 'go'), goEditing(async (u) => (await this.open(u, false))?.view ?? null)] : []),
+          ...(isGo ? [this.debug.editorExtension(uri)] : []),
           EditorState.readOnly.of(readOnly),
           EditorView.updateListener.of((u) => { if (u.docChanged) this.renderTabs(); }),
         ],
@@ -419,6 +434,7 @@ class Workbench {
   async save(t: Tab): Promise<void> {
     const path = workspacePath(t.uri);
     if (path === null || t.readOnly) return say('This file is read-only.');
+    if (t.uri.endsWith('.go')) await formatBeforeSave(t.view);
     const doc = t.view.state.doc;
     const url = `${wsPath(this.id)}/files/${encodePath(path)}`;
     const put = (ifMatch: boolean) => api(url, { method: 'PUT', body: doc.toString(), headers: ifMatch && t.etag ? { 'If-Match': t.etag } : {} });
