@@ -40,6 +40,20 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 	if err := os.Chmod(p.dir, 0o700); err != nil {
 		return fmt.Errorf("session directory: %w", err)
 	}
+	// dlv may run as the tenant's uid: it dials the socket and writes the
+	// debug binary here.
+	uid, mapped, err := o.Runner.TenantUID(tenant)
+	if err != nil {
+		return fmt.Errorf("tenant identity: %w", err)
+	}
+	if mapped {
+		if err := os.Chown(p.dir, uid, uid); err != nil {
+			return fmt.Errorf("session directory: %w", err)
+		}
+	}
+	p.view = newToolView(o.Runner.Isolation() == sandbox.IsolationBwrap,
+		map[string]string{p.dir: SessionTarget, wsDir: o.Runner.ViewPath(tenant, ws, wsDir)},
+		func(h string) string { return o.Runner.ViewPath(tenant, ws, h) })
 	roots := []Root{{Client: WorkspaceRoot, Host: wsDir}}
 	if goroot := envValue(env, "GOROOT"); goroot != "" {
 		roots = append(roots, Root{Client: GorootRoot, Host: goroot})
@@ -57,6 +71,9 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 	if p.paths, err = NewPathMap(roots); err != nil {
 		return err
 	}
+	if p.tpaths, err = NewPathMap(p.view.toolRoots(roots)); err != nil {
+		return err
+	}
 
 	sctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
 	defer cancel()
@@ -72,25 +89,33 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 	}
 	ln.SetUnlinkOnClose(true)
 	defer ln.Close()
+	if err := p.sockOwner(sock); err != nil {
+		return err
+	}
 
 	p.proc, err = o.Runner.Start(ctx, sandbox.Cmd{
 		Kind:      "dlv",
 		Tenant:    tenant,
 		Workspace: ws,
 		Path:      dlv,
-		Args:      dlvArgs(sock),
+		Args:      dlvArgs(p.view.path(sock)),
 		Env:       env,
 		Dir:       p.wsRoot,
 		Stdout:    &logWriter{log: p.log, stream: "stdout"},
 		Stderr:    &logWriter{log: p.log, stream: "stderr"},
+		Binds:     p.binds(),
+		Ptrace:    true, // dlv traces the program it starts
+		// dlv builds (modules may be fetched) and the program may use the
+		// network; with isolation, not the host's loopback.
+		Network: sandbox.NetworkProxyOnly,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: start dlv: %w", ErrUnavailable, err)
 	}
 	p.log = p.log.With("pid", p.proc.Pid())
 
-	pid := p.proc.Pid()
-	c, err := acceptDlv(sctx, ln, p.proc.Done(), func(c *net.UnixConn) error { return checkPeer(c, pid) })
+	proc := p.proc
+	c, err := acceptDlv(sctx, ln, p.proc.Done(), func(c *net.UnixConn) error { return checkPeer(c, proc.UID(), proc.Owns) })
 	if err != nil {
 		return err
 	}
@@ -157,16 +182,39 @@ func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
 	return cred, nil
 }
 
-// checkPeer accepts only dlv itself: same uid, and dlv's pid.
-func checkPeer(c *net.UnixConn, pid int) error {
+// checkPeer accepts only the dlv that was started: a peer running as uid
+// (the host uid dlv runs as) whose pid owns accepts (the sandbox process
+// or a descendant: under bubblewrap dlv is one).
+func checkPeer(c *net.UnixConn, uid int, owns func(pid int) bool) error {
 	cred, err := peerCred(c)
 	if err != nil {
 		return err
 	}
-	if int(cred.Uid) != os.Getuid() || int(cred.Pid) != pid {
+	if int(cred.Uid) != uid || !owns(int(cred.Pid)) {
 		return fmt.Errorf("%w: unexpected peer on the dlv socket (pid %d)", ErrUnavailable, cred.Pid)
 	}
 	return nil
+}
+
+// sockOwner lets the tenant's uid, when dlv runs as one, connect to the
+// socket at sock (connecting needs write permission on it). The directory
+// is the tenant's (start chowned it) and the peer check stays the guard.
+func (p *proxy) sockOwner(sock string) error {
+	uid, mapped, err := p.m.opts.Runner.TenantUID(p.tenant)
+	if err != nil {
+		return fmt.Errorf("tenant identity: %w", err)
+	}
+	if mapped {
+		if err := os.Chown(sock, uid, uid); err != nil {
+			return fmt.Errorf("dlv socket: %w", err)
+		}
+	}
+	return nil
+}
+
+// binds makes the session directory visible to dlv at SessionTarget.
+func (p *proxy) binds() []sandbox.Bind {
+	return []sandbox.Bind{{Host: p.dir, Target: SessionTarget}}
 }
 
 // moveToTerminal replaces the session's dlv with one started in a new
@@ -186,7 +234,14 @@ func (p *proxy) moveToTerminal() (err error) {
 	}
 	ln.SetUnlinkOnClose(true)
 	defer ln.Close()
-	term, err := o.Terminals.Start(ctx, p.tenant, p.ws, append([]string{p.dlvPath}, dlvArgs(sock)...))
+	if err := p.sockOwner(sock); err != nil {
+		return err
+	}
+	term, err := o.Terminals.Start(ctx, p.tenant, p.ws, TerminalCmd{
+		Argv:   append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
+		Binds:  p.binds(),
+		Ptrace: true,
+	})
 	if err != nil {
 		return fmt.Errorf("start dlv in a terminal: %w", err)
 	}
@@ -204,7 +259,7 @@ func (p *proxy) moveToTerminal() (err error) {
 			p.log.Warn("dap: end terminal", "err", cerr)
 		}
 	}()
-	c, err = acceptDlv(ctx, ln, term.Done(), func(c *net.UnixConn) error { return checkPeer(c, term.Pid()) })
+	c, err = acceptDlv(ctx, ln, term.Done(), func(c *net.UnixConn) error { return checkPeer(c, term.UID(), term.Owns) })
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,11 @@ func initialize(c *client) {
 // see the output, end; nothing of the host leaks and nothing survives.
 func TestDebugMain(t *testing.T) {
 	dlv := requireDlv(t)
-	f := newFixture(t, dlv, map[string]string{"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloMain})
+	debugMain(t, newFixture(t, dlv, map[string]string{"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloMain}))
+}
+
+// debugMain is TestDebugMain's walk over f, a fixture of helloMain.
+func debugMain(t *testing.T, f *fixture) {
 	c := f.open()
 	initialize(c)
 

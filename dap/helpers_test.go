@@ -134,7 +134,18 @@ func newFixture(t testing.TB, dlv string, files map[string]string) *fixture {
 // Options (e.g. Terminals) before New.
 func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func(*sandbox.Runner, *fakeWorkspaces, *dap.Options)) *fixture {
 	t.Helper()
+	return newFixtureMode(t, dlv, files, false, hook)
+}
+
+// newFixtureMode is newFixtureWith whose runner, when bwrap is set, runs
+// tenant1 inside bubblewrap as testUID (see isolate).
+func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap bool, hook func(*sandbox.Runner, *fakeWorkspaces, *dap.Options)) *fixture {
+	t.Helper()
 	root := t.TempDir()
+	if bwrap {
+		requireBwrap(t)
+		root = publicDir(t)
+	}
 	f := &fakeWorkspaces{
 		base: filepath.Join(root, "workspaces"), tenants: filepath.Join(root, "tenants"),
 		goroot: goEnv(t, "GOROOT"), gocache: goEnv(t, "GOCACHE"),
@@ -152,12 +163,16 @@ func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func
 	if err := os.MkdirAll(f.Dir(wsID), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runner, err := sandbox.New(sandbox.Options{Instance: "daptest-" + strconv.Itoa(os.Getpid()), KillGrace: 500 * time.Millisecond})
-	if err != nil {
+	tmp := filepath.Join(root, "tmp")
+	if err := os.MkdirAll(tmp, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	tmp := filepath.Join(root, "tmp")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	ropts := sandbox.Options{Instance: "daptest-" + strconv.Itoa(os.Getpid()), KillGrace: 500 * time.Millisecond}
+	if bwrap {
+		dlv = isolate(t, root, f, wsID, dlv, &ropts)
+	}
+	runner, err := sandbox.New(ropts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	opts := dap.Options{

@@ -40,7 +40,11 @@ const (
 
 // launchEnv is what checking a launch needs to know of the session.
 type launchEnv struct {
-	paths  *PathMap
+	paths *PathMap // client ↔ host: paths are checked on the host
+	// tpaths and tool map to dlv's view what is forwarded (the identity
+	// and paths when nil, as with IsolationNone).
+	tpaths *PathMap
+	tool   func(host string) string
 	wsRoot string // the workspace's host directory, symlinks resolved
 	output string // host path of the binary dlv builds
 	// terminal: console "integratedTerminal" is possible (the server has
@@ -80,13 +84,20 @@ var (
 )
 
 // checkLaunch validates the arguments of a launch request and returns the
-// arguments to forward, with program, cwd and args mapped to the host and
+// arguments to forward, with program, cwd and args mapped to dlv's view
+// (env.tool, env.tpaths; the host paths checked) and
 // dlvCwd, output and outputMode set by the proxy (outputMode "local"
 // exactly when the launch asked for console "integratedTerminal", which
 // env.terminal allows). Unknown keys are dropped.
 // It also returns the effective mode, "debug" or "test" ("auto" resolved),
 // for metrics.
 func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *refusal) {
+	if env.tpaths == nil {
+		env.tpaths = env.paths
+	}
+	if env.tool == nil {
+		env.tool = func(h string) string { return h }
+	}
 	v, err := decodeJSON(raw)
 	if err != nil {
 		return nil, "", refuse(reasonMalformed, "The launch arguments are not valid JSON.")
@@ -185,7 +196,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 	out["mode"] = mode
-	out["program"] = prog
+	out["program"] = env.tool(prog)
 
 	if c, ok := in["cwd"]; ok && c != "" {
 		s, isStr := c.(string)
@@ -199,7 +210,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
 			return nil, "", refuse(reasonPath, "cwd %q is not a directory in the workspace.", s)
 		}
-		out["cwd"] = cwd
+		out["cwd"] = env.tool(cwd)
 	}
 
 	if a, ok := in["args"]; ok && a != nil {
@@ -212,7 +223,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 				return nil, "", refuse(reasonMalformed, "args must be a list of strings.")
 			}
 		}
-		mapped, _ := env.paths.rewriteToHost(list, false)
+		mapped, _ := env.tpaths.rewriteToHost(list, false)
 		out["args"] = mapped
 	}
 
@@ -236,8 +247,8 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 
-	out["dlvCwd"] = moduleDir(pkgDir, env.wsRoot)
-	out["output"] = env.output
+	out["dlvCwd"] = env.tool(moduleDir(pkgDir, env.wsRoot))
+	out["output"] = env.tool(env.output)
 	out["outputMode"] = "remote"
 	if inTerminal {
 		// dlv's stdio is the terminal's PTY; the program inherits it.

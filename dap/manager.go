@@ -45,20 +45,33 @@ var _ Workspaces = (*workspace.Manager)(nil)
 // adapts package terminal to it, so a terminal started here is listed and
 // attachable like any other.
 type Terminals interface {
-	// Start runs argv (argv[0] an absolute path) in a new terminal of
-	// tenant's workspace: on a PTY that is its stdin, stdout and stderr,
-	// in the workspace directory, with the tenant's process environment,
-	// through the sandbox. Errors wrap ErrTerminalLimit at the terminal
-	// limits and never hold a host path.
-	Start(ctx context.Context, tenant, workspace string, argv []string) (Terminal, error)
+	// Start runs cmd in a new terminal of tenant's workspace: on a PTY
+	// that is its stdin, stdout and stderr, in the workspace directory,
+	// with the tenant's process environment, through the sandbox with
+	// cmd's Binds and Ptrace (terminal.CreateOptions has both). Errors
+	// wrap ErrTerminalLimit at the terminal limits and never hold a host
+	// path.
+	Start(ctx context.Context, tenant, workspace string, cmd TerminalCmd) (Terminal, error)
+}
+
+// TerminalCmd is the program Terminals.Start runs: dlv.
+type TerminalCmd struct {
+	Argv   []string       // argv[0] an absolute host path
+	Binds  []sandbox.Bind // further host paths it sees (sandbox.Cmd.Binds)
+	Ptrace bool           // it is a debugger (sandbox.Cmd.Ptrace)
 }
 
 // Terminal is a terminal started by Terminals.
 type Terminal interface {
 	// ID is the terminal's id in the terminals API.
 	ID() string
-	// Pid is the host pid of the terminal's process, the dlv it runs.
-	Pid() int
+	// Owns reports whether pid is the terminal's process or a live
+	// descendant of it (sandbox.Process.Owns): the dlv it runs, which
+	// under bubblewrap is a descendant.
+	Owns(pid int) bool
+	// UID is the host uid the terminal's processes run as
+	// (sandbox.Process.UID).
+	UID() int
 	// Done is closed when the terminal's process has ended.
 	Done() <-chan struct{}
 	// Close ends the terminal and everything started in it and returns

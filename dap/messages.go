@@ -111,7 +111,8 @@ func (p *proxy) rewriteRequest(msg []byte, h header) ([]byte, *refusal) {
 	}
 	if h.Command == "launch" {
 		args, mode, r := checkLaunch(h.Arguments, launchEnv{
-			paths: p.paths, wsRoot: p.wsRoot, output: filepath.Join(p.dir, "__debug_bin"),
+			paths: p.paths, tpaths: p.tpaths, tool: p.view.path,
+			wsRoot: p.wsRoot, output: filepath.Join(p.dir, "__debug_bin"),
 			terminal: p.m.opts.Terminals != nil && p.runInTerminal.Load(),
 		})
 		if r != nil {
@@ -131,7 +132,7 @@ func (p *proxy) rewriteRequest(msg []byte, h header) ([]byte, *refusal) {
 		return mustEncode(obj), nil
 	}
 	if a, ok := obj["arguments"]; ok {
-		na, err := p.paths.rewriteToHost(a, false)
+		na, err := p.tpaths.rewriteToHost(a, false)
 		if err != nil {
 			return nil, refuse(reasonPath, "A source path in this request is outside the workspace, /goroot and /gomodcache.")
 		}
@@ -201,7 +202,7 @@ func (p *proxy) fromDlv(msg []byte) (fwd, reply []byte) {
 	if h.Type == "response" && h.Command == "initialize" {
 		msg = withoutRestart(msg)
 	}
-	out, err := p.paths.MessageToClient(msg)
+	out, err := p.tpaths.MessageToClient(msg)
 	if err != nil {
 		p.log.Warn("dap: dropped message from dlv", "err", err)
 		return nil, nil

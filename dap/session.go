@@ -95,8 +95,10 @@ type proxy struct {
 	tenant string
 	ws     string
 
-	dir     string // private 0700 directory
-	paths   *PathMap
+	dir     string    // private 0700 directory
+	paths   *PathMap  // client ↔ host, for checking launch paths
+	tpaths  *PathMap  // client ↔ dlv's view (paths with IsolationNone)
+	view    *toolView // host → dlv's view
 	wsRoot  string
 	dlvPath string
 

@@ -20,8 +20,8 @@ import (
 // does.
 type testTerminals struct{ m *terminal.Manager }
 
-func (t testTerminals) Start(ctx context.Context, tenant, ws string, argv []string) (dap.Terminal, error) {
-	info, err := t.m.Create(ctx, tenant, ws, terminal.CreateOptions{Command: argv})
+func (t testTerminals) Start(ctx context.Context, tenant, ws string, cmd dap.TerminalCmd) (dap.Terminal, error) {
+	info, err := t.m.Create(ctx, tenant, ws, terminal.CreateOptions{Command: cmd.Argv, Binds: cmd.Binds, Ptrace: cmd.Ptrace})
 	if errors.Is(err, terminal.ErrLimit) {
 		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
 	}
@@ -42,7 +42,8 @@ type testTerminal struct {
 }
 
 func (t testTerminal) ID() string            { return t.s.ID() }
-func (t testTerminal) Pid() int              { return t.s.Pid() }
+func (t testTerminal) Owns(pid int) bool     { return t.s.Owns(pid) }
+func (t testTerminal) UID() int              { return t.s.UID() }
 func (t testTerminal) Done() <-chan struct{} { return t.s.Done() }
 func (t testTerminal) Close(ctx context.Context) error {
 	if err := t.m.Delete(ctx, t.tenant, t.ws, t.s.ID()); !errors.Is(err, terminal.ErrNotFound) {
@@ -137,9 +138,15 @@ func main() {
 // real stdin, breakpoints still work, and ending the session ends the
 // terminal and everything in it.
 func TestIntegratedTerminal(t *testing.T) {
+	integratedTerminal(t, false)
+}
+
+// integratedTerminal is TestIntegratedTerminal, with bwrap inside
+// bubblewrap (newFixtureMode).
+func integratedTerminal(t *testing.T, bwrap bool) {
 	dlv := requireDlv(t)
 	var tm *terminal.Manager
-	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+	f := newFixtureMode(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
 		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
 			var err error
 			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
@@ -382,8 +389,15 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 // initialized before the launch).
 func BenchmarkLaunchToStopped(b *testing.B) {
 	dlv := requireDlv(b)
+	b.Run("direct", func(b *testing.B) { launchToStopped(b, dlv, false) })
+	b.Run("bwrap", func(b *testing.B) { launchToStopped(b, dlv, true) })
+}
+
+// launchToStopped is BenchmarkLaunchToStopped with dlv started directly
+// or, with bwrap, inside bubblewrap as the tenant's uid.
+func launchToStopped(b *testing.B, dlv string, bwrap bool) {
 	var tm *terminal.Manager
-	f := newFixtureWith(b, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
+	f := newFixtureMode(b, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
 		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
 			var err error
 			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir})
@@ -426,7 +440,7 @@ func BenchmarkLaunchToStopped(b *testing.B) {
 	}
 }
 
-// gatedTerminals hands out terminals whose Pid (asked once dlv has dialled
+// gatedTerminals hands out terminals whose UID (asked once dlv has dialled
 // in) waits for gate: the test stops the session in between.
 type gatedTerminals struct {
 	testTerminals
@@ -434,8 +448,8 @@ type gatedTerminals struct {
 	gate  chan struct{}
 }
 
-func (g gatedTerminals) Start(ctx context.Context, tenant, ws string, argv []string) (dap.Terminal, error) {
-	term, err := g.testTerminals.Start(ctx, tenant, ws, argv)
+func (g gatedTerminals) Start(ctx context.Context, tenant, ws string, cmd dap.TerminalCmd) (dap.Terminal, error) {
+	term, err := g.testTerminals.Start(ctx, tenant, ws, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -448,13 +462,13 @@ type gatedTerminal struct {
 	gate  chan struct{}
 }
 
-func (t gatedTerminal) Pid() int {
+func (t gatedTerminal) UID() int {
 	select {
 	case t.asked <- struct{}{}:
 	default:
 	}
 	<-t.gate
-	return t.testTerminal.Pid()
+	return t.testTerminal.UID()
 }
 
 // TestStopDuringMoveToTerminal: a session stopped while its dlv moves into

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ var listeningRE = regexp.MustCompile(`(?m)^ideserver listening on (http://(\S+))
 func startServerWith(t *testing.T, cfg serverConfig) *instance {
 	t.Helper()
 	if cfg.Data == "" {
-		cfg.Data = t.TempDir()
+		cfg.Data = searchableTempDir(t)
 	}
 	if cfg.Token == "" {
 		cfg.Token = fixedToken
@@ -109,6 +110,22 @@ func startServerWith(t *testing.T, cfg serverConfig) *instance {
 		t.Fatalf("ideserver did not print its listening line within %v; stdout:\n%s\nstderr:\n%s", startTimeout, in.stdout, in.stderr)
 	}
 	return in
+}
+
+// searchableTempDir returns a new directory whose parent other uids may
+// pass (t.TempDir makes both 0700): run as root, the server isolates
+// tenants under their own uids, which must reach their directories below
+// the data directory, or it runs without isolation (refusing to when
+// several tenants exist).
+func searchableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // serverEnv is the child's environment: PATH, a temporary HOME,

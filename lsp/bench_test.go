@@ -282,12 +282,24 @@ func BenchmarkHover(b *testing.B) {
 // over a loopback WebSocket: from the WebSocket opening to the first
 // diagnostics for the hello workspace (the tenant's build cache persists
 // between iterations, as it does for a real tenant; the first iteration is
-// cold), and the resident memory of its gopls then. Run with
-// -benchtime=5x.
+// cold), and the resident memory of its gopls then; with gopls started
+// directly and inside bubblewrap as the tenant's uid (when possible). Run
+// with -benchtime=5x.
 func BenchmarkFirstDiagnostics(b *testing.B) {
 	gopls := requireGopls(b)
-	e := newEnv(b, helloFiles)
-	m := newManager(b, e, gopls, nil)
+	b.Run("direct", func(b *testing.B) {
+		e := newEnv(b, helloFiles)
+		firstDiagnostics(b, e, newManager(b, e, gopls, nil))
+	})
+	b.Run("bwrap", func(b *testing.B) {
+		requireBwrap(b)
+		e := newEnvIn(b, publicDir(b), helloFiles)
+		runner, g := isolate(b, e, gopls)
+		firstDiagnostics(b, e, newManagerWith(b, runner, e, g, nil))
+	})
+}
+
+func firstDiagnostics(b *testing.B, e *env, m *lsp.Manager) {
 	var times []time.Duration
 	var rss []float64
 	b.ResetTimer()

@@ -89,7 +89,12 @@ func (e *env) TenantDirs(string) (workspace.TenantDirs, error) { return e.dirs, 
 // newEnv makes a data directory holding workspace "ws1" with files.
 func newEnv(t testing.TB, files map[string]string) *env {
 	t.Helper()
-	data := t.TempDir()
+	return newEnvIn(t, t.TempDir(), files)
+}
+
+// newEnvIn is newEnv in the data directory data.
+func newEnvIn(t testing.TB, data string, files map[string]string) *env {
+	t.Helper()
 	e := &env{
 		data: data,
 		wsID: "ws1",
@@ -177,6 +182,13 @@ func newManager(t testing.TB, e *env, gopls string, tweak func(*lsp.Options)) *l
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newManagerWith(t, runner, e, gopls, tweak)
+}
+
+// newManagerWith is newManager over runner, which it closes with the
+// Manager.
+func newManagerWith(t testing.TB, runner *sandbox.Runner, e *env, gopls string, tweak func(*lsp.Options)) *lsp.Manager {
+	t.Helper()
 	watchers := workspace.NewWatchers(workspace.WatcherOptions{})
 	opts := lsp.Options{
 		Runner:         runner,

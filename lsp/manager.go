@@ -33,6 +33,9 @@ type Options struct {
 	// GoplsPath resolves the gopls binary (gotool.Installer.Path); required.
 	GoplsPath func(ctx context.Context) (string, error)
 	// GoRoot is the host GOROOT, served to clients as file:///goroot.
+	// gopls sees it, like the workspace and GOMODCACHE, as
+	// Runner.ViewPath translates it (under bubblewrap: /goroot), and the
+	// proxy rewrites URIs between the client's view and that one.
 	GoRoot string
 	// Redact are host directories besides the roots that must never reach
 	// a client (the data directory); text holding them shows "…".

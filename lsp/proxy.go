@@ -161,7 +161,7 @@ func (s *session) track(msg *message, params any) error {
 	defer s.mu.Unlock()
 	switch msg.method {
 	case "initialize":
-		sanitizeInitialize(p, s.hostWorkspaceURI())
+		sanitizeInitialize(p, s.toolWorkspaceURI())
 		raw, err := encode(p)
 		if err != nil {
 			return err

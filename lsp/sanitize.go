@@ -49,11 +49,11 @@ func safeBuildFlags(v any) []any {
 // the workspace; rootPath and processId (a browser's pid means nothing
 // here) are dropped; initializationOptions are sanitised; and gopls is told
 // the client watches files, which the proxy then does for it.
-func sanitizeInitialize(params map[string]any, hostWorkspaceURI string) {
-	params["rootUri"] = hostWorkspaceURI
+func sanitizeInitialize(params map[string]any, toolWorkspaceURI string) {
+	params["rootUri"] = toolWorkspaceURI
 	delete(params, "rootPath")
 	params["processId"] = nil
-	params["workspaceFolders"] = []any{map[string]any{"uri": hostWorkspaceURI, "name": "workspace"}}
+	params["workspaceFolders"] = []any{map[string]any{"uri": toolWorkspaceURI, "name": "workspace"}}
 	if o, ok := params["initializationOptions"]; ok {
 		sanitizeSettings(o)
 	}

@@ -57,9 +57,13 @@ type session struct {
 	tenant string
 	wsID   string
 	dir    string // host workspace directory
-	rw     *Rewriter
-	client jsonrpc2.ObjectStream
-	cancel context.CancelFunc
+	// toolDir is the workspace directory as gopls sees it
+	// (Runner.ViewPath): dir itself with IsolationNone, /workspace under
+	// bubblewrap. Every URI sent to gopls is built from it.
+	toolDir string
+	rw      *Rewriter
+	client  jsonrpc2.ObjectStream
+	cancel  context.CancelFunc
 
 	done chan struct{} // closed when serve returned and the Manager forgot s
 	quit chan struct{} // closed when serve starts tearing down
@@ -93,14 +97,15 @@ type session struct {
 
 func newSession(m *Manager, tenant, wsID string, dirs workspace.TenantDirs, client jsonrpc2.ObjectStream, cancel context.CancelFunc) *session {
 	dir := m.opts.Workspaces.Dir(wsID)
-	redact := append([]string{dirs.Home, dirs.GoPath, dirs.GoCache}, m.opts.Redact...)
+	roots := toolRoots(func(host string) string { return m.opts.Runner.ViewPath(tenant, wsID, host) }, dir, m.opts.GoRoot, dirs, m.opts.Redact)
 	s := &session{
 		m:          m,
 		log:        m.log.With("workspace_id", wsID, "tenant_id", tenant),
 		tenant:     tenant,
 		wsID:       wsID,
 		dir:        dir,
-		rw:         NewRewriter(Roots{Workspace: dir, GoRoot: m.opts.GoRoot, GoModCache: dirs.GoModCache, Redact: redact}),
+		toolDir:    roots.Workspace,
+		rw:         NewRewriter(roots),
 		client:     client,
 		cancel:     cancel,
 		done:       make(chan struct{}),
@@ -116,7 +121,39 @@ func newSession(m *Manager, tenant, wsID string, dirs workspace.TenantDirs, clie
 	return s
 }
 
-func (s *session) hostWorkspaceURI() string { return fileURI(filepath.ToSlash(s.dir)) }
+// toolWorkspaceURI is the workspace's URI as gopls knows it.
+func (s *session) toolWorkspaceURI() string { return fileURI(filepath.ToSlash(s.toolDir)) }
+
+// toolRoots returns the Roots of a session: the client roots mapped to
+// the directories as the tool sees them (view translates a host path,
+// Runner.ViewPath), and as Redact the tenant's other directories in both
+// forms, the host forms of the roots where the tool sees them elsewhere,
+// and extra. With IsolationNone view is the identity and the roots are the
+// host directories.
+func toolRoots(view func(string) string, wsDir, goroot string, dirs workspace.TenantDirs, extra []string) Roots {
+	v := func(host string) string {
+		if host == "" {
+			return ""
+		}
+		return view(host)
+	}
+	r := Roots{Workspace: v(wsDir), GoRoot: v(goroot), GoModCache: v(dirs.GoModCache)}
+	for _, h := range []string{dirs.Home, dirs.GoPath, dirs.GoCache} {
+		if h != "" {
+			r.Redact = append(r.Redact, h)
+			if t := v(h); t != h {
+				r.Redact = append(r.Redact, t)
+			}
+		}
+	}
+	for _, h := range []string{wsDir, goroot, dirs.GoModCache} {
+		if h != "" && v(h) != h {
+			r.Redact = append(r.Redact, h) // gopls never sees it; text that holds it is not the client's
+		}
+	}
+	r.Redact = append(r.Redact, extra...)
+	return r
+}
 
 // stop ends the session with reason.
 func (s *session) stop(reason error) {
@@ -448,7 +485,7 @@ func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
 		return
 	}
 	defer sub.Close()
-	base := filepath.ToSlash(s.dir)
+	base := filepath.ToSlash(s.toolDir) // events name host files; gopls knows them by its view
 	for {
 		var batch []any
 		select {

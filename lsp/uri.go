@@ -22,16 +22,19 @@ const (
 	ClientGoModCache = "/gomodcache"
 )
 
-// Roots maps the client's view to host directories. Host directories are
-// absolute and clean; GoRoot and GoModCache may be empty (then the client
-// roots of the same name are refused).
+// Roots maps the client's view to the tool's: the directories as gopls
+// sees them, which are the host directories when it runs directly and the
+// sandbox's paths (/workspace, /goroot, /gomodcache, see
+// sandbox.Runner.ViewPath) under bubblewrap. "Host" below means that view.
+// The directories are absolute and clean; GoRoot and GoModCache may be
+// empty (then the client roots of the same name are refused).
 type Roots struct {
-	Workspace  string // host directory of the workspace
-	GoRoot     string // host GOROOT
-	GoModCache string // host GOMODCACHE of the tenant
-	// Redact are further host directories that must never reach a client
-	// (the data directory, the tenant's HOME and caches); they are replaced
-	// in text by "…".
+	Workspace  string // the workspace directory as gopls sees it
+	GoRoot     string // GOROOT as gopls sees it
+	GoModCache string // the tenant's GOMODCACHE as gopls sees it
+	// Redact are further directories that must never reach a client (the
+	// data directory, the tenant's HOME and caches, in the host's and the
+	// tool's view); they are replaced in text by "…".
 	Redact []string
 }
 

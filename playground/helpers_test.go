@@ -28,9 +28,21 @@ type env struct {
 // newEnv builds a Service over a real sandbox runner, store and manager.
 func newEnv(t testing.TB, mod func(*playground.Options)) *env {
 	t.Helper()
+	return newEnvMode(t, mod, false)
+}
+
+// newEnvMode is newEnv whose runner, when bwrap is set, runs the
+// playground tenant inside bubblewrap as testUID (see isolate).
+func newEnvMode(t testing.TB, mod func(*playground.Options), bwrap bool) *env {
+	t.Helper()
 	requireGo(t)
-	dir := t.TempDir()
-	runner, err := sandbox.New(sandbox.Options{Instance: "playground-test", KillGrace: 200 * time.Millisecond})
+	dir, runDir, cache := t.TempDir(), t.TempDir(), hostGo.cache
+	ropts := sandbox.Options{Instance: "playground-test", KillGrace: 200 * time.Millisecond}
+	var mgr *workspace.Manager // set below, before any process starts
+	if bwrap {
+		dir, runDir, cache = isolate(t, &ropts, func(tenant string) (workspace.TenantDirs, error) { return mgr.TenantDirs(tenant) })
+	}
+	runner, err := sandbox.New(ropts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,20 +52,23 @@ func newEnv(t testing.TB, mod func(*playground.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	mgr, err := workspace.NewManager(workspace.ManagerOptions{Store: db, Dir: filepath.Join(dir, "ws"), TenantsDir: filepath.Join(dir, "tenants"), Go: workspace.GoEnv{Root: hostGo.root}})
+	mgr, err = workspace.NewManager(workspace.ManagerOptions{Store: db, Dir: filepath.Join(dir, "ws"), TenantsDir: filepath.Join(dir, "tenants"), Go: workspace.GoEnv{Root: hostGo.root}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mgr.Close(context.Background()) })
-	goEnv, err := mgr.ProcessEnv(playground.Tenant, "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOCACHE="+hostGo.cache)
+	goEnv, err := mgr.ProcessEnv(playground.Tenant, "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOCACHE="+cache)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bwrap {
+		ownTenant(t, filepath.Join(dir, "tenants"), playground.Tenant)
 	}
 	now := time.Now()
 	e := &env{db: db, ws: mgr, clock: &now}
 	opts := playground.Options{
 		Runner: runner, Store: db, Workspaces: mgr, ServeAPI: true, Env: goEnv,
-		TempDir: t.TempDir(), RunTimeout: 5 * time.Second,
+		TempDir: runDir, RunTimeout: 5 * time.Second,
 		Now: func() time.Time { return *e.clock },
 	}
 	if p, err := exec.LookPath("prlimit"); err == nil {

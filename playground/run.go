@@ -39,6 +39,11 @@ type sink interface {
 	write(kind string, p []byte)
 }
 
+// RunTarget is where a run directory appears inside the sandbox under
+// bubblewrap isolation (it is bound there); with IsolationNone programs
+// see the host directory.
+const RunTarget = "/play"
+
 // prepared is a built program in its run directory.
 type prepared struct {
 	dir       string // host path; never shown to a client
@@ -58,6 +63,10 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	}
 	p := &prepared{dir: dir}
 	if err := s.writeFiles(dir, fs, p); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.giveToTenant(dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -121,6 +130,60 @@ func (s *Service) writeFiles(dir string, fs *FileSet, p *prepared) error {
 	return nil
 }
 
+// giveToTenant makes the run directory and everything in it belong to the
+// uid playground processes run as, when that is not the server's: the
+// build writes the binary there. The directory's parent stays the
+// server's.
+func (s *Service) giveToTenant(dir string) error {
+	uid, ok, err := s.opts.Runner.TenantUID(Tenant)
+	if err != nil {
+		return fmt.Errorf("run directory owner: %w", err)
+	}
+	if !ok {
+		return nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open run directory: %w", err)
+	}
+	defer root.Close()
+	// WalkDir lists through the host path, but the server wrote every
+	// name in it; Lchown through root cannot leave it.
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		return root.Lchown(rel, uid, uid)
+	})
+	if err != nil {
+		return fmt.Errorf("run directory owner: %w", err)
+	}
+	return nil
+}
+
+// runBinds makes the run directory dir visible at RunTarget.
+func runBinds(dir string) []sandbox.Bind {
+	return []sandbox.Bind{{Host: dir, Target: RunTarget}}
+}
+
+// inSandbox returns the host path p below the run directory dir as the
+// sandboxed process sees it (for arguments, which the runner leaves
+// alone).
+func (s *Service) inSandbox(dir, p string) string {
+	if s.opts.Runner.Isolation() != sandbox.IsolationBwrap {
+		return p
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || !filepath.IsLocal(rel) {
+		return p
+	}
+	return RunTarget + "/" + filepath.ToSlash(rel)
+}
+
 // goTool runs the go command with args in dir. out is nil on success, or
 // the cleaned output when the command failed (the user's errors).
 func (s *Service) goTool(ctx context.Context, dir string, args []string) (out *string, err error) {
@@ -131,7 +194,7 @@ func (s *Service) goTool(ctx context.Context, dir string, args []string) (out *s
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "build", Tenant: Tenant, Path: "go", Args: args,
 		Env: s.opts.Env, Dir: dir, Stdout: &buf, Stderr: &buf,
-		Network: sandbox.NetworkNone,
+		Network: sandbox.NetworkNone, Binds: runBinds(dir),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start go %s: %w", args[0], err)
@@ -148,18 +211,26 @@ func (s *Service) goTool(ctx context.Context, dir string, args []string) (out *s
 	if st.Code == 0 && st.Signal == "" {
 		return nil, nil
 	}
-	msg := cleanToolOutput(buf.String(), dir)
+	target := ""
+	if s.opts.Runner.Isolation() == sandbox.IsolationBwrap {
+		target = RunTarget
+	}
+	msg := cleanToolOutput(buf.String(), dir, target)
 	if msg == "" {
 		msg = fmt.Sprintf("go %s failed", args[0])
 	}
 	return &msg, nil
 }
 
-// cleanToolOutput removes host paths and the "# pkg" banners from go
+// cleanToolOutput removes the run directory (host path dir, and target,
+// where the sandbox shows it, unless "") and the "# pkg" banners from go
 // command output.
-func cleanToolOutput(out, dir string) string {
+func cleanToolOutput(out, dir, target string) string {
 	out = strings.ReplaceAll(out, dir+string(filepath.Separator), "")
 	out = strings.ReplaceAll(out, dir, ".")
+	if target != "" {
+		out = stripDir(out, target)
+	}
 	var b strings.Builder
 	for line := range strings.SplitAfterSeq(out, "\n") {
 		if strings.HasPrefix(line, "# play") || strings.HasPrefix(line, "# command-line-arguments") {
@@ -168,6 +239,43 @@ func cleanToolOutput(out, dir string) string {
 		b.WriteString(line)
 	}
 	return b.String()
+}
+
+// stripDir removes dir+"/" from out, and turns dir alone into ".", where
+// dir starts a path: at the start of out or after a byte that cannot be
+// part of one, and ends at '/' or a byte that cannot continue a name. So
+// "/play/prog.go" becomes "prog.go" and "example.com/play/x" stays.
+func stripDir(out, dir string) string {
+	var b strings.Builder
+	i := 0
+	for {
+		k := strings.Index(out[i:], dir)
+		if k < 0 {
+			break
+		}
+		at, end := i+k, i+k+len(dir)
+		startOK := at == 0 || !pathByte(out[at-1])
+		switch {
+		case startOK && end < len(out) && out[end] == '/':
+			b.WriteString(out[i:at])
+			i = end + 1
+		case startOK && (end == len(out) || !pathByte(out[end])):
+			b.WriteString(out[i:at])
+			b.WriteByte('.')
+			i = end
+		default:
+			b.WriteString(out[i:end])
+			i = end
+		}
+	}
+	b.WriteString(out[i:])
+	return b.String()
+}
+
+// pathByte reports whether c can be part of a path.
+func pathByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '.' || c == '_' || c == '-' || c == '~' || c == '+' || c == '@' || c == '/' || c >= 0x80
 }
 
 // runResult is how a program run ended.
@@ -194,7 +302,7 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 	if s.opts.Prlimit != "" {
 		mem := strconv.FormatInt(s.opts.MemoryLimit, 10)
 		fsize := strconv.FormatInt(16<<20, 10)
-		args = append([]string{"--data=" + mem + ":" + mem, "--fsize=" + fsize + ":" + fsize, "--core=0:0", "--", p.exe}, args...)
+		args = append([]string{"--data=" + mem + ":" + mem, "--fsize=" + fsize + ":" + fsize, "--core=0:0", "--", s.inSandbox(p.dir, p.exe)}, args...)
 		pathArg = s.opts.Prlimit
 	}
 	env := []string{
@@ -205,7 +313,7 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "run", Tenant: Tenant, Path: pathArg, Args: args, Env: env, Dir: p.dir,
 		Stdout: lim.writer("stdout"), Stderr: lim.writer("stderr"),
-		Network: sandbox.NetworkNone,
+		Network: sandbox.NetworkNone, Binds: runBinds(p.dir),
 	})
 	if err != nil {
 		return runResult{}, fmt.Errorf("start program: %w", err)

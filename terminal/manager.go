@@ -45,6 +45,13 @@ const (
 type CreateOptions struct {
 	Cols, Rows int      // 0: DefaultCols, DefaultRows
 	Command    []string // argv; nil: the shell (bash, else sh)
+
+	// Binds are further host paths the command sees (sandbox.Cmd.Binds),
+	// and Ptrace lets it trace its descendants (sandbox.Cmd.Ptrace): for a
+	// debugger started by the server (package dap). Never set them from a
+	// client's request.
+	Binds  []sandbox.Bind
+	Ptrace bool
 }
 
 // Info describes a terminal.
@@ -162,7 +169,7 @@ func (m *Manager) Create(ctx context.Context, tenant, workspace string, o Create
 	if err := m.reserve(s); err != nil {
 		return Info{}, err
 	}
-	proc, err := m.start(ctx, s, o.Command)
+	proc, err := m.start(ctx, s, o)
 	if err != nil {
 		m.mu.Lock()
 		delete(m.sessions, s.id)
@@ -220,7 +227,8 @@ func (m *Manager) reserve(s *Session) error {
 // interactive bash, else sh. bash is not run as a login shell (-l): a
 // login shell sources /etc/profile, which on Debian-like systems sets a
 // fixed PATH and would drop the Go toolchain that Env puts first.
-func (m *Manager) start(ctx context.Context, s *Session, argv []string) (*sandbox.Process, error) {
+func (m *Manager) start(ctx context.Context, s *Session, o CreateOptions) (*sandbox.Process, error) {
+	argv := o.Command
 	env, err := m.opts.Env(s.tenant, "TERM=xterm-256color", "LANG=C.UTF-8")
 	if err != nil {
 		return nil, fmt.Errorf("terminal environment: %w", err)
@@ -235,6 +243,11 @@ func (m *Manager) start(ctx context.Context, s *Session, argv []string) (*sandbo
 		Env:       env,
 		Dir:       m.opts.Dir(s.workspace),
 		PTY:       &sandbox.Winsize{Cols: uint16(s.cols), Rows: uint16(s.rows)},
+		Binds:     slices.Clone(o.Binds),
+		Ptrace:    o.Ptrace,
+		// A developer's shell fetches modules (go get) and reaches the
+		// internet; with isolation, not the host's loopback.
+		Network: sandbox.NetworkProxyOnly,
 	}
 	if argv != nil {
 		cmd.Path, cmd.Args = argv[0], slices.Clone(argv[1:])

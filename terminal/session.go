@@ -45,8 +45,9 @@ type Session struct {
 func (s *Session) ID() string { return s.id }
 
 // Pid returns the host pid of the terminal's process (the shell or the
-// command), for callers that must recognise it, such as the debugger
-// checking who connects to its socket. It is 0 while the terminal starts.
+// command; under bubblewrap, bubblewrap itself), for logs. Callers that
+// must recognise the command, such as the debugger checking who connects
+// to its socket, use Owns. It is 0 while the terminal starts.
 func (s *Session) Pid() int {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
@@ -54,6 +55,28 @@ func (s *Session) Pid() int {
 		return 0
 	}
 	return s.proc.Pid()
+}
+
+// Owns reports whether pid is the terminal's process or a live
+// descendant of it (sandbox.Process.Owns): under bubblewrap the command
+// runs as a descendant of the process Pid names. False while the terminal
+// starts and after its process ended.
+func (s *Session) Owns(pid int) bool {
+	s.m.mu.Lock()
+	p := s.proc
+	s.m.mu.Unlock()
+	return p != nil && p.Owns(pid)
+}
+
+// UID returns the host uid the terminal's processes run as
+// (sandbox.Process.UID), or -1 while the terminal starts.
+func (s *Session) UID() int {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if s.proc == nil {
+		return -1
+	}
+	return s.proc.UID()
 }
 
 // Info describes the terminal now.

@@ -104,6 +104,7 @@ type Config struct {
 	LSP        LSPConfig        `yaml:"lsp"`
 	DAP        DAPConfig        `yaml:"dap"`
 	Playground PlaygroundConfig `yaml:"playground"`
+	Isolation  IsolationConfig  `yaml:"isolation"`
 	// ShutdownTimeout bounds graceful shutdown, default 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -136,15 +137,23 @@ func (e *KeyError) Error() string {
 // Unwrap returns e.Err.
 func (e *KeyError) Unwrap() error { return e.Err }
 
+// configFlag is one command-line flag and the key it sets. A bool flag
+// takes no value (--insecure-no-isolation) and sets a bool key.
+type configFlag struct {
+	name, key, usage string
+	bool             bool
+}
+
 // configFlags lists each flag and the key it sets ("config" is handled
 // apart).
-func configFlags() []struct{ name, key, usage string } {
-	return []struct{ name, key, usage string }{
-		{"addr", "addr", "listen `HOST:PORT`; port 0 picks a free port (default 127.0.0.1:8080)"},
-		{"data", "data", "state `DIR` (default $XDG_DATA_HOME/ideserver, else ~/.local/share/ideserver)"},
-		{"token", "token", "fixed `TOKEN` of the local user (default: generated on first start)"},
-		{"public-url", "public_url", "the server's own origin behind a proxy, e.g. https://ide.example.com"},
-		{"log-level", "log.level", "`LEVEL`: debug, info, warn or error (default info)"},
+func configFlags() []configFlag {
+	return []configFlag{
+		{"addr", "addr", "listen `HOST:PORT`; port 0 picks a free port (default 127.0.0.1:8080)", false},
+		{"data", "data", "state `DIR` (default $XDG_DATA_HOME/ideserver, else ~/.local/share/ideserver)", false},
+		{"token", "token", "fixed `TOKEN` of the local user (default: generated on first start)", false},
+		{"public-url", "public_url", "the server's own origin behind a proxy, e.g. https://ide.example.com", false},
+		{"log-level", "log.level", "`LEVEL`: debug, info, warn or error (default info)", false},
+		{"insecure-no-isolation", "isolation.insecure_no_isolation", "serve several tenants (portal JWTs, more than the local tenant) without isolating their processes", true},
 	}
 }
 
@@ -173,7 +182,11 @@ func LoadConfig(args []string, getenv func(string) string, stderr io.Writer) (*C
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration `FILE` (see configs/ideserver.example.yaml)")
 	for _, f := range configFlags() {
-		fs.String(f.name, "", f.usage)
+		if f.bool {
+			fs.Bool(f.name, false, f.usage)
+		} else {
+			fs.String(f.name, "", f.usage)
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ideserver [flags]\n\nFlags:\n")
@@ -259,6 +272,7 @@ func defaultConfig() Config {
 	c.LSP = defaultLSPConfig()
 	c.DAP = defaultDAPConfig()
 	c.Playground = defaultPlaygroundConfig()
+	c.Isolation = defaultIsolationConfig()
 	return c
 }
 

@@ -233,6 +233,7 @@ func (c *Config) validate(getenv func(string) string) error {
 	c.LSP.validate(bad)
 	c.DAP.validate(bad)
 	c.Playground.validate(bad)
+	c.Isolation.validate(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

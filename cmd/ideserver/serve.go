@@ -85,15 +85,51 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 
-	runner, err := sandbox.New(sandbox.Options{Logger: logger.With("component", "sandbox"), Instance: instanceID(cfg.Data)})
+	// The runner comes first: the isolation mode it ends up in decides the
+	// workspace manager's Identity and the tools' Publish. Its View reads
+	// the manager, built below before anything starts a process (the
+	// self-test's probe does not use View).
+	var manager *workspace.Manager
+	toolsDir := filepath.Join(cfg.Data, "tools")
+	toolsBin := filepath.Join(toolsDir, "bin")
+	view := func(tenant, ws string) ([]sandbox.Bind, error) {
+		if manager == nil {
+			return nil, errors.New("workspace view: the server is not ready")
+		}
+		binds, err := manager.View(tenant, ws)
+		if err != nil {
+			return nil, err
+		}
+		return append(binds, sandbox.Bind{Host: toolsBin, Target: toolsTarget, ReadOnly: true}), nil
+	}
+	iso, err := newIsolation(ctx, cfg, db, logger, view)
 	if err != nil {
 		return err
 	}
+	runner := iso.runner
 	defer runner.Close()
-	if n, err := runner.Sweep(); err != nil {
-		logger.Warn("sweep leftover processes", "err", err)
-	} else if n > 0 {
-		logger.Warn("killed processes left by an earlier run", "count", n)
+	isolated := iso.mode() == sandbox.IsolationBwrap
+	if isolated {
+		// Bound into every process: it must exist, and per-tenant uids
+		// must be able to pass DATA/tools (but not list it).
+		if err := os.MkdirAll(toolsBin, 0o755); err != nil {
+			return fmt.Errorf("create tools directory: %w", err)
+		}
+		if err := os.Chmod(toolsBin, 0o755); err != nil {
+			return fmt.Errorf("create tools directory: %w", err)
+		}
+		toolsPerm := os.FileMode(0o700)
+		if iso.tenantUIDs {
+			toolsPerm = 0o711
+		}
+		if err := os.Chmod(toolsDir, toolsPerm); err != nil {
+			return fmt.Errorf("create tools directory: %w", err)
+		}
+	}
+	var identity func(string) (int, error)
+	if iso.tenantUIDs {
+		first, count := cfg.Isolation.UIDFirst, cfg.Isolation.UIDCount
+		identity = func(tenant string) (int, error) { return db.TenantUID(tenant, first, count) }
 	}
 
 	watchers := workspace.NewWatchers(workspace.WatcherOptions{Logger: logger.With("component", "watch")})
@@ -105,8 +141,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		NoSumDB: cfg.Go.NoSumDB,
 		Flags:   cfg.Go.Flags,
 	}
-	manager, err := workspace.NewManager(workspace.ManagerOptions{
+	manager, err = workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
+		Identity:   identity,
 		Dir:        filepath.Join(cfg.Data, "workspaces"),
 		TenantsDir: filepath.Join(cfg.Data, "tenants"),
 		Go:         goEnv,
@@ -145,7 +182,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	tools, err := newToolInstaller(cfg, goEnv, logger)
+	tools, err := newToolInstaller(cfg, goEnv, isolated, logger)
 	if err != nil {
 		return err
 	}
@@ -175,7 +212,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	features, err := wireFeatures(deps{
 		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
-		watchers: watchers, tools: tools, registerer: reg,
+		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.tenantUIDs,
 	}, &opts)
 	defer func() {
 		// On an early return; after a normal shutdown this finds them
@@ -194,7 +231,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	defer srv.Close()
 
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           withReadyzIsolation(srv.Handler(), runner.Isolation()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -357,8 +394,10 @@ func goRoot(cfg *Config, logger *slog.Logger) string {
 }
 
 // newToolInstaller prepares the pinned gopls and dlv (or the configured
-// ones) under the data directory, building them in the background.
-func newToolInstaller(cfg *Config, g workspace.GoEnv, logger *slog.Logger) (*gotool.Installer, error) {
+// ones) under the data directory, building them in the background. With
+// publish (isolation on), every tool is in DATA/tools/bin, mode 0755, so the
+// sandbox's read-only bind of that directory shows it to tenant processes.
+func newToolInstaller(cfg *Config, g workspace.GoEnv, publish bool, logger *slog.Logger) (*gotool.Installer, error) {
 	toolsDir := filepath.Join(cfg.Data, "tools")
 	goBinary := "go"
 	if g.Root != "" {
@@ -376,6 +415,7 @@ func newToolInstaller(cfg *Config, g workspace.GoEnv, logger *slog.Logger) (*got
 		GoBinary: goBinary,
 		Env:      env,
 		Paths:    map[string]string{"gopls": cfg.LSP.GoplsPath, "dlv": cfg.DAP.DlvPath},
+		Publish:  publish,
 		Logger:   logger.With("component", "tools"),
 	})
 }

@@ -22,6 +22,9 @@ type deps struct {
 	watchers   *workspace.Watchers
 	tools      *gotool.Installer
 	registerer prometheus.Registerer
+	// tenantUIDs: tenant processes run as their own uids (bwrap as root),
+	// so directories above what they bind must be passable (0711).
+	tenantUIDs bool
 
 	// Set by the features wired earlier, for those wired later.
 	terminals *terminal.Manager // nil when terminals are not served

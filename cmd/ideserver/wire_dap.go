@@ -75,8 +75,8 @@ func (s dapSession) Close() { s.s.Close() }
 // dapTerminals adapts terminal.Manager to dap.Terminals.
 type dapTerminals struct{ m *terminal.Manager }
 
-func (t dapTerminals) Start(ctx context.Context, tenant, workspace string, argv []string) (dap.Terminal, error) {
-	info, err := t.m.Create(ctx, tenant, workspace, terminal.CreateOptions{Command: argv})
+func (t dapTerminals) Start(ctx context.Context, tenant, workspace string, cmd dap.TerminalCmd) (dap.Terminal, error) {
+	info, err := t.m.Create(ctx, tenant, workspace, terminal.CreateOptions{Command: cmd.Argv, Binds: cmd.Binds, Ptrace: cmd.Ptrace})
 	if errors.Is(err, terminal.ErrLimit) {
 		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
 	}
@@ -98,7 +98,8 @@ type dapTerminal struct {
 }
 
 func (t dapTerminal) ID() string            { return t.s.ID() }
-func (t dapTerminal) Pid() int              { return t.s.Pid() }
+func (t dapTerminal) Owns(pid int) bool     { return t.s.Owns(pid) }
+func (t dapTerminal) UID() int              { return t.s.UID() }
 func (t dapTerminal) Done() <-chan struct{} { return t.s.Done() }
 func (t dapTerminal) Close(ctx context.Context) error {
 	err := t.m.Delete(ctx, t.tenant, t.workspace, t.s.ID())

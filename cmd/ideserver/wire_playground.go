@@ -27,6 +27,13 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return feature{}, err
 	}
+	if d.tenantUIDs {
+		// The playground tenant's uid passes through to its run
+		// directories (each its own, 0700) but cannot list them.
+		if err := os.Chmod(tmp, 0o711); err != nil {
+			return feature{}, err
+		}
+	}
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
 		d.logger.Warn("prlimit not found: playground programs get GOMEMLIMIT only, no hard memory limit")

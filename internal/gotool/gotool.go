@@ -52,9 +52,18 @@ type Options struct {
 	// GOCACHE, GOPROXY...); nil means the builder's defaults are unknown
 	// and the build fails clearly.
 	Env []string
-	// Paths maps a tool name to a configured binary, used as is.
-	Paths  map[string]string
-	Logger *slog.Logger // nil: discard
+	// Paths maps a tool name to a configured binary, used as is unless
+	// Publish is set.
+	Paths map[string]string
+	// Publish makes every binary Path returns reachable by other users,
+	// for tenant processes that run under their own uids: Dir and the
+	// built tools get mode 0755, and a configured binary (Paths) is
+	// copied into Dir as NAME-HASH (HASH: the first 12 hex digits of its
+	// content's SHA-256), mode 0755, and that copy is returned, since the
+	// configured one may lie in a directory only the server can enter
+	// (~/.cache/go-build, say). A copy of the same content is reused.
+	Publish bool
+	Logger  *slog.Logger // nil: discard
 }
 
 // Installer resolves tools to binaries, building each at most once. It is
@@ -102,7 +111,9 @@ func (in *Installer) Close() error {
 }
 
 // Prepare starts building t in the background if needed and returns at
-// once. Call it at server start so the first user does not wait.
+// once; a configured tool (Paths) is checked, and published, before it
+// returns, so it is ready at once. Call it at server start so the first
+// user does not wait.
 func (in *Installer) Prepare(t Tool) {
 	in.start(t)
 }
@@ -110,7 +121,8 @@ func (in *Installer) Prepare(t Tool) {
 // Status reports nil when t is ready, an error wrapping ErrNotReady while
 // it is being built, or one wrapping ErrUnavailable when that failed. Its
 // text holds the tool's name only, never a host path, so it may be shown
-// to anyone. It does not block.
+// to anyone. It does not block (beyond a configured tool's first check,
+// when it comes before Prepare).
 func (in *Installer) Status(t Tool) error {
 	st := in.start(t)
 	select {
@@ -135,24 +147,41 @@ func (in *Installer) Path(ctx context.Context, t Tool) (string, error) {
 	}
 }
 
+// start returns t's state, resolving t on first use: a configured tool
+// at once (checking it, and publishing it with Publish, takes a moment:
+// it is ready when the first Prepare returns), a pinned one in the
+// background.
 func (in *Installer) start(t Tool) *toolState {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	if st, ok := in.state[t.Name]; ok {
+		in.mu.Unlock()
 		return st
 	}
 	st := &toolState{done: make(chan struct{})}
 	in.state[t.Name] = st
-	in.wg.Add(1)
+	configured := in.opts.Paths[t.Name] != ""
+	if !configured {
+		in.wg.Add(1)
+	}
+	in.mu.Unlock()
+	if configured {
+		in.finish(st, t)
+		return st
+	}
 	go func() {
 		defer in.wg.Done()
-		defer close(st.done)
-		st.path, st.err = in.resolve(t)
-		if st.err != nil {
-			in.logger.Error("prepare tool", "tool", t.Name, "err", st.err)
-		}
+		in.finish(st, t)
 	}()
 	return st
+}
+
+// finish resolves t into st and closes st.done.
+func (in *Installer) finish(st *toolState, t Tool) {
+	defer close(st.done)
+	st.path, st.err = in.resolve(t)
+	if st.err != nil {
+		in.logger.Error("prepare tool", "tool", t.Name, "err", st.err)
+	}
 }
 
 // resolve finds the configured or already-built binary, or builds it.
@@ -161,14 +190,25 @@ func (in *Installer) resolve(t Tool) (string, error) {
 		if err := executable(p); err != nil {
 			return "", fmt.Errorf("configured %s: %w", t.Name, err)
 		}
+		if in.opts.Publish {
+			return in.publish(t, p)
+		}
 		return p, nil
 	}
 	target := filepath.Join(in.opts.Dir, t.Name+"-"+t.Version)
 	if executable(target) == nil {
+		if in.opts.Publish {
+			if err := in.makeDir(); err != nil {
+				return "", err
+			}
+			if err := os.Chmod(target, 0o755); err != nil {
+				return "", fmt.Errorf("publish %s: %w", t.Name, err)
+			}
+		}
 		return target, nil
 	}
-	if err := os.MkdirAll(in.opts.Dir, 0o755); err != nil {
-		return "", fmt.Errorf("create tools directory: %w", err)
+	if err := in.makeDir(); err != nil {
+		return "", err
 	}
 	tmp, err := os.MkdirTemp(in.opts.Dir, ".build-"+t.Name+"-")
 	if err != nil {
@@ -194,6 +234,10 @@ func (in *Installer) resolve(t Tool) (string, error) {
 	if err != nil {
 		in.logger.Error("build pinned tool", "tool", t.Name, "version", t.Version, "err", err, "output", string(tail(out, 4096)))
 		return "", fmt.Errorf("build %s %s: %w", t.Name, t.Version, err)
+	}
+	// go install honours the umask; tenant uids must be able to run it.
+	if err := os.Chmod(filepath.Join(tmp, t.Name), 0o755); err != nil {
+		return "", fmt.Errorf("install %s: %w", t.Name, err)
 	}
 	if err := os.Rename(filepath.Join(tmp, t.Name), target); err != nil {
 		return "", fmt.Errorf("install %s: %w", t.Name, err)

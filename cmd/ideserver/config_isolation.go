@@ -1,0 +1,104 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// Isolation modes of the `isolation.mode` key.
+const (
+	isolationAuto  = "auto"  // bwrap when it works, else none if that is safe
+	isolationBwrap = "bwrap" // bwrap or refuse to start
+	isolationNone  = "none"  // no isolation (single-user only)
+)
+
+// IsolationConfig configures how tenant processes (terminals, gopls, dlv,
+// builds and runs) are confined (the `isolation:` section). serve decides
+// the mode in force from it with decideIsolation.
+type IsolationConfig struct {
+	// Mode is auto, bwrap or none. auto uses bubblewrap when it is
+	// installed and passes the start-up self-test, else runs without
+	// isolation if the deployment is single-user; bwrap refuses to start
+	// without it; none never isolates.
+	Mode string `yaml:"mode"` // default auto
+	// UIDFirst and UIDCount are the host uids given to tenants, one each,
+	// when the server runs as root. Not root: every tenant runs as the
+	// server's uid.
+	UIDFirst int `yaml:"uid_first"` // default 200000
+	UIDCount int `yaml:"uid_count"` // default 65536
+	// BwrapPath is the bubblewrap executable; empty means the first of
+	// /usr/bin/bwrap, /usr/local/bin/bwrap and /bin/bwrap.
+	BwrapPath string `yaml:"bwrap_path"` // default ""
+	// Limits bound tenant processes; the cgroup ones (memory, pids, cpu)
+	// only where the host's cgroups allow.
+	Limits IsolationLimits `yaml:"limits"`
+	// InsecureNoIsolation lets a multi-tenant deployment (portal JWTs, or
+	// more tenants than the local one) run without isolation. Flag
+	// --insecure-no-isolation.
+	InsecureNoIsolation bool `yaml:"insecure_no_isolation"` // default false
+}
+
+// IsolationLimits are the resource limits of isolated processes (the
+// `isolation.limits:` section). Zero means no limit for Memory, Pids and
+// CPU.
+type IsolationLimits struct {
+	Memory   ByteSize `yaml:"memory"`    // per workspace cgroup, default 2GiB
+	Pids     int      `yaml:"pids"`      // tasks per workspace cgroup, default 512
+	CPU      int      `yaml:"cpu"`       // thousandths of a core per workspace cgroup, default 2000
+	FileSize ByteSize `yaml:"file_size"` // largest file a process may write (RLIMIT_FSIZE), default 1GiB
+	NoFile   int      `yaml:"nofile"`    // open files per process (RLIMIT_NOFILE), default 4096
+}
+
+func defaultIsolationConfig() IsolationConfig {
+	return IsolationConfig{
+		Mode:     isolationAuto,
+		UIDFirst: 200000,
+		UIDCount: 65536,
+		Limits: IsolationLimits{
+			Memory:   2 * GiB,
+			Pids:     512,
+			CPU:      2000,
+			FileSize: GiB,
+			NoFile:   4096,
+		},
+	}
+}
+
+// maxUID bounds the tenant uid range: uids are 32-bit, and the top of the
+// range (nobody, -1) is kept clear.
+const maxUID = 1<<31 - 1
+
+// validate reports bad keys of the section through bad(key, format, args),
+// lower-casing Mode and making BwrapPath absolute.
+func (c *IsolationConfig) validate(bad func(key, format string, args ...any)) {
+	c.Mode = strings.ToLower(c.Mode)
+	switch c.Mode {
+	case isolationAuto, isolationBwrap, isolationNone:
+	default:
+		bad("isolation.mode", "%q is not auto, bwrap or none", c.Mode)
+	}
+	between(bad, "isolation.uid_first", c.UIDFirst, 1000, maxUID, "1000 and 2147483647")
+	between(bad, "isolation.uid_count", c.UIDCount, 1, 1<<24, "1 and 16777216")
+	if c.UIDFirst >= 1000 && c.UIDCount >= 1 && c.UIDFirst > maxUID-c.UIDCount+1 {
+		bad("isolation.uid_count", "uid_first + uid_count - 1 must be at most %d, got %d", maxUID, c.UIDFirst+c.UIDCount-1)
+	}
+	if c.BwrapPath != "" {
+		if p, err := filepath.Abs(c.BwrapPath); err != nil {
+			bad("isolation.bwrap_path", "%v", err)
+		} else {
+			c.BwrapPath = p
+		}
+	}
+	l := c.Limits
+	if l.Memory != 0 {
+		between(bad, "isolation.limits.memory", l.Memory, 64*MiB, TiB, "64MiB and 1TiB (or 0: no limit)")
+	}
+	if l.Pids != 0 {
+		between(bad, "isolation.limits.pids", l.Pids, 32, 1_000_000, "32 and 1000000 (or 0: no limit)")
+	}
+	if l.CPU != 0 {
+		between(bad, "isolation.limits.cpu", l.CPU, 10, 1_000_000, "10 and 1000000 (or 0: no limit)")
+	}
+	between(bad, "isolation.limits.file_size", l.FileSize, MiB, TiB, "1MiB and 1TiB")
+	between(bad, "isolation.limits.nofile", l.NoFile, 64, 1<<20, "64 and 1048576")
+}

@@ -1,0 +1,89 @@
+package dap
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// SessionTarget is where a session's private directory (the socket dlv
+// dials and the debug binary it builds) appears inside the sandbox under
+// bubblewrap isolation. With IsolationNone dlv sees the host directory.
+const SessionTarget = "/ideserver-dap"
+
+// toolView translates host paths into the paths dlv sees: unchanged when
+// dlv runs directly; under bubblewrap the session directory becomes
+// SessionTarget, the workspace (also by its symlink-resolved path) its
+// view, and anything else what the runner's ViewPath makes of it. It is
+// immutable after newToolView.
+type toolView struct {
+	pairs    []hostMap           // host directory → tool directory, longest host first
+	fallback func(string) string // Runner.ViewPath of the session; nil: identity
+}
+
+// newToolView returns the view for dirs (host directory → tool directory).
+// isolated false gives the identity.
+func newToolView(isolated bool, dirs map[string]string, fallback func(string) string) *toolView {
+	v := &toolView{}
+	if !isolated {
+		return v
+	}
+	v.fallback = fallback
+	for host, tool := range dirs {
+		v.pairs = append(v.pairs, hostMap{host: host, client: tool})
+		if real, err := filepath.EvalSymlinks(host); err == nil && real != host {
+			v.pairs = append(v.pairs, hostMap{host: real, client: tool})
+		}
+	}
+	slices.SortStableFunc(v.pairs, func(a, b hostMap) int {
+		if d := len(b.host) - len(a.host); d != 0 {
+			return d
+		}
+		return strings.Compare(a.host, b.host)
+	})
+	return v
+}
+
+// identity reports whether dlv sees host paths.
+func (v *toolView) identity() bool { return v.fallback == nil && len(v.pairs) == 0 }
+
+// path returns the host path p as dlv sees it.
+func (v *toolView) path(p string) string {
+	if v.identity() {
+		return p
+	}
+	for _, m := range v.pairs {
+		if rest, ok := under(p, m.host); ok {
+			if rest == "." {
+				return m.client
+			}
+			return m.client + "/" + rest
+		}
+	}
+	if v.fallback != nil {
+		return v.fallback(p)
+	}
+	return p
+}
+
+// toolRoots returns roots with every Host in dlv's view. Where that
+// differs from the host path, the host path is kept as a hidden root of the
+// same client path, so that a host path that still turns up in a message
+// is rewritten too.
+func (v *toolView) toolRoots(roots []Root) []Root {
+	if v.identity() {
+		return roots
+	}
+	out := make([]Root, 0, 2*len(roots))
+	var aliases []Root
+	for _, r := range roots {
+		t := v.path(r.Host)
+		if t == r.Host {
+			out = append(out, r)
+			continue
+		}
+		out = append(out, Root{Client: r.Client, Host: t, Hidden: r.Hidden})
+		aliases = append(aliases, Root{Client: r.Client, Host: r.Host, Hidden: true})
+	}
+	return append(out, aliases...)
+}
