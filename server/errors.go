@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/ideserver/ideserver/auth"
 	"github.com/ideserver/ideserver/store"
@@ -99,8 +100,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.metrics.errors.WithLabelValues("http", ae.Code).Inc()
 	}
 	s.log(r).Log(r.Context(), level, "request failed", "status", ae.Status, "code", ae.Code, "err", ae.Err)
+	if ae.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// A quota (terminals, sockets, workspaces) frees when the client
+		// closes something; a rate limit sets its own delay first.
+		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfter))
+	}
 	writeJSON(w, ae.Status, errorBody{errorDetail{ae.Code, ae.Message}})
 }
+
+// quotaRetryAfter is the Retry-After, in seconds, of a 429 that has no
+// delay of its own (AV-03).
+const quotaRetryAfter = 5
 
 // writeJSON writes v as the JSON response body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -137,7 +137,11 @@ func TestTerminalRoutes(t *testing.T) {
 		if c.status == http.StatusInternalServerError {
 			h.logs.allowErrors("request failed")
 		}
-		wantError(t, c.err.Error(), h.do("POST", base, []byte(`{}`), bearer(h.tokA)), c.status, c.code)
+		r := h.do("POST", base, []byte(`{}`), bearer(h.tokA))
+		wantError(t, c.err.Error(), r, c.status, c.code)
+		if ra := r.Header.Get("Retry-After"); (c.status == http.StatusTooManyRequests) != (ra != "") {
+			t.Errorf("%v: Retry-After %q (AV-03: every 429 has one)", c.err, ra)
+		}
 	}
 	f.mu.Lock()
 	f.fail = nil
