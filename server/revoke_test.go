@@ -157,7 +157,9 @@ func TestWebSocketCredentialRevoked(t *testing.T) {
 // across many credential checks, whichever way it authenticated.
 func TestWebSocketCredentialKept(t *testing.T) {
 	t.Parallel()
-	const ping = 20 * time.Millisecond
+	// Long enough that a loaded machine answers each ping within the pong
+	// deadline (2.5 intervals); ten of them still fit waitFor's limit.
+	const ping = 100 * time.Millisecond
 	h := newHarness(t, func(o *server.Options) { o.PingInterval = ping })
 	path := h.watchPath(h.wsA)
 	c := h.login(h.tokA)
