@@ -110,7 +110,10 @@ func TestRealGoplsRecoversAndWatches(t *testing.T) {
 	}
 	mark := len(c.seen)
 	c.response(id, waitLong) // an answer or an error, never a hang
-	c.await("restart notice", waitLong, isMethod("window/showMessage"))
+	notice := c.await("restart notice", waitLong, isMethod("window/showMessage"))
+	if !strings.Contains(jsonString(notice), "was killed") {
+		t.Errorf("restart notice %v does not say gopls was killed", notice)
+	}
 	hover = c.call("textDocument/hover", hoverParams("file:///workspace/main.go", 5, 6), waitLong)
 	if !strings.Contains(jsonString(hover), "Println") {
 		t.Fatalf("hover after restart = %v", hover)

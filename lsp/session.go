@@ -355,9 +355,16 @@ func (s *session) recoverFrom(ctx context.Context, dead *gopls) error {
 		mt.processes.Dec()
 		mt.restarts.WithLabelValues("crash").Inc()
 	}
-	s.log.Warn("gopls stopped unexpectedly; restarting", "pid", dead.proc.Pid())
+	st, _ := dead.proc.Wait() // returns at once: Close has ended it
+	s.log.Warn("gopls stopped unexpectedly; restarting", "pid", dead.proc.Pid(), "exit", st.Code, "signal", st.Signal)
 	s.failPending("The Go language server stopped unexpectedly and is restarting; try again in a moment.")
-	s.showMessage(2, "The Go language server (gopls) stopped unexpectedly and is being restarted.")
+	msg := "The Go language server (gopls) stopped unexpectedly and is being restarted."
+	if st.Signal == "killed" {
+		// SIGKILL from outside: with isolation, most likely the kernel's
+		// OOM killer at the workspace's memory limit.
+		msg = "The Go language server (gopls) was killed, perhaps because the workspace reached its memory limit; it is being restarted."
+	}
+	s.showMessage(2, msg)
 	for {
 		now := time.Now()
 		s.mu.Lock()
