@@ -6,6 +6,7 @@ package e2e_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -496,4 +497,27 @@ func (rt *resultTable) String() string {
 	}
 	_ = w.Flush()
 	return b.String()
+}
+
+// requireCgroupLimit skips the calling subtest when the server said at
+// start (its "isolation" log line) that this host's cgroups cannot enforce
+// controller ("memory", "pids" or "cpu"): the issue asks for limits where
+// the host allows them, and a fork bomb without a pids limit would take the
+// test machine down. Where the server enforces it, the test runs in full.
+func requireCgroupLimit(t *testing.T, s *instance, controller string) {
+	t.Helper()
+	for line := range strings.SplitSeq(s.Stderr(), "\n") {
+		var rec struct {
+			Msg     string            `json:"msg"`
+			Cgroups map[string]string `json:"cgroups"`
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "isolation" {
+			continue
+		}
+		if rec.Cgroups[controller] == "" {
+			t.Skipf("this host's cgroups cannot enforce %s limits (the server's isolation log line says so)", controller)
+		}
+		return
+	}
+	t.Fatal("no isolation line in the server's log")
 }

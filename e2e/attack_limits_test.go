@@ -124,6 +124,7 @@ func (e *attackEnv) quotas(t *testing.T) {
 // it, and A's other terminal works again.
 func (e *attackEnv) forkBomb(t *testing.T) {
 	r := e.table.row(t, "TTY-01 fork bomb :(){ :|:& };:", "held at pids.max in A's cgroup; B answers; terminal closes")
+	requireCgroupLimit(t, e.s, "pids")
 	bomb := openShell(t, e.s, e.a.Token, e.wsA, "bomb")
 	shellA := waitProc(t, e.uidA, "bash")
 	pidsDir, ok := cgroupDir(shellA.Pid, "pids")
@@ -188,6 +189,7 @@ func (e *attackEnv) forkBomb(t *testing.T) {
 // memoryHog (TTY-02): a memory hog is OOM-killed inside A's cgroup only.
 func (e *attackEnv) memoryHog(t *testing.T) {
 	r := e.table.row(t, "TTY-02 memory hog (tail /dev/zero), memory 512 MiB", "OOM-killed in A's cgroup; A's shell, B, server live")
+	requireCgroupLimit(t, e.s, "memory")
 	shellA := waitProc(t, e.uidA, "bash")
 	bsh := waitProc(t, e.uidB, "bash")
 	memDir, ok := cgroupDir(shellA.Pid, "memory")
@@ -236,6 +238,7 @@ func (e *attackEnv) memoryHog(t *testing.T) {
 // latency is the AV-04 figure.
 func (e *attackEnv) cpuSpin(t *testing.T) {
 	rc := e.table.row(t, "TTY-02/AV-04 CPU spin on every core, cpu 1000m", "A uses ≤ 1 core; B hover < 10 s")
+	requireCgroupLimit(t, e.s, "cpu")
 	shellA := waitProc(t, e.uidA, "bash")
 	cpuDir, ok := cgroupDir(shellA.Pid, "cpu")
 	if !ok {
