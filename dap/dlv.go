@@ -107,7 +107,7 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 		Ptrace:    true, // dlv traces the program it starts
 		// dlv builds (modules may be fetched) and the program may use the
 		// network; with isolation, not the host's loopback.
-		Network: sandbox.NetworkProxyOnly,
+		Network: sandbox.NetworkOutbound,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: start dlv: %w", ErrUnavailable, err)

@@ -77,7 +77,7 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 		Stdin:     inR,
 		Stdout:    outW,
 		// gopls runs go list, which may fetch modules through GOPROXY.
-		Network: sandbox.NetworkProxyOnly,
+		Network: sandbox.NetworkOutbound,
 	})
 	_ = inR.Close()
 	_ = outW.Close()

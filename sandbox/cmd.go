@@ -42,25 +42,25 @@ type Network int
 const (
 	// NetworkNone: no network at all (loopback inside its own namespace).
 	NetworkNone Network = iota
-	// NetworkProxyOnly: outbound connections through user-mode NAT
+	// NetworkOutbound: outbound connections through user-mode NAT
 	// (slirp4netns) in a network namespace of its own, so the module proxy
 	// and the internet are reachable but nothing listening on the host's
 	// loopback is (the server, other local services); nor is any other
 	// sandbox. Without slirp4netns it falls back to NetworkFull, with a
 	// warning when the runner starts. Destinations are not filtered
 	// further.
-	NetworkProxyOnly
+	NetworkOutbound
 	// NetworkFull: the host's network namespace, loopback included.
 	NetworkFull
 )
 
-// String returns "none", "proxy-only", "full" or "network(N)".
+// String returns "none", "outbound", "full" or "network(N)".
 func (n Network) String() string {
 	switch n {
 	case NetworkNone:
 		return "none"
-	case NetworkProxyOnly:
-		return "proxy-only"
+	case NetworkOutbound:
+		return "outbound"
 	case NetworkFull:
 		return "full"
 	}

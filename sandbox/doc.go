@@ -15,7 +15,7 @@
 // [IsolationBwrap] starts each process inside bubblewrap with new user, pid,
 // ipc, uts and mount namespaces (and a cgroup namespace where the kernel
 // has one), a network namespace of its own for [NetworkNone] (loopback
-// only) and for [NetworkProxyOnly] (connected by slirp4netns, without the
+// only) and for [NetworkOutbound] (connected by slirp4netns, without the
 // host's loopback),
 // --die-with-parent, --new-session (except on a PTY, whose command needs its
 // controlling tty), all capabilities dropped, a private /tmp, its own /proc,

@@ -520,7 +520,7 @@ func BenchmarkShellPrompt(b *testing.B) {
 	}{
 		{"none", sandbox.IsolationNone, sandbox.NetworkNone},
 		{"bwrap", sandbox.IsolationBwrap, sandbox.NetworkNone},
-		{"bwrap-net", sandbox.IsolationBwrap, sandbox.NetworkProxyOnly},
+		{"bwrap-net", sandbox.IsolationBwrap, sandbox.NetworkOutbound},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			if mode.iso == sandbox.IsolationBwrap {

@@ -65,6 +65,9 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
 	}
+	if n, ok := r.networks[c.Kind]; ok {
+		c.Network = n
+	}
 	if r.iso == IsolationBwrap && r.view != nil && !c.noView {
 		vb, err := r.view(c.Tenant, c.Workspace)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,6 +62,11 @@ type Options struct {
 	// read-only. It is called on every Start and [Runner.ViewPath]; its
 	// error fails the start. nil means none.
 	View func(tenant, workspace string) ([]Bind, error)
+
+	// Networks overrides [Cmd.Network] for the processes of a [Cmd.Kind]
+	// ("terminal", "gopls", "dlv"), so a deployment chooses what each kind
+	// may reach. nil or a missing kind: Cmd.Network.
+	Networks map[string]Network
 }
 
 // DefaultKillGrace is the KillGrace used when Options.KillGrace is 0.
@@ -78,10 +84,11 @@ type Runner struct {
 	iso           Isolation
 	bwrap         string
 	prlimit       string // "" when rlimits cannot be set
-	slirp         string // slirp4netns; "" when NetworkProxyOnly shares the host's network
+	slirp         string // slirp4netns; "" when NetworkOutbound shares the host's network
 	roPaths       []string
 	tenantUID     func(string) (int, error)
 	view          func(tenant, workspace string) ([]Bind, error)
+	networks      map[string]Network
 	limits        Limits
 	cg            *cgroupHost // nil without usable cgroups
 	seccomp       []byte      // nil when the architecture has no filter
@@ -151,6 +158,7 @@ func New(opts Options) (*Runner, error) {
 		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
 		r.tenantUID = opts.TenantUID
 		r.view = opts.View
+		r.networks = maps.Clone(opts.Networks)
 		r.limits = opts.Limits.withDefaults()
 		if r.seccomp, err = seccompProgram(false); err != nil {
 			return nil, fmt.Errorf("new sandbox runner: %w", err)

@@ -14,7 +14,7 @@ import (
 )
 
 // slirpPaths are where New looks for slirp4netns, which gives
-// [NetworkProxyOnly] processes a network of their own.
+// [NetworkOutbound] processes a network of their own.
 var slirpPaths = []string{"/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns", "/bin/slirp4netns"}
 
 // slirpTimeout bounds the wait for slirp4netns to configure the network.
@@ -28,7 +28,7 @@ const slirpResolvConf = "nameserver 10.0.2.3\n"
 // userNetwork reports whether c gets a network namespace of its own with
 // user-mode networking (slirp4netns) rather than none or the host's.
 func (r *Runner) userNetwork(c *Cmd) bool {
-	return c.Network == NetworkProxyOnly && r.slirp != ""
+	return c.Network == NetworkOutbound && r.slirp != ""
 }
 
 // startSlirp gives the network namespace of the sandbox whose pid 1 is

@@ -174,7 +174,7 @@ func descendants(pid int) []int {
 	return out
 }
 
-// TestBwrapUserNetwork: a NetworkProxyOnly process has a network of its
+// TestBwrapUserNetwork: a NetworkOutbound process has a network of its
 // own (slirp4netns) that reaches the outside but not the host's loopback,
 // where the server and other local services listen.
 func TestBwrapUserNetwork(t *testing.T) {
@@ -207,7 +207,7 @@ func TestBwrapUserNetwork(t *testing.T) {
 	}
 	c := e.sh(`tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ,; echo; ` +
 		probe("127.0.0.1", port) + probe("10.0.2.2", port) + `cat /etc/resolv.conf`)
-	c.Network = sandbox.NetworkProxyOnly
+	c.Network = sandbox.NetworkOutbound
 	out, _ := run(t, r, c)
 	for _, want := range []string{"lo,tap0,", "127.0.0.1 closed", "10.0.2.2 closed", "nameserver 10.0.2.3"} {
 		if !strings.Contains(out, want) {
@@ -223,8 +223,29 @@ func TestBwrapUserNetwork(t *testing.T) {
 		_ = conn.Close()
 	}
 	c = e.sh(`getent hosts proxy.golang.org >/dev/null && echo resolved; ` + probe("proxy.golang.org", "443"))
-	c.Network = sandbox.NetworkProxyOnly
+	c.Network = sandbox.NetworkOutbound
 	if out, _ := run(t, r, c); !strings.Contains(out, "resolved") || !strings.Contains(out, "proxy.golang.org open") {
 		t.Errorf("outbound from the sandbox: %q", out)
+	}
+}
+
+// TestNetworksByKind: Options.Networks overrides Cmd.Network by kind.
+func TestNetworksByKind(t *testing.T) {
+	needBwrap(t)
+	e := newIsoEnv(t)
+	r, err := sandbox.New(sandbox.Options{
+		Instance: instancePrefix + "netkind", KillGrace: testGrace, Isolation: sandbox.IsolationBwrap,
+		TenantUID: func(string) (int, error) { return testUID, nil },
+		Networks:  map[string]sandbox.Network{"run": sandbox.NetworkNone},
+		Logger:    testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	c := e.sh(`tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ,`)
+	c.Network = sandbox.NetworkFull
+	if out, _ := run(t, r, c); out != "lo," {
+		t.Errorf("kind run with Networks none sees %q, want only lo", out)
 	}
 }

@@ -247,7 +247,7 @@ func (m *Manager) start(ctx context.Context, s *Session, o CreateOptions) (*sand
 		Ptrace:    o.Ptrace,
 		// A developer's shell fetches modules (go get) and reaches the
 		// internet; with isolation, not the host's loopback.
-		Network: sandbox.NetworkProxyOnly,
+		Network: sandbox.NetworkOutbound,
 	}
 	if argv != nil {
 		cmd.Path, cmd.Args = argv[0], slices.Clone(argv[1:])

@@ -3,6 +3,8 @@ package main
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/ideserver/ideserver/sandbox"
 )
 
 // Isolation modes of the `isolation.mode` key.
@@ -32,6 +34,9 @@ type IsolationConfig struct {
 	// Limits bound tenant processes; the cgroup ones (memory, pids, cpu)
 	// only where the host's cgroups allow.
 	Limits IsolationLimits `yaml:"limits"`
+	// Network is what each kind of workspace process may reach.
+	// Playground builds and runs never have a network.
+	Network IsolationNetwork `yaml:"network"`
 	// InsecureNoIsolation lets a multi-tenant deployment (portal JWTs, or
 	// more tenants than the local one) run without isolation. Flag
 	// --insecure-no-isolation.
@@ -49,6 +54,37 @@ type IsolationLimits struct {
 	NoFile   int      `yaml:"nofile"`    // open files per process (RLIMIT_NOFILE), default 4096
 }
 
+// Values of the `isolation.network` keys.
+const (
+	networkNone     = "none"     // loopback only
+	networkOutbound = "outbound" // outbound through slirp4netns; not the host's loopback
+	networkHost     = "host"     // the host's network, loopback included
+)
+
+// IsolationNetwork is the network of each kind of workspace process with
+// isolation (the `isolation.network:` section): none, outbound or host.
+type IsolationNetwork struct {
+	Terminal string `yaml:"terminal"` // shells; default outbound
+	Gopls    string `yaml:"gopls"`    // the language server (go list may fetch modules); default outbound
+	Dlv      string `yaml:"dlv"`      // the debugger, its builds and the program debugged; default outbound
+}
+
+// networks returns the sandbox networks by process kind.
+func (n IsolationNetwork) networks() map[string]sandbox.Network {
+	m := map[string]sandbox.Network{}
+	for kind, v := range map[string]string{"terminal": n.Terminal, "gopls": n.Gopls, "dlv": n.Dlv} {
+		switch v {
+		case networkNone:
+			m[kind] = sandbox.NetworkNone
+		case networkOutbound:
+			m[kind] = sandbox.NetworkOutbound
+		case networkHost:
+			m[kind] = sandbox.NetworkFull
+		}
+	}
+	return m
+}
+
 func defaultIsolationConfig() IsolationConfig {
 	return IsolationConfig{
 		Mode:     isolationAuto,
@@ -61,6 +97,7 @@ func defaultIsolationConfig() IsolationConfig {
 			FileSize: GiB,
 			NoFile:   4096,
 		},
+		Network: IsolationNetwork{Terminal: networkOutbound, Gopls: networkOutbound, Dlv: networkOutbound},
 	}
 }
 
@@ -101,4 +138,12 @@ func (c *IsolationConfig) validate(bad func(key, format string, args ...any)) {
 	}
 	between(bad, "isolation.limits.file_size", l.FileSize, MiB, TiB, "1MiB and 1TiB")
 	between(bad, "isolation.limits.nofile", l.NoFile, 64, 1<<20, "64 and 1048576")
+	for key, v := range map[string]*string{"terminal": &c.Network.Terminal, "gopls": &c.Network.Gopls, "dlv": &c.Network.Dlv} {
+		*v = strings.ToLower(*v)
+		switch *v {
+		case networkNone, networkOutbound, networkHost:
+		default:
+			bad("isolation.network."+key, "%q is not none, outbound or host", *v)
+		}
+	}
 }

@@ -134,6 +134,7 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 			BwrapPath: c.BwrapPath,
 			TenantUID: tenantUID,
 			View:      view,
+			Networks:  c.Network.networks(),
 			Limits: sandbox.Limits{
 				FileSize: int64(c.Limits.FileSize),
 				NoFile:   int64(c.Limits.NoFile),
