@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sync"
 	"syscall"
 
 	"github.com/ideserver/ideserver/sandbox"
@@ -188,17 +187,7 @@ func adoptTree(dir string, uid int) (n, skipped int, err error) {
 // ownLock serialises ownership changes of one tree (key "tenant/<id>" or
 // "workspace/<id>") and returns the unlock function. It is separate from
 // the lifecycle locks, which are held while processes stop.
-func (m *Manager) ownLock(key string) func() {
-	m.mu.Lock()
-	l, ok := m.ownLocks[key]
-	if !ok {
-		l = new(sync.Mutex)
-		m.ownLocks[key] = l
-	}
-	m.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (m *Manager) ownLock(key string) func() { return m.keyLock("own/" + key) }
 
 // ownerOf returns the uid owning fi, or noOwner when the platform does not
 // say.

@@ -81,12 +81,11 @@ type Manager struct {
 	opts   ManagerOptions
 	logger *slog.Logger
 
-	mu       sync.Mutex
-	open     map[string]*openFiles // workspace id → shared rooted access
-	stops    []StopFunc
-	locks    map[string]*sync.Mutex // serialises lifecycle changes per workspace
-	ownLocks map[string]*sync.Mutex // serialises ownership changes per tree (identity.go)
-	uids     map[string]int         // tenant → cached Identity answer
+	mu    sync.Mutex
+	open  map[string]*openFiles // workspace id → shared rooted access
+	stops []StopFunc
+	locks map[string]*sync.Mutex // see keyLock
+	uids  map[string]int         // tenant → cached Identity answer
 }
 
 type openFiles struct {
@@ -112,12 +111,11 @@ func NewManager(opts ManagerOptions) (*Manager, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		opts:     opts,
-		logger:   logger,
-		open:     make(map[string]*openFiles),
-		locks:    make(map[string]*sync.Mutex),
-		ownLocks: make(map[string]*sync.Mutex),
-		uids:     make(map[string]int),
+		opts:   opts,
+		logger: logger,
+		open:   make(map[string]*openFiles),
+		locks:  make(map[string]*sync.Mutex),
+		uids:   make(map[string]int),
 	}
 	for _, d := range []struct{ what, dir string }{{"workspaces", opts.Dir}, {"tenants", opts.TenantsDir}} {
 		if d.dir == "" {
@@ -353,8 +351,8 @@ func (m *Manager) Delete(ctx context.Context, owner Owner, id string) error {
 		return fmt.Errorf("delete workspace record: %w", err)
 	}
 	m.mu.Lock()
-	delete(m.locks, id)
-	delete(m.ownLocks, "workspace/"+id)
+	delete(m.locks, "lifecycle/"+id)
+	delete(m.locks, "own/workspace/"+id)
 	m.mu.Unlock()
 	m.logger.Info("workspace deleted", "tenant_id", owner.Tenant, "workspace_id", id)
 	return nil
@@ -382,12 +380,17 @@ func (m *Manager) stop(ctx context.Context, id string) error {
 
 // lock serialises lifecycle changes (suspend, resume, delete) of one
 // workspace and returns the unlock function.
-func (m *Manager) lock(id string) func() {
+func (m *Manager) lock(id string) func() { return m.keyLock("lifecycle/" + id) }
+
+// keyLock locks the mutex of key, made on first use, and returns the unlock
+// function. Keys are "lifecycle/<workspace>" (lock) and "own/<tree>"
+// (ownLock); Delete drops a workspace's.
+func (m *Manager) keyLock(key string) func() {
 	m.mu.Lock()
-	l, ok := m.locks[id]
+	l, ok := m.locks[key]
 	if !ok {
 		l = new(sync.Mutex)
-		m.locks[id] = l
+		m.locks[key] = l
 	}
 	m.mu.Unlock()
 	l.Lock()
