@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -138,13 +139,18 @@ func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func
 }
 
 // newFixtureMode is newFixtureWith whose runner, when bwrap is set, runs
-// tenant1 inside bubblewrap as testUID (see isolate).
+// tenant1 inside bubblewrap as isotest.UID (see isolate).
 func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap bool, hook func(*sandbox.Runner, *fakeWorkspaces, *dap.Options)) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	if bwrap {
-		requireBwrap(t)
-		root = publicDir(t)
+		if why := isotest.Unavailable(); why != "" {
+			t.Skip(why)
+		}
+		var err error
+		if root, err = isotest.PublicDir(t.Cleanup); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f := &fakeWorkspaces{
 		base: filepath.Join(root, "workspaces"), tenants: filepath.Join(root, "tenants"),

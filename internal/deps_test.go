@@ -67,6 +67,7 @@ var rules = []rule{
 	{"server", "go.lsp.dev/protocol", "server never reads LSP message bodies"},
 	{"server", "github.com/google/go-dap", "server never reads DAP message bodies"},
 	{"*", "testing", "tests only (tailscale's rule)"},
+	{"*", module + "/internal/isotest", "bubblewrap test helpers: _test.go files only"},
 	{"*", "flag", "configuration is read once in cmd/ideserver"},
 }
 

@@ -292,8 +292,7 @@ func BenchmarkFirstDiagnostics(b *testing.B) {
 		firstDiagnostics(b, e, newManager(b, e, gopls, nil))
 	})
 	b.Run("bwrap", func(b *testing.B) {
-		requireBwrap(b)
-		e := newEnvIn(b, publicDir(b), helloFiles)
+		e := newBwrapEnv(b)
 		runner, g := isolate(b, e, gopls)
 		firstDiagnostics(b, e, newManagerWith(b, runner, e, g, nil))
 	})

@@ -1,8 +1,6 @@
 package lsp_test
 
 import (
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,76 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/sandbox"
 )
-
-// testUID is the host uid the bwrap tests' tenant runs as.
-const testUID = 200123
-
-// requireBwrap skips the test unless bubblewrap can run a tenant as its
-// own uid here: /usr/bin/bwrap exists and the test runs as root.
-func requireBwrap(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/bwrap"); err != nil {
-		t.Skip("no /usr/bin/bwrap")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("per-tenant uids need root")
-	}
-}
-
-// publicDir returns a new directory below /tmp that every uid may
-// traverse (the parent of t.TempDir is 0700), removed after the test.
-func publicDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("/tmp", "ideserver-bwrap-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// copyTool copies the executable src into dir, readable and runnable by
-// everyone (the pinned tools live below root's 0700 home), and returns the
-// copy.
-func copyTool(t testing.TB, src, dir string) string {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	dst := filepath.Join(dir, filepath.Base(src))
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-// chownTree gives root and everything below it to uid.
-func chownTree(t testing.TB, root string, uid int) {
-	t.Helper()
-	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, uid)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // processUID returns the real uid of pid.
 func processUID(t testing.TB, pid int) int {
@@ -98,8 +29,23 @@ func processUID(t testing.TB, pid int) int {
 	return -1
 }
 
-// isolate prepares e (made by newEnvIn in a publicDir) for tenant t1
-// running as testUID under bubblewrap, and returns the runner and the
+// newBwrapEnv is newEnvIn an isotest.PublicDir with helloFiles, for
+// isolate; it skips the test unless this host can run a tenant under
+// bubblewrap.
+func newBwrapEnv(t testing.TB) *env {
+	t.Helper()
+	if why := isotest.Unavailable(); why != "" {
+		t.Skip(why)
+	}
+	dir, err := isotest.PublicDir(t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvIn(t, dir, helloFiles)
+}
+
+// isolate prepares e (made by newBwrapEnv) for
+// tenant t1 running as isotest.UID under bubblewrap, and returns the runner and the
 // gopls copy its processes can run. The view is the server's layout:
 // the workspace at /workspace, HOME at /home/user, GOMODCACHE at
 // /gomodcache, GOROOT at /goroot and the tools at /opt/ideserver/bin.
@@ -109,14 +55,18 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 	if err := os.Mkdir(tools, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	gopls = copyTool(t, gopls, tools)
-	for _, d := range []string{e.data, filepath.Join(e.data, "workspaces"), filepath.Join(e.data, "tenants")} {
-		if err := os.Chmod(d, 0o711); err != nil {
+	gopls, err := isotest.CopyExecutable(gopls, tools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := isotest.Traversable(e.data, filepath.Join(e.data, "workspaces"), filepath.Join(e.data, "tenants")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Join(e.data, "tenants", "t1"), e.Dir(e.wsID)} {
+		if err := isotest.ChownTree(d, isotest.UID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	chownTree(t, filepath.Join(e.data, "tenants", "t1"), testUID)
-	chownTree(t, e.Dir(e.wsID), testUID)
 	view := func(tenant, ws string) ([]sandbox.Bind, error) {
 		var b []sandbox.Bind
 		if ws != "" {
@@ -135,7 +85,7 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 		Instance:  instance,
 		KillGrace: 500 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return testUID, nil },
+		TenantUID: func(string) (int, error) { return isotest.UID, nil },
 		View:      view,
 	})
 	if err != nil {
@@ -152,8 +102,7 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 // path. BenchmarkFirstDiagnostics compares the two modes.
 func TestRealGoplsBwrap(t *testing.T) {
 	gopls := requireGopls(t)
-	requireBwrap(t)
-	e := newEnvIn(t, publicDir(t), helloFiles)
+	e := newBwrapEnv(t)
 	runner, g := isolate(t, e, gopls)
 	m := newManagerWith(t, runner, e, g, nil)
 	start := time.Now()
@@ -190,7 +139,7 @@ func TestRealGoplsBwrap(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("gopls processes: %v", pids)
 	}
-	if uid := processUID(t, pids[0]); uid != testUID {
-		t.Errorf("gopls runs as uid %d, want %d", uid, testUID)
+	if uid := processUID(t, pids[0]); uid != isotest.UID {
+		t.Errorf("gopls runs as uid %d, want %d", uid, isotest.UID)
 	}
 }

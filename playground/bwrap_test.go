@@ -2,51 +2,40 @@ package playground_test
 
 import (
 	"context"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// testUID is the host uid the playground tenant runs as in the bwrap test.
-const testUID = 200123
-
 // isolate makes ropts a bubblewrap runner whose playground processes run
-// as testUID with the server's layout (HOME at /home/user, GOMODCACHE at
-// /gomodcache, GOROOT read-only at /goroot, the build cache at /gocache),
-// and returns the data directory, the run directories' parent and the
-// build cache, all below a directory every uid may traverse. dirs returns
-// the tenant's directories; it is called when a process starts.
+// as isotest.UID with the server's layout (HOME at /home/user, GOMODCACHE
+// at /gomodcache, GOROOT read-only at /goroot, the build cache at
+// /gocache), and returns the data directory, the run directories' parent
+// and the build cache, all below a directory every uid may traverse. dirs
+// returns the tenant's directories; it is called when a process starts.
 func isolate(t testing.TB, ropts *sandbox.Options, dirs func(string) (workspace.TenantDirs, error)) (data, runs, cache string) {
 	t.Helper()
-	if _, err := os.Stat("/usr/bin/bwrap"); err != nil {
-		t.Skip("no /usr/bin/bwrap")
+	if why := isotest.Unavailable(); why != "" {
+		t.Skip(why)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("per-tenant uids need root")
-	}
-	root, err := os.MkdirTemp("/tmp", "ideserver-bwrap-")
+	root, err := isotest.PublicDir(t.Cleanup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(root) })
 	data, runs, cache = filepath.Join(root, "data"), filepath.Join(root, "runs"), filepath.Join(root, "gocache")
-	for _, d := range []string{root, data, runs} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
+	if err := isotest.Traversable(data, runs); err != nil {
+		t.Fatal(err)
 	}
-	linkCache(t, hostGo.cache, cache, testUID)
+	if err := isotest.LinkCache(hostGo.cache, cache, isotest.UID); err != nil {
+		t.Fatal(err)
+	}
 	ropts.Isolation = sandbox.IsolationBwrap
-	ropts.TenantUID = func(string) (int, error) { return testUID, nil }
+	ropts.TenantUID = func(string) (int, error) { return isotest.UID, nil }
 	ropts.View = func(tenant, ws string) ([]sandbox.Bind, error) {
 		d, err := dirs(tenant)
 		if err != nil {
@@ -62,48 +51,14 @@ func isolate(t testing.TB, ropts *sandbox.Options, dirs func(string) (workspace.
 	return data, runs, cache
 }
 
-// ownTenant gives tenant's directories below tenants to testUID and lets
-// it traverse tenants.
+// ownTenant gives tenant's directories below tenants to isotest.UID and
+// lets it traverse tenants.
 func ownTenant(t testing.TB, tenants, tenant string) {
 	t.Helper()
-	if err := os.Chmod(tenants, 0o711); err != nil {
+	if err := isotest.Traversable(tenants); err != nil {
 		t.Fatal(err)
 	}
-	err := filepath.WalkDir(filepath.Join(tenants, tenant), func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, testUID, testUID)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// linkCache makes dst a build cache for uid that starts with src's
-// entries: directories of its own, files hard links to src's, which uid
-// can read but not change (go only adds entries and ignores failing to
-// touch old ones).
-func linkCache(t testing.TB, src, dst string, uid int) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			return os.Chown(target, uid, uid)
-		case d.Type().IsRegular() && strings.Contains(rel, string(filepath.Separator)):
-			return os.Link(p, target)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := isotest.ChownTree(filepath.Join(tenants, tenant), isotest.UID); err != nil {
 		t.Fatal(err)
 	}
 }

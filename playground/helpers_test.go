@@ -32,7 +32,7 @@ func newEnv(t testing.TB, mod func(*playground.Options)) *env {
 }
 
 // newEnvMode is newEnv whose runner, when bwrap is set, runs the
-// playground tenant inside bubblewrap as testUID (see isolate).
+// playground tenant inside bubblewrap as isotest.UID (see isolate).
 func newEnvMode(t testing.TB, mod func(*playground.Options), bwrap bool) *env {
 	t.Helper()
 	requireGo(t)

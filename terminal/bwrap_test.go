@@ -8,40 +8,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
 )
-
-// testUID is the host uid the bwrap test's tenant runs as.
-const testUID = 200123
 
 // TestBwrapEchoAndOwns runs a shell inside bubblewrap as the tenant's uid
 // with the server's layout (workspace at /workspace, HOME at /home/user):
 // it echoes, starts in /workspace, and Owns and UID recognise what runs in
 // it (the shell is a descendant of bubblewrap, whose pid Pid reports).
 func TestBwrapEchoAndOwns(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/bwrap"); err != nil {
-		t.Skip("no /usr/bin/bwrap")
+	if why := isotest.Unavailable(); why != "" {
+		t.Skip(why)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("per-tenant uids need root")
-	}
-	root, err := os.MkdirTemp("/tmp", "ideserver-bwrap-")
+	root, err := isotest.PublicDir(t.Cleanup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(root) })
 	home, dir := filepath.Join(root, "home"), filepath.Join(root, "ws")
 	for _, d := range []string{home, dir} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(d, testUID, testUID); err != nil {
+		if err := os.Chown(d, isotest.UID, isotest.UID); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := os.Chmod(root, 0o711); err != nil {
-		t.Fatal(err)
 	}
 	instSeq.Lock()
 	instSeq.n++
@@ -50,7 +41,7 @@ func TestBwrapEchoAndOwns(t *testing.T) {
 	r, err := sandbox.New(sandbox.Options{
 		Instance: instance, KillGrace: 300 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return testUID, nil },
+		TenantUID: func(string) (int, error) { return isotest.UID, nil },
 		View: func(tenant, ws string) ([]sandbox.Bind, error) {
 			return []sandbox.Bind{{Host: dir, Target: "/workspace"}, {Host: home, Target: "/home/user"}}, nil
 		},
@@ -70,14 +61,14 @@ func TestBwrapEchoAndOwns(t *testing.T) {
 	c := attach(t, s, false)
 	c.send("echo $((40+2))-ok; echo \"uid=$(id -u) home=$HOME\"; pwd\n")
 	c.expect(t, "42-ok")
-	c.expect(t, "uid="+strconv.Itoa(testUID)+" home=/home/user")
+	c.expect(t, "uid="+strconv.Itoa(isotest.UID)+" home=/home/user")
 	c.expect(t, "/workspace")
 	if strings.Contains(c.output(), root) {
 		t.Errorf("the shell saw a host path: %q", tail(c.output()))
 	}
 
-	if got := s.UID(); got != testUID {
-		t.Errorf("UID() = %d, want %d", got, testUID)
+	if got := s.UID(); got != isotest.UID {
+		t.Errorf("UID() = %d, want %d", got, isotest.UID)
 	}
 	if !s.Owns(s.Pid()) || s.Owns(os.Getpid()) || s.Owns(1) {
 		t.Errorf("Owns: own pid %v, test's pid %v, init %v", s.Owns(s.Pid()), s.Owns(os.Getpid()), s.Owns(1))
