@@ -110,8 +110,9 @@ type Server struct {
 	ticketCreds *ticketCreds
 	// wsWriteBuffers pools WebSocket write buffers across connections.
 	wsWriteBuffers *sync.Pool
-	// assetETags caches the ETags of the embedded web assets by name.
-	assetETags sync.Map
+	// assets caches the embedded web assets by name, each read, hashed
+	// and gzipped once (see asset in ui.go).
+	assets sync.Map
 
 	startOnce sync.Once
 	done      chan struct{} // closed by Close; ends background work

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"html"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,36 +64,121 @@ func (s *Server) serveApp(w http.ResponseWriter) error {
 	return nil
 }
 
-// handleAsset serves a file of dist/assets; anything else is 404.
+// handleAsset serves a file of dist/assets; anything else is 404. The
+// entry files (index.js, index.css) are revalidated on every load with
+// their ETag; the chunks they load are named by the hash of their content
+// (name-HASH.js), so browsers may keep them for good. Scripts and styles
+// are sent gzip-compressed to clients that accept it.
 func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("file")
 	if !fs.ValidPath(name) || name == "." {
 		return errNotFound
 	}
-	data, err := fs.ReadFile(web.Dist(), path.Join("assets", name))
+	a, err := s.asset(name)
 	if err != nil {
 		return errNotFound // missing, or a directory
+	}
+	body, etag := a.data, a.etag
+	if a.gz != nil {
+		w.Header().Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body, etag = a.gz, a.gzETag
+			w.Header().Set("Content-Encoding", "gzip")
+			r.Header.Del("Range") // ranges of the compressed bytes are of no use
+		}
+	}
+	w.Header().Set("Content-Type", a.contentType)
+	w.Header().Set("ETag", etag)
+	if hashedAsset(name) {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	return nil
+}
+
+// webAsset is an embedded asset ready to serve: its bytes, their gzip
+// compression (nil when it does not pay), and the strong ETag of each.
+type webAsset struct {
+	data, gz     []byte
+	etag, gzETag string
+	contentType  string
+}
+
+// asset returns the embedded asset dist/assets/name, reading, hashing and
+// compressing it only the first time (the assets never change while the
+// binary runs); s.assets caches it by name.
+func (s *Server) asset(name string) (*webAsset, error) {
+	if a, ok := s.assets.Load(name); ok {
+		return a.(*webAsset), nil
+	}
+	data, err := fs.ReadFile(web.Dist(), path.Join("assets", name))
+	if err != nil {
+		return nil, err
 	}
 	ct := mime.TypeByExtension(path.Ext(name))
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("ETag", s.assetETag(name, data))
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
-	return nil
+	sum := sha256.Sum256(data)
+	tag := hex.EncodeToString(sum[:16])
+	a := &webAsset{data: data, etag: `"` + tag + `"`, contentType: ct}
+	if compressible(ct) && len(data) >= 1024 {
+		var buf bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if err == nil {
+			_, err = zw.Write(data)
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		if err == nil && buf.Len() < len(data) {
+			a.gz, a.gzETag = buf.Bytes(), `"`+tag+`-gz"`
+		}
+	}
+	v, _ := s.assets.LoadOrStore(name, a)
+	return v.(*webAsset), nil
 }
 
-// assetETag returns the strong ETag of an embedded asset, hashing it only
-// the first time (the assets never change while the binary runs).
-func (s *Server) assetETag(name string, data []byte) string {
-	if tag, ok := s.assetETags.Load(name); ok {
-		return tag.(string)
+// compressible reports whether a content type is text worth compressing.
+func compressible(contentType string) bool {
+	return strings.HasPrefix(contentType, "text/") || strings.HasPrefix(contentType, "application/json") || strings.HasPrefix(contentType, "image/svg+xml")
+}
+
+// acceptsGzip reports whether an Accept-Encoding header value accepts gzip
+// (listed, or through "*", and not with q=0).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimSpace(params), "=")
+		if !ok || strings.TrimSpace(k) != "q" {
+			return true
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return err != nil || q > 0
 	}
-	sum := sha256.Sum256(data)
-	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	s.assetETags.Store(name, tag)
-	return tag
+	return false
+}
+
+// hashedAsset reports whether an asset's name carries the hash of its
+// content, as the build names the chunks: NAME-HASH.EXT with an 8
+// character hash of upper-case letters and digits.
+func hashedAsset(name string) bool {
+	base := strings.TrimSuffix(name, path.Ext(name))
+	i := strings.LastIndexByte(base, '-')
+	if i < 0 || len(base)-i-1 != 8 || strings.Contains(name, "/") {
+		return false
+	}
+	for _, c := range base[i+1:] {
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

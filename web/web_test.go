@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -22,6 +23,16 @@ func TestDist(t *testing.T) {
 		}
 		if b, err := fs.ReadFile(dist, asset); err != nil || len(b) == 0 {
 			t.Errorf("%s: %d bytes, %v", asset, len(b), err)
+		}
+	}
+	// The code-split build preloads the chunks index.js imports; each exists.
+	preloads := regexp.MustCompile(`<link rel="modulepreload" href="/(assets/[^"]+\.js)">`).FindAllStringSubmatch(string(page), -1)
+	if len(preloads) == 0 {
+		t.Error("index.html preloads no chunks")
+	}
+	for _, m := range preloads {
+		if b, err := fs.ReadFile(dist, m[1]); err != nil || len(b) == 0 {
+			t.Errorf("preloaded %s: %d bytes, %v", m[1], len(b), err)
 		}
 	}
 	if strings.Contains(string(page), "<script>") {

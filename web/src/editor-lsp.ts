@@ -161,8 +161,16 @@ function renameCommand(openQuietly: QuietOpener): Command {
 /**
  * The extra editor extensions of a Go tab that has the LSP plugin: F2
  * renames across files (overriding lsp-client's F2, which skips files
- * without a tab), Ctrl/Cmd-click goes to the definition.
+ * without a tab), Ctrl/Cmd-click goes to the definition, and Shift-F12
+ * runs findReferences (overriding lsp-client's panel, which lists only
+ * files with a tab).
  */
-export function goEditing(openQuietly: QuietOpener): Extension {
-  return [Prec.high(keymap.of([{ key: 'F2', run: renameCommand(openQuietly), preventDefault: true }])), clickToDefinition];
+export function goEditing(openQuietly: QuietOpener, findReferences: Command): Extension {
+  return [
+    Prec.high(keymap.of([
+      { key: 'F2', run: renameCommand(openQuietly), preventDefault: true },
+      { key: 'Shift-F12', run: findReferences, preventDefault: true },
+    ])),
+    clickToDefinition,
+  ];
 }

@@ -1,12 +1,12 @@
 // Entry point of the browser IDE: signs in with the credential of the
 // start-up URL (in the fragment, so it never reaches a server log), removes
 // it from the address bar, then shows the workspace list or, with ?ws=ID,
-// the workbench of that workspace.
+// the workbench of that workspace. The workbench and the editor are in the
+// first bundle; the share and playground pages load their own module.
 import './style.css';
 import { ApiError, call, signIn, wsPath, type Workspace } from './api';
 import { byId, el } from './dom';
 import { appPath, embedded } from './embed';
-import { openPlay, openShare } from './view';
 import { openWorkbench } from './workbench';
 
 async function home(user: string): Promise<void> {
@@ -53,10 +53,10 @@ async function main(): Promise<void> {
   // The public pages: a share, a snippet, the playground.
   const path = appPath();
   let m = /^\/s\/([^/]+)$/.exec(path);
-  if (m) return openShare(decodeURIComponent(m[1]));
+  if (m) return (await import('./view')).openShare(decodeURIComponent(m[1]));
   m = /^\/p\/([^/]+)$/.exec(path);
-  if (m) return openPlay(decodeURIComponent(m[1]));
-  if (path === '/play') return openPlay(null);
+  if (m) return (await import('./view')).openPlay(decodeURIComponent(m[1]));
+  if (path === '/play') return (await import('./view')).openPlay(null);
   const embedWS = /^\/ws\/([^/]+)$/.exec(path);
   if (embedded && !embedWS) {
     status.textContent = 'Nothing to embed here: use /embed/play, /embed/p/ID, /embed/s/ID or /embed/ws/ID.';

@@ -4,6 +4,7 @@
 import type { EditorView } from '@codemirror/view';
 import { call, wsPath } from './api';
 import { byId, el } from './dom';
+import type { SideBar } from './side';
 
 /** One search result of GET …/search: line and column count from 1, column in characters. */
 export interface SearchMatch { path: string; line: number; column: number; text: string }
@@ -25,9 +26,7 @@ export function revealAt(view: EditorView, line: number, column: number): void {
  * #search-open button) shows #search-pane instead of the file tree;
  * choosing a result calls open(path, line, column).
  */
-export function installSearch(wsID: string, open: (path: string, line: number, column: number) => Promise<void>): void {
-  const side = byId('side');
-  const pane = byId('search-pane');
+export function installSearch(wsID: string, open: (path: string, line: number, column: number) => Promise<void>, side: SideBar): void {
   const input = byId<HTMLInputElement>('search-q');
   const regex = byId<HTMLInputElement>('search-regex');
   const matchCase = byId<HTMLInputElement>('search-case');
@@ -101,8 +100,7 @@ export function installSearch(wsID: string, open: (path: string, line: number, c
   };
 
   const show = () => {
-    side.classList.add('searching');
-    pane.hidden = false;
+    side.set('search');
     const sel = window.getSelection()?.toString() ?? '';
     if (sel && !sel.includes('\n') && sel.length < 200) {
       input.value = sel;
@@ -112,10 +110,7 @@ export function installSearch(wsID: string, open: (path: string, line: number, c
     input.select();
   };
 
-  const hide = () => {
-    side.classList.remove('searching');
-    pane.hidden = true;
-  };
+  const hide = () => side.set('tree');
 
   input.addEventListener('input', schedule);
   regex.addEventListener('change', schedule);

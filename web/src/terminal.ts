@@ -1,96 +1,60 @@
-// The terminal panel: xterm.js views attached to the workspace's terminals
-// (binary frames for bytes, JSON text frames for resize and exit). The
-// terminals live on the server, so a reload lists and re-attaches them.
-import { Terminal } from '@xterm/xterm';
-import { FitAddon } from '@xterm/addon-fit';
-import { call, openSocket, wsPath, type TerminalInfo } from './api';
-import { byId, el, say } from './dom';
+// The terminal panel: tabs of the workspace's terminals, each an xterm.js
+// view (term-view.ts, loaded with xterm.js when the first terminal is
+// shown). The terminals live on the server, so a reload lists and
+// re-attaches them, in the saved order and with the saved one active; the
+// panel's height is dragged at its top edge and saved too.
+import { call, wsPath, type TerminalInfo } from './api';
+import { byId, say } from './dom';
+import type { TermView } from './term-view';
 
-class TermView {
-  readonly term = new Terminal({ fontSize: 13, fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace', scrollback: 5000, theme: { background: '#1e1e1e' } });
-  readonly fit = new FitAddon();
-  readonly box = el('div', 'term');
-  readonly tab = el('div', 'tab');
-  private ws: WebSocket | null = null;
-  private ended = false;
-  private readonly dec = new TextDecoder();
-  /** Called with the terminal's output as text and, at exit, with kind "end". */
-  onOutput: ((kind: 'stdout' | 'end', body: string) => void) | null = null;
-
-  constructor(readonly panel: TermPanel, readonly id: string, label: string) {
-    this.term.loadAddon(this.fit);
-    const name = el('span', 'name', label);
-    const close = el('button', 'close', '×');
-    close.title = 'Kill this terminal';
-    close.addEventListener('click', (e) => { e.stopPropagation(); void panel.kill(this); });
-    this.tab.append(name, close);
-    this.tab.addEventListener('click', () => panel.show(this));
-    this.box.dataset.terminal = id;
-    const enc = new TextEncoder();
-    this.term.onData((d) => this.send(enc.encode(d)));
-    this.term.onBinary((d) => this.send(Uint8Array.from(d, (c) => c.charCodeAt(0))));
-    this.term.onResize(({ cols, rows }) => this.send(JSON.stringify({ type: 'resize', cols, rows })));
-  }
-
-  private send(data: string | Uint8Array<ArrayBuffer>) {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(data);
-  }
-
-  /** Attaches to the server's terminal; the server replays its scrollback first. */
-  async attach(): Promise<void> {
-    const ws = await openSocket(`${wsPath(this.panel.wsID)}/terminals/${encodeURIComponent(this.id)}/attach`);
-    this.ws = ws;
-    ws.addEventListener('message', (e) => {
-      if (typeof e.data === 'string') {
-        const msg = JSON.parse(e.data);
-        if (msg.type === 'exit') {
-          this.ended = true;
-          this.term.write(`\r\n[process exited with code ${Number(msg.code)}]\r\n`);
-          this.onOutput?.('end', Number(msg.code) ? `exit status ${Number(msg.code)}` : '');
-        } else if (msg.type === 'overrun') {
-          this.term.write('\r\n[output skipped]\r\n');
-        }
-        return;
-      }
-      const bytes = new Uint8Array(e.data as ArrayBuffer);
-      this.term.write(bytes);
-      this.onOutput?.('stdout', this.dec.decode(bytes, { stream: true }));
-    });
-    ws.addEventListener('close', () => {
-      this.ws = null;
-      if (!this.ended && this.panel.has(this)) setTimeout(() => { this.attach().catch(() => this.panel.drop(this)); }, 1000);
-    });
-    this.send(JSON.stringify({ type: 'resize', cols: this.term.cols, rows: this.term.rows }));
-  }
-
-  close(): void {
-    this.ended = true;
-    this.ws?.close();
-    this.term.dispose();
-    this.box.remove();
-    this.tab.remove();
-  }
+/** The panel's layout as kept in the workspace state. */
+export interface TermLayout {
+  /** Terminal ids in tab order. */
+  order?: string[];
+  /** The id of the shown terminal. */
+  active?: string | null;
+  /** The panel's height in CSS pixels. */
+  height?: number;
 }
+
+const minHeight = 60;
 
 /** The terminal panel of one workspace. */
 export class TermPanel {
   private views: TermView[] = [];
   private active: TermView | null = null;
   private count = 0;
+  private height = 0; // 0: the style sheet's default
+  private module: Promise<typeof import('./term-view')> | null = null;
+  /** Called after a change of the layout (terminals, the shown one, the height). */
+  onChange: () => void = () => {};
 
   constructor(readonly wsID: string) {
     byId('new-term').addEventListener('click', () => { this.create().catch((e) => say(String(e.message ?? e))); });
     new ResizeObserver(() => this.active?.fit.fit()).observe(byId('terms'));
+    this.installResize();
   }
 
   has(v: TermView): boolean { return this.views.includes(v); }
 
-  /** Lists the workspace's running terminals and attaches to each. */
-  async restore(): Promise<void> {
+  /** The layout to save. */
+  layout(): TermLayout {
+    return { order: this.views.map((v) => v.id), active: this.active?.id ?? null, ...(this.height ? { height: this.height } : {}) };
+  }
+
+  /**
+   * Lists the workspace's running terminals and attaches to each, those of
+   * the saved layout first in its order; shows the saved active one.
+   */
+  async restore(saved: TermLayout = {}): Promise<void> {
+    if (saved.height) this.setHeight(saved.height);
     const { terminals } = await call<{ terminals: TerminalInfo[] }>('GET', `${wsPath(this.wsID)}/terminals`);
-    for (const t of terminals) {
-      if (!t.exited) await this.add(t.id);
-    }
+    const order = saved.order ?? [];
+    const rank = (id: string) => { const i = order.indexOf(id); return i < 0 ? order.length : i; };
+    const live = terminals.filter((t) => !t.exited).sort((a, b) => rank(a.id) - rank(b.id));
+    for (const t of live) await this.add(t.id);
+    const active = this.views.find((v) => v.id === saved.active);
+    if (active) this.show(active);
   }
 
   /**
@@ -103,7 +67,15 @@ export class TermPanel {
   }
 
   private async add(id: string, onOutput: TermView['onOutput'] = null): Promise<void> {
-    const v = new TermView(this, id, `Terminal ${++this.count}`);
+    this.module ??= import('./term-view');
+    let mod: typeof import('./term-view');
+    try {
+      mod = await this.module;
+    } catch (e) {
+      this.module = null;
+      throw new Error(`cannot load the terminal: ${(e as Error).message}`);
+    }
+    const v = new mod.TermView(this, id, `Terminal ${++this.count}`);
     v.onOutput = onOutput;
     this.views.push(v);
     byId('term-tabs').insertBefore(v.tab, byId('new-term'));
@@ -126,6 +98,7 @@ export class TermPanel {
     }
     v.fit.fit();
     v.term.focus();
+    this.onChange();
   }
 
   drop(v: TermView): void {
@@ -136,10 +109,46 @@ export class TermPanel {
       const next = this.views.at(-1);
       if (next) this.show(next);
     }
+    this.onChange();
   }
 
   async kill(v: TermView): Promise<void> {
     this.drop(v);
     await call('DELETE', `${wsPath(this.wsID)}/terminals/${encodeURIComponent(v.id)}`).catch(() => undefined);
+  }
+
+  // --- height
+
+  private setHeight(px: number): void {
+    const max = Math.max(minHeight, window.innerHeight - 120);
+    this.height = Math.round(Math.min(Math.max(px, minHeight), max));
+    byId('wb').style.setProperty('--panel-h', `${this.height}px`);
+  }
+
+  /** Dragging #panel-resize (or its arrow keys) sets the panel's height. */
+  private installResize(): void {
+    const handle = byId('panel-resize');
+    const panel = byId('panel');
+    handle.addEventListener('pointerdown', (e) => {
+      e.preventDefault();
+      handle.setPointerCapture(e.pointerId);
+      const bottom = panel.getBoundingClientRect().bottom;
+      const move = (m: PointerEvent) => this.setHeight(bottom - m.clientY);
+      const up = () => {
+        handle.removeEventListener('pointermove', move);
+        handle.removeEventListener('pointerup', up);
+        handle.removeEventListener('pointercancel', up);
+        this.onChange();
+      };
+      handle.addEventListener('pointermove', move);
+      handle.addEventListener('pointerup', up);
+      handle.addEventListener('pointercancel', up);
+    });
+    handle.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') return;
+      e.preventDefault();
+      this.setHeight(panel.getBoundingClientRect().height + (e.key === 'ArrowUp' ? 20 : -20));
+      this.onChange();
+    });
   }
 }

@@ -1,21 +1,23 @@
 // The workbench of one workspace: file tree (with live updates from the
 // watch socket), tabs of CodeMirror editors wired to gopls, save with
-// If-Match, the terminal panel, and the UI state kept on the server.
+// If-Match, the terminal panel, the debug view, and the UI state (tabs,
+// tree, side bar, debug view, terminals) kept on the server.
 import { basicSetup } from 'codemirror';
 import { EditorState, Text } from '@codemirror/state';
-import { EditorView, keymap } from '@codemirror/view';
+import { EditorView, keymap, type Command } from '@codemirror/view';
 import { go } from '@codemirror/lang-go';
 import type { LSPClient } from '@codemirror/lsp-client';
 import { api, ApiError, call, encodePath, openSocket, wsPath, type Entry, type Workspace } from './api';
 import { byId, el, say } from './dom';
 import { post, startEmbed } from './embed';
 import { startLSP } from './lsp';
-import { formatBeforeSave, goEditing } from './editor-lsp';
+import { formatBeforeSave, goEditing, offsetOf } from './editor-lsp';
 import { installKeysHelp } from './editor-help';
 import { installQuickOpen } from './quickopen';
 import { installSearch, revealAt } from './search';
 import { DebugPanel } from './debug';
-import { TermPanel } from './terminal';
+import { SideBar, type SideMode } from './side';
+import { TermPanel, type TermLayout } from './terminal';
 
 const wsRoot = 'file:///workspace/';
 const roRoots: Record<string, string> = { 'file:///goroot/': 'goroot', 'file:///gomodcache/': 'gomodcache' };
@@ -29,7 +31,17 @@ function fileURI(path: string): string {
   return wsRoot + encodePath(path);
 }
 
-interface SavedState { open?: string[]; active?: string | null; expanded?: string[] }
+/** The UI state kept in the workspace's state endpoint. */
+interface SavedState {
+  open?: string[];
+  active?: string | null;
+  expanded?: string[];
+  /** What the side bar shows. */
+  side?: SideMode;
+  /** Whether the debug view is shown. */
+  debug?: boolean;
+  terminals?: TermLayout;
+}
 
 class Tab {
   readonly box = el('div', 'editor');
@@ -89,6 +101,7 @@ class Workbench {
   private client: LSPClient;
   private terms: TermPanel;
   private debug: DebugPanel;
+  private side = new SideBar();
   private restoring = true;
   private saveTimer = 0;
   private opening = new Map<string, Promise<Tab | null>>();
@@ -102,7 +115,12 @@ class Workbench {
       saveAll: async () => { for (const t of this.tabs) if (t.dirty && !t.readOnly) await this.save(t); },
     });
     installQuickOpen((d) => this.listDir(d), (p) => this.act(() => this.open(fileURI(p))));
-    installSearch(id, (p, line, col) => this.act(async () => { const t = await this.open(fileURI(p)); if (t) revealAt(t.view, line, col); }));
+    installSearch(id, (p, line, col) => this.act(async () => { const t = await this.open(fileURI(p)); if (t) revealAt(t.view, line, col); }), this.side);
+    byId('refs-close').addEventListener('click', () => this.side.set('tree'));
+    byId('refs-pane').addEventListener('keydown', (e) => { if (e.key === 'Escape') this.side.set('tree'); });
+    this.side.onChange = () => this.persist();
+    this.terms.onChange = () => this.persist();
+    this.debug.onToggle = () => this.persist();
     installKeysHelp();
     byId('new-file').addEventListener('click', () => void this.act(() => this.newItem(false)));
     byId('new-dir').addEventListener('click', () => void this.act(() => this.newItem(true)));
@@ -130,13 +148,15 @@ class Workbench {
   async start(): Promise<void> {
     const state = ((await call<SavedState | null>('GET', `${wsPath(this.id)}/state`)) ?? {}) as SavedState;
     for (const d of state.expanded ?? []) this.expanded.add(d);
+    if (state.debug === true) this.debug.setVisible(true); // hidden until used
+    if (state.side === 'search') this.side.set(state.side); // reference results are not kept
     void this.watch();
     await this.refreshTree();
     for (const uri of state.open ?? []) await this.open(uri, false).catch(() => null);
     const active = this.tabs.find((t) => t.uri === state.active) ?? this.tabs[0];
     if (active) this.show(active);
     this.restoring = false;
-    await this.terms.restore().catch((e) => say(`Terminals: ${e.message}`));
+    await this.terms.restore(state.terminals).catch((e) => say(`Terminals: ${e.message}`));
   }
 
   /** Runs `go run .` (the saved files) in a new terminal, posting its output to an embedding portal. */
@@ -151,7 +171,14 @@ class Workbench {
     if (this.restoring) return;
     clearTimeout(this.saveTimer);
     this.saveTimer = window.setTimeout(() => {
-      const state: SavedState = { open: this.tabs.map((t) => t.uri), active: this.active?.uri ?? null, expanded: [...this.expanded] };
+      const state: SavedState = {
+        open: this.tabs.map((t) => t.uri),
+        active: this.active?.uri ?? null,
+        expanded: [...this.expanded],
+        side: this.side.mode,
+        debug: this.debug.visible,
+        terminals: this.terms.layout(),
+      };
       call('PUT', `${wsPath(this.id)}/state`, state).catch(() => undefined);
     }, 300);
   }
@@ -346,22 +373,58 @@ class Workbench {
     });
   }
 
-  private async load(uri: string): Promise<Tab | null> {
-    let url: string;
-    let label: string;
-    let readOnly = false;
+  /** Where the text of a document URI comes from, its tab's label and its name for lists; null for other URIs. */
+  private source(uri: string): { url: string; label: string; name: string; readOnly: boolean } | null {
     const path = workspacePath(uri);
-    if (path !== null) {
-      url = `${wsPath(this.id)}/files/${encodePath(path)}`;
-      label = path.slice(path.lastIndexOf('/') + 1);
-    } else {
-      const root = Object.keys(roRoots).find((r) => uri.startsWith(r));
-      if (!root) return null;
-      const rest = decodeURIComponent(uri.slice(root.length));
-      url = `${wsPath(this.id)}/${roRoots[root]}/${encodePath(rest)}`;
-      label = `${rest.slice(rest.lastIndexOf('/') + 1)} (${roRoots[root]}, read-only)`;
-      readOnly = true;
+    if (path !== null) return { url: `${wsPath(this.id)}/files/${encodePath(path)}`, label: path.slice(path.lastIndexOf('/') + 1), name: path, readOnly: false };
+    const root = Object.keys(roRoots).find((r) => uri.startsWith(r));
+    if (!root) return null;
+    const rest = decodeURIComponent(uri.slice(root.length));
+    return {
+      url: `${wsPath(this.id)}/${roRoots[root]}/${encodePath(rest)}`,
+      label: `${rest.slice(rest.lastIndexOf('/') + 1)} (${roRoots[root]}, read-only)`,
+      name: `${roRoots[root]}: ${rest}`,
+      readOnly: true,
+    };
+  }
+
+  /** The text of a document URI: its tab's, else fetched; null when it cannot be read. */
+  private async text(uri: string): Promise<string | null> {
+    const t = this.tabs.find((x) => x.uri === uri);
+    if (t) return t.view.state.doc.toString();
+    const src = this.source(uri);
+    if (!src) return null;
+    try {
+      return await (await api(src.url)).text();
+    } catch {
+      return null;
     }
+  }
+
+  /** Shift-F12: find references, loading its code on first use. */
+  private readonly findReferences: Command = (view) => {
+    void this.act(async () => {
+      const { findReferences } = await import('./references');
+      await findReferences(view, {
+        side: this.side,
+        text: (u) => this.text(u),
+        label: (u) => this.source(u)?.name ?? u,
+        reveal: async (u, pos) => {
+          const t = await this.open(u);
+          if (!t) return;
+          const at = offsetOf(t.view.state.doc, pos);
+          t.view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
+          t.view.focus();
+        },
+      });
+    });
+    return true;
+  };
+
+  private async load(uri: string): Promise<Tab | null> {
+    const src = this.source(uri);
+    if (!src) return null;
+    const { url, label, readOnly } = src;
     const r = await api(url);
     const text = await r.text();
     const t = new Tab(uri, label, readOnly);
@@ -374,7 +437,7 @@ class Workbench {
         extensions: [
           keymap.of([{ key: 'Mod-s', preventDefault: true, stopPropagation: true, run: () => { void this.act(() => this.save(t)); return true; } }]),
           basicSetup,
-          ...(isGo ? [go(), this.client.plugin(uri, 'go'), goEditing(async (u) => (await this.open(u, false))?.view ?? null)] : []),
+          ...(isGo ? [go(), this.client.plugin(uri, 'go'), goEditing(async (u) => (await this.open(u, false))?.view ?? null, this.findReferences)] : []),
           ...(isGo ? [this.debug.editorExtension(uri)] : []),
           EditorState.readOnly.of(readOnly),
           EditorView.updateListener.of((u) => { if (u.docChanged) this.renderTabs(); }),

@@ -3,65 +3,23 @@
 // the pinned gopls. Screenshots go to web/test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { artifacts, launchBrowser, startIDE } from './harness.mjs';
 
-const web = new URL('..', import.meta.url).pathname;
-const repo = join(web, '..');
-const artifacts = join(web, 'test-artifacts');
 const token = 'browser-test-token-0123456789abcdef';
 const long = 90_000; // gopls's first start in a cold cache is slow on a small machine
 
-let tmp, server, base, browser;
-let serverLog = '';
-
-function goTool(name) {
-  return execFileSync('go', ['tool', '-n', name], { cwd: join(repo, 'tools'), encoding: 'utf8' }).trim();
-}
+let ide, base, browser;
 
 before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  tmp = mkdtempSync(join(tmpdir(), 'ideserver-web-'));
-  const bin = join(tmp, 'ideserver');
-  execFileSync('go', ['build', '-o', bin, './cmd/ideserver'], { cwd: repo, stdio: 'inherit' });
-  const env = {
-    PATH: process.env.PATH,
-    HOME: join(tmp, 'home'),
-    IDESERVER_GO_PROXY: 'off',
-    IDESERVER_LSP_GOPLS_PATH: goTool('gopls'),
-    IDESERVER_DAP_DLV_PATH: goTool('dlv'),
-  };
-  mkdirSync(env.HOME);
-  server = spawn(bin, ['--addr', '127.0.0.1:0', '--data', join(tmp, 'data'), '--token', token], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stderr.on('data', (d) => { serverLog += d; });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no listening line in 60s:\n${out}\n${serverLog}`)), 60_000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /^ideserver listening on (http:\/\/\S+)$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    server.on('exit', (code) => reject(new Error(`ideserver exited (${code}):\n${serverLog}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ide = await startIDE(token);
+  base = ide.base;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await ide?.stop();
 });
 
 /** The text an xterm.js terminal shows. */
@@ -144,6 +102,10 @@ test('workbench: sign in, create, edit with diagnostics, terminal survives reloa
     await page.locator('#terms .term .xterm').click();
     await page.keyboard.type('echo hello-$((6*7))\n');
     await assertEventually(async () => (await termText(page)).includes('hello-42'), 'terminal output');
+    // The shell runs isolated (make test installs bubblewrap): its prompt
+    // shows the sandbox's view, never a host path.
+    assert.match(await termText(page), /:\/workspace[$#]/, 'the prompt shows /workspace');
+    assert.doesNotMatch(await termText(page), /ideserver-web-/, 'a host path in the terminal');
     await page.screenshot({ path: join(artifacts, 'terminal.png') });
 
     // After a reload the terminal is re-attached with its output, and the
@@ -172,7 +134,7 @@ test('workbench: sign in, create, edit with diagnostics, terminal survives reloa
     assert.deepEqual(errors, []);
   } catch (e) {
     await page.screenshot({ path: join(artifacts, 'failure.png') }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${serverLog.slice(-3000)}`, { cause: e });
+    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
   } finally {
     await context.close();
   }

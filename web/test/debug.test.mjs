@@ -80,6 +80,8 @@ test('debug view: gutter breakpoint, stop, variables, console, continue; debug t
     }, { mainGo, mainTestGo });
     await page.goto(`${ide.base}/?ws=${encodeURIComponent(id)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#debug').isVisible(), false, 'the debug view is shown before it is used');
+    await page.click('#debug-toggle');
     await page.locator('#debug').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#dbg-continue').isDisabled(), true, 'Continue enabled before debugging');
 

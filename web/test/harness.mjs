@@ -3,7 +3,7 @@
 // local origins (a portal, a hostile site).
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, extname } from 'node:path';
@@ -24,6 +24,9 @@ function goTool(name) {
 export async function startIDE(token, extraEnv = {}) {
   mkdirSync(artifacts, { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), 'ideserver-web-'));
+  // Searchable by others, so that as root the server isolates each tenant
+  // under a uid of its own (isolation auto picks bwrap), as deployed.
+  chmodSync(tmp, 0o711);
   const bin = join(tmp, 'ideserver');
   execFileSync('go', ['build', '-o', bin, './cmd/ideserver'], { cwd: repo, stdio: 'inherit' });
   const env = {
