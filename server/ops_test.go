@@ -98,7 +98,7 @@ func TestFrameAncestors(t *testing.T) {
 		}, 403},
 		{"404 fallback", func() result { return h.do("GET", "/no/such/page", nil) }, 404},
 		{"404 workspace", func() result { return h.do("GET", "/api/v1/workspaces/"+h.wsA, nil, bearer(h.tokB)) }, 404},
-		{"405-ish method", func() result { return h.do("PATCH", "/healthz", nil) }, 0},
+		{"405 method", func() result { return h.do("PATCH", "/healthz", nil) }, 405},
 		{"400 invalid path", func() result { return h.raw("GET", "/api/v1/workspaces/../x", nil) }, 400},
 		{"415", func() result {
 			return h.do("POST", "/api/v1/workspaces", []byte("x"), tok, withHeader("Content-Type", "text/plain"))
@@ -131,5 +131,23 @@ func TestFrameAncestors(t *testing.T) {
 				t.Errorf("no nosniff")
 			}
 		})
+	}
+}
+
+// TestMethodNotAllowed: a path with routes for other methods answers 405
+// with Allow; a path with none answers 404.
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tok := bearer(h.tokA)
+	r := h.do("PUT", "/api/v1/workspaces", []byte(`{}`), tok)
+	wantError(t, "PUT workspaces", r, http.StatusMethodNotAllowed, "method_not_allowed")
+	if got := r.Header.Get("Allow"); got != "GET, HEAD, POST" {
+		t.Errorf("Allow = %q, want GET, HEAD, POST", got)
+	}
+	r = h.do("DELETE", "/no/such/path", nil, tok)
+	wantError(t, "unknown path", r, http.StatusNotFound, "not_found")
+	if got := r.Header.Get("Allow"); got != "" {
+		t.Errorf("404 with Allow %q", got)
 	}
 }

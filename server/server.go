@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,7 +216,30 @@ func (s *Server) sweepSessions() {
 	}
 }
 
-// handleFallback answers every path no route matched.
+// handleFallback answers every request no route matched: 405 with Allow
+// when the path has routes for other methods, else 404.
 func (s *Server) handleFallback(w http.ResponseWriter, r *http.Request) error {
+	if allow := s.allowedMethods(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This path does not take %s; see the Allow header.", r.Method)
+	}
 	return errNotFound
+}
+
+// routeMethods are the methods routes use (HEAD comes with GET).
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods returns the methods for which a route matches r's path.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allow []string
+	for _, m := range routeMethods {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
