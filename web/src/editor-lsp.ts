@@ -5,12 +5,25 @@
 // reads only `changes`, but gopls answers with `documentChanges`.
 import { Prec, type Extension, type Text } from '@codemirror/state';
 import { EditorView, getDialog, keymap, showDialog, type Command } from '@codemirror/view';
-import { LSPPlugin, jumpToDefinition } from '@codemirror/lsp-client';
+import { LSPPlugin, jumpToDefinition, type LSPClient, type WorkspaceMapping } from '@codemirror/lsp-client';
 import type * as lsp from 'vscode-languageserver-protocol';
 import { say } from './dom';
 
-/** Opens the tab of a document URI without showing it, returning its editor (or null). */
-export type QuietOpener = (uri: string) => Promise<EditorView | null>;
+/**
+ * Opens the tab of a document URI without showing it, returning its editor
+ * (or null); with create, it first creates the file, empty, if it is missing.
+ */
+export type QuietOpener = (uri: string, create?: boolean) => Promise<EditorView | null>;
+
+/**
+ * The message of a thrown value: an Error's, or a JSON-RPC error's (the
+ * LSP client rejects requests with the server's { code, message } object).
+ */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+  return String(e);
+}
 
 /** The document offset of an LSP position (UTF-16 characters), clamped to the document. */
 export function offsetOf(doc: Text, pos: lsp.Position): number {
@@ -66,6 +79,45 @@ const clickToDefinition = EditorView.domEventHandlers({
   },
 });
 
+/**
+ * Applies the text edits of a workspace edit as unsaved changes: documents
+ * with a tab through the mapping (whose start is the document the server
+ * saw, so edits follow what the user typed since), others after opening
+ * them quietly. Files it creates are created empty (an existing file is
+ * kept) and opened before the edits. It resolves to the number of documents
+ * changed and of file operations skipped (rename, delete); it rejects only
+ * if opening or creating a document fails.
+ */
+export async function applyWorkspaceEdit(
+  client: LSPClient, mapping: WorkspaceMapping, edit: lsp.WorkspaceEdit | null | undefined, openQuietly: QuietOpener, userEvent: string,
+): Promise<{ files: number; skipped: number }> {
+  const { changes, creates, skipped } = textEdits(edit);
+  for (const uri of creates) {
+    if (!(await openQuietly(uri, true))) throw new Error('Cannot create a file outside the workspace.');
+  }
+  let files = 0;
+  for (const [uri, edits] of changes) {
+    if (!edits.length) continue;
+    const open = mapping.getMapping(uri) !== null ? client.workspace.getFile(uri)?.getView() : null;
+    if (open) {
+      open.dispatch({
+        changes: edits.map((e) => ({ from: mapping.mapPosition(uri, e.range.start, 1), to: mapping.mapPosition(uri, e.range.end, -1), insert: e.newText })),
+        userEvent,
+      });
+    } else {
+      const target = await openQuietly(uri);
+      if (!target) continue;
+      const doc = target.state.doc;
+      target.dispatch({
+        changes: edits.map((e) => ({ from: offsetOf(doc, e.range.start), to: offsetOf(doc, e.range.end), insert: e.newText })),
+        userEvent,
+      });
+    }
+    files++;
+  }
+  return { files, skipped };
+}
+
 async function applyRename(view: EditorView, newName: string, openQuietly: QuietOpener): Promise<void> {
   const plugin = LSPPlugin.get(view);
   const word = view.state.wordAt(view.state.selection.main.head);
@@ -79,31 +131,11 @@ async function applyRename(view: EditorView, newName: string, openQuietly: Quiet
       position: plugin.toPosition(word.from),
       newName,
     });
-    const { changes, skipped } = textEdits(edit);
-    if (skipped) say(`Rename: ${skipped} file operations (create, rename, delete) were not applied.`);
-    let files = 0;
-    for (const [uri, edits] of changes) {
-      if (!edits.length) continue;
-      const open = mapping.getMapping(uri) !== null ? client.workspace.getFile(uri)?.getView() : null;
-      if (open) {
-        open.dispatch({
-          changes: edits.map((e) => ({ from: mapping.mapPosition(uri, e.range.start, 1), to: mapping.mapPosition(uri, e.range.end, -1), insert: e.newText })),
-          userEvent: 'rename',
-        });
-      } else {
-        const target = await openQuietly(uri);
-        if (!target) continue;
-        const doc = target.state.doc;
-        target.dispatch({
-          changes: edits.map((e) => ({ from: offsetOf(doc, e.range.start), to: offsetOf(doc, e.range.end), insert: e.newText })),
-          userEvent: 'rename',
-        });
-      }
-      files++;
-    }
+    const { files, skipped } = await applyWorkspaceEdit(client, mapping, edit, openQuietly, 'rename');
+    if (skipped) say(`Rename: ${skipped} file operations (rename, delete) were not applied.`);
     if (files > 1) say(`Renamed in ${files} files; save them to keep the change.`);
   } catch (e) {
-    say(`Rename failed: ${e instanceof Error ? e.message : String(e)}`);
+    say(`Rename failed: ${errorText(e)}`);
   } finally {
     mapping.destroy();
   }
@@ -111,23 +143,26 @@ async function applyRename(view: EditorView, newName: string, openQuietly: Quiet
 
 /**
  * The text edits of a workspace edit by document URI, from its `changes` or
- * (as gopls always answers) its `documentChanges`; skipped counts the file
- * operations (create, rename, delete), which are not supported.
+ * (as gopls always answers) its `documentChanges`; creates lists the URIs
+ * of files it creates, skipped counts the other file operations (rename,
+ * delete), which are not supported.
  */
-export function textEdits(edit: lsp.WorkspaceEdit | null | undefined): { changes: Map<string, lsp.TextEdit[]>; skipped: number } {
+export function textEdits(edit: lsp.WorkspaceEdit | null | undefined): { changes: Map<string, lsp.TextEdit[]>; creates: string[]; skipped: number } {
   const changes = new Map<string, lsp.TextEdit[]>();
+  const creates: string[] = [];
   let skipped = 0;
   for (const [uri, edits] of Object.entries(edit?.changes ?? {})) changes.set(uri, [...edits]);
   for (const dc of edit?.documentChanges ?? []) {
     if (!('textDocument' in dc)) {
-      skipped++;
+      if (dc.kind === 'create') creates.push(dc.uri);
+      else skipped++;
       continue;
     }
     const list = changes.get(dc.textDocument.uri) ?? [];
     for (const e of dc.edits) if ('newText' in e) list.push({ range: e.range, newText: e.newText });
     changes.set(dc.textDocument.uri, list);
   }
-  return { changes, skipped };
+  return { changes, creates, skipped };
 }
 
 function renameCommand(openQuietly: QuietOpener): Command {

@@ -7,6 +7,7 @@ import type { EditorView } from '@codemirror/view';
 import { LSPPlugin } from '@codemirror/lsp-client';
 import type * as lsp from 'vscode-languageserver-protocol';
 import { byId, el } from './dom';
+import { errorText } from './editor-lsp';
 import type { SideBar } from './side';
 
 /** What find references needs from the workbench. */
@@ -54,7 +55,7 @@ export async function findReferences(view: EditorView, host: RefHost): Promise<v
       context: { includeDeclaration: true },
     })) ?? [];
   } catch (e) {
-    if (mine === seq) info.textContent = `Finding references failed: ${e instanceof Error ? e.message : String(e)}`;
+    if (mine === seq) info.textContent = `Finding references failed: ${errorText(e)}`;
     return;
   }
   if (mine !== seq) return;

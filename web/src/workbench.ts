@@ -6,12 +6,14 @@ import { basicSetup } from 'codemirror';
 import { EditorState, Text } from '@codemirror/state';
 import { EditorView, keymap, type Command } from '@codemirror/view';
 import { go } from '@codemirror/lang-go';
+import { indentUnit } from '@codemirror/language';
 import type { LSPClient } from '@codemirror/lsp-client';
 import { api, ApiError, call, encodePath, openSocket, wsPath, type Entry, type Workspace } from './api';
 import { byId, el, say } from './dom';
 import { post, startEmbed } from './embed';
 import { startLSP } from './lsp';
 import { formatBeforeSave, goEditing, offsetOf } from './editor-lsp';
+import { codeActions, organizeImports } from './code-actions';
 import { installKeysHelp } from './editor-help';
 import { installQuickOpen } from './quickopen';
 import { installSearch, revealAt } from './search';
@@ -107,7 +109,7 @@ class Workbench {
   private opening = new Map<string, Promise<Tab | null>>();
 
   constructor(readonly id: string) {
-    this.client = startLSP(id, async (uri) => (await this.open(uri))?.view ?? null);
+    this.client = startLSP(id, async (uri) => (await this.open(uri))?.view ?? null, this.openQuietly);
     this.terms = new TermPanel(id);
     this.debug = new DebugPanel(id, {
       open: async (u) => (await this.open(u))?.view ?? null,
@@ -135,6 +137,26 @@ class Workbench {
     window.addEventListener('beforeunload', (e) => {
       if (this.tabs.some((t) => t.dirty)) e.preventDefault();
     });
+  }
+
+  /** Opens the tab of a document URI without showing it (edits to files without a tab land there), creating a missing workspace file first if asked. */
+  private readonly openQuietly = async (uri: string, create = false) => {
+    if (create && !this.tabs.some((t) => t.uri === uri)) await this.createIfMissing(uri);
+    return (await this.open(uri, false))?.view ?? null;
+  };
+
+  /** Creates an empty workspace file at a file:///workspace URI unless it exists; other URIs fail. */
+  private async createIfMissing(uri: string): Promise<void> {
+    const path = workspacePath(uri);
+    if (path === null) throw new Error('Cannot create a file outside the workspace.');
+    const url = `${wsPath(this.id)}/files/${encodePath(path)}`;
+    try {
+      await api(url);
+      return;
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    }
+    await api(url, { method: 'PUT', body: '' });
   }
 
   private async act(f: () => Promise<unknown>): Promise<void> {
@@ -437,7 +459,7 @@ class Workbench {
         extensions: [
           keymap.of([{ key: 'Mod-s', preventDefault: true, stopPropagation: true, run: () => { void this.act(() => this.save(t)); return true; } }]),
           basicSetup,
-          ...(isGo ? [go(), this.client.plugin(uri, 'go'), goEditing(async (u) => (await this.open(u, false))?.view ?? null, this.findReferences)] : []),
+          ...(isGo ? [go(), indentUnit.of('\t'), this.client.plugin(uri, 'go'), goEditing(this.openQuietly, this.findReferences), codeActions(this.openQuietly)] : []),
           ...(isGo ? [this.debug.editorExtension(uri)] : []),
           EditorState.readOnly.of(readOnly),
           EditorView.updateListener.of((u) => { if (u.docChanged) this.renderTabs(); }),
@@ -497,7 +519,10 @@ class Workbench {
   async save(t: Tab): Promise<void> {
     const path = workspacePath(t.uri);
     if (path === null || t.readOnly) return say('This file is read-only.');
-    if (t.uri.endsWith('.go')) await formatBeforeSave(t.view);
+    if (t.uri.endsWith('.go')) {
+      await organizeImports(t.view);
+      await formatBeforeSave(t.view);
+    }
     const doc = t.view.state.doc;
     const url = `${wsPath(this.id)}/files/${encodePath(path)}`;
     const put = (ifMatch: boolean) => api(url, { method: 'PUT', body: doc.toString(), headers: ifMatch && t.etag ? { 'If-Match': t.etag } : {} });
