@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -234,12 +235,22 @@ func isExpectedClose(err error) bool {
 	return websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived)
 }
 
-// clientAddr is the peer's IP address (no port), the identity of an
-// anonymous caller for limits. Proxy headers are not trusted.
+// clientAddr is the identity of an anonymous caller for limits: the
+// peer's IPv4 address, or the /64 of its IPv6 address (one host usually
+// holds a whole /64, so counting full addresses would let it multiply its
+// limits). Proxy headers are not trusted.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		return netip.PrefixFrom(ip.WithZone(""), 64).Masked().String()
+	}
+	return ip.String()
 }
