@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -99,6 +100,10 @@ var (
 	// ErrInvalid: a required argument is empty or malformed (empty id, hash
 	// of the wrong length, unknown workspace state, changed immutable field).
 	ErrInvalid = errors.New("invalid argument")
+	// ErrCorrupt: the database file is damaged (truncated, or pages that
+	// fail bbolt's consistency check). Open refuses it rather than serve
+	// from it, or crash later on a bad page.
+	ErrCorrupt = errors.New("database file is corrupt")
 )
 
 // Workspace lifecycle states stored in Workspace.State.
@@ -127,8 +132,11 @@ type DB struct {
 // "<path>.bak-v<old>") when it is older. It blocks at most about
 // opts.Timeout waiting for the file lock; when another process holds it, the
 // error wraps ErrLocked and says "is another ideserver using --data DIR?".
-// A database whose schema is newer than this code supports is refused. The
-// caller must Close the returned DB.
+// A database whose schema is newer than this code supports is refused. A
+// damaged file (SECURITY.md DB-04: truncated, corrupt meta or data pages) is
+// checked at Open and refused with an error wrapping ErrCorrupt that says
+// how to recover, never a panic; one corrupt meta page alone is survived
+// (bbolt keeps two). The caller must Close the returned DB.
 func Open(opts Options) (*DB, error) {
 	return open(opts, migrations())
 }
@@ -145,12 +153,16 @@ func open(opts Options, migs []migration) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	bdb, err := bbolt.Open(opts.Path, 0o600, &bbolt.Options{Timeout: opts.Timeout})
+	bdb, err := openBolt(opts.Path, opts.Timeout)
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("%w: is another ideserver using --data %s?", ErrLocked, filepath.Dir(opts.Path))
 		}
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
+	}
+	if err := checkBolt(bdb); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open store: %w: %w; restore %s from a backup (a migration leaves %s.bak-v<N>), or move it away to start empty", ErrCorrupt, err, opts.Path, filepath.Base(opts.Path))
 	}
 	db := &DB{bolt: bdb, logger: logger, now: time.Now}
 	if err := db.migrate(opts.Path, migs); err != nil {
@@ -158,6 +170,41 @@ func open(opts Options, migs []migration) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openBolt opens the bbolt file; bbolt panics on some damaged files (a
+// bad freelist page), which becomes an error wrapping ErrCorrupt.
+func openBolt(path string, timeout time.Duration) (bdb *bbolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			bdb, err = nil, fmt.Errorf("open store: %w: %v; restore %s from a backup, or move it away to start empty", ErrCorrupt, r, path)
+		}
+	}()
+	bdb, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	var pe *fs.PathError
+	switch {
+	case err == nil, errors.Is(err, bbolt.ErrTimeout):
+	case errors.As(err, &pe): // permissions, I/O: not the file's content
+		err = fmt.Errorf("open store: %w", err)
+	default: // invalid, checksum, version mismatch, too small
+		err = fmt.Errorf("open store: %w: %w; restore %s from a backup, or move it away to start empty", ErrCorrupt, err, path)
+	}
+	return bdb, err
+}
+
+// checkBolt runs bbolt's consistency check over every page (milliseconds
+// for a metadata store of this size) and returns its first findings.
+func checkBolt(bdb *bbolt.DB) error {
+	var errs []error
+	err := bdb.View(func(tx *bbolt.Tx) error {
+		for e := range tx.Check() {
+			if len(errs) < 3 {
+				errs = append(errs, e)
+			}
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
 }
 
 // Close releases the file lock and closes the file. It waits for running
