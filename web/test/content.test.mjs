@@ -6,24 +6,13 @@
 // window flag and create a workspace through the API; the test asserts the
 // flag stays unset and no workspace appears. The page's CSP also refuses
 // inline scripts and handlers, should markup ever get through.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { artifacts, assertEventually, launchBrowser, startIDE } from './harness.mjs';
+import { assertEventually, createWorkspace, editorOf, signIn, termText, useIDE, withPage } from './harness.mjs';
 
 const token = 'content-test-token-0123456789abcdef';
 const long = 90_000;
-let ide, browser;
-
-before(async () => {
-  ide = await startIDE(token);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await ide?.stop();
-});
+const env = useIDE(token);
 
 // What a payload does if it runs: flags the window and, with the viewer's
 // cookie, creates a workspace named "pwned".
@@ -48,42 +37,19 @@ async function pwnedWorkspace(page) {
   });
 }
 
-/** Runs body with a fresh browser context; a screenshot and the server log on failure. */
-async function withPage(name, body) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await body(page);
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    await page.screenshot({ path: join(artifacts, `${name}-failure.png`) }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
-  } finally {
-    await context.close();
-  }
-}
-
 test('EMB-04: user content in the share view, playground, workbench, terminal and debug console stays text', { timeout: 400_000 }, async () => {
   let id = '';
   let shareURL = '';
   let snippet = '';
-  await withPage('content-owner', async (page) => {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    ({ id, shareURL, snippet } = await page.evaluate(async ({ mainGo, payload }) => {
+  await withPage(env.browser, env.ide, 'content-owner', async (page) => {
+    await signIn(page, env.ide.base, token);
+    id = await createWorkspace(page, 'content', { 'main.go': mainGo, 'page.html': `<!doctype html>${payload}\n` });
+    ({ shareURL, snippet } = await page.evaluate(async ({ id, mainGo }) => {
       const h = { 'X-Requested-With': 'ideserver' };
-      const r = await fetch('/api/v1/workspaces', { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'content', template: 'hello' }) });
-      const { id } = await r.json();
-      for (const [name, body] of [['main.go', mainGo], ['page.html', `<!doctype html>${payload}\n`]]) {
-        const w = await fetch(`/api/v1/workspaces/${id}/files/${name}`, { method: 'PUT', headers: h, body });
-        if (!w.ok) throw new Error(`PUT ${name}: ${w.status}`);
-      }
       const sh = await (await fetch(`/api/v1/workspaces/${id}/shares`, { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: '{"access":"view"}' })).json();
       const snippet = (await (await fetch('/share', { method: 'POST', body: mainGo })).text()).trim();
-      return { id, shareURL: sh.url, snippet };
-    }, { mainGo, payload }));
+      return { shareURL: sh.url, snippet };
+    }, { id, mainGo }));
 
     // The raw file is never served as a page of the IDE's origin.
     const raw = await page.evaluate(async (id) => {
@@ -108,16 +74,15 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
 
     // The workbench: the file in an editor, the program's output in a
     // terminal, and in the debug console.
-    await page.goto(`${ide.base}/?ws=${encodeURIComponent(id)}`);
+    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(id)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.click('#tree [data-path="page.html"]');
-    const html = page.locator('#editors .editor[data-uri="file:///workspace/page.html"]');
+    const html = editorOf(page, 'page.html');
     await html.locator('.cm-line', { hasText: '<script>window.__pwned=1' }).waitFor();
     await page.click('#new-term');
     await page.locator('#terms .term .xterm').click();
     await page.keyboard.type('cat page.html; go run .\n');
-    const term = page.locator('#terms .term:not([hidden]) .xterm-rows');
-    await assertEventually(async () => ((await term.innerText()).replace(/\n/g, '').match(/<svg onload=/g) ?? []).length >= 2, 'the payload in the terminal, twice');
+    await assertEventually(async () => ((await termText(page)).replace(/\n/g, '').match(/<svg onload=/g) ?? []).length >= 2, 'the payload in the terminal, twice');
     await page.click('#debug-toggle'); // the debug view is hidden until used
     await page.click('#dbg-main');
     await page.locator('#dbg-status', { hasText: 'Exited with code 0' }).waitFor({ timeout: long });
@@ -129,11 +94,8 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
   // The share view, signed out and then signed in: the files and the run
   // output are text.
   for (const signedIn of [false, true]) {
-    await withPage(`content-share-${signedIn ? 'in' : 'out'}`, async (page) => {
-      if (signedIn) {
-        await page.goto(`${ide.base}/#token=${token}`);
-        await page.locator('#home').waitFor({ state: 'visible' });
-      }
+    await withPage(env.browser, env.ide, `content-share-${signedIn ? 'in' : 'out'}`, async (page) => {
+      if (signedIn) await signIn(page, env.ide.base, token);
       await page.goto(shareURL);
       await page.locator('#view').waitFor({ state: 'visible' });
       await page.click('#view-tabs .tab[data-file="page.html"]');
@@ -148,10 +110,9 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
   }
 
   // The playground with the snippet: its output is text too.
-  await withPage('content-play', async (page) => {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    await page.goto(`${ide.base}/p/${snippet}`);
+  await withPage(env.browser, env.ide, 'content-play', async (page) => {
+    await signIn(page, env.ide.base, token);
+    await page.goto(`${env.ide.base}/p/${snippet}`);
     await page.locator('#view').waitFor({ state: 'visible' });
     await page.click('#run');
     await page.locator('#output[data-state="done"]').waitFor({ timeout: long });

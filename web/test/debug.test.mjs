@@ -4,10 +4,10 @@
 // variables show their values, the console evaluates and shows the program's
 // output as text; then the test under the cursor is debugged and stopped.
 // The screenshot goes to web/test-artifacts/debugger.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, launchBrowser, startIDE } from './harness.mjs';
+import { artifacts, createWorkspace, editorOf, signIn, useIDE, withPage } from './harness.mjs';
 
 const token = 'debug-test-token-0123456789abcdef';
 const long = 180_000; // the first debug build compiles the runtime without optimizations
@@ -40,17 +40,7 @@ func TestDouble(t *testing.T) {
 }
 `;
 
-let ide, browser;
-
-before(async () => {
-  ide = await startIDE(token);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await ide?.stop();
-});
+const env = useIDE(token);
 
 /** Clicks the breakpoint gutter beside a 1-based line of an editor. */
 async function clickGutter(editor, line) {
@@ -61,24 +51,10 @@ async function clickGutter(editor, line) {
 }
 
 test('debug view: gutter breakpoint, stop, variables, console, continue; debug the test under the cursor', { timeout: 600_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    const id = await page.evaluate(async ({ mainGo, mainTestGo }) => {
-      const h = { 'X-Requested-With': 'ideserver' };
-      const r = await fetch('/api/v1/workspaces', { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'dbg', template: 'hello' }) });
-      const { id } = await r.json();
-      for (const [name, body] of [['main.go', mainGo], ['main_test.go', mainTestGo]]) {
-        const w = await fetch(`/api/v1/workspaces/${id}/files/${name}`, { method: 'PUT', headers: h, body });
-        if (!w.ok) throw new Error(`PUT ${name}: ${w.status}`);
-      }
-      return id;
-    }, { mainGo, mainTestGo });
-    await page.goto(`${ide.base}/?ws=${encodeURIComponent(id)}`);
+  await withPage(env.browser, env.ide, 'debugger', async (page) => {
+    await signIn(page, env.ide.base, token);
+    const id = await createWorkspace(page, 'dbg', { 'main.go': mainGo, 'main_test.go': mainTestGo });
+    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(id)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#debug').isVisible(), false, 'the debug view is shown before it is used');
     await page.click('#debug-toggle');
@@ -88,7 +64,7 @@ test('debug view: gutter breakpoint, stop, variables, console, continue; debug t
     // A click in the gutter beside line 8 sets a breakpoint; a second click
     // removes it, a third sets it again.
     await page.click('#tree [data-path="main.go"]');
-    const editor = page.locator('#editors .editor[data-uri="file:///workspace/main.go"]');
+    const editor = editorOf(page, 'main.go');
     await editor.locator('.cm-content').waitFor();
     await clickGutter(editor, 8);
     await editor.locator('.cm-bp-marker').waitFor();
@@ -145,7 +121,7 @@ test('debug view: gutter breakpoint, stop, variables, console, continue; debug t
     // Debug test: the cursor in TestDouble, a breakpoint on its if (F9);
     // the test stops there with got = 42; Shift-F5 stops the session.
     await page.click('#tree [data-path="main_test.go"]');
-    const testEditor = page.locator('#editors .editor[data-uri="file:///workspace/main_test.go"]');
+    const testEditor = editorOf(page, 'main_test.go');
     await testEditor.locator('.cm-content').waitFor();
     await testEditor.locator('.cm-line', { hasText: 'if got != 42' }).click();
     await page.keyboard.press('F9');
@@ -159,11 +135,5 @@ test('debug view: gutter breakpoint, stop, variables, console, continue; debug t
     assert.equal(await testEditor.locator('.cm-debug-line').count(), 0);
 
     assert.equal(await page.evaluate(() => /\/tmp\/|\/root\//.test(document.body.innerText)), false, 'host path in the page');
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    await page.screenshot({ path: join(artifacts, 'debugger-failure.png') }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
-  } finally {
-    await context.close();
-  }
+  });
 });

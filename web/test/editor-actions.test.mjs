@@ -8,58 +8,14 @@
 // work through their dialogs, and a file a terminal creates appears in the
 // tree through the watch socket. Screenshots go to
 // web/test-artifacts/editor-actions*.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, assertEventually, launchBrowser, startIDE } from './harness.mjs';
+import { artifacts, assertEventually, createFromHome, editorOf, fileAPI, pointOf, signIn, termText, textOf, useIDE, withPage } from './harness.mjs';
 
 const token = 'actions-test-token-0123456789abcdef';
 const long = 90_000; // gopls's first start in a cold cache is slow on a small machine
-let ide, browser;
-
-before(async () => {
-  ide = await startIDE(token);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await ide?.stop();
-});
-
-/** Reads, writes or deletes a workspace file through the API from the page (its session); returns { status, text }. */
-function fileAPI(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const ws = new URLSearchParams(location.search).get('ws');
-    const r = await fetch(`/api/v1/workspaces/${ws}/files/${path}`, { method, body, headers: { 'X-Requested-With': 'ideserver' } });
-    return { status: r.status, text: await r.text() };
-  }, [method, path, body]);
-}
-
-/** The viewport point of the character at offset into the nth occurrence of text in an editor. */
-async function pointOf(editor, text, nth = 0, offset = 2) {
-  const at = await editor.evaluate((root, [text, nth, offset]) => {
-    const walker = document.createTreeWalker(root.querySelector('.cm-content'), NodeFilter.SHOW_TEXT);
-    let seen = 0;
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      for (let i = n.textContent.indexOf(text); i >= 0; i = n.textContent.indexOf(text, i + 1)) {
-        if (seen++ < nth) continue;
-        const range = document.createRange();
-        range.setStart(n, i + offset);
-        range.setEnd(n, i + offset + 1);
-        const r = range.getBoundingClientRect();
-        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
-      }
-    }
-    return null;
-  }, [text, nth, offset]);
-  assert.ok(at, `${text} (#${nth}) not found in the editor`);
-  return at;
-}
-
-const editorOf = (page, path) => page.locator(`#editors .editor[data-uri="file:///workspace/${path}"]`);
-const textOf = async (editor) => (await editor.locator('.cm-line').allInnerTexts()).join('\n');
-const termText = (page) => page.locator('#terms .term:not([hidden]) .xterm-rows').innerText();
+const env = useIDE(token);
 
 /**
  * Opens the code action menu (Ctrl-.), moves to the first action whose
@@ -92,16 +48,9 @@ function answerNextDialog(page, value) {
 }
 
 test('editor actions: code action import fix, organize imports on save, signature help, file tree', { timeout: 300_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    await page.fill('#ws-name', 'actions');
-    await page.click('#create button[type=submit]');
-    await page.locator('#wb').waitFor({ state: 'visible' });
+  await withPage(env.browser, env.ide, 'editor-actions', async (page) => {
+    await signIn(page, env.ide.base, token);
+    await createFromHome(page, 'actions');
     await page.locator('#tree [data-path="main.go"]').waitFor();
     await fileAPI(page, 'PUT', 'main.go', 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println(strings.ToUpper("hi"))\n}\n');
     await fileAPI(page, 'PUT', 'extra.go', 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc extra() {\n\tfmt.Println("extra")\n}\n');
@@ -233,12 +182,5 @@ test('editor actions: code action import fix, organize imports on save, signatur
     await page.locator('#tree [data-path="fromshell.txt"]').waitFor({ timeout: 30_000 });
     assert.equal((await fileAPI(page, 'GET', 'fromshell.txt')).text, 'x\n');
     await page.screenshot({ path: join(artifacts, 'editor-actions-tree.png') });
-
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    await page.screenshot({ path: join(artifacts, 'editor-actions-failure.png') }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
-  } finally {
-    await context.close();
-  }
+  });
 });

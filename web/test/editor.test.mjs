@@ -3,74 +3,23 @@
 // (also into a file without a tab), Ctrl-click go to definition into
 // /goroot, workspace search (results as text) and the shortcut help.
 // Screenshots go to web/test-artifacts/editor-*.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, launchBrowser, startIDE } from './harness.mjs';
+import { artifacts, createFromHome, editorOf, fileOK, pointOf, signIn, textOf, useIDE, withPage } from './harness.mjs';
 
 const token = 'editor-test-token-0123456789abcdef';
 const long = 90_000; // gopls's first start in a cold cache is slow on a small machine
-let ide, browser;
-
-before(async () => {
-  ide = await startIDE(token);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await ide?.stop();
-});
-
-/** Reads or writes a workspace file through the API from the page (its session). */
-function fileAPI(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const ws = new URLSearchParams(location.search).get('ws');
-    const r = await fetch(`/api/v1/workspaces/${ws}/files/${path}`, { method, body, headers: { 'X-Requested-With': 'ideserver' } });
-    if (!r.ok) throw new Error(`${method} ${path}: ${r.status}`);
-    return r.text();
-  }, [method, path, body]);
-}
-
-/** The viewport point of the character at offset into the nth occurrence of text in an editor. */
-async function pointOf(editor, text, nth = 0, offset = 2) {
-  const at = await editor.evaluate((root, [text, nth, offset]) => {
-    const walker = document.createTreeWalker(root.querySelector('.cm-content'), NodeFilter.SHOW_TEXT);
-    let seen = 0;
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      for (let i = n.textContent.indexOf(text); i >= 0; i = n.textContent.indexOf(text, i + 1)) {
-        if (seen++ < nth) continue;
-        const range = document.createRange();
-        range.setStart(n, i + offset);
-        range.setEnd(n, i + offset + 1);
-        const r = range.getBoundingClientRect();
-        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
-      }
-    }
-    return null;
-  }, [text, nth, offset]);
-  assert.ok(at, `${text} (#${nth}) not found in the editor`);
-  return at;
-}
-
-const editorOf = (page, path) => page.locator(`#editors .editor[data-uri="file:///workspace/${path}"]`);
-const textOf = async (editor) => (await editor.locator('.cm-line').allInnerTexts()).join('\n');
+const env = useIDE(token);
 
 test('editor: quick open, completion, hover, format on save, rename, Ctrl-click definition, search', { timeout: 300_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    await page.fill('#ws-name', 'editor');
-    await page.click('#create button[type=submit]');
-    await page.locator('#wb').waitFor({ state: 'visible' });
+  await withPage(env.browser, env.ide, 'editor', async (page) => {
+    await signIn(page, env.ide.base, token);
+    await createFromHome(page, 'editor');
     await page.locator('#tree [data-path="main.go"]').waitFor();
     // A second file that no tab shows, and one whose content looks like HTML.
-    await fileAPI(page, 'PUT', 'helper.go', 'package main\n\nfunc greeting() string {\n\treturn "Hello"\n}\n');
-    await fileAPI(page, 'PUT', 'notes/evil.txt', 'needle <img src=x onerror="document.title=1"><b>bold</b>\n');
+    await fileOK(page, 'PUT', 'helper.go', 'package main\n\nfunc greeting() string {\n\treturn "Hello"\n}\n');
+    await fileOK(page, 'PUT', 'notes/evil.txt', 'needle <img src=x onerror="document.title=1"><b>bold</b>\n');
     await page.locator('#tree [data-path="helper.go"]').waitFor();
 
     // Quick open (Ctrl-P) lists the files; typing filters; Enter opens.
@@ -116,7 +65,7 @@ test('editor: quick open, completion, hover, format on save, rename, Ctrl-click 
     await main.locator('.cm-content').click({ position: { x: 5, y: 5 } });
     await page.keyboard.press('Control+s');
     await page.locator('#tabs .tab.dirty').waitFor({ state: 'detached' });
-    const saved = await fileAPI(page, 'GET', 'main.go');
+    const saved = await fileOK(page, 'GET', 'main.go');
     assert.match(saved, /\nfunc extra\(\) \{\n\tfmt\.Println\(greeting\(\)\)\n\}\n$/);
     assert.match(await textOf(main), /func extra\(\) \{/);
 
@@ -138,8 +87,8 @@ test('editor: quick open, completion, hover, format on save, rename, Ctrl-click 
     await page.screenshot({ path: join(artifacts, 'editor-rename.png') });
     await page.keyboard.press('Control+s');
     await page.locator('#tabs .tab.dirty').waitFor({ state: 'detached' });
-    assert.match(await fileAPI(page, 'GET', 'main.go'), /fmt\.Println\(salutation\(\)\)/);
-    assert.match(await fileAPI(page, 'GET', 'helper.go'), /func salutation\(\) string/);
+    assert.match(await fileOK(page, 'GET', 'main.go'), /fmt\.Println\(salutation\(\)\)/);
+    assert.match(await fileOK(page, 'GET', 'helper.go'), /func salutation\(\) string/);
 
     // Ctrl-click on Println opens the standard library file read-only.
     await page.locator('#tabs .tab[data-uri="file:///workspace/main.go"]').click();
@@ -180,11 +129,5 @@ test('editor: quick open, completion, hover, format on save, rename, Ctrl-click 
     await page.locator('#keys').waitFor({ state: 'hidden' });
 
     assert.equal(await page.title(), 'editor — ideserver');
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    await page.screenshot({ path: join(artifacts, 'editor-failure.png') }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -4,62 +4,32 @@
 // references in files without a tab and opens one; the side bar, the debug
 // view, the terminals (order, the shown one) and the terminal panel's
 // height survive a reload. Screenshot: web/test-artifacts/references.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, assertEventually, launchBrowser, startIDE } from './harness.mjs';
+import { artifacts, assertEventually, createWorkspace, editorOf, savedState, signIn, useIDE, withPage } from './harness.mjs';
 
 const token = 'layout-test-token-0123456789abcdef';
 const long = 90_000; // gopls's first start in a cold cache is slow on a small machine
-let ide, browser;
-
-before(async () => {
-  ide = await startIDE(token);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await ide?.stop();
-});
+const env = useIDE(token);
 
 const mainGo = 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println(double(1))\n\tfmt.Println(double(2))\n}\n';
 const utilGo = 'package main\n\nfunc double(x int) int {\n\treturn x * 2\n}\n';
 
-/** The workspace's saved UI state, read from the page. */
-const savedState = (page) => page.evaluate(async () => {
-  const ws = new URLSearchParams(location.search).get('ws');
-  return (await fetch(`/api/v1/workspaces/${ws}/state`, { headers: { 'X-Requested-With': 'ideserver' } })).json();
-});
-
 test('workbench: lazy chunks, find references across files, layout restored on reload', { timeout: 300_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  const scripts = [];
-  page.on('request', (r) => { if (r.url().endsWith('.js')) scripts.push(new URL(r.url()).pathname); });
-  try {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    const id = await page.evaluate(async ({ mainGo, utilGo }) => {
-      const h = { 'X-Requested-With': 'ideserver' };
-      const r = await fetch('/api/v1/workspaces', { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'layout', template: 'hello' }) });
-      const { id } = await r.json();
-      for (const [name, body] of [['main.go', mainGo], ['util.go', utilGo]]) {
-        const w = await fetch(`/api/v1/workspaces/${id}/files/${name}`, { method: 'PUT', headers: h, body });
-        if (!w.ok) throw new Error(`PUT ${name}: ${w.status}`);
-      }
-      return id;
-    }, { mainGo, utilGo });
+  await withPage(env.browser, env.ide, 'layout', async (page) => {
+    const scripts = [];
+    page.on('request', (r) => { if (r.url().endsWith('.js')) scripts.push(new URL(r.url()).pathname); });
+    await signIn(page, env.ide.base, token);
+    const id = await createWorkspace(page, 'layout', { 'main.go': mainGo, 'util.go': utilGo });
 
     // A cold workbench load: the entry and its chunks, not xterm.js (no
     // terminal yet) nor the debug session (not used yet).
     scripts.length = 0;
-    await page.goto(`${ide.base}/?ws=${encodeURIComponent(id)}`);
+    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(id)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.click('#tree [data-path="util.go"]');
-    const util = page.locator('#editors .editor[data-uri="file:///workspace/util.go"]');
+    const util = editorOf(page, 'util.go');
     await util.locator('.cm-content').waitFor();
     await page.locator('#lsp-status', { hasText: 'gopls: ready' }).waitFor({ timeout: long });
     assert.ok(scripts.includes('/assets/index.js'), `scripts: ${scripts}`);
@@ -90,7 +60,7 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     // A click opens main.go at the reference.
     await inMain.nth(1).click();
     await page.locator('#tabs .tab.active[data-uri="file:///workspace/main.go"]').waitFor();
-    const main = page.locator('#editors .editor[data-uri="file:///workspace/main.go"]');
+    const main = editorOf(page, 'main.go');
     await main.locator('.cm-activeLine', { hasText: 'fmt.Println(double(2))' }).waitFor();
     await page.click('#refs-close');
     await page.locator('#tree').waitFor({ state: 'visible' });
@@ -139,11 +109,5 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     await page.reload();
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.locator('#debug').waitFor({ state: 'visible' });
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    await page.screenshot({ path: join(artifacts, 'layout-failure.png') }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -2,15 +2,16 @@
 // Chromium driven by playwright-core against the real ideserver binary,
 // with a portal page (examples/portal) on an allowed origin and a hostile
 // page on another origin, both served from local ports.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, assertEventually, launchBrowser, repo, startIDE, staticServer } from './harness.mjs';
+import { artifacts, assertEventually, createFromHome, createWorkspace, repo, signIn, staticServer, useIDE, withPage } from './harness.mjs';
 
 const token = 'sharing-test-token-0123456789abcdef';
-let ide, browser, portal, hostile;
+let portal, hostile;
 
-before(async () => {
+// The static servers start first: the IDE allows the portal's origin.
+const env = useIDE(token, async () => {
   portal = await staticServer({
     '/index.html': { file: join(repo, 'examples/portal/index.html') },
     '/portal.js': { file: join(repo, 'examples/portal/portal.js') },
@@ -23,53 +24,31 @@ before(async () => {
     '/attack.html': '<!doctype html><title>attack</title><script src="/attack.js"></script>',
     '/attack.js': "parent.frames[0].postMessage({ type: 'run' }, '*');",
   });
-  ide = await startIDE(token, { IDESERVER_ALLOWED_ORIGINS: portal.origin });
-  browser = await launchBrowser();
+  return { IDESERVER_ALLOWED_ORIGINS: portal.origin };
 });
 
+// Registered after useIDE's: runs once the browser and the IDE are stopped.
 after(async () => {
-  await browser?.close();
-  await ide?.stop();
   await portal?.close();
   await hostile?.close();
 });
-
-/** Runs body with a fresh browser context; screenshots and the server log on failure. */
-async function withPage(name, body) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await body(page, context);
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    await page.screenshot({ path: join(artifacts, `${name}-failure.png`) }).catch(() => {});
-    throw new Error(`${e.message}\nserver log tail:\n${ide.log().slice(-3000)}`, { cause: e });
-  } finally {
-    await context.close();
-  }
-}
 
 /** The text lines of the visible CodeMirror editor of a view. */
 const lines = (page) => page.locator('#view-editors .editor:not([hidden]) .cm-line').allInnerTexts();
 
 test('share link round trip: share, view signed out, run, fork after sign-in', { timeout: 180_000 }, async () => {
   let url = '';
-  await withPage('share-owner', async (page) => {
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    await page.fill('#ws-name', 'shared');
-    await page.click('#create button[type=submit]');
-    await page.locator('#wb').waitFor({ state: 'visible' });
+  await withPage(env.browser, env.ide, 'share-owner', async (page) => {
+    await signIn(page, env.ide.base, token);
+    await createFromHome(page, 'shared');
     await page.click('#share');
     const input = page.locator('#share-url');
     await input.waitFor({ state: 'visible' });
     url = await input.inputValue();
-    assert.match(url, new RegExp(`^${ide.base}/s/[a-z2-7]{26}$`));
+    assert.match(url, new RegExp(`^${env.ide.base}/s/[a-z2-7]{26}$`));
   });
 
-  await withPage('share-viewer', async (page) => {
+  await withPage(env.browser, env.ide, 'share-viewer', async (page) => {
     await page.goto(url);
     await page.locator('#view').waitFor({ state: 'visible' });
     await page.locator('#view-tabs .tab[data-file="main.go"].active').waitFor();
@@ -99,8 +78,8 @@ test('share link round trip: share, view signed out, run, fork after sign-in', {
 });
 
 test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async () => {
-  await withPage('play', async (page) => {
-    await page.goto(`${ide.base}/play`);
+  await withPage(env.browser, env.ide, 'play', async (page) => {
+    await page.goto(`${env.ide.base}/play`);
     await page.locator('#view').waitFor({ state: 'visible' });
     const content = page.locator('#view-editors .editor:not([hidden]) .cm-content');
     await content.click();
@@ -118,7 +97,7 @@ test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async 
     const input = page.locator('#snippet-url');
     await input.waitFor({ state: 'visible' });
     const link = await input.inputValue();
-    assert.match(link, new RegExp(`^${ide.base}/p/[\\w-]+$`));
+    assert.match(link, new RegExp(`^${env.ide.base}/p/[\\w-]+$`));
     await page.screenshot({ path: join(artifacts, 'play.png') });
 
     // The Go Playground link loads the snippet.
@@ -129,9 +108,9 @@ test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async 
 });
 
 test('EMB-02: a page on an origin not allowed cannot frame the IDE', { timeout: 60_000 }, async () => {
-  await withPage('emb02', async (page) => {
+  await withPage(env.browser, env.ide, 'emb02', async (page) => {
     const refused = page.waitForEvent('console', (m) => m.text().includes('frame-ancestors'));
-    await page.goto(`${hostile.origin}/frame.html?ide=${encodeURIComponent(ide.base)}`);
+    await page.goto(`${hostile.origin}/frame.html?ide=${encodeURIComponent(env.ide.base)}`);
     await refused;
     const frame = page.frames().find((f) => f !== page.mainFrame());
     assert.ok(frame, 'no frame');
@@ -141,8 +120,8 @@ test('EMB-02: a page on an origin not allowed cannot frame the IDE', { timeout: 
 });
 
 test('EMB-03: the portal drives the embedded IDE; a hostile frame is ignored', { timeout: 120_000 }, async () => {
-  await withPage('emb03', async (page) => {
-    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(ide.base)}`);
+  await withPage(env.browser, env.ide, 'emb03', async (page) => {
+    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(env.ide.base)}`);
     const log = page.locator('#log');
     await log.filter({ hasText: 'ready (play)' }).waitFor();
     const ideFrame = page.frameLocator('#ide');
@@ -166,20 +145,12 @@ test('EMB-03: the portal drives the embedded IDE; a hostile frame is ignored', {
 });
 
 test('embedded workbench: open, save and run through postMessage', { timeout: 180_000 }, async () => {
-  await withPage('emb-wb', async (page) => {
+  await withPage(env.browser, env.ide, 'emb-wb', async (page) => {
     // Sign in on the IDE's origin; the portal on the same site (another
     // port) frames the IDE with the Lax session cookie.
-    await page.goto(`${ide.base}/#token=${token}`);
-    await page.locator('#home').waitFor({ state: 'visible' });
-    const id = await page.evaluate(async () => {
-      const r = await fetch('/api/v1/workspaces', {
-        method: 'POST',
-        headers: { 'X-Requested-With': 'ideserver', 'Content-Type': 'application/json' },
-        body: JSON.stringify({ name: 'embedded', template: 'hello' }),
-      });
-      return (await r.json()).id;
-    });
-    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(ide.base)}&page=/embed/ws/${id}`);
+    await signIn(page, env.ide.base, token);
+    const id = await createWorkspace(page, 'embedded');
+    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(env.ide.base)}&page=/embed/ws/${id}`);
     const log = page.locator('#log');
     await log.filter({ hasText: 'ready (workbench)' }).waitFor({ timeout: 60_000 });
     const ideFrame = page.frameLocator('#ide');
