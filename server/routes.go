@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -246,7 +249,10 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 	if limit == 0 {
 		limit = s.opts.Limits.MaxRequestBody
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	r.Body = &timedBody{
+		ReadCloser: http.MaxBytesReader(w, r.Body, limit), rc: http.NewResponseController(w),
+		idle: s.opts.BodyIdle, end: time.Now().Add(s.opts.BodyIdle + time.Duration(limit/minBodyRate)*time.Second),
+	}
 
 	if rt.kind == kindWebSocket {
 		if err := s.checkUpgradeOrigin(r); err != nil {
@@ -305,4 +311,40 @@ func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Reading a request body is bounded in time, so a client trickling bytes
+// (slowloris on the body; ReadHeaderTimeout covers only the headers) holds
+// a connection for a bounded time: Options.BodyIdle without a byte, and in
+// all BodyIdle plus the route's body limit at minBodyRate.
+const (
+	defaultBodyIdle = 15 * time.Second
+	minBodyRate     = 32 << 10 // bytes per second
+)
+
+// errBodyTimeout is what a handler's body read returns once the deadline
+// passed; it is 408.
+var errBodyTimeout = errorf(http.StatusRequestTimeout, "request_timeout", "The request body arrived too slowly; send it again.")
+
+// timedBody sets the connection's read deadline before each Read of the
+// body: idle from now, at most end. net/http resets it for the next
+// request.
+type timedBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	end  time.Time
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	d := time.Now().Add(b.idle)
+	if d.After(b.end) {
+		d = b.end
+	}
+	_ = b.rc.SetReadDeadline(d) // a writer without deadlines (tests): none
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = errBodyTimeout
+	}
+	return n, err
 }

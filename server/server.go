@@ -87,7 +87,11 @@ type Options struct {
 	Limits Limits
 	// PingInterval is how often WebSockets are pinged; a peer that does not
 	// answer within 2.5 intervals is dropped. 0 means 25s.
-	PingInterval       time.Duration
+	PingInterval time.Duration
+	// BodyIdle is how long reading a request body may wait for a byte; a
+	// body must also arrive at 32 KiB/s on average (see timedBody). 0
+	// means 15s.
+	BodyIdle           time.Duration
 	MetricsRequireAuth bool
 	ReadyChecks        []ReadyCheck
 
@@ -143,6 +147,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 168 * time.Hour
+	}
+	if opts.BodyIdle <= 0 {
+		opts.BodyIdle = defaultBodyIdle
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -29,7 +29,7 @@ func decodeJSON(r *http.Request, v any) error {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &mbe):
+		case errors.As(err, &mbe), errors.Is(err, errBodyTimeout):
 			return err
 		case errors.Is(err, io.EOF):
 			return errorf(http.StatusBadRequest, "invalid_json", "The request body is empty; send a JSON object.")
