@@ -10,7 +10,7 @@ import { forEachDiagnostic, type Diagnostic } from '@codemirror/lint';
 import { LSPPlugin, type LSPClient, type WorkspaceMapping } from '@codemirror/lsp-client';
 import type * as lsp from 'vscode-languageserver-protocol';
 import { el, say } from './dom';
-import { applyWorkspaceEdit, errorText, offsetOf, textEdits, type QuietOpener } from './editor-lsp';
+import { applyWorkspaceEdit, editBeforeSave, errorText, textEdits, type QuietOpener } from './editor-lsp';
 import { publishedDiagnostics } from './lsp';
 
 const severities: Record<Diagnostic['severity'], lsp.DiagnosticSeverity> = { error: 1, warning: 2, info: 3, hint: 4 };
@@ -191,15 +191,9 @@ export function codeActions(openQuietly: QuietOpener): Extension {
  * within timeoutMs (which bounds the whole exchange); edits are dropped if
  * the document changed while waiting. It never rejects.
  */
-export async function organizeImports(view: EditorView, timeoutMs = 4000): Promise<boolean> {
-  const plugin = LSPPlugin.get(view);
-  const client = plugin?.client;
-  if (!plugin || !client?.connected || !client.serverCapabilities?.codeActionProvider) return false;
-  client.sync();
-  const doc = view.state.doc;
-  const uri = plugin.uri;
-  let timer = 0;
-  const edits = async (): Promise<lsp.TextEdit[]> => {
+export function organizeImports(view: EditorView, timeoutMs = 4000): Promise<boolean> {
+  return editBeforeSave(view, (caps) => caps.codeActionProvider, async (plugin, doc) => {
+    const { client, uri } = plugin;
     const actions = await client.request<lsp.CodeActionParams, Action[] | null>('textDocument/codeAction', {
       textDocument: { uri },
       range: { start: { line: 0, character: 0 }, end: plugin.toPosition(doc.length, doc) },
@@ -209,21 +203,5 @@ export async function organizeImports(view: EditorView, timeoutMs = 4000): Promi
     if (!a) return [];
     if (!a.edit && a.data !== undefined && canResolve(client)) a = await client.request<lsp.CodeAction, lsp.CodeAction>('codeAction/resolve', a);
     return textEdits(a.edit).changes.get(uri) ?? [];
-  };
-  try {
-    const list = await Promise.race([
-      edits(),
-      new Promise<lsp.TextEdit[]>((resolve) => { timer = window.setTimeout(() => resolve([]), timeoutMs); }),
-    ]);
-    if (!list.length || view.state.doc !== doc) return false;
-    view.dispatch({
-      changes: list.map((e) => ({ from: offsetOf(doc, e.range.start), to: offsetOf(doc, e.range.end), insert: e.newText })),
-      userEvent: 'format',
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+  }, 'format', timeoutMs);
 }

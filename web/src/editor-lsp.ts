@@ -33,30 +33,35 @@ export function offsetOf(doc: Text, pos: lsp.Position): number {
 }
 
 /**
- * Asks gopls to format the editor's document and applies the edits. It
- * resolves to true when edits were applied, false when there was nothing to
- * do, no server, or no answer within timeoutMs; edits are dropped if the
- * document changed while waiting. It never rejects.
+ * Applies the edits get asks gopls for, before a save: get receives the
+ * editor's plugin and the document it must edit. It resolves to true when
+ * edits were applied, false when there was nothing to do, no server (or
+ * not the capability), or no answer within timeoutMs (which bounds the
+ * whole exchange); edits are dropped if the document changed while
+ * waiting. It never rejects.
  */
-export async function formatBeforeSave(view: EditorView, timeoutMs = 4000): Promise<boolean> {
+export async function editBeforeSave(
+  view: EditorView,
+  capable: (caps: lsp.ServerCapabilities) => unknown,
+  get: (plugin: LSPPlugin, doc: Text) => Promise<lsp.TextEdit[] | null>,
+  userEvent: string,
+  timeoutMs = 4000,
+): Promise<boolean> {
   const plugin = LSPPlugin.get(view);
   const client = plugin?.client;
-  if (!plugin || !client?.connected || !client.serverCapabilities?.documentFormattingProvider) return false;
+  if (!plugin || !client?.connected || !client.serverCapabilities || !capable(client.serverCapabilities)) return false;
   client.sync();
   const doc = view.state.doc;
   let timer = 0;
   try {
     const edits = await Promise.race([
-      client.request<lsp.DocumentFormattingParams, lsp.TextEdit[] | null>('textDocument/formatting', {
-        textDocument: { uri: plugin.uri },
-        options: { tabSize: 4, insertSpaces: false },
-      }),
+      get(plugin, doc),
       new Promise<null>((resolve) => { timer = window.setTimeout(() => resolve(null), timeoutMs); }),
     ]);
     if (!edits?.length || view.state.doc !== doc) return false;
     view.dispatch({
       changes: edits.map((e) => ({ from: offsetOf(doc, e.range.start), to: offsetOf(doc, e.range.end), insert: e.newText })),
-      userEvent: 'format',
+      userEvent,
     });
     return true;
   } catch {
@@ -64,6 +69,15 @@ export async function formatBeforeSave(view: EditorView, timeoutMs = 4000): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Asks gopls to format the editor's document before a save (see editBeforeSave). */
+export function formatBeforeSave(view: EditorView, timeoutMs = 4000): Promise<boolean> {
+  return editBeforeSave(view, (caps) => caps.documentFormattingProvider, (plugin) =>
+    plugin.client.request<lsp.DocumentFormattingParams, lsp.TextEdit[] | null>('textDocument/formatting', {
+      textDocument: { uri: plugin.uri },
+      options: { tabSize: 4, insertSpaces: false },
+    }), 'format', timeoutMs);
 }
 
 /** Ctrl-click (Cmd-click on macOS) jumps to the definition under the pointer. */

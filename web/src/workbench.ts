@@ -1,14 +1,14 @@
-// The workbench of one workspace: file tree (with live updates from the
-// watch socket), tabs of CodeMirror editors wired to gopls, save with
-// If-Match, the terminal panel, the debug view, and the UI state (tabs,
-// tree, side bar, debug view, terminals) kept on the server.
+// The workbench of one workspace: the file tree (tree.ts) and tabs of
+// CodeMirror editors wired to gopls, both kept live by the watch socket,
+// save with If-Match, the terminal panel, the debug view, and the UI state
+// (tabs, tree, side bar, debug view, terminals) kept on the server.
 import { basicSetup } from 'codemirror';
 import { EditorState, Text } from '@codemirror/state';
 import { EditorView, keymap, type Command } from '@codemirror/view';
 import { go } from '@codemirror/lang-go';
 import { indentUnit } from '@codemirror/language';
 import type { LSPClient } from '@codemirror/lsp-client';
-import { api, ApiError, call, encodePath, openSocket, wsPath, type Entry, type Workspace } from './api';
+import { api, ApiError, call, encodePath, openSocket, wsPath, type Workspace } from './api';
 import { byId, el, say } from './dom';
 import { post, startEmbed } from './embed';
 import { startLSP } from './lsp';
@@ -20,6 +20,7 @@ import { installSearch, revealAt } from './search';
 import { DebugPanel } from './debug';
 import { SideBar, type SideMode } from './side';
 import { TermPanel, type TermLayout } from './terminal';
+import { FileTree } from './tree';
 
 const wsRoot = 'file:///workspace/';
 const roRoots: Record<string, string> = { 'file:///goroot/': 'goroot', 'file:///gomodcache/': 'gomodcache' };
@@ -97,9 +98,7 @@ async function shareWorkspace(id: string): Promise<void> {
 class Workbench {
   private tabs: Tab[] = [];
   private active: Tab | null = null;
-  private dirs = new Map<string, Entry[]>(); // loaded listings by dir path ("" = root)
-  private expanded = new Set<string>();
-  private selected: { path: string; type: string } | null = null;
+  private tree: FileTree;
   private client: LSPClient;
   private terms: TermPanel;
   private debug: DebugPanel;
@@ -111,12 +110,18 @@ class Workbench {
   constructor(readonly id: string) {
     this.client = startLSP(id, async (uri) => (await this.open(uri))?.view ?? null, this.openQuietly);
     this.terms = new TermPanel(id);
+    this.tree = new FileTree(id, {
+      open: (path) => this.open(fileURI(path)),
+      persist: () => this.persist(),
+      renamed: (from, to) => this.moveTabs(from, to),
+      deleted: (path) => this.closeTabs(path),
+    });
     this.debug = new DebugPanel(id, {
       open: async (u) => (await this.open(u))?.view ?? null,
       active: () => (this.active ? { uri: this.active.uri, view: this.active.view } : null),
       saveAll: async () => { for (const t of this.tabs) if (t.dirty && !t.readOnly) await this.save(t); },
     });
-    installQuickOpen((d) => this.listDir(d), (p) => this.act(() => this.open(fileURI(p))));
+    installQuickOpen((d) => this.tree.list(d), (p) => this.act(() => this.open(fileURI(p))));
     installSearch(id, (p, line, col) => this.act(async () => { const t = await this.open(fileURI(p)); if (t) revealAt(t.view, line, col); }), this.side);
     byId('refs-close').addEventListener('click', () => this.side.set('tree'));
     byId('refs-pane').addEventListener('keydown', (e) => { if (e.key === 'Escape') this.side.set('tree'); });
@@ -124,10 +129,6 @@ class Workbench {
     this.terms.onChange = () => this.persist();
     this.debug.onToggle = () => this.persist();
     installKeysHelp();
-    byId('new-file').addEventListener('click', () => void this.act(() => this.newItem(false)));
-    byId('new-dir').addEventListener('click', () => void this.act(() => this.newItem(true)));
-    byId('rename').addEventListener('click', () => void this.act(() => this.renameSelected()));
-    byId('delete').addEventListener('click', () => void this.act(() => this.deleteSelected()));
     window.addEventListener('keydown', (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key === 's') {
         e.preventDefault();
@@ -169,11 +170,11 @@ class Workbench {
 
   async start(): Promise<void> {
     const state = ((await call<SavedState | null>('GET', `${wsPath(this.id)}/state`)) ?? {}) as SavedState;
-    for (const d of state.expanded ?? []) this.expanded.add(d);
+    this.tree.restore(state.expanded ?? []);
     if (state.debug === true) this.debug.setVisible(true); // hidden until used
     if (state.side === 'search') this.side.set(state.side); // reference results are not kept
     void this.watch();
-    await this.refreshTree();
+    await this.tree.refresh();
     for (const uri of state.open ?? []) await this.open(uri, false).catch(() => null);
     const active = this.tabs.find((t) => t.uri === state.active) ?? this.tabs[0];
     if (active) this.show(active);
@@ -196,7 +197,7 @@ class Workbench {
       const state: SavedState = {
         open: this.tabs.map((t) => t.uri),
         active: this.active?.uri ?? null,
-        expanded: [...this.expanded],
+        expanded: this.tree.expandedDirs(),
         side: this.side.mode,
         debug: this.debug.visible,
         terminals: this.terms.layout(),
@@ -205,119 +206,27 @@ class Workbench {
     }, 300);
   }
 
-  // --- file tree
+  // --- tabs of the tree's files
 
-  private async listDir(dir: string): Promise<Entry[]> {
-    const { entries } = await call<{ entries: Entry[] }>('GET', `${wsPath(this.id)}/files/${encodePath(dir)}${dir ? '/' : ''}`);
-    entries.sort((a, b) => (a.type === 'dir' ? 0 : 1) - (b.type === 'dir' ? 0 : 1) || a.name.localeCompare(b.name));
-    return entries;
-  }
-
-  /** Reloads every loaded directory (and the expanded ones) and redraws the tree. */
-  private async refreshTree(): Promise<void> {
-    const want = new Set(['', ...this.expanded]);
-    const next = new Map<string, Entry[]>();
-    for (const dir of want) {
-      try {
-        next.set(dir, await this.listDir(dir));
-      } catch (e) {
-        if (!(e instanceof ApiError) || e.status !== 404) throw e;
-        this.expanded.delete(dir);
-      }
-    }
-    this.dirs = next;
-    this.renderTree();
-  }
-
-  private renderTree(): void {
-    const build = (dir: string): HTMLUListElement => {
-      const ul = el('ul');
-      for (const e of this.dirs.get(dir) ?? []) {
-        const path = dir ? `${dir}/${e.name}` : e.name;
-        const li = el('li');
-        const item = el('div', `item ${e.type === 'dir' ? 'dir' : 'file'}`, e.name);
-        item.dataset.path = path;
-        item.setAttribute('role', 'treeitem');
-        if (this.selected?.path === path) item.classList.add('selected');
-        if (e.type === 'dir' && this.expanded.has(path)) item.classList.add('open');
-        item.addEventListener('click', () => void this.act(() => this.clickItem(path, e.type)));
-        li.append(item);
-        if (e.type === 'dir' && this.expanded.has(path)) li.append(build(path));
-        ul.append(li);
-      }
-      return ul;
-    };
-    byId('tree').replaceChildren(...build('').childNodes);
-  }
-
-  private async clickItem(path: string, type: string): Promise<void> {
-    this.selected = { path, type };
-    if (type === 'dir') {
-      if (this.expanded.has(path)) this.expanded.delete(path);
-      else this.expanded.add(path);
-      this.persist();
-      await this.refreshTree();
-      return;
-    }
-    this.renderTree();
-    await this.open(fileURI(path));
-  }
-
-  /** The directory new items go into: the selected directory, or the selected file's. */
-  private targetDir(): string {
-    const s = this.selected;
-    if (!s) return '';
-    if (s.type === 'dir') return s.path;
-    const i = s.path.lastIndexOf('/');
-    return i < 0 ? '' : s.path.slice(0, i);
-  }
-
-  private async newItem(dir: boolean): Promise<void> {
-    const base = this.targetDir();
-    const name = prompt(dir ? 'New folder name' : 'New file name', base ? `${base}/` : '');
-    if (!name) return;
-    if (dir) {
-      await call('POST', `${wsPath(this.id)}/fs/mkdir`, { path: name });
-    } else {
-      await api(`${wsPath(this.id)}/files/${encodePath(name)}`, { method: 'PUT', body: '' });
-    }
-    const parent = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
-    if (parent) for (let p = parent; p; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') this.expanded.add(p);
-    await this.refreshTree();
-    if (!dir) await this.open(fileURI(name));
-  }
-
-  private async renameSelected(): Promise<void> {
-    const s = this.selected;
-    if (!s) return say('Select a file or folder first.');
-    const to = prompt(`Rename ${s.path} to`, s.path);
-    if (!to || to === s.path) return;
-    await call('POST', `${wsPath(this.id)}/fs/rename`, { from: s.path, to });
-    // Reopen tabs of renamed files under their new names.
+  /** Reopens the clean tabs of a renamed file, or of the files under a renamed directory, under their new names. */
+  private async moveTabs(from: string, to: string): Promise<void> {
     for (const t of [...this.tabs]) {
       const p = workspacePath(t.uri);
-      if (p !== null && (p === s.path || p.startsWith(`${s.path}/`)) && !t.dirty) {
+      if (p !== null && (p === from || p.startsWith(`${from}/`)) && !t.dirty) {
         const wasActive = t === this.active;
         this.close(t);
-        const moved = await this.open(fileURI(to + p.slice(s.path.length)), wasActive);
+        const moved = await this.open(fileURI(to + p.slice(from.length)), wasActive);
         if (moved && wasActive) this.show(moved);
       }
     }
-    this.selected = { path: to, type: s.type };
-    await this.refreshTree();
   }
 
-  private async deleteSelected(): Promise<void> {
-    const s = this.selected;
-    if (!s) return say('Select a file or folder first.');
-    if (!confirm(`Delete ${s.path}${s.type === 'dir' ? ' and everything in it' : ''}?`)) return;
-    await api(`${wsPath(this.id)}/files/${encodePath(s.path)}${s.type === 'dir' ? '?recursive=true' : ''}`, { method: 'DELETE' });
+  /** Closes the tabs of a deleted file, or of the files under a deleted directory. */
+  private closeTabs(path: string): void {
     for (const t of [...this.tabs]) {
       const p = workspacePath(t.uri);
-      if (p !== null && (p === s.path || p.startsWith(`${s.path}/`))) this.close(t);
+      if (p !== null && (p === path || p.startsWith(`${path}/`))) this.close(t);
     }
-    this.selected = null;
-    await this.refreshTree();
   }
 
   // --- live updates
@@ -330,7 +239,7 @@ class Workbench {
       timer = 0;
       const paths = [...changed];
       changed.clear();
-      void this.act(() => this.refreshTree());
+      void this.act(() => this.tree.refresh());
       for (const p of paths) {
         const t = this.tabs.find((x) => x.uri === fileURI(p));
         if (t) void this.act(() => this.reload(t));
@@ -346,7 +255,7 @@ class Workbench {
         continue;
       }
       delay = 500;
-      await this.act(() => this.refreshTree()); // changes before the subscription
+      await this.act(() => this.tree.refresh()); // changes before the subscription
       ws.addEventListener('message', (e) => {
         const ev = JSON.parse(String(e.data)) as { type: string; path: string };
         if (ev.path) changed.add(ev.path);
