@@ -2,8 +2,8 @@
 // references, with the real binary and the pinned gopls: a cold load
 // fetches neither xterm.js nor the debug session; Shift-F12 lists the
 // references in files without a tab and opens one; the side bar, the debug
-// view, the terminals (order, the shown one) and the terminal panel's
-// height survive a reload. Screenshot: web/test-artifacts/references.png.
+// view, the terminals (order, the shown one), the terminal panel's height
+// and the expanded folders survive a reload. Screenshot: web/test-artifacts/references.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     const scripts = [];
     page.on('request', (r) => { if (r.url().endsWith('.js')) scripts.push(new URL(r.url()).pathname); });
     await signIn(page, env.ide.base, token);
-    const id = await createWorkspace(page, 'layout', { 'main.go': mainGo, 'util.go': utilGo });
+    const id = await createWorkspace(page, 'layout', { 'main.go': mainGo, 'util.go': utilGo, 'notes/todo.md': '- [ ] ship\n' });
 
     // A cold workbench load: the entry and its chunks, not xterm.js (no
     // terminal yet) nor the debug session (not used yet).
@@ -109,5 +109,14 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     await page.reload();
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.locator('#debug').waitFor({ state: 'visible' });
+
+    // Back to the tree: an expanded folder stays expanded after a reload.
+    await page.click('#search-close');
+    await page.locator('#tree').waitFor({ state: 'visible' });
+    await page.click('#tree [data-path="notes"]');
+    await page.locator('#tree [data-path="notes/todo.md"]').waitFor();
+    await assertEventually(async () => (await savedState(page))?.expanded?.includes('notes'), 'the expanded folder saved');
+    await page.reload();
+    await page.locator('#tree [data-path="notes/todo.md"]').waitFor();
   });
 });
