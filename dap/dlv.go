@@ -16,8 +16,9 @@ import (
 
 // start prepares the directory and the path map, starts dlv and waits for
 // its connection.
-func (p *proxy) start(ctx context.Context, tenant, ws string) error {
+func (p *proxy) start(ctx context.Context) error {
 	o := &p.m.opts
+	tenant, ws := p.tenant, p.ws
 	wsDir, err := filepath.Abs(o.Workspaces.Dir(ws))
 	if err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
@@ -42,18 +43,12 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 	}
 	// dlv may run as the tenant's uid: it dials the socket and writes the
 	// debug binary here.
-	uid, mapped, err := o.Runner.TenantUID(tenant)
-	if err != nil {
-		return fmt.Errorf("tenant identity: %w", err)
+	if err := p.chownTenant(p.dir); err != nil {
+		return fmt.Errorf("session directory: %w", err)
 	}
-	if mapped {
-		if err := os.Chown(p.dir, uid, uid); err != nil {
-			return fmt.Errorf("session directory: %w", err)
-		}
-	}
+	viewPath := o.Runner.Viewer(tenant, ws) // one View for the session
 	p.view = newToolView(o.Runner.Isolation() == sandbox.IsolationBwrap,
-		map[string]string{p.dir: SessionTarget, wsDir: o.Runner.ViewPath(tenant, ws, wsDir)},
-		func(h string) string { return o.Runner.ViewPath(tenant, ws, h) })
+		map[string]string{p.dir: SessionTarget, wsDir: viewPath(wsDir)}, viewPath)
 	roots := []Root{{Client: WorkspaceRoot, Host: wsDir}}
 	if goroot := envValue(env, "GOROOT"); goroot != "" {
 		roots = append(roots, Root{Client: GorootRoot, Host: goroot})
@@ -82,16 +77,11 @@ func (p *proxy) start(ctx context.Context, tenant, ws string) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	p.dlvPath = dlv
-	sock := filepath.Join(p.dir, "dlv.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	ln, sock, err := p.listenDlv("dlv.sock")
 	if err != nil {
-		return fmt.Errorf("listen for dlv: %w", err)
-	}
-	ln.SetUnlinkOnClose(true)
-	defer ln.Close()
-	if err := p.sockOwner(sock); err != nil {
 		return err
 	}
+	defer ln.Close()
 
 	p.proc, err = o.Runner.Start(ctx, sandbox.Cmd{
 		Kind:      "dlv",
@@ -196,20 +186,33 @@ func checkPeer(c *net.UnixConn, uid int, owns func(pid int) bool) error {
 	return nil
 }
 
-// sockOwner lets the tenant's uid, when dlv runs as one, connect to the
-// socket at sock (connecting needs write permission on it). The directory
-// is the tenant's (start chowned it) and the peer check stays the guard.
-func (p *proxy) sockOwner(sock string) error {
-	uid, mapped, err := p.m.opts.Runner.TenantUID(p.tenant)
+// listenDlv listens on the socket name in the session directory for dlv
+// to dial; closing the listener removes the socket. The tenant's uid, when
+// dlv runs as one, may connect to it (connecting needs write permission on
+// it): the directory is the tenant's (start chowned it) and the peer check
+// stays the guard.
+func (p *proxy) listenDlv(name string) (*net.UnixListener, string, error) {
+	sock := filepath.Join(p.dir, name)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
-		return fmt.Errorf("tenant identity: %w", err)
+		return nil, "", fmt.Errorf("listen for dlv: %w", err)
 	}
-	if mapped {
-		if err := os.Chown(sock, uid, uid); err != nil {
-			return fmt.Errorf("dlv socket: %w", err)
-		}
+	ln.SetUnlinkOnClose(true)
+	if err := p.chownTenant(sock); err != nil {
+		_ = ln.Close()
+		return nil, "", fmt.Errorf("dlv socket: %w", err)
 	}
-	return nil
+	return ln, sock, nil
+}
+
+// chownTenant gives the host path to the tenant's uid when dlv runs as one
+// (Runner.TenantUID); otherwise it does nothing.
+func (p *proxy) chownTenant(path string) error {
+	uid, mapped, err := p.m.opts.Runner.TenantUID(p.tenant)
+	if err != nil || !mapped {
+		return err
+	}
+	return os.Chown(path, uid, uid)
 }
 
 // binds makes the session directory visible to dlv at SessionTarget.
@@ -227,16 +230,11 @@ func (p *proxy) moveToTerminal() (err error) {
 	o := &p.m.opts
 	ctx, cancel := context.WithTimeout(p.ctx, o.StartTimeout)
 	defer cancel()
-	sock := filepath.Join(p.dir, "dlv-terminal.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	ln, sock, err := p.listenDlv("dlv-terminal.sock")
 	if err != nil {
-		return fmt.Errorf("listen for dlv: %w", err)
-	}
-	ln.SetUnlinkOnClose(true)
-	defer ln.Close()
-	if err := p.sockOwner(sock); err != nil {
 		return err
 	}
+	defer ln.Close()
 	term, err := o.Terminals.Start(ctx, p.tenant, p.ws, TerminalCmd{
 		Argv:   append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
 		Binds:  p.binds(),

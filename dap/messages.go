@@ -48,7 +48,8 @@ func (p *proxy) fromClient(msg []byte) (fwd, reply []byte) {
 		p.m.metrics.refused.WithLabelValues(reasonMalformed).Inc()
 		return nil, p.outputEvent("ideserver: ignored a message that is not a valid DAP JSON object.\n")
 	}
-	if v, err := decodeJSON(msg); err != nil || jsonfold.Collides(v, nil) {
+	v, err := decodeJSON(msg)
+	if err != nil || jsonfold.Collides(v, nil) {
 		// encoding/json matches keys case-insensitively (and folds 'ſ'
 		// to 's', 'K' to 'k'), and the last of two such keys wins: the
 		// proxy reads the message in the client's key order, dlv the
@@ -65,7 +66,7 @@ func (p *proxy) fromClient(msg []byte) (fwd, reply []byte) {
 	}
 	r := p.checkRequest(h)
 	if r == nil {
-		fwd, r = p.rewriteRequest(msg, h)
+		fwd, r = p.rewriteRequest(v, h)
 	}
 	if r != nil {
 		p.m.metrics.refused.WithLabelValues(r.Reason).Inc()
@@ -98,13 +99,10 @@ func (p *proxy) checkRequest(h header) *refusal {
 	return nil
 }
 
-// rewriteRequest maps the request's client paths to host paths; a launch
-// is checked and completed first.
-func (p *proxy) rewriteRequest(msg []byte, h header) ([]byte, *refusal) {
-	v, err := decodeJSON(msg)
-	if err != nil {
-		return nil, refuse(reasonMalformed, "The request is not valid JSON.")
-	}
+// rewriteRequest maps the client paths of the request v (the decoded
+// message, changed in place) to host paths; a launch is checked and
+// completed first.
+func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, refuse(reasonMalformed, "The request must be a JSON object.")

@@ -74,7 +74,7 @@ func (s *Session) Serve(ctx context.Context, client Stream) error {
 		tenant: s.tenant,
 		ws:     s.ws,
 	}
-	if err := p.start(ctx, s.tenant, s.ws); err != nil {
+	if err := p.start(ctx); err != nil {
 		p.cleanup()
 		if errors.Is(err, ErrUnavailable) {
 			_ = p.writeClient(p.outputEvent("ideserver: the debugger could not be started; try again in a moment.\n"))

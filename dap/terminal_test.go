@@ -133,6 +133,45 @@ func main() {
 }
 `
 
+// newTerminalFixture is newFixtureMode on stdinMain with a
+// terminal.Manager (maxTerms terminals per workspace; 0: its default) as the
+// manager's Terminals, through wrap when set; the terminal manager is
+// closed at cleanup.
+func newTerminalFixture(tb testing.TB, dlv string, bwrap bool, maxTerms int, wrap func(testTerminals) dap.Terminals) (*fixture, *terminal.Manager) {
+	tb.Helper()
+	var tm *terminal.Manager
+	f := newFixtureMode(tb, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
+		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+			var err error
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: maxTerms})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			var terms dap.Terminals = testTerminals{tm}
+			if wrap != nil {
+				terms = wrap(testTerminals{tm})
+			}
+			o.Terminals = terms
+		})
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tm.Close(ctx); err != nil {
+			tb.Error(err)
+		}
+	})
+	return f, tm
+}
+
+// initTerminal initializes c as a client that can attach to terminals
+// (supportsRunInTerminalRequest).
+func (c *client) initTerminal() {
+	c.t.Helper()
+	if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
+		c.t.Fatalf("initialize: %v", r)
+	}
+}
+
 // TestIntegratedTerminal launches with console "integratedTerminal": the
 // program runs in a listed, attachable workspace terminal that gives it a
 // real stdin, breakpoints still work, and ending the session ends the
@@ -145,23 +184,7 @@ func TestIntegratedTerminal(t *testing.T) {
 // bubblewrap (newFixtureMode).
 func integratedTerminal(t *testing.T, bwrap bool) {
 	dlv := requireDlv(t)
-	var tm *terminal.Manager
-	f := newFixtureMode(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
-		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
-			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Terminals = testTerminals{tm}
-		})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := tm.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	f, tm := newTerminalFixture(t, dlv, bwrap, 1, nil)
 
 	// Without supportsRunInTerminalRequest the client could not attach:
 	// refused, nothing started.
@@ -254,31 +277,9 @@ func integratedTerminal(t *testing.T, bwrap bool) {
 // refuse the launch cleanly.
 func TestIntegratedTerminalClosed(t *testing.T) {
 	dlv := requireDlv(t)
-	var tm *terminal.Manager
-	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
-		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
-			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Terminals = testTerminals{tm}
-		})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := tm.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	initTerm := func(c *client) {
-		t.Helper()
-		if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
-			t.Fatalf("initialize: %v", r)
-		}
-	}
+	f, tm := newTerminalFixture(t, dlv, false, 1, nil)
 	c := f.open()
-	initTerm(c)
+	c.initTerminal()
 	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})
 	c.event(dap.TerminalEvent)
 	c.event("initialized")
@@ -290,7 +291,7 @@ func TestIntegratedTerminalClosed(t *testing.T) {
 	// The workspace is at its terminal limit: a second session's
 	// terminal launch is refused and leaves nothing.
 	c2 := f.open()
-	initTerm(c2)
+	c2.initTerminal()
 	if r := c2.response(c2.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})); r.str("success") != "false" || !strings.Contains(r.str("message"), "terminals") {
 		t.Fatalf("launch at the terminal limit: %v", r)
 	}
@@ -313,30 +314,12 @@ func TestIntegratedTerminalClosed(t *testing.T) {
 // too; deleting the terminal ends the debug session with terminated.
 func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	dlv := requireDlv(t)
-	var tm *terminal.Manager
-	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
-		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
-			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Terminals = testTerminals{tm}
-		})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := tm.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	f, tm := newTerminalFixture(t, dlv, false, 0, nil)
 	open := func() *client {
 		t.Helper()
 		c := f.open()
 		c.t = t
-		if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
-			t.Fatalf("initialize: %v", r)
-		}
+		c.initTerminal()
 		return c
 	}
 
@@ -396,23 +379,7 @@ func BenchmarkLaunchToStopped(b *testing.B) {
 // launchToStopped is BenchmarkLaunchToStopped with dlv started directly
 // or, with bwrap, inside bubblewrap as the tenant's uid.
 func launchToStopped(b *testing.B, dlv string, bwrap bool) {
-	var tm *terminal.Manager
-	f := newFixtureMode(b, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
-		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
-			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir})
-			if err != nil {
-				b.Fatal(err)
-			}
-			o.Terminals = testTerminals{tm}
-		})
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := tm.Close(ctx); err != nil {
-			b.Error(err)
-		}
-	})
+	f, _ := newTerminalFixture(b, dlv, bwrap, 0, nil)
 	for _, console := range []string{"internalConsole", "integratedTerminal"} {
 		b.Run(console, func(b *testing.B) {
 			for b.Loop() {
@@ -476,29 +443,13 @@ func (t gatedTerminal) UID() int {
 // Serve would never return, leaving dlv running).
 func TestStopDuringMoveToTerminal(t *testing.T) {
 	dlv := requireDlv(t)
-	var tm *terminal.Manager
 	gt := gatedTerminals{asked: make(chan struct{}, 1), gate: make(chan struct{})}
-	f := newFixtureWith(t, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain},
-		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
-			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			gt.testTerminals = testTerminals{tm}
-			o.Terminals = gt
-		})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := tm.Close(ctx); err != nil {
-			t.Error(err)
-		}
+	f, tm := newTerminalFixture(t, dlv, false, 1, func(tt testTerminals) dap.Terminals {
+		gt.testTerminals = tt
+		return gt
 	})
 	c := f.open()
-	if r := c.response(c.send("initialize", map[string]any{"adapterID": "go", "pathFormat": "path", "supportsRunInTerminalRequest": true})); r.str("success") != "true" {
-		t.Fatalf("initialize: %v", r)
-	}
+	c.initTerminal()
 	c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})
 	select {
 	case <-gt.asked:

@@ -96,6 +96,22 @@ func startSession(t testing.TB, m *lsp.Manager, wsID string) *client {
 	return c
 }
 
+// awaitEnd waits for Serve to return a CloseError with code (what
+// prefixes the failure) and puts the error back for the cleanup.
+func (c *client) awaitEnd(what string, code int) {
+	c.t.Helper()
+	select {
+	case err := <-c.done:
+		var ce *lsp.CloseError
+		if !errors.As(err, &ce) || ce.Code != code {
+			c.t.Errorf("%sServe = %v, want CloseError %d", what, err, code)
+		}
+		c.done <- err
+	case <-time.After(waitShort):
+		c.t.Fatalf("%ssession did not end", what)
+	}
+}
+
 func (c *client) send(v any) {
 	c.t.Helper()
 	b, err := json.Marshal(v)

@@ -119,13 +119,14 @@ func (g *gopls) send(v any) error {
 // call sends a request of the proxy's own and waits for its response.
 func (g *gopls) call(ctx context.Context, method string, params any) (*message, error) {
 	id := proxyIDPrefix + strconv.FormatInt(g.nextID.Add(1), 10)
+	key := idKey(id)
 	ch := make(chan *message, 1)
 	g.waitMu.Lock()
-	g.waiters[idKey(id)] = ch
+	g.waiters[key] = ch
 	g.waitMu.Unlock()
 	defer func() {
 		g.waitMu.Lock()
-		delete(g.waiters, idKey(id))
+		delete(g.waiters, key)
 		g.waitMu.Unlock()
 	}()
 	if err := g.send(request(id, method, params)); err != nil {

@@ -41,10 +41,7 @@ func (s *session) clientPump(ctx context.Context) error {
 		if err := s.fromClient(ctx, msg); err != nil {
 			return err
 		}
-		if mt := s.m.opts.Metrics; mt != nil {
-			mt.messages.WithLabelValues("to_server").Inc()
-			mt.forward.WithLabelValues("to_server").Observe(time.Since(start).Seconds())
-		}
+		s.forwarded("to_server", start)
 	}
 }
 
@@ -261,10 +258,7 @@ func (s *session) fromServer(g *gopls, raw []byte) {
 	if out, ok := s.fastToClient(g, raw); ok {
 		if out != nil {
 			s.writeClient(out)
-			if mt := s.m.opts.Metrics; mt != nil {
-				mt.messages.WithLabelValues("to_client").Inc()
-				mt.forward.WithLabelValues("to_client").Observe(time.Since(start).Seconds())
-			}
+			s.forwarded("to_client", start)
 		}
 		return
 	}
@@ -337,10 +331,7 @@ func (s *session) fromServer(g *gopls, raw []byte) {
 		out = b
 	}
 	s.writeClient(out)
-	if mt := s.m.opts.Metrics; mt != nil {
-		mt.messages.WithLabelValues("to_client").Inc()
-		mt.forward.WithLabelValues("to_client").Observe(time.Since(start).Seconds())
-	}
+	s.forwarded("to_client", start)
 }
 
 // takeWatchRegistrations removes workspace/didChangeWatchedFiles
@@ -435,7 +426,10 @@ func (s *session) fastToClient(g *gopls, raw []byte) (out []byte, ok bool) {
 	case env.Method == "":
 		return nil, false
 	}
-	return []byte(s.rw.text.rewrite(str)), true
+	if out := s.rw.text.rewrite(str); out != str {
+		return []byte(out), true
+	}
+	return raw, true
 }
 
 // rawIDKey is idKey of a raw JSON id.

@@ -2,7 +2,6 @@ package lsp_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,16 +173,7 @@ func TestProxyCrashLoopIsCapped(t *testing.T) {
 		c.request("fake/crash", nil)
 		c.await("a notice", waitShort, isMethod("window/showMessage"))
 	}
-	select {
-	case err := <-c.done:
-		var ce *lsp.CloseError
-		if !errors.As(err, &ce) || ce.Code != 1011 {
-			t.Errorf("Serve = %v, want CloseError 1011", err)
-		}
-		c.done <- err
-	case <-time.After(waitShort):
-		t.Fatal("session did not end")
-	}
+	c.awaitEnd("", 1011)
 	if c.p.closeCode() != 1011 {
 		t.Errorf("close code %d, want 1011", c.p.closeCode())
 	}
@@ -194,16 +184,7 @@ func TestProxyMalformed(t *testing.T) {
 		e, m := fakeManager(t, nil)
 		c := startSession(t, m, e.wsID)
 		c.sendRaw([]byte(bad))
-		select {
-		case err := <-c.done:
-			var ce *lsp.CloseError
-			if !errors.As(err, &ce) || ce.Code != 1007 {
-				t.Errorf("%.20q: Serve = %v, want CloseError 1007", bad, err)
-			}
-			c.done <- err
-		case <-time.After(waitShort):
-			t.Fatalf("%.20q: session did not end", bad)
-		}
+		c.awaitEnd(fmt.Sprintf("%.20q: ", bad), 1007)
 	}
 }
 
@@ -218,16 +199,7 @@ func TestProxyRefusesCaseFoldedKeys(t *testing.T) {
 		e, m := fakeManager(t, nil)
 		c := startSession(t, m, e.wsID)
 		c.sendRaw([]byte(bad))
-		select {
-		case err := <-c.done:
-			var ce *lsp.CloseError
-			if !errors.As(err, &ce) || ce.Code != 1007 {
-				t.Errorf("%.60q: Serve = %v, want CloseError 1007", bad, err)
-			}
-			c.done <- err
-		case <-time.After(waitShort):
-			t.Fatalf("%.60q: session did not end", bad)
-		}
+		c.awaitEnd(fmt.Sprintf("%.60q: ", bad), 1007)
 	}
 }
 
@@ -276,16 +248,7 @@ func TestProxyOpenDocumentsBounded(t *testing.T) {
 			c.call("fake/state", nil, waitShort) // still served
 			continue
 		}
-		select {
-		case err := <-c.done:
-			var ce *lsp.CloseError
-			if !errors.As(err, &ce) || ce.Code != 1008 {
-				t.Errorf("%s: Serve = %v, want CloseError 1008", tt.name, err)
-			}
-			c.done <- err
-		case <-time.After(waitShort):
-			t.Fatalf("%s: session did not end", tt.name)
-		}
+		c.awaitEnd(tt.name+": ", 1008)
 	}
 }
 

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"maps"
 	"strings"
 )
 
@@ -52,6 +53,7 @@ func (rw *Rewriter) ToHost(v any) (any, error) { return rw.toHost(v, "") }
 func (rw *Rewriter) toHost(v any, key string) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
+		var renamed map[string]any // added after the loop, which could visit them again
 		for k, val := range x {
 			nv, err := rw.toHost(val, k)
 			if err != nil {
@@ -63,11 +65,15 @@ func (rw *Rewriter) toHost(v any, key string) (any, error) {
 					return nil, err
 				}
 				delete(x, k)
-				x[nk] = nv
+				if renamed == nil {
+					renamed = make(map[string]any)
+				}
+				renamed[nk] = nv
 				continue
 			}
 			x[k] = nv
 		}
+		maps.Copy(x, renamed)
 		return x, nil
 	case []any:
 		for i, e := range x {
@@ -94,15 +100,20 @@ func (rw *Rewriter) toHost(v any, key string) (any, error) {
 func (rw *Rewriter) ToClient(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
+		var renamed map[string]any // added after the loop, which could visit them again
 		for k, val := range x {
 			nv := rw.ToClient(val)
 			if nk := rw.text.rewrite(k); nk != k {
 				delete(x, k)
-				x[nk] = nv
+				if renamed == nil {
+					renamed = make(map[string]any)
+				}
+				renamed[nk] = nv
 				continue
 			}
 			x[k] = nv
 		}
+		maps.Copy(x, renamed)
 		return x
 	case []any:
 		for i, e := range x {

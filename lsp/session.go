@@ -97,7 +97,7 @@ type session struct {
 
 func newSession(m *Manager, tenant, wsID string, dirs workspace.TenantDirs, client jsonrpc2.ObjectStream, cancel context.CancelFunc) *session {
 	dir := m.opts.Workspaces.Dir(wsID)
-	roots := toolRoots(func(host string) string { return m.opts.Runner.ViewPath(tenant, wsID, host) }, dir, m.opts.GoRoot, dirs, m.opts.Redact)
+	roots := toolRoots(m.opts.Runner.Viewer(tenant, wsID), dir, m.opts.GoRoot, dirs, m.opts.Redact) // one View for the session
 	s := &session{
 		m:          m,
 		log:        m.log.With("workspace_id", wsID, "tenant_id", tenant),
@@ -332,6 +332,15 @@ func idFromKey(k string) any {
 	return json.Number(strings.TrimPrefix(k, "n:"))
 }
 
+// forwarded counts one message forwarded in direction dir and the time
+// since start it took.
+func (s *session) forwarded(dir string, start time.Time) {
+	if mt := s.m.opts.Metrics; mt != nil {
+		mt.messages.WithLabelValues(dir).Inc()
+		mt.forward.WithLabelValues(dir).Observe(time.Since(start).Seconds())
+	}
+}
+
 func (s *session) count(name string) {
 	if mt := s.m.opts.Metrics; mt != nil {
 		mt.refused.WithLabelValues(name).Inc()
@@ -422,9 +431,7 @@ func (s *session) startAndReplay(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	fail := func(err error) error {
-		s.setServer(g)
-		g2 := s.takeServer()
-		s.stopGopls(g2)
+		s.stopGopls(g)
 		return err
 	}
 	if initParams != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,6 +88,29 @@ func TestClientText(t *testing.T) {
 		if got := rw.ClientText(tt.in); got != tt.want {
 			t.Errorf("ClientText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// URI keys (WorkspaceEdit.changes) are renamed in place; a map iteration
+// that visits a renamed key again must not take it for a client URI.
+func TestRewriterManyURIKeys(t *testing.T) {
+	t.Parallel()
+	rw := lsp.NewRewriter(testRoots)
+	changes := map[string]any{}
+	for i := range 100 {
+		changes["file:///workspace/f"+strconv.Itoa(i)+".go"] = []any{}
+	}
+	v, err := rw.ToHost(map[string]any{"changes": changes})
+	if err != nil {
+		t.Fatalf("ToHost: %v", err)
+	}
+	got := v.(map[string]any)["changes"].(map[string]any)
+	if len(got) != 100 || got["file:///srv/ide%20data/workspaces/abc/f7.go"] == nil {
+		t.Fatalf("ToHost changes = %v", got)
+	}
+	back := rw.ToClient(v).(map[string]any)["changes"].(map[string]any)
+	if len(back) != 100 || back["file:///workspace/f7.go"] == nil {
+		t.Errorf("ToClient changes = %v", back)
 	}
 }
 

@@ -65,66 +65,67 @@ func (s *Service) checkSize(n int) error {
 // ErrClosed, ctx's, or internal ones. It blocks until the program and
 // everything it started are gone.
 func (s *Service) Compile(ctx context.Context, client string, req Request) (*Response, error) {
-	if err := s.checkSize(len(req.Body)); err != nil {
-		return nil, err
-	}
-	fs, err := SplitFiles([]byte(req.Body))
-	if err != nil {
-		return &Response{Errors: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}, nil
-	}
-	ctx, release, err := s.admit(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	p, err := s.prepare(ctx, fs, req.WithVet, true)
-	if err != nil {
-		return nil, err
-	}
-	defer removeAll(p.dir)
-	if p.buildErrs != "" {
-		return &Response{Errors: p.buildErrs, IsTest: p.isTest}, nil
-	}
-	rec := &recorder{now: s.opts.Now, start: s.opts.Now()}
-	res, err := s.execute(ctx, p, rec)
-	if err != nil {
-		return nil, err
-	}
-	out := &Response{Errors: res.errors, Events: rec.events, Status: res.status, IsTest: p.isTest}
-	if p.isTest {
-		for _, e := range rec.events {
-			if e.Kind == "stdout" {
-				out.TestsFailed += strings.Count(e.Message, "--- FAIL")
+	return s.withRun(ctx, client, req.Body, req.WithVet, true, func(ctx context.Context, p *prepared) (*Response, error) {
+		if p.buildErrs != "" {
+			return &Response{Errors: p.buildErrs, IsTest: p.isTest}, nil
+		}
+		rec := &recorder{now: s.opts.Now, start: s.opts.Now()}
+		res, err := s.execute(ctx, p, rec)
+		if err != nil {
+			return nil, err
+		}
+		out := &Response{Errors: res.errors, Events: rec.events, Status: res.status, IsTest: p.isTest}
+		if p.isTest {
+			for _, e := range rec.events {
+				if e.Kind == "stdout" {
+					out.TestsFailed += strings.Count(e.Message, "--- FAIL")
+				}
 			}
 		}
-	}
-	if req.WithVet {
-		out.VetErrors = p.vetErrs
-		out.VetOK = p.vetErrs == ""
-	}
-	return out, nil
+		if req.WithVet {
+			out.VetErrors = p.vetErrs
+			out.VetOK = p.vetErrs == ""
+		}
+		return out, nil
+	})
 }
 
 // Vet runs go vet on body; its findings are Response.Errors.
 func (s *Service) Vet(ctx context.Context, client, body string) (*Response, error) {
+	return s.withRun(ctx, client, body, true, false, func(_ context.Context, p *prepared) (*Response, error) {
+		return &Response{Errors: p.vetErrs}, nil
+	})
+}
+
+// withRun is what Compile and Vet share: it checks body's size, splits it
+// (a malformed txtar is Response.Errors), waits for a slot of client,
+// prepares the run directory (see prepare) and calls f with them; the slot
+// and the directory are released when f returns.
+func (s *Service) withRun(ctx context.Context, client, body string, withVet, build bool, f func(context.Context, *prepared) (*Response, error)) (*Response, error) {
 	if err := s.checkSize(len(body)); err != nil {
 		return nil, err
 	}
 	fs, err := SplitFiles([]byte(body))
 	if err != nil {
-		return &Response{Errors: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}, nil
+		return &Response{Errors: invalidFilesMessage(err)}, nil
 	}
 	ctx, release, err := s.admit(ctx, client)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	p, err := s.prepare(ctx, fs, true, false)
+	p, err := s.prepare(ctx, fs, withVet, build)
 	if err != nil {
 		return nil, err
 	}
 	defer removeAll(p.dir)
-	return &Response{Errors: p.vetErrs}, nil
+	return f(ctx, p)
+}
+
+// invalidFilesMessage is SplitFiles' error as the user sees it: without
+// the ErrInvalidFiles prefix.
+func invalidFilesMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")
 }
 
 // admit waits for a slot for client and ties the returned context to the
@@ -171,7 +172,7 @@ func (s *Service) Fmt(ctx context.Context, client, body string, fixImports bool)
 func formatBody(body string, imp *stdImports) FmtResponse {
 	fs, err := SplitFiles([]byte(body))
 	if err != nil {
-		return FmtResponse{Error: strings.TrimPrefix(err.Error(), ErrInvalidFiles.Error()+": ")}
+		return FmtResponse{Error: invalidFilesMessage(err)}
 	}
 	for _, name := range fs.Names() {
 		in := fs.Data(name)

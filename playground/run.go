@@ -56,18 +56,21 @@ type prepared struct {
 // prepare writes files to a fresh run directory and builds them (and vets
 // them when withVet). The caller must remove p.dir. A user's build errors
 // are a result (p.buildErrs), not an error.
-func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool) (*prepared, error) {
+func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool) (_ *prepared, err error) {
 	dir, err := os.MkdirTemp(s.opts.TempDir, "play-")
 	if err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			removeAll(dir)
+		}
+	}()
 	p := &prepared{dir: dir}
 	if err := s.writeFiles(dir, fs, p); err != nil {
-		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	if err := s.giveToTenant(dir); err != nil {
-		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	if build {
@@ -77,7 +80,6 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 		}
 		out, err := s.goTool(ctx, dir, args)
 		if err != nil {
-			_ = os.RemoveAll(dir)
 			return nil, err
 		}
 		if out != nil {
@@ -89,7 +91,6 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	if withVet {
 		out, err := s.goTool(ctx, dir, []string{"vet", "."})
 		if err != nil {
-			_ = os.RemoveAll(dir)
 			return nil, err
 		}
 		if out != nil {

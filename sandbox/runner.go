@@ -184,15 +184,26 @@ func (r *Runner) Isolation() Isolation { return r.iso }
 // or when View fails, host is returned unchanged. Callers use it to speak
 // to a tool in its own terms (file URIs for gopls, paths for dlv).
 func (r *Runner) ViewPath(tenant, workspace, host string) string {
+	return r.Viewer(tenant, workspace)(host)
+}
+
+// Viewer returns ViewPath for tenant and workspace as a function, calling
+// [Options.View] once rather than on every translation (View prepares
+// directories and reads the store). The function is safe for concurrent
+// use; it does not see binds that change later.
+func (r *Runner) Viewer(tenant, workspace string) func(host string) string {
+	identity := func(host string) string { return host }
 	if r.iso != IsolationBwrap || r.view == nil {
-		return host
+		return identity
 	}
 	binds, err := r.view(tenant, workspace)
 	if err != nil {
-		return host
+		return identity
 	}
-	p, _ := sandboxPath(host, binds, nil)
-	return p
+	return func(host string) string {
+		p, _ := sandboxPath(host, binds, nil)
+		return p
+	}
 }
 
 // TenantUID returns the host uid tenant's processes run as. ok is false

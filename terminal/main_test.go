@@ -208,12 +208,19 @@ func attach(tb testing.TB, s *terminal.Session, stalled bool) *client {
 func (c *client) detach(tb testing.TB) error {
 	tb.Helper()
 	_ = c.CloseRead()
+	return c.wait(tb, "return after the client went away")
+}
+
+// wait waits for Attach to return and gives its result (kept for later
+// calls); if it does not, the test fails with "Attach did not " + what.
+func (c *client) wait(tb testing.TB, what string) error {
+	tb.Helper()
 	select {
 	case err := <-c.result:
 		c.result <- err
 		return err
 	case <-time.After(waitShort):
-		tb.Fatal("Attach did not return after the client went away")
+		tb.Fatal("Attach did not " + what)
 		return nil
 	}
 }

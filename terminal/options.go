@@ -74,28 +74,23 @@ func (o *Options) setDefaults() error {
 	case o.Dir == nil:
 		return errors.New("new terminal manager: Dir is required")
 	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = DefaultIdleTimeout
-	}
-	if o.MaxPerWorkspace <= 0 {
-		o.MaxPerWorkspace = DefaultMaxPerWorkspace
-	}
-	if o.MaxPerTenant <= 0 {
-		o.MaxPerTenant = DefaultMaxPerTenant
-	}
+	orDefault(&o.IdleTimeout, DefaultIdleTimeout)
+	orDefault(&o.MaxPerWorkspace, DefaultMaxPerWorkspace)
+	orDefault(&o.MaxPerTenant, DefaultMaxPerTenant)
 	o.Scrollback = max(o.Scrollback, DefaultScrollback)
-	if o.MaxInput <= 0 {
-		o.MaxInput = DefaultMaxInput
-	}
-	if o.InputRate <= 0 {
-		o.InputRate = DefaultInputRate
-	}
-	if o.InputBurst <= 0 {
-		o.InputBurst = DefaultInputBurst
-	}
+	orDefault(&o.MaxInput, DefaultMaxInput)
+	orDefault(&o.InputRate, DefaultInputRate)
+	orDefault(&o.InputBurst, DefaultInputBurst)
 	o.InputBurst = max(o.InputBurst, o.MaxInput+msgOverhead)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// orDefault sets *v to def when it is zero or negative.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }

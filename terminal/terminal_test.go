@@ -71,14 +71,8 @@ func TestInputTooLarge(t *testing.T) {
 	s := e.create(t, terminal.CreateOptions{})
 	c := attach(t, s, false)
 	c.send(strings.Repeat("x", 2048))
-	select {
-	case err := <-c.result:
-		c.result <- err
-		if !errors.Is(err, terminal.ErrInputTooLarge) {
-			t.Fatalf("Attach = %v, want ErrInputTooLarge", err)
-		}
-	case <-time.After(waitShort):
-		t.Fatal("Attach did not end")
+	if err := c.wait(t, "end"); !errors.Is(err, terminal.ErrInputTooLarge) {
+		t.Fatalf("Attach = %v, want ErrInputTooLarge", err)
 	}
 }
 
@@ -117,14 +111,8 @@ func TestReattachReplaysOnceAndTwoClients(t *testing.T) {
 			cs := c.controls()
 			return len(cs) > 0 && cs[len(cs)-1] == `{"type":"exit","code":3}`
 		})
-		select {
-		case err := <-c.result:
-			c.result <- err
-			if err != nil {
-				t.Errorf("Attach after exit = %v, want nil", err)
-			}
-		case <-time.After(waitShort):
-			t.Fatal("Attach did not end after exit")
+		if err := c.wait(t, "end after exit"); err != nil {
+			t.Errorf("Attach after exit = %v, want nil", err)
 		}
 	}
 	if c2.output() != c3.output() {

@@ -119,23 +119,18 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 			return fmt.Errorf("create tools directory: %w", err)
 		}
 		toolsPerm := os.FileMode(0o700)
-		if iso.tenantUIDs {
+		if iso.tenantUIDs() {
 			toolsPerm = 0o711
 		}
 		if err := os.Chmod(toolsDir, toolsPerm); err != nil {
 			return fmt.Errorf("create tools directory: %w", err)
 		}
 	}
-	var identity func(string) (int, error)
-	if iso.tenantUIDs {
-		first, count := cfg.Isolation.UIDFirst, cfg.Isolation.UIDCount
-		identity = func(tenant string) (int, error) { return db.TenantUID(tenant, first, count) }
-	}
 
 	watchers := workspace.NewWatchers(workspace.WatcherOptions{Logger: logger.With("component", "watch")})
 	defer watchers.Close()
 	goEnv := workspace.GoEnv{
-		Root:    goRoot(cfg, logger),
+		Root:    goRoot(cfg, logger), // once: it may warn
 		Proxy:   cfg.Go.Proxy,
 		Private: cfg.Go.Private,
 		NoSumDB: cfg.Go.NoSumDB,
@@ -143,7 +138,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	manager, err = workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
-		Identity:   identity,
+		Identity:   iso.tenantUID,
 		Dir:        filepath.Join(cfg.Data, "workspaces"),
 		TenantsDir: filepath.Join(cfg.Data, "tenants"),
 		Go:         goEnv,
@@ -182,7 +177,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	tools, err := newToolInstaller(cfg, goEnv, isolated, logger)
+	tools, err := newToolInstaller(cfg, toolsDir, goEnv, isolated, logger)
 	if err != nil {
 		return err
 	}
@@ -212,7 +207,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	features, err := wireFeatures(deps{
 		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
-		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.tenantUIDs,
+		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.tenantUIDs(),
+		goRoot: goEnv.Root,
 	}, &opts)
 	defer func() {
 		// On an early return; after a normal shutdown this finds them
@@ -394,11 +390,10 @@ func goRoot(cfg *Config, logger *slog.Logger) string {
 }
 
 // newToolInstaller prepares the pinned gopls and dlv (or the configured
-// ones) under the data directory, building them in the background. With
+// ones) under toolsDir (DATA/tools), building them in the background. With
 // publish (isolation on), every tool is in DATA/tools/bin, mode 0755, so the
 // sandbox's read-only bind of that directory shows it to tenant processes.
-func newToolInstaller(cfg *Config, g workspace.GoEnv, publish bool, logger *slog.Logger) (*gotool.Installer, error) {
-	toolsDir := filepath.Join(cfg.Data, "tools")
+func newToolInstaller(cfg *Config, toolsDir string, g workspace.GoEnv, publish bool, logger *slog.Logger) (*gotool.Installer, error) {
 	goBinary := "go"
 	if g.Root != "" {
 		goBinary = filepath.Join(g.Root, "bin", "go")

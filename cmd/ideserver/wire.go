@@ -25,6 +25,7 @@ type deps struct {
 	// tenantUIDs: tenant processes run as their own uids (bwrap as root),
 	// so directories above what they bind must be passable (0711).
 	tenantUIDs bool
+	goRoot     string // GOROOT for tenant processes, "" when there is none (see goRoot)
 
 	// Set by the features wired earlier, for those wired later.
 	terminals *terminal.Manager // nil when terminals are not served

@@ -97,13 +97,16 @@ func multiTenant(cfg *Config, db *store.DB) (bool, error) {
 // isolationSetup is the runner serve uses and how it isolates.
 type isolationSetup struct {
 	runner *sandbox.Runner
-	// tenantUIDs: each tenant runs as its own host uid (bwrap as root);
-	// its files must then be reachable by that uid.
-	tenantUIDs bool
+	// tenantUID, when not nil, gives each tenant its own host uid (bwrap
+	// as root); its files must then be reachable by that uid.
+	tenantUID func(tenant string) (int, error)
 }
 
 // mode returns the isolation in force.
 func (s isolationSetup) mode() sandbox.Isolation { return s.runner.Isolation() }
+
+// tenantUIDs reports whether each tenant runs as its own host uid.
+func (s isolationSetup) tenantUIDs() bool { return s.tenantUID != nil }
 
 // newIsolation decides the isolation mode (see decideIsolation), builds the
 // sandbox runner for it, sweeps what an earlier run left, and sets the
@@ -122,6 +125,7 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 	slogger := logger.With("component", "sandbox")
 	instance := instanceID(cfg.Data)
 	var setup isolationSetup
+	swept := false
 	if c.Mode != isolationNone {
 		var tenantUID func(string) (int, error)
 		if os.Geteuid() == 0 {
@@ -147,12 +151,13 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 			facts.Problem = err.Error()
 		} else {
 			sweep(r, logger)
+			swept = true
 			if err := selfTest(ctx, r, cfg.Data, tenantUID); err != nil {
 				facts.Problem = err.Error()
 				r.Close()
 			} else {
 				facts.BwrapOK = true
-				setup = isolationSetup{runner: r, tenantUIDs: tenantUID != nil}
+				setup = isolationSetup{runner: r, tenantUID: tenantUID}
 			}
 		}
 	}
@@ -168,24 +173,24 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 		if err != nil {
 			return isolationSetup{}, err
 		}
-		if c.Mode == isolationNone {
-			sweep(r, logger) // not swept by a bubblewrap runner above
+		if !swept { // mode none, or no bubblewrap runner could be built
+			sweep(r, logger)
 		}
 		setup = isolationSetup{runner: r}
 	}
 	perm := os.FileMode(0o700)
-	if setup.tenantUIDs {
+	if setup.tenantUIDs() {
 		perm = 0o711
 	}
 	if err := os.Chmod(cfg.Data, perm); err != nil {
 		setup.runner.Close()
 		return isolationSetup{}, fmt.Errorf("data directory mode: %w", err)
 	}
-	if mode == sandbox.IsolationBwrap && !setup.tenantUIDs {
+	if mode == sandbox.IsolationBwrap && !setup.tenantUIDs() {
 		logger.Warn("isolation: the server does not run as root, so all tenants share its uid: namespaces, seccomp and limits apply, but no uid separates tenants from each other or from the server's files should they get out")
 	}
 	cg := setup.runner.Cgroups()
-	logger.Info("isolation", "mode", string(mode), "tenant_uids", setup.tenantUIDs,
+	logger.Info("isolation", "mode", string(mode), "tenant_uids", setup.tenantUIDs(),
 		"cgroups", slog.GroupValue(slog.String("kill", cg.Kill), slog.String("memory", cg.Memory), slog.String("pids", cg.Pids), slog.String("cpu", cg.CPU)))
 	return setup, nil
 }

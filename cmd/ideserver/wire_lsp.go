@@ -28,7 +28,7 @@ func wireLSP(d *deps, opts *server.Options) (feature, error) {
 		GoplsPath: func(ctx context.Context) (string, error) {
 			return d.tools.Path(ctx, gopls)
 		},
-		GoRoot:        goRoot(d.cfg, d.logger),
+		GoRoot:        d.goRoot,
 		Redact:        []string{d.cfg.Data},
 		IdleTimeout:   time.Duration(c.IdleTimeout),
 		MaxInFlight:   c.MaxInFlight,
