@@ -11,6 +11,6 @@
 //
 // Every check fails closed: an empty, malformed or unexpected input is
 // refused, and no configuration can make a check allow everything
-// (SECURITY.md rules 1 and 2). Secrets are stored and looked up only by
+// (principles 1 and 2 of docs/security.md). Secrets are stored and looked up only by
 // their SHA-256 hash (rule 9).
 package auth

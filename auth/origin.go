@@ -11,7 +11,7 @@ import (
 
 // OriginPolicy decides which browser origins and Host headers the server
 // answers to, for WebSocket upgrades and cookie-authenticated
-// state-changing requests (SECURITY.md rule 1, WS-01..WS-04, EMB-05).
+// state-changing requests (docs/security.md: principle 1, WS-01..WS-04, EMB-05).
 //
 // Comparison is exact after normalisation: scheme and host are lowercased
 // and a default port (http:80, https:443) is dropped, so
@@ -49,7 +49,7 @@ type hostPort struct {
 // empty entries, paths (a trailing "/" included), queries, fragments,
 // userinfo, whitespace and control characters, non-ASCII hosts (configure
 // punycode), and ports outside 1..65535 — so a policy can never allow
-// everything (SECURITY.md rule 2).
+// everything (principle 2 of docs/security.md).
 func NewOriginPolicy(allowedOrigins, allowedHosts []string) (*OriginPolicy, error) {
 	p := &OriginPolicy{allowed: make(map[string]struct{})}
 	for _, o := range allowedOrigins {
@@ -122,7 +122,7 @@ func (p *OriginPolicy) CheckHost(host string, tls bool) bool {
 // origins.
 //
 // An empty origin is refused; the caller decides about non-browser clients
-// (API.md: only with a bearer credential, never a cookie alone). Also
+// (docs/api.md: only with a bearer credential, never a cookie alone). Also
 // refused: "null", any path, query, fragment, userinfo, whitespace or
 // control character, schemes other than http and https, and anything that
 // differs from an entry in scheme, host or port ("trusted.com.evil.com",

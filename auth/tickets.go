@@ -35,8 +35,8 @@ type TicketOptions struct {
 	Now func() time.Time
 }
 
-// Tickets issues and redeems single-use WebSocket tickets (API.md
-// "Conventions"; SECURITY.md AUTH-05). Tickets are held in memory by hash
+// Tickets issues and redeems single-use WebSocket tickets (docs/api.md
+// "Tickets for WebSockets"; AUTH-05 in docs/security.md). Tickets are held in memory by hash
 // only, so a server restart invalidates them all, which is harmless for
 // 60-second credentials. A Tickets is safe for concurrent use, starts no
 // goroutine and needs no Close: expired tickets are pruned lazily on Issue

@@ -20,7 +20,7 @@ func initialize(c *client) {
 	}
 }
 
-// TestDebugMain walks API.md's debugger contract against real dlv: launch
+// TestDebugMain walks the debugger contract of docs/api.md against real dlv: launch
 // main, stop at a breakpoint, read the stack and a local, step, continue,
 // see the output, end; nothing of the host leaks and nothing survives.
 func TestDebugMain(t *testing.T) {

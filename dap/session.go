@@ -154,7 +154,8 @@ func (p *proxy) cleanup() {
 	}
 }
 
-// serve runs both pumps; see STYLE.md §3.
+// serve runs both pumps, each the sole reader of its side, and returns
+// only after both have ended, so no goroutine outlives the session.
 func (p *proxy) serve(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- p.pumpClient() }()

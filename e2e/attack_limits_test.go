@@ -103,7 +103,7 @@ func (e *attackEnv) quotas(t *testing.T) {
 			wantError(t, "terminal over the tenant limit", resp, http.StatusTooManyRequests, "too_many_terminals")
 			r.see("terminal %d of the tenant: 429 too_many_terminals, Retry-After %q", len(made)+2, resp.Header.Get("Retry-After"))
 			if resp.Header.Get("Retry-After") == "" {
-				t.Errorf("the terminal limit's 429 has no Retry-After (SECURITY.md AV-03)")
+				t.Errorf("the terminal limit's 429 has no Retry-After (AV-03)")
 			}
 			if len(made)+1 != attackTermsMax {
 				t.Errorf("429 after %d terminals, want after %d", len(made)+1, attackTermsMax)

@@ -1,6 +1,6 @@
 package e2e_test
 
-// The tenant-isolation attack suite (issue 6; SECURITY.md cases TTY-01..08,
+// The tenant-isolation attack suite (issue 6; docs/security.md cases TTY-01..08,
 // RUN-03, RUN-04, DAP-02, DAP-07, LSP-07, LSP-11, AV-03, AV-04). One server
 // in isolation mode bwrap serves two tenants, A (the attacker) and B (the
 // victim). Every attack is typed into A's terminal (or sent by A's debug

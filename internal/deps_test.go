@@ -1,5 +1,6 @@
-// Package internal_test holds repository-wide checks: the import graph of
-// DESIGN.md and STYLE.md §1 as a test (like tailscale's deptest).
+// Package internal_test holds repository-wide checks: the package layering
+// of the README's Layout section as an import-graph test (like tailscale's
+// deptest), and the threat catalogue of docs/security.md (catalogue_test.go).
 package internal_test
 
 import (

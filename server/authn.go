@@ -136,7 +136,7 @@ func (s *Server) checkCSRF(r *http.Request) error {
 	return nil
 }
 
-// checkUpgradeOrigin applies the WebSocket rules of API.md before any
+// checkUpgradeOrigin applies the WebSocket rules of docs/api.md before any
 // credential is looked at: a cross-site fetch marker or a disallowed Origin
 // is refused. A missing Origin is decided after authentication (bearer
 // only).

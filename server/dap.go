@@ -45,7 +45,7 @@ var ErrDAPLimit = errors.New("too many debug sessions")
 // errBinaryFrame ends a DAP socket on which the client sent a binary frame.
 var errBinaryFrame = &websocket.CloseError{Code: websocket.CloseUnsupportedData, Text: "DAP messages are text frames"}
 
-// dapRoutes are the Debugger routes of API.md.
+// dapRoutes are the Debugger routes of docs/api.md.
 func (s *Server) dapRoutes() []route {
 	if s.opts.DAP == nil {
 		return nil

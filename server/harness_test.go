@@ -128,7 +128,7 @@ func newHarness(tb testing.TB, mutate ...func(*server.Options)) *harness {
 	h.ts.Start()
 	h.client = &http.Client{
 		Transport: &http.Transport{},
-		// Never follow a redirect: API.md forbids answering a bad path
+		// Never follow a redirect: docs/api.md forbids answering a bad path
 		// with one, and a followed redirect would hide it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -317,7 +317,7 @@ func (h *harness) checkNoLeak(what string, body []byte) {
 	}
 }
 
-// apiErr is the error body of API.md.
+// apiErr is the error body of docs/api.md.
 type apiErr struct {
 	Error struct {
 		Code    string `json:"code"`

@@ -32,7 +32,7 @@ type LSPService interface {
 	ReadOnlyDir(tenant, name string) (string, error)
 }
 
-// lspRoutes are the Language server routes of API.md.
+// lspRoutes are the Language server routes of docs/api.md.
 func (s *Server) lspRoutes() []route {
 	if s.opts.LSP == nil {
 		return nil

@@ -41,7 +41,7 @@ type PlaygroundService interface {
 
 var _ PlaygroundService = (*playground.Service)(nil)
 
-// playgroundRoutes are the Sharing and Go Playground routes of API.md.
+// playgroundRoutes are the Sharing and Go Playground routes of docs/api.md.
 func (s *Server) playgroundRoutes() []route {
 	if s.opts.Playground == nil {
 		return nil

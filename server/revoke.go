@@ -10,7 +10,7 @@ import (
 )
 
 // credKind says how an open WebSocket re-checks the credential that
-// authenticated it (SECURITY.md AUTH-03).
+// authenticated it (AUTH-03 in docs/security.md).
 type credKind int
 
 const (

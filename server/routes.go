@@ -179,7 +179,7 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // serveHTTP runs checks that must happen before ServeMux sees the request:
 // ServeMux would answer a path with "..", "." or "//" segments with a
-// redirect to a cleaned URL, and API.md wants those refused outright.
+// redirect to a cleaned URL, and docs/api.md wants those refused outright.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !cleanURLPath(r.URL.Path) {
 		s.setSecurityHeaders(w)

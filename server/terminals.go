@@ -74,7 +74,7 @@ var (
 	ErrTerminalInputTooLarge = errors.New("terminal input message too large")
 )
 
-// terminalRoutes are the Terminals routes of API.md.
+// terminalRoutes are the Terminals routes of docs/api.md.
 func (s *Server) terminalRoutes() []route {
 	if s.opts.Terminals == nil {
 		return nil
@@ -159,7 +159,7 @@ func (s *Server) handleDeleteTerminal(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// handleAttachTerminal bridges a WebSocket to a terminal (API.md, attach
+// handleAttachTerminal bridges a WebSocket to a terminal (docs/api.md, attach
 // protocol). An unknown terminal is a 404 before the upgrade.
 func (s *Server) handleAttachTerminal(w http.ResponseWriter, r *http.Request) error {
 	o := owner(r)

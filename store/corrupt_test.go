@@ -11,7 +11,7 @@ import (
 	"github.com/ideserver/ideserver/store"
 )
 
-// TestCorruptFile is SECURITY.md DB-04: a damaged database file is refused
+// TestCorruptFile is DB-04 (docs/security.md): a damaged database file is refused
 // at Open with ErrCorrupt and a way out, never a panic; one damaged meta
 // page alone is survived (losing at most the last commit); an empty file
 // starts a new database.

@@ -11,7 +11,7 @@ import (
 	"github.com/ideserver/ideserver/store"
 )
 
-// TestDiskFull is SECURITY.md DB-03: with the disk full, a write fails
+// TestDiskFull is DB-03 (docs/security.md): with the disk full, a write fails
 // with an error (no panic, no half commit), reads keep working, and once
 // there is space again writes succeed; the file passes bbolt's check when
 // reopened. It needs root to mount a small tmpfs.

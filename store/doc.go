@@ -9,7 +9,7 @@
 // commit) when it returns nil. A *DB is safe for concurrent use: bbolt runs
 // read transactions in parallel and serializes writers.
 //
-// The store does not validate identifier syntax (callers do, see API.md); it
+// The store does not validate identifier syntax (callers do: tenant and user ids follow docs/api.md); it
 // only refuses empty ids. Per-tenant records live in nested buckets, never in
 // concatenated keys, so no id — whatever bytes it contains — can reach
 // another tenant's keys.

@@ -133,7 +133,7 @@ type DB struct {
 // opts.Timeout waiting for the file lock; when another process holds it, the
 // error wraps ErrLocked and says "is another ideserver using --data DIR?".
 // A database whose schema is newer than this code supports is refused. A
-// damaged file (SECURITY.md DB-04: truncated, corrupt meta or data pages) is
+// damaged file (DB-04 in docs/security.md: truncated, corrupt meta or data pages) is
 // checked at Open and refused with an error wrapping ErrCorrupt that says
 // how to recover, never a panic; one corrupt meta page alone is survived
 // (bbolt keeps two). The caller must Close the returned DB.

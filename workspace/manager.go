@@ -321,7 +321,7 @@ func (m *Manager) resume(owner Owner, id string) (store.Workspace, error) {
 	return m.update(owner, id, func(w *store.Workspace) { w.State = StateActive })
 }
 
-// Use returns owner's workspace id, resuming it when suspended: API.md says
+// Use returns owner's workspace id, resuming it when suspended: docs/api.md says
 // using a suspended workspace resumes it. Features call it before serving.
 func (m *Manager) Use(owner Owner, id string) (store.Workspace, error) {
 	w, err := m.Get(owner, id)

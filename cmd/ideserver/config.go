@@ -3,7 +3,7 @@ package main
 // Configuration: defaults, the YAML file, IDESERVER_* environment variables
 // and flags, merged in that order by LoadConfig into one validated Config.
 // This is the only place in ideserver that reads flags or the environment
-// (STYLE.md §1, §10); packages receive their Options from main.
+// (internal/deps_test.go enforces it for the flag package); packages receive their Options from main.
 
 import (
 	"bytes"

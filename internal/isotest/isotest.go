@@ -3,7 +3,7 @@
 // this host can, a directory every uid may traverse, tools a tenant can run
 // and trees it owns. It is imported by _test.go files only (a rule of
 // internal/deps_test.go); its helpers return errors, as a package that is
-// not a test does not import testing (STYLE.md §1).
+// not a test does not import testing (another rule there).
 package isotest
 
 import (
