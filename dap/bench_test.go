@@ -158,7 +158,7 @@ func BenchmarkNext(b *testing.B) {
 		env, _ := f.ws.ProcessEnv("tenant1")
 		wsDir := f.ws.Dir(f.wsID)
 		proc, err := f.runner.Start(context.Background(), sandbox.Cmd{
-			Kind: "dlv", Tenant: "tenant1", Workspace: f.wsID, Path: dlv,
+			Kind: "dlv", Owner: "tenant1", Workspace: f.wsID, Path: dlv,
 			Args: []string{"dap", "--client-addr=unix:" + sock}, Env: env, Dir: wsDir,
 		})
 		if err != nil {

@@ -44,7 +44,7 @@ func isolate(t testing.TB, root string, f *fakeWorkspaces, wsID, dlv string, rop
 		}
 	}
 	ropts.Isolation = sandbox.IsolationBwrap
-	ropts.TenantUID = func(string) (int, error) { return isotest.UID, nil }
+	ropts.OwnerUID = func(string) (int, error) { return isotest.UID, nil }
 	ropts.View = func(tenant, ws string) ([]sandbox.Bind, error) {
 		var b []sandbox.Bind
 		if ws != "" {

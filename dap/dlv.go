@@ -85,7 +85,7 @@ func (p *proxy) start(ctx context.Context) error {
 
 	p.proc, err = o.Runner.Start(ctx, sandbox.Cmd{
 		Kind:      "dlv",
-		Tenant:    tenant,
+		Owner:     tenant,
 		Workspace: ws,
 		Path:      dlv,
 		Args:      dlvArgs(p.view.path(sock)),
@@ -206,9 +206,9 @@ func (p *proxy) listenDlv(name string) (*net.UnixListener, string, error) {
 }
 
 // chownTenant gives the host path to the tenant's uid when dlv runs as one
-// (Runner.TenantUID); otherwise it does nothing.
+// (Runner.OwnerUID); otherwise it does nothing.
 func (p *proxy) chownTenant(path string) error {
-	uid, mapped, err := p.m.opts.Runner.TenantUID(p.tenant)
+	uid, mapped, err := p.m.opts.Runner.OwnerUID(p.tenant)
 	if err != nil || !mapped {
 		return err
 	}

@@ -191,7 +191,7 @@ func startDirect(tb testing.TB, e *env, gopls string) (*rpc, int, func()) {
 	procEnv, _ := e.ProcessEnv("t1")
 	inR, inW, _ := os.Pipe()
 	outR, outW, _ := os.Pipe()
-	p, err := runner.Start(context.Background(), sandbox.Cmd{Kind: "gopls", Tenant: "t1", Workspace: e.wsID, Path: gopls,
+	p, err := runner.Start(context.Background(), sandbox.Cmd{Kind: "gopls", Owner: "t1", Workspace: e.wsID, Path: gopls,
 		Env: procEnv, Dir: e.Dir(e.wsID), Stdin: inR, Stdout: outW})
 	_ = inR.Close()
 	_ = outW.Close()

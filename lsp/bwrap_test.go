@@ -85,7 +85,7 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 		Instance:  instance,
 		KillGrace: 500 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return isotest.UID, nil },
+		OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
 		View:      view,
 	})
 	if err != nil {

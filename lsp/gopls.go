@@ -69,7 +69,7 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	}
 	proc, err := s.m.opts.Runner.Start(context.WithoutCancel(ctx), sandbox.Cmd{
 		Kind:      "gopls",
-		Tenant:    s.tenant,
+		Owner:     s.tenant,
 		Workspace: s.wsID,
 		Path:      path,
 		Env:       env,

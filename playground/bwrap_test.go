@@ -35,7 +35,7 @@ func isolate(t testing.TB, ropts *sandbox.Options, dirs func(string) (workspace.
 		t.Fatal(err)
 	}
 	ropts.Isolation = sandbox.IsolationBwrap
-	ropts.TenantUID = func(string) (int, error) { return isotest.UID, nil }
+	ropts.OwnerUID = func(string) (int, error) { return isotest.UID, nil }
 	ropts.View = func(tenant, ws string) ([]sandbox.Bind, error) {
 		d, err := dirs(tenant)
 		if err != nil {

@@ -136,7 +136,7 @@ func (s *Service) writeFiles(dir string, fs *FileSet, p *prepared) error {
 // build writes the binary there. The directory's parent stays the
 // server's.
 func (s *Service) giveToTenant(dir string) error {
-	uid, ok, err := s.opts.Runner.TenantUID(Tenant)
+	uid, ok, err := s.opts.Runner.OwnerUID(Tenant)
 	if err != nil {
 		return fmt.Errorf("run directory owner: %w", err)
 	}
@@ -193,7 +193,7 @@ func (s *Service) goTool(ctx context.Context, dir string, args []string) (out *s
 	var buf cappedBuffer
 	buf.max = 1 << 20
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
-		Kind: "build", Tenant: Tenant, Path: "go", Args: args,
+		Kind: "build", Owner: Tenant, Path: "go", Args: args,
 		Env: s.opts.Env, Dir: dir, Stdout: &buf, Stderr: &buf,
 		Network: sandbox.NetworkNone, Binds: runBinds(dir),
 	})
@@ -312,7 +312,7 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 		"GOTRACEBACK=single",
 	}
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
-		Kind: "run", Tenant: Tenant, Path: pathArg, Args: args, Env: env, Dir: p.dir,
+		Kind: "run", Owner: Tenant, Path: pathArg, Args: args, Env: env, Dir: p.dir,
 		Stdout: lim.writer("stdout"), Stderr: lim.writer("stderr"),
 		Network: sandbox.NetworkNone, Binds: runBinds(p.dir),
 	})

@@ -14,7 +14,7 @@ func BenchmarkStartWait(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	c := sandbox.Cmd{Kind: "run", Tenant: "t1", Path: "true", Env: baseEnv(), Dir: "/"}
+	c := sandbox.Cmd{Kind: "run", Owner: "t1", Path: "true", Env: baseEnv(), Dir: "/"}
 	for b.Loop() {
 		p, err := r.Start(b.Context(), c)
 		if err != nil {
@@ -33,7 +33,7 @@ func BenchmarkStartClose(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	c := sandbox.Cmd{Kind: "run", Tenant: "t1", Path: "sleep", Args: []string{"1000"}, Env: baseEnv(), Dir: "/"}
+	c := sandbox.Cmd{Kind: "run", Owner: "t1", Path: "sleep", Args: []string{"1000"}, Env: baseEnv(), Dir: "/"}
 	for b.Loop() {
 		p, err := r.Start(b.Context(), c)
 		if err != nil {
@@ -53,7 +53,7 @@ func BenchmarkPTYStartClose(b *testing.B) {
 	}
 	defer r.Close()
 	c := sandbox.Cmd{
-		Kind: "terminal", Tenant: "t1", Path: "bash", Args: []string{"--norc", "--noprofile", "-i"},
+		Kind: "terminal", Owner: "t1", Path: "bash", Args: []string{"--norc", "--noprofile", "-i"},
 		Env: baseEnv("TERM=dumb"), Dir: "/", PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
 	}
 	for b.Loop() {

@@ -96,10 +96,10 @@ func memFile(name string, data []byte) (*os.File, error) {
 // and directory) into a bubblewrap invocation of it.
 func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, error) {
 	uid := -1
-	if r.tenantUID != nil {
-		u, err := r.tenantUID(c.Tenant)
+	if r.ownerUID != nil {
+		u, err := r.ownerUID(c.Owner)
 		if err != nil {
-			return nil, fmt.Errorf("start %s: tenant identity: %w", c.Kind, err)
+			return nil, fmt.Errorf("start %s: owner identity: %w", c.Kind, err)
 		}
 		uid = u
 	}
@@ -148,7 +148,7 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	if r.cg != nil {
 		key := c.Workspace
 		if key == "" {
-			key = "tenant-" + c.Tenant
+			key = "owner-" + c.Owner // safeName hashes keys with '/' or '@'
 		}
 		if b.cg, err = r.cg.create(key, id); err != nil {
 			r.cg.warnOnce("sandbox: cannot create cgroup; processes are not limited", "err", err)

@@ -73,7 +73,7 @@ type Winsize struct{ Cols, Rows uint16 }
 // Cmd describes a process to start. Start does not modify it.
 type Cmd struct {
 	Kind      string // "terminal", "gopls", "dlv", "run", ... (for logs; required)
-	Tenant    string // owning tenant id (required)
+	Owner     string // isolation principal key: one host uid, HOME and cgroup per Owner (required; see [Options.OwnerUID])
 	Workspace string // owning workspace id ("" for e.g. playground runs)
 
 	// Path is the executable. Without a slash it is looked up in the PATH
@@ -107,7 +107,7 @@ type Cmd struct {
 
 	// Binds are the host paths an isolated process sees besides the
 	// system directories and [Options.ReadOnlyPaths] (the workspace, the
-	// tenant's HOME, GOPATH, GOMODCACHE and GOCACHE), each at its
+	// owner's HOME, which holds GOPATH, GOMODCACHE and GOCACHE), each at its
 	// [Bind.Target] or, without one, at its host path. The direct runner
 	// only checks that they exist.
 	//
@@ -135,8 +135,8 @@ func (c *Cmd) validate() error {
 	switch {
 	case c.Kind == "":
 		return fmt.Errorf("%w: kind is required", ErrInvalidCmd)
-	case c.Tenant == "":
-		return fmt.Errorf("%w: tenant is required", ErrInvalidCmd)
+	case c.Owner == "":
+		return fmt.Errorf("%w: owner is required", ErrInvalidCmd)
 	case c.Path == "":
 		return fmt.Errorf("%w: path is required", ErrInvalidCmd)
 	case c.Dir == "":

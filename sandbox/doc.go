@@ -37,10 +37,10 @@
 // directory, the server's processes. [Runner.SelfTest] checks that from
 // inside with a probe.
 //
-// Bubblewrap runs as the tenant's host uid ([Options.TenantUID], through
-// SysProcAttr.Credential), which is also the uid inside: files the tenant
+// Bubblewrap runs as the owner's host uid ([Options.OwnerUID], through
+// SysProcAttr.Credential), which is also the uid inside: files the owner
 // creates belong to that uid on the host, and signals, ptrace and /proc of
-// other tenants and of the server are out of reach even outside the
+// other owners and of the server are out of reach even outside the
 // namespaces. [Process.UID] and [Process.Owns] let a peer check (a
 // debugger dialling back) recognise the command inside. Its command runs under prlimit(1) with RLIMIT_FSIZE,
 // RLIMIT_NOFILE and RLIMIT_CORE=0 ([Options.Limits]), and under a seccomp

@@ -88,22 +88,22 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// ErrNoIdentity is returned by a [Options.TenantUID] function that has no
-// uid for a tenant.
-var ErrNoIdentity = errors.New("sandbox: no host uid for tenant")
+// ErrNoIdentity is returned by a [Options.OwnerUID] function that has no
+// uid for an owner.
+var ErrNoIdentity = errors.New("sandbox: no host uid for owner")
 
-// HashedUIDs returns a TenantUID function that maps a tenant to
-// first + FNV-1a(tenant) mod count. It is stable across restarts and needs
-// no storage, but two tenants can share a uid (with n tenants the chance is
+// HashedUIDs returns an OwnerUID function that maps an owner key to
+// first + FNV-1a(owner) mod count. It is stable across restarts and needs
+// no storage, but two owners can share a uid (with n owners the chance is
 // about n²/2count): use it only with a large range (count ≥ 1<<20) or
 // when a shared uid is acceptable, and prefer a stored allocation.
-func HashedUIDs(first, count int) func(tenant string) (int, error) {
-	return func(tenant string) (int, error) {
+func HashedUIDs(first, count int) func(owner string) (int, error) {
+	return func(owner string) (int, error) {
 		if count <= 0 || first <= 0 {
 			return 0, ErrNoIdentity
 		}
 		h := fnv.New64a()
-		_, _ = h.Write([]byte(tenant))
+		_, _ = h.Write([]byte(owner))
 		return first + int(h.Sum64()%uint64(count)), nil
 	}
 }

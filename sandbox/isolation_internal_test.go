@@ -9,7 +9,7 @@ import (
 )
 
 func TestBwrapArgs(t *testing.T) {
-	c := &Cmd{Kind: "run", Tenant: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a"}, {Host: "/srv/cache", ReadOnly: true}}}
+	c := &Cmd{Kind: "run", Owner: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a"}, {Host: "/srv/cache", ReadOnly: true}}}
 	a, err := bwrapArgs(c, []string{"/opt/go"}, 1234, false)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestSandboxPath(t *testing.T) {
 }
 
 func TestBwrapArgsTarget(t *testing.T) {
-	c := &Cmd{Kind: "run", Tenant: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a", Target: "/workspace"}, {Host: "/srv/gmc", Target: "/gomodcache", ReadOnly: true}}}
+	c := &Cmd{Kind: "run", Owner: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a", Target: "/workspace"}, {Host: "/srv/gmc", Target: "/gomodcache", ReadOnly: true}}}
 	a, err := bwrapArgs(c, nil, -1, false)
 	if err != nil {
 		t.Fatal(err)

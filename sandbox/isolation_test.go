@@ -102,7 +102,7 @@ func newIsoRunner(t testing.TB, name string, limits sandbox.Limits) *sandbox.Run
 		Instance:  instancePrefix + name,
 		KillGrace: testGrace,
 		Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return testUID, nil },
+		OwnerUID:  func(string) (int, error) { return testUID, nil },
 		Limits:    limits,
 		Logger:    testLogger(t.(*testing.T)),
 	})
@@ -119,7 +119,7 @@ func newIsoRunner(t testing.TB, name string, limits sandbox.Limits) *sandbox.Run
 
 func (e isoEnv) sh(script string) sandbox.Cmd {
 	return sandbox.Cmd{
-		Kind: "run", Tenant: "t1", Workspace: "w1",
+		Kind: "run", Owner: "t1", Workspace: "w1",
 		Path: "sh", Args: []string{"-c", script},
 		Env: baseEnv("HOME=" + e.ws), Dir: e.ws,
 		Binds: []sandbox.Bind{{Host: e.ws}},
@@ -211,7 +211,7 @@ func TestNewIsolationOptions(t *testing.T) {
 	}
 }
 
-func TestBwrapWithoutTenantUID(t *testing.T) {
+func TestBwrapWithoutOwnerUID(t *testing.T) {
 	t.Parallel()
 	needBwrap(t)
 	e := newIsoEnv(t)
@@ -291,7 +291,7 @@ func TestBwrapPTY(t *testing.T) {
 	e := newIsoEnv(t)
 	r := newIsoRunner(t, "pty", sandbox.Limits{})
 	c := sandbox.Cmd{
-		Kind: "terminal", Tenant: "t1", Workspace: "w1",
+		Kind: "terminal", Owner: "t1", Workspace: "w1",
 		Path: "bash", Args: []string{"--norc", "--noprofile", "-i"},
 		Env: baseEnv("TERM=dumb", "PS1=$ ", "HOME="+e.ws), Dir: e.ws,
 		Binds: []sandbox.Bind{{Host: e.ws}}, PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
@@ -344,7 +344,7 @@ func TestBwrapSeccomp(t *testing.T) {
 
 	// TIOCSTI on its own terminal (a PTY command has no --new-session).
 	c := sandbox.Cmd{
-		Kind: "terminal", Tenant: "t1", Workspace: "w1",
+		Kind: "terminal", Owner: "t1", Workspace: "w1",
 		Path: bin, Args: []string{helperArg, "iso:tiocsti"},
 		Env: baseEnv(), Dir: e.ws, Binds: []sandbox.Bind{{Host: e.ws}},
 		PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
@@ -360,7 +360,7 @@ func TestBwrapSeccomp(t *testing.T) {
 
 	// ptrace is refused unless the command is a debugger.
 	c = sandbox.Cmd{
-		Kind: "run", Tenant: "t1", Workspace: "w1",
+		Kind: "run", Owner: "t1", Workspace: "w1",
 		Path: bin, Args: []string{helperArg, "iso:ptrace"},
 		Env: baseEnv(), Dir: e.ws, Binds: []sandbox.Bind{{Host: e.ws}},
 	}
@@ -530,14 +530,14 @@ func BenchmarkShellPrompt(b *testing.B) {
 			instance := instancePrefix + "bench-" + mode.name
 			r, err := sandbox.New(sandbox.Options{
 				Instance: instance, Isolation: mode.iso, KillGrace: testGrace,
-				TenantUID: func(string) (int, error) { return testUID, nil },
+				OwnerUID: func(string) (int, error) { return testUID, nil },
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer r.Close()
 			c := sandbox.Cmd{
-				Kind: "terminal", Tenant: "t1", Workspace: "w1",
+				Kind: "terminal", Owner: "t1", Workspace: "w1",
 				Path: "bash", Args: []string{"--norc", "--noprofile", "-i"},
 				Env: baseEnv("TERM=dumb", "PS1=READY$ ", "HOME="+e.ws), Dir: e.ws,
 				Binds: []sandbox.Bind{{Host: e.ws}}, PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
@@ -596,13 +596,13 @@ func BenchmarkStartWaitBwrap(b *testing.B) {
 	e := newIsoEnv(b)
 	r, err := sandbox.New(sandbox.Options{
 		Instance: instancePrefix + "bench-bwrap", Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return testUID, nil },
+		OwnerUID: func(string) (int, error) { return testUID, nil },
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	c := sandbox.Cmd{Kind: "run", Tenant: "t1", Workspace: "w1", Path: "true", Env: baseEnv(), Dir: e.ws,
+	c := sandbox.Cmd{Kind: "run", Owner: "t1", Workspace: "w1", Path: "true", Env: baseEnv(), Dir: e.ws,
 		Binds: []sandbox.Bind{{Host: e.ws}}}
 	for b.Loop() {
 		p, err := r.Start(b.Context(), c)

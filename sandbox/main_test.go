@@ -66,7 +66,7 @@ func helperMain(instance string) int {
 		return 2
 	}
 	p, err := r.Start(context.Background(), sandbox.Cmd{
-		Kind: "run", Tenant: "t1", Path: "sleep", Args: []string{"1000"},
+		Kind: "run", Owner: "t1", Path: "sleep", Args: []string{"1000"},
 		Env: baseEnv(), Dir: "/",
 	})
 	if err != nil {

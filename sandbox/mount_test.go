@@ -61,7 +61,7 @@ func TestBindTargetRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := r.Start(t.Context(), sandbox.Cmd{
-				Kind: "run", Tenant: "t1", Path: "true", Env: baseEnv(), Dir: ws,
+				Kind: "run", Owner: "t1", Path: "true", Env: baseEnv(), Dir: ws,
 				Binds: []sandbox.Bind{{Host: ws, Target: tc.target}},
 			})
 			if !errors.Is(err, sandbox.ErrInvalidCmd) {
@@ -74,7 +74,7 @@ func TestBindTargetRefused(t *testing.T) {
 	}
 	t.Run("twice", func(t *testing.T) {
 		_, err := r.Start(t.Context(), sandbox.Cmd{
-			Kind: "run", Tenant: "t1", Path: "true", Env: baseEnv(), Dir: ws,
+			Kind: "run", Owner: "t1", Path: "true", Env: baseEnv(), Dir: ws,
 			Binds: []sandbox.Bind{{Host: ws, Target: "/workspace"}, {Host: ws, Target: "/workspace"}},
 		})
 		if !errors.Is(err, sandbox.ErrInvalidCmd) {

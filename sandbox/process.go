@@ -69,7 +69,7 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 		c.Network = n
 	}
 	if r.iso == IsolationBwrap && r.view != nil && !c.noView {
-		vb, err := r.view(c.Tenant, c.Workspace)
+		vb, err := r.view(c.Owner, c.Workspace)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: sandbox view: %w", c.Kind, safeErr(err))
 		}
@@ -94,7 +94,7 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 		return nil, err
 	}
 	p.marker = MarkerVar + "=" + r.instance + "/" + id
-	p.log = r.log.With("kind", c.Kind, "tenant_id", c.Tenant, "workspace_id", c.Workspace, "sandbox_id", id)
+	p.log = r.log.With("kind", c.Kind, "owner", c.Owner, "workspace_id", c.Workspace, "sandbox_id", id)
 
 	cmd := &exec.Cmd{
 		Path: path,
@@ -245,8 +245,8 @@ func (p *Process) stop(reason error) {
 // Pid returns the main process's pid.
 func (p *Process) Pid() int { return p.pid }
 
-// UID returns the host uid the process runs as: the tenant's with
-// [IsolationBwrap] and [Options.TenantUID], else the server's.
+// UID returns the host uid the process runs as: its owner's with
+// [IsolationBwrap] and [Options.OwnerUID], else the server's.
 func (p *Process) UID() int { return p.uid }
 
 // Owns reports whether pid is the main process or a live descendant of it.

@@ -18,7 +18,7 @@ import (
 // shCmd returns a Cmd running script with sh in a temporary directory.
 func shCmd(t *testing.T, script string) sandbox.Cmd {
 	return sandbox.Cmd{
-		Kind: "run", Tenant: "t1", Workspace: "w1",
+		Kind: "run", Owner: "t1", Workspace: "w1",
 		Path: "sh", Args: []string{"-c", script},
 		Env: baseEnv(), Dir: t.TempDir(),
 	}
@@ -163,7 +163,7 @@ func TestStartErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	valid := func() sandbox.Cmd {
-		return sandbox.Cmd{Kind: "run", Tenant: "t1", Path: "true", Env: baseEnv(), Dir: dir}
+		return sandbox.Cmd{Kind: "run", Owner: "t1", Path: "true", Env: baseEnv(), Dir: dir}
 	}
 	tests := []struct {
 		name   string
@@ -171,7 +171,7 @@ func TestStartErrors(t *testing.T) {
 		want   error
 	}{
 		{"no kind", func(c *sandbox.Cmd) { c.Kind = "" }, sandbox.ErrInvalidCmd},
-		{"no tenant", func(c *sandbox.Cmd) { c.Tenant = "" }, sandbox.ErrInvalidCmd},
+		{"no tenant", func(c *sandbox.Cmd) { c.Owner = "" }, sandbox.ErrInvalidCmd},
 		{"no path", func(c *sandbox.Cmd) { c.Path = "" }, sandbox.ErrInvalidCmd},
 		{"no dir", func(c *sandbox.Cmd) { c.Dir = "" }, sandbox.ErrInvalidCmd},
 		{"relative dir", func(c *sandbox.Cmd) { c.Dir = "." }, sandbox.ErrInvalidCmd},

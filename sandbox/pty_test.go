@@ -79,7 +79,7 @@ func (pr *ptyReader) ended(t *testing.T) error {
 
 func bashCmd(t *testing.T, extraEnv ...string) sandbox.Cmd {
 	return sandbox.Cmd{
-		Kind: "terminal", Tenant: "t1", Workspace: "w1",
+		Kind: "terminal", Owner: "t1", Workspace: "w1",
 		Path: "bash", Args: []string{"--norc", "--noprofile", "-i"},
 		Env: baseEnv(append([]string{"TERM=dumb", "PS1=$ "}, extraEnv...)...),
 		Dir: t.TempDir(), PTY: &sandbox.Winsize{Cols: 80, Rows: 24},

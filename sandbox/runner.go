@@ -46,22 +46,23 @@ type Options struct {
 	// the directory of gopls and dlv. Absolute and clean; nil means none.
 	ReadOnlyPaths []string
 
-	// TenantUID maps a tenant to the host uid (and gid) bubblewrap runs
-	// as, and the uid inside. It must be stable and distinct per tenant
+	// OwnerUID maps a [Cmd.Owner] (an opaque isolation-principal key) to
+	// the host uid (and gid) bubblewrap runs as, and the uid inside. It
+	// must be stable and distinct per owner
 	// (see [HashedUIDs]); nil means the server's own uid for everyone.
-	TenantUID func(tenant string) (int, error)
+	OwnerUID func(owner string) (int, error)
 
 	// Limits are the rlimits of every isolated process and the cgroup
 	// limits of every workspace; the zero value means their defaults.
 	Limits Limits
 
-	// View returns the binds every isolated process of tenant in
+	// View returns the binds every isolated process of owner in
 	// workspace ("" for processes outside a workspace, such as playground
 	// runs) gets before its [Cmd.Binds]: typically the workspace at
-	// /workspace, the tenant's HOME and GOMODCACHE, GOROOT and the tools
+	// /workspace, the owner's HOME, GOROOT and the tools
 	// read-only. It is called on every Start and [Runner.ViewPath]; its
 	// error fails the start. nil means none.
-	View func(tenant, workspace string) ([]Bind, error)
+	View func(owner, workspace string) ([]Bind, error)
 
 	// Networks overrides [Cmd.Network] for the processes of a [Cmd.Kind]
 	// ("terminal", "gopls", "dlv"), so a deployment chooses what each kind
@@ -86,8 +87,8 @@ type Runner struct {
 	prlimit       string // "" when rlimits cannot be set
 	slirp         string // slirp4netns; "" when NetworkOutbound shares the host's network
 	roPaths       []string
-	tenantUID     func(string) (int, error)
-	view          func(tenant, workspace string) ([]Bind, error)
+	ownerUID      func(string) (int, error)
+	view          func(owner, workspace string) ([]Bind, error)
 	networks      map[string]Network
 	limits        Limits
 	cg            *cgroupHost // nil without usable cgroups
@@ -156,7 +157,7 @@ func New(opts Options) (*Runner, error) {
 			log.Warn("sandbox: slirp4netns not found; processes allowed the network share the host's, loopback included")
 		}
 		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
-		r.tenantUID = opts.TenantUID
+		r.ownerUID = opts.OwnerUID
 		r.view = opts.View
 		r.networks = maps.Clone(opts.Networks)
 		r.limits = opts.Limits.withDefaults()
@@ -167,8 +168,8 @@ func New(opts Options) (*Runner, error) {
 			return nil, fmt.Errorf("new sandbox runner: %w", err)
 		}
 		r.cg = detectCgroups(opts.Instance, r.limits, log)
-		if opts.TenantUID == nil {
-			log.Warn("sandbox: no per-tenant uids; isolated processes run as the server's uid")
+		if opts.OwnerUID == nil {
+			log.Warn("sandbox: no per-owner uids; isolated processes run as the server's uid")
 		}
 	}
 	return r, nil
@@ -177,26 +178,26 @@ func New(opts Options) (*Runner, error) {
 // Isolation returns the mode in force.
 func (r *Runner) Isolation() Isolation { return r.iso }
 
-// ViewPath returns the host path host as tenant's processes in workspace
+// ViewPath returns the host path host as owner's processes in workspace
 // see it. With [IsolationBwrap], a path below the Host of one of
 // [Options.View]'s binds becomes the same relative path below its Target
 // (the bind with the longest Host wins); otherwise, with [IsolationNone],
 // or when View fails, host is returned unchanged. Callers use it to speak
 // to a tool in its own terms (file URIs for gopls, paths for dlv).
-func (r *Runner) ViewPath(tenant, workspace, host string) string {
-	return r.Viewer(tenant, workspace)(host)
+func (r *Runner) ViewPath(owner, workspace, host string) string {
+	return r.Viewer(owner, workspace)(host)
 }
 
-// Viewer returns ViewPath for tenant and workspace as a function, calling
+// Viewer returns ViewPath for owner and workspace as a function, calling
 // [Options.View] once rather than on every translation (View prepares
 // directories and reads the store). The function is safe for concurrent
 // use; it does not see binds that change later.
-func (r *Runner) Viewer(tenant, workspace string) func(host string) string {
+func (r *Runner) Viewer(owner, workspace string) func(host string) string {
 	identity := func(host string) string { return host }
 	if r.iso != IsolationBwrap || r.view == nil {
 		return identity
 	}
-	binds, err := r.view(tenant, workspace)
+	binds, err := r.view(owner, workspace)
 	if err != nil {
 		return identity
 	}
@@ -206,16 +207,16 @@ func (r *Runner) Viewer(tenant, workspace string) func(host string) string {
 	}
 }
 
-// TenantUID returns the host uid tenant's processes run as. ok is false
+// OwnerUID returns the host uid owner's processes run as. ok is false
 // when they run as the server's own uid (with [IsolationNone], or without
-// [Options.TenantUID]); uid is then the server's.
-func (r *Runner) TenantUID(tenant string) (uid int, ok bool, err error) {
-	if r.iso != IsolationBwrap || r.tenantUID == nil {
+// [Options.OwnerUID]); uid is then the server's.
+func (r *Runner) OwnerUID(owner string) (uid int, ok bool, err error) {
+	if r.iso != IsolationBwrap || r.ownerUID == nil {
 		return os.Getuid(), false, nil
 	}
-	u, err := r.tenantUID(tenant)
+	u, err := r.ownerUID(owner)
 	if err != nil {
-		return 0, false, fmt.Errorf("tenant identity: %w", err)
+		return 0, false, fmt.Errorf("owner identity: %w", err)
 	}
 	return u, true, nil
 }

@@ -17,9 +17,9 @@ import (
 // SelfTestProbe describes the probe [Runner.SelfTest] runs: a tenant
 // process as the server would start one, and what it must not see.
 type SelfTestProbe struct {
-	// Tenant is the tenant the probe runs as (its [Options.TenantUID]).
-	// Required.
-	Tenant string
+	// Owner is the isolation principal the probe runs as (its
+	// [Options.OwnerUID]). Required.
+	Owner string
 	// Binds are what a tenant process gets; the first is the workspace:
 	// it must be a writable directory, and the probe runs in it. Required.
 	Binds []Bind
@@ -130,18 +130,18 @@ func (r *Runner) SelfTest(ctx context.Context, probe SelfTestProbe) (SelfTestRep
 		rep.Checks = []SelfTestCheck{{Name: "isolation", Detail: "isolation is none: nothing is isolated"}}
 		return rep, nil
 	}
-	if probe.Tenant == "" || len(probe.Binds) == 0 || probe.Binds[0].ReadOnly {
-		return rep, fmt.Errorf("self-test: %w: a tenant and a writable workspace bind are required", ErrInvalidCmd)
+	if probe.Owner == "" || len(probe.Binds) == 0 || probe.Binds[0].ReadOnly {
+		return rep, fmt.Errorf("self-test: %w: an owner and a writable workspace bind are required", ErrInvalidCmd)
 	}
 	ws := probe.Binds[0]
 	if fi, err := os.Stat(ws.Host); err != nil || !fi.IsDir() {
 		return rep, fmt.Errorf("self-test: %w: the workspace is not a directory", ErrInvalidCmd)
 	}
 	uid := os.Getuid()
-	if r.tenantUID != nil {
-		u, err := r.tenantUID(probe.Tenant)
+	if r.ownerUID != nil {
+		u, err := r.ownerUID(probe.Owner)
 		if err != nil {
-			return rep, fmt.Errorf("self-test: tenant identity: %w", err)
+			return rep, fmt.Errorf("self-test: owner identity: %w", err)
 		}
 		uid = u
 	}
@@ -176,7 +176,7 @@ func (r *Runner) SelfTest(ctx context.Context, probe SelfTestProbe) (SelfTestRep
 	}
 	var out lockedWriter
 	p, err := r.Start(ctx, Cmd{
-		Kind: "selftest", Tenant: probe.Tenant, Workspace: "selftest",
+		Kind: "selftest", Owner: probe.Owner, Workspace: "selftest",
 		Path: "/bin/sh", Args: append([]string{"-c", selfTestScript, "selftest"}, hidden...),
 		Env: env, Dir: ws.Host, Stdout: &out, Stderr: &out,
 		Network: probe.Network, Binds: probe.Binds, noView: true,

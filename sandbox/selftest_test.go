@@ -49,7 +49,7 @@ func TestSelfTest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := r.SelfTest(t.Context(), sandbox.SelfTestProbe{
-				Tenant: "t1", Binds: tc.binds, Network: tc.network,
+				Owner: "t1", Binds: tc.binds, Network: tc.network,
 				Hidden: []string{e.data, e.sibling},
 			})
 			if err != nil {
@@ -103,7 +103,7 @@ func TestSelfTestWrongUID(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newIsoRunner(t, "selftest-uid", sandbox.Limits{})
-	rep, err := r.SelfTest(t.Context(), sandbox.SelfTestProbe{Tenant: "t1", Binds: []sandbox.Bind{{Host: e.ws, Target: "/workspace"}}})
+	rep, err := r.SelfTest(t.Context(), sandbox.SelfTestProbe{Owner: "t1", Binds: []sandbox.Bind{{Host: e.ws, Target: "/workspace"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestSelfTestWrongUID(t *testing.T) {
 func TestSelfTestNone(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, "selftest-none")
-	rep, err := r.SelfTest(t.Context(), sandbox.SelfTestProbe{Tenant: "t1", Binds: []sandbox.Bind{{Host: t.TempDir()}}})
+	rep, err := r.SelfTest(t.Context(), sandbox.SelfTestProbe{Owner: "t1", Binds: []sandbox.Bind{{Host: t.TempDir()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +137,9 @@ func TestSelfTestInvalidProbe(t *testing.T) {
 		probe sandbox.SelfTestProbe
 	}{
 		{"no tenant", sandbox.SelfTestProbe{Binds: []sandbox.Bind{{Host: ws}}}},
-		{"no binds", sandbox.SelfTestProbe{Tenant: "t1"}},
-		{"read-only workspace", sandbox.SelfTestProbe{Tenant: "t1", Binds: []sandbox.Bind{{Host: ws, ReadOnly: true}}}},
-		{"bad target", sandbox.SelfTestProbe{Tenant: "t1", Binds: []sandbox.Bind{{Host: ws, Target: "/proc"}}}},
+		{"no binds", sandbox.SelfTestProbe{Owner: "t1"}},
+		{"read-only workspace", sandbox.SelfTestProbe{Owner: "t1", Binds: []sandbox.Bind{{Host: ws, ReadOnly: true}}}},
+		{"bad target", sandbox.SelfTestProbe{Owner: "t1", Binds: []sandbox.Bind{{Host: ws, Target: "/proc"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := r.SelfTest(t.Context(), tc.probe); !errors.Is(err, sandbox.ErrInvalidCmd) {

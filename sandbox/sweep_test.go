@@ -47,7 +47,7 @@ func TestSweep(t *testing.T) {
 
 	r := newRunner(t, "sweepA")
 	// A process of this runner itself is not a leftover.
-	own, err := r.Start(t.Context(), sandbox.Cmd{Kind: "run", Tenant: "t1", Path: "sleep", Args: []string{"1000"}, Env: baseEnv(), Dir: "/"})
+	own, err := r.Start(t.Context(), sandbox.Cmd{Kind: "run", Owner: "t1", Path: "sleep", Args: []string{"1000"}, Env: baseEnv(), Dir: "/"})
 	if err != nil {
 		t.Fatal(err)
 	}

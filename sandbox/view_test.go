@@ -24,7 +24,7 @@ func newViewRunner(t *testing.T, e isoEnv) *sandbox.Runner {
 		Instance:  instancePrefix + "view",
 		KillGrace: testGrace,
 		Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return testUID, nil },
+		OwnerUID:  func(string) (int, error) { return testUID, nil },
 		View: func(tenant, workspace string) ([]sandbox.Bind, error) {
 			if tenant != "t1" {
 				return nil, os.ErrNotExist
@@ -62,7 +62,7 @@ echo x > "$HOME/written"
 		t.Fatal(err)
 	}
 	c := sandbox.Cmd{
-		Kind: "run", Tenant: "t1", Workspace: "w1",
+		Kind: "run", Owner: "t1", Workspace: "w1",
 		Path: script,
 		Env: baseEnv("HOME="+e.data, "GOCACHE="+filepath.Join(e.data, ".cache"), "USER=alice",
 			"PATH="+filepath.Join(e.data, "bin")+":/usr/bin:/bin"),
@@ -84,7 +84,7 @@ echo x > "$HOME/written"
 	}
 
 	// A View error fails the start, without the host path.
-	c.Tenant = "t2"
+	c.Owner = "t2"
 	if _, err := r.Start(t.Context(), c); err == nil || strings.Contains(err.Error(), e.base) {
 		t.Errorf("start with a failing view: %v", err)
 	}
@@ -105,16 +105,16 @@ func TestViewPathAndIdentity(t *testing.T) {
 			t.Errorf("ViewPath(%q, %q, %q) = %q, want %q", tc.tenant, tc.ws, tc.host, got, tc.want)
 		}
 	}
-	if uid, ok, err := r.TenantUID("t1"); uid != testUID || !ok || err != nil {
-		t.Errorf("TenantUID = %d, %v, %v; want %d, true", uid, ok, err, testUID)
+	if uid, ok, err := r.OwnerUID("t1"); uid != testUID || !ok || err != nil {
+		t.Errorf("OwnerUID = %d, %v, %v; want %d, true", uid, ok, err, testUID)
 	}
 
 	direct := newRunner(t, "view-direct")
 	if got := direct.ViewPath("t1", "w1", e.ws); got != e.ws {
 		t.Errorf("direct ViewPath = %q, want the host path", got)
 	}
-	if uid, ok, err := direct.TenantUID("t1"); uid != os.Getuid() || ok || err != nil {
-		t.Errorf("direct TenantUID = %d, %v, %v", uid, ok, err)
+	if uid, ok, err := direct.OwnerUID("t1"); uid != os.Getuid() || ok || err != nil {
+		t.Errorf("direct OwnerUID = %d, %v, %v", uid, ok, err)
 	}
 }
 
@@ -125,7 +125,7 @@ func TestOwns(t *testing.T) {
 	r := newViewRunner(t, e)
 	var out lockedBuffer
 	c := sandbox.Cmd{
-		Kind: "run", Tenant: "t1", Workspace: "w1", Path: "sh",
+		Kind: "run", Owner: "t1", Workspace: "w1", Path: "sh",
 		Args: []string{"-c", "sleep 60 & echo started; wait"},
 		Env:  baseEnv(), Dir: e.ws, Stdout: &out,
 	}
@@ -235,9 +235,9 @@ func TestNetworksByKind(t *testing.T) {
 	e := newIsoEnv(t)
 	r, err := sandbox.New(sandbox.Options{
 		Instance: instancePrefix + "netkind", KillGrace: testGrace, Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return testUID, nil },
-		Networks:  map[string]sandbox.Network{"run": sandbox.NetworkNone},
-		Logger:    testLogger(t),
+		OwnerUID: func(string) (int, error) { return testUID, nil },
+		Networks: map[string]sandbox.Network{"run": sandbox.NetworkNone},
+		Logger:   testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

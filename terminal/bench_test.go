@@ -89,7 +89,7 @@ func floodCmd(n int) []string {
 // its master.
 func directPTY(tb testing.TB, e *env, argv []string) *sandbox.Process {
 	p, err := e.runner.Start(context.Background(), sandbox.Cmd{
-		Kind: "terminal", Tenant: "t1", Path: argv[0], Args: argv[1:], Dir: e.dir,
+		Kind: "terminal", Owner: "t1", Path: argv[0], Args: argv[1:], Dir: e.dir,
 		Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm-256color", "LANG=C.UTF-8"},
 		PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
 	})

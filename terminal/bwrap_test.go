@@ -41,7 +41,7 @@ func TestBwrapEchoAndOwns(t *testing.T) {
 	r, err := sandbox.New(sandbox.Options{
 		Instance: instance, KillGrace: 300 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
-		TenantUID: func(string) (int, error) { return isotest.UID, nil },
+		OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
 		View: func(tenant, ws string) ([]sandbox.Bind, error) {
 			return []sandbox.Bind{{Host: dir, Target: "/workspace"}, {Host: home, Target: "/home/user"}}, nil
 		},

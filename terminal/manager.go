@@ -238,7 +238,7 @@ func (m *Manager) start(ctx context.Context, s *Session, o CreateOptions) (*sand
 	}
 	cmd := sandbox.Cmd{
 		Kind:      "terminal",
-		Tenant:    s.tenant,
+		Owner:     s.tenant,
 		Workspace: s.workspace,
 		Env:       env,
 		Dir:       m.opts.Dir(s.workspace),

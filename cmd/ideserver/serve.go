@@ -92,11 +92,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	var manager *workspace.Manager
 	toolsDir := filepath.Join(cfg.Data, "tools")
 	toolsBin := filepath.Join(toolsDir, "bin")
-	view := func(tenant, ws string) ([]sandbox.Bind, error) {
+	view := func(owner, ws string) ([]sandbox.Bind, error) {
 		if manager == nil {
 			return nil, errors.New("workspace view: the server is not ready")
 		}
-		binds, err := manager.View(tenant, ws)
+		binds, err := manager.View(owner, ws)
 		if err != nil {
 			return nil, err
 		}

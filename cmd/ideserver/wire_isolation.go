@@ -136,7 +136,7 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 			Instance:  instance,
 			Isolation: sandbox.IsolationBwrap,
 			BwrapPath: c.BwrapPath,
-			TenantUID: tenantUID,
+			OwnerUID:  tenantUID,
 			View:      view,
 			Networks:  c.Network.networks(),
 			Limits: sandbox.Limits{
@@ -241,7 +241,7 @@ func selfTest(ctx context.Context, r *sandbox.Runner, dataDir string, tenantUID 
 		}
 	}
 	rep, err := r.SelfTest(ctx, sandbox.SelfTestProbe{
-		Tenant:  selfTestTenant,
+		Owner:   selfTestTenant,
 		Binds:   []sandbox.Bind{{Host: ws, Target: "/workspace"}},
 		Hidden:  []string{dataDir, other},
 		Network: sandbox.NetworkNone,
