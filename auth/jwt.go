@@ -167,8 +167,9 @@ type portalClaims struct {
 // verifier, and HS256 tokens "signed" with an RSA public key — algorithm
 // confusion — are refused); a bad signature; a missing or past "exp"; a
 // future "nbf" or "iat" (beyond the leeway); "aud"/"iss" mismatches when
-// configured; a "crit" header (no extensions are understood); and
-// "tenant" or "sub" missing or not ValidID. Error texts are
+// configured; a "crit" header (no extensions are understood);
+// "tenant" or "sub" missing or not ValidID; and a "tenant" that is
+// Reserved (the error then also wraps ErrReservedID). Error texts are
 // safe to log (claim values quoted and truncated) but not meant for
 // clients. It does not block and is safe for concurrent use.
 func (v *JWTVerifier) Verify(token string) (Claims, error) {
@@ -185,6 +186,9 @@ func (v *JWTVerifier) Verify(token string) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: claim tenant missing", ErrInvalidToken)
 	case !ValidID(pc.Tenant):
 		return Claims{}, fmt.Errorf("%w: claim tenant %s is not a valid id", ErrInvalidToken, quoteShort(pc.Tenant))
+	case Reserved(pc.Tenant):
+		// SBX-04: a portal cannot sign users into an internal identity.
+		return Claims{}, fmt.Errorf("%w: %w: claim tenant %s is reserved", ErrInvalidToken, ErrReservedID, quoteShort(pc.Tenant))
 	case pc.Subject == "":
 		return Claims{}, fmt.Errorf("%w: claim sub missing", ErrInvalidToken)
 	case !ValidID(pc.Subject):

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ideserver/ideserver/auth"
 	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 type createTokenRequest struct {
@@ -41,10 +42,14 @@ func toTokenJSON(t store.Token) tokenJSON {
 // for them. When secret is empty a random one is made; a given secret (the
 // --token flag) must be at least 16 bytes. It returns the token record and
 // the secret, which is shown once and never stored. The CLI, the start-up
-// token and the admin API all use it.
+// token and the admin API all use it. A reserved tenant id (auth.Reserved)
+// is refused with 400 reserved_id (SBX-04).
 func IssueToken(db *store.DB, tenant, user, name, secret string) (store.Token, string, error) {
 	if !auth.ValidID(tenant) || !auth.ValidID(user) {
 		return store.Token{}, "", errorf(http.StatusBadRequest, "invalid_id", "Tenant and user ids are 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit.")
+	}
+	if auth.Reserved(tenant) {
+		return store.Token{}, "", errorf(http.StatusBadRequest, "reserved_id", "The tenant id %q is reserved for the server's own use; choose another.", tenant)
 	}
 	if _, err := db.EnsureUser(tenant, user); err != nil {
 		return store.Token{}, "", fmt.Errorf("ensure user: %w", err)
@@ -119,6 +124,41 @@ func (s *Server) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleAdminDeleteUser removes a user: first the user record with every
+// token and session of theirs (one store transaction, so no credential of
+// theirs works afterwards and their open WebSockets close at the next
+// credential check, SBX-06), then their workspaces with their processes
+// and files. Calling it again finishes a removal that failed half-way; it
+// is 404 only when there is neither a user nor a workspace left.
+func (s *Server) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request) error {
+	tenant, user := r.PathValue("tenant"), r.PathValue("user")
+	if !auth.ValidID(tenant) || !auth.ValidID(user) {
+		return errNotFound
+	}
+	err := s.opts.Store.DeleteUser(tenant, user)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	owner := workspace.Owner{Tenant: tenant, User: user}
+	list, err := s.opts.Workspaces.List(owner)
+	if err != nil {
+		return err
+	}
+	for _, ws := range list {
+		if err := s.opts.Workspaces.Delete(r.Context(), owner, ws.ID); err != nil && !errors.Is(err, workspace.ErrNotFound) {
+			return fmt.Errorf("delete workspace of removed user: %w", err)
+		}
+		found = true
+	}
+	if !found {
+		return errNotFound
+	}
+	s.log(r).Info("user deleted", "tenant_id", tenant, "user_id", user, "workspaces", len(list))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

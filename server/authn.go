@@ -67,6 +67,13 @@ func (s *Server) authenticate(r *http.Request, upgrade bool) (principal, error) 
 			}
 			return principal{}, errUnauthorized
 		}
+		if sess.Source == "" {
+			// Stored by a version that did not record what a session was
+			// made from: nothing would end it when its credential goes
+			// (SBX-06). The browser signs in again.
+			_ = s.opts.Store.DeleteSession(hash)
+			return principal{}, errUnauthorized
+		}
 		p, err := s.principalFor(sess.TenantID, sess.UserID, "cookie")
 		p.cred = credential{kind: credSession, hash: string(hash)}
 		return p, err
@@ -80,6 +87,12 @@ func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, er
 			return principal{}, errUnauthorized
 		}
 		claims, err := s.opts.JWT.Verify(cred)
+		if errors.Is(err, auth.ErrReservedID) {
+			// The signature held: telling the portal what is wrong
+			// reveals nothing it does not know.
+			s.log(r).Warn("portal jwt names a reserved tenant; refused", "err", err)
+			return principal{}, errReservedTenant
+		}
 		if err != nil {
 			s.log(r).Debug("jwt refused", "err", err)
 			return principal{}, errUnauthorized
@@ -96,7 +109,8 @@ func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, er
 			s.log(r).Warn("portal jwt names an administrator; refused", "tenant_id", u.TenantID)
 			return principal{}, errUnauthorized
 		}
-		return principal{Tenant: u.TenantID, User: u.ID, Via: "jwt", cred: credential{kind: credJWT, expires: claims.Expires}}, nil
+		cred := credential{kind: credJWT, expires: claims.Expires, tenant: u.TenantID, user: u.ID}
+		return principal{Tenant: u.TenantID, User: u.ID, Via: "jwt", cred: cred}, nil
 	}
 	hash := auth.HashSecret(cred)
 	tok, err := s.opts.Store.TokenByHash(hash)
@@ -107,11 +121,20 @@ func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, er
 		return principal{}, errUnauthorized
 	}
 	p, err := s.principalFor(tok.TenantID, tok.UserID, "bearer")
-	p.cred = credential{kind: credToken, hash: string(hash)}
+	p.cred = credential{kind: credToken, hash: string(hash), tokenID: tok.ID, expires: tok.ExpiresAt}
 	return p, err
 }
 
+// errReservedTenant answers a credential of a reserved tenant (SBX-04).
+var errReservedTenant = errorf(http.StatusForbidden, "reserved_id", "This credential names a tenant id reserved for the server's own use; it cannot sign in.")
+
+// principalFor returns the stored user as a principal. A reserved tenant
+// is refused whatever the credential, so a token an older version issued
+// for such a tenant stops working too (SBX-04).
 func (s *Server) principalFor(tenant, user, via string) (principal, error) {
+	if auth.Reserved(tenant) {
+		return principal{}, errReservedTenant
+	}
 	u, err := s.opts.Store.GetUser(tenant, user)
 	if errors.Is(err, store.ErrNotFound) {
 		return principal{}, errUnauthorized
@@ -188,7 +211,26 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	}
 	now := time.Now().UTC()
 	sess := store.Session{Hash: hash, TenantID: p.Tenant, UserID: p.User, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
+	// SBX-06: the session records its credential and outlives neither it
+	// nor its expiry.
+	switch p.cred.kind {
+	case credToken:
+		sess.Source, sess.TokenID = store.SessionFromToken, p.cred.tokenID
+	case credJWT:
+		sess.Source = store.SessionFromJWT
+	default:
+		return errUnauthorized
+	}
+	if !p.cred.expires.IsZero() && p.cred.expires.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = p.cred.expires.UTC()
+	}
+	if !sess.ExpiresAt.After(now) {
+		return errUnauthorized
+	}
 	if err := s.opts.Store.CreateSession(sess); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errUnauthorized // the token was revoked meanwhile
+		}
 		return fmt.Errorf("store session: %w", err)
 	}
 	http.SetCookie(w, s.sessionCookie(secret, sess.ExpiresAt))

@@ -89,6 +89,7 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "POST /api/v1/admin/tenants/{tenant}/tokens", admin: true, handle: s.handleAdminCreateToken},
 		{pattern: "GET /api/v1/admin/tenants/{tenant}/tokens", admin: true, handle: s.handleAdminListTokens},
 		{pattern: "DELETE /api/v1/admin/tenants/{tenant}/tokens/{id}", admin: true, handle: s.handleAdminRevokeToken},
+		{pattern: "DELETE /api/v1/admin/tenants/{tenant}/users/{user}", admin: true, handle: s.handleAdminDeleteUser},
 
 		{pattern: "POST /api/v1/workspaces", bodyLimit: l.MaxFileSize, handle: s.handleCreateWorkspace},
 		{pattern: "GET /api/v1/workspaces", handle: s.handleListWorkspaces},

@@ -106,6 +106,8 @@ type sessionEntry struct {
 	UserID    string    `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Source    string    `json:"source,omitempty"`   // absent in sessions of older versions
+	TokenID   string    `json:"token_id,omitempty"` // with Source "token"
 }
 
 type workspaceEntry struct {

@@ -147,11 +147,16 @@ func tokenIDs(ts []store.Token) []string {
 func testSessions(t *testing.T, db *store.DB) {
 	now := t0.Add(time.Hour)
 	store.SetClock(db, func() time.Time { return now })
+	mustUser(t, db, "beta", "carol")
+	if err := db.CreateToken(store.Token{ID: "tok_carol", TenantID: "beta", UserID: "carol", Hash: hashOf("carol"), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	const jwtSrc = store.SessionFromJWT
 	sess := []store.Session{
-		{Hash: hashOf("s1"), TenantID: "acme", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour)},
-		{Hash: hashOf("s2"), TenantID: "acme", UserID: "bob", CreatedAt: t0, ExpiresAt: now},                        // expired now
-		{Hash: hashOf("s3"), TenantID: "beta", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}, // expired
-		{Hash: hashOf("s4"), TenantID: "beta", UserID: "carol", CreatedAt: t0},                                      // never expires
+		{Hash: hashOf("s1"), TenantID: "acme", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour), Source: jwtSrc},
+		{Hash: hashOf("s2"), TenantID: "acme", UserID: "bob", CreatedAt: t0, ExpiresAt: now, Source: jwtSrc},                        // expired now
+		{Hash: hashOf("s3"), TenantID: "beta", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute), Source: jwtSrc}, // expired
+		{Hash: hashOf("s4"), TenantID: "beta", UserID: "carol", CreatedAt: t0, Source: store.SessionFromToken, TokenID: "tok_carol"}, // never expires
 	}
 	for _, s := range sess {
 		if err := db.CreateSession(s); err != nil {
@@ -177,7 +182,27 @@ func testSessions(t *testing.T, db *store.DB) {
 		wantErr(t, "SessionByHash "+tc.name, err, store.ErrNotFound)
 	}
 	wantErr(t, "CreateSession duplicate", db.CreateSession(sess[0]), store.ErrExists)
-	wantErr(t, "CreateSession short hash", db.CreateSession(store.Session{Hash: []byte("x"), TenantID: "a", UserID: "b"}), store.ErrInvalid)
+	wantErr(t, "CreateSession short hash", db.CreateSession(store.Session{Hash: []byte("x"), TenantID: "a", UserID: "b", Source: jwtSrc, ExpiresAt: now}), store.ErrInvalid)
+	for _, tc := range []struct {
+		name string
+		s    store.Session
+		want error
+	}{
+		{"no source", store.Session{ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
+		{"unknown source", store.Session{Source: "password", ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
+		{"jwt without expiry", store.Session{Source: jwtSrc}, store.ErrInvalid},
+		{"jwt with token id", store.Session{Source: jwtSrc, TokenID: "tok_carol", ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
+		{"token without id", store.Session{Source: store.SessionFromToken}, store.ErrInvalid},
+		{"unknown token", store.Session{Source: store.SessionFromToken, TokenID: "tok_nope"}, store.ErrNotFound},
+		{"another user's token", store.Session{UserID: "dave", Source: store.SessionFromToken, TokenID: "tok_carol"}, store.ErrNotFound},
+	} {
+		s := tc.s
+		s.Hash, s.TenantID, s.CreatedAt = hashOf("bad-"+tc.name), "beta", t0
+		if s.UserID == "" {
+			s.UserID = "carol"
+		}
+		wantErr(t, "CreateSession "+tc.name, db.CreateSession(s), tc.want)
+	}
 
 	n, err := db.DeleteExpiredSessions(now)
 	if err != nil || n != 2 {

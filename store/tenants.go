@@ -84,6 +84,44 @@ func (db *DB) SetUserAdmin(tenantID, userID string, admin bool) error {
 	return nil
 }
 
+// DeleteUser removes the user, all their API tokens and all their
+// sessions in one transaction, so that no credential of theirs works
+// afterwards (SBX-06); ErrNotFound when the user is missing. Their
+// workspaces are the caller's to remove (files and processes live outside
+// the store). A later EnsureUser with the same ids makes a new user.
+func (db *DB) DeleteUser(tenantID, userID string) error {
+	err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		if _, err := lookupUser(tx, tenantID, userID); err != nil {
+			return err
+		}
+		tb := tenantBucket(tx, tenantID)
+		tokens := tb.Bucket(tenantTokensBucket)
+		var victims []tokenEntry
+		err := iterate(tokens, func(_ []byte, e tokenEntry) error {
+			if e.UserID == userID {
+				victims = append(victims, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := deleteTokens(tx, tokens, victims); err != nil {
+			return err
+		}
+		if _, err := deleteSessionsWhere(tx, func(s sessionEntry) bool {
+			return s.TenantID == tenantID && s.UserID == userID
+		}); err != nil {
+			return err
+		}
+		return tb.Bucket(tenantUsersBucket).Delete([]byte(userID))
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", userID, err)
+	}
+	return nil
+}
+
 // GetTenant returns the tenant or an error wrapping ErrNotFound.
 func (db *DB) GetTenant(id string) (Tenant, error) {
 	var out Tenant

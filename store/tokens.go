@@ -112,8 +112,9 @@ func (db *DB) ListTokens(tenantID string) ([]Token, error) {
 	return out, nil
 }
 
-// RevokeToken deletes the tenant's token tokenID; ErrNotFound when the tenant
-// has no such token (also when another tenant has one with that id).
+// RevokeToken deletes the tenant's token tokenID and, in the same
+// transaction, every session made from it; ErrNotFound when the tenant has
+// no such token (also when another tenant has one with that id).
 func (db *DB) RevokeToken(tenantID, tokenID string) error {
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
 		tb := tenantBucket(tx, tenantID)
@@ -125,7 +126,7 @@ func (db *DB) RevokeToken(tenantID, tokenID string) error {
 		if err != nil || !ok {
 			return cmp.Or(err, ErrNotFound)
 		}
-		return deleteToken(tx, tokens, e)
+		return deleteTokens(tx, tokens, []tokenEntry{e})
 	})
 	if err != nil {
 		return fmt.Errorf("revoke token %q: %w", tokenID, err)
@@ -133,9 +134,10 @@ func (db *DB) RevokeToken(tenantID, tokenID string) error {
 	return nil
 }
 
-// RevokeUserTokensNamed deletes every token of the user with the given name
-// and returns how many it deleted (0 for an unknown tenant or user). It is how
-// the fixed --token of the local user replaces the previous one.
+// RevokeUserTokensNamed deletes every token of the user with the given name,
+// and the sessions made from them, and returns how many tokens it deleted
+// (0 for an unknown tenant or user). It is how the start-up token of the
+// local user replaces the previous one, whose browser sessions end with it.
 func (db *DB) RevokeUserTokensNamed(tenantID, userID, name string) (int, error) {
 	n := 0
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
@@ -154,10 +156,8 @@ func (db *DB) RevokeUserTokensNamed(tenantID, userID, name string) (int, error) 
 		if err != nil {
 			return err
 		}
-		for _, e := range victims {
-			if err := deleteToken(tx, tokens, e); err != nil {
-				return err
-			}
+		if err := deleteTokens(tx, tokens, victims); err != nil {
+			return err
 		}
 		n = len(victims)
 		return nil
@@ -168,8 +168,30 @@ func (db *DB) RevokeUserTokensNamed(tenantID, userID, name string) (int, error) 
 	return n, nil
 }
 
+// deleteTokens removes the tokens (all of one tenant, whose tokens bucket
+// is given) with deleteToken, then every session made from any of them
+// (SBX-06). Every path that deletes a token goes through here.
+func deleteTokens(tx *bbolt.Tx, tokens *bbolt.Bucket, victims []tokenEntry) error {
+	if len(victims) == 0 {
+		return nil
+	}
+	ids := make(map[string]bool, len(victims))
+	for _, e := range victims {
+		if err := deleteToken(tx, tokens, e); err != nil {
+			return err
+		}
+		ids[e.ID] = true
+	}
+	tenant := victims[0].TenantID
+	_, err := deleteSessionsWhere(tx, func(s sessionEntry) bool {
+		return s.Source == SessionFromToken && s.TenantID == tenant && ids[s.TokenID]
+	})
+	return err
+}
+
 // deleteToken removes the token record and its hash index entry (only if the
-// index still points at this token).
+// index still points at this token). Use deleteTokens, which also ends the
+// token's sessions.
 func deleteToken(tx *bbolt.Tx, tokens *bbolt.Bucket, e tokenEntry) error {
 	if err := tokens.Delete([]byte(e.ID)); err != nil {
 		return err
