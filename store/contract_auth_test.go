@@ -154,8 +154,8 @@ func testSessions(t *testing.T, db *store.DB) {
 	const jwtSrc = store.SessionFromJWT
 	sess := []store.Session{
 		{Hash: hashOf("s1"), TenantID: "acme", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour), Source: jwtSrc},
-		{Hash: hashOf("s2"), TenantID: "acme", UserID: "bob", CreatedAt: t0, ExpiresAt: now, Source: jwtSrc},                        // expired now
-		{Hash: hashOf("s3"), TenantID: "beta", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute), Source: jwtSrc}, // expired
+		{Hash: hashOf("s2"), TenantID: "acme", UserID: "bob", CreatedAt: t0, ExpiresAt: now, Source: jwtSrc},                         // expired now
+		{Hash: hashOf("s3"), TenantID: "beta", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute), Source: jwtSrc},  // expired
 		{Hash: hashOf("s4"), TenantID: "beta", UserID: "carol", CreatedAt: t0, Source: store.SessionFromToken, TokenID: "tok_carol"}, // never expires
 	}
 	for _, s := range sess {
