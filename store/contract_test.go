@@ -157,8 +157,11 @@ func testUsers(t *testing.T, db *store.DB) {
 	wantErr(t, "GetTenant missing", err, store.ErrNotFound)
 }
 
-// testIsolation uses ids that would collide under any key-concatenation
-// scheme with "/" or NUL separators; each owner must see only its own data.
+// testIsolation is DB-07: it uses ids that would collide under any
+// key-concatenation scheme with "/" or NUL separators, or that spell the
+// store's own bucket names; each owner must see only its own data. (Tenant
+// and user ids that reach the store are also restricted to [a-z0-9-] by
+// auth.ValidID; this holds even without that.)
 func testIsolation(t *testing.T, db *store.DB) {
 	owners := []struct{ tenant, user string }{
 		{"a", "b/c"},
