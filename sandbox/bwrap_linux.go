@@ -71,6 +71,8 @@ type bwrapStart struct {
 	cg      *procCgroup // nil without cgroups
 	inner   int         // host pid of bwrap's child (pid 1 of the sandbox); 0 if unknown
 	uid     int         // host uid bubblewrap runs as
+
+	egress *egressPolicy // filter of the sandbox's network (with slirp); nil for none
 }
 
 // memFile returns an in-memory file holding data, positioned at its start,
@@ -137,7 +139,7 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 		if b.resolv, err = memFile("ideserver-resolv", []byte(slirpResolvConf)); err != nil {
 			return nil, fmt.Errorf("start %s: resolv.conf: %w", c.Kind, err)
 		}
-		b.slirp = r.slirp
+		b.slirp, b.egress = r.slirp, r.egress
 	}
 	if b.infoR, b.infoW, err = os.Pipe(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
@@ -177,8 +179,9 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 
 // started runs after cmd.Start: it reads bubblewrap's child pid, moves both
 // bubblewrap processes into the cgroup and lets the command run. Failures are logged; the command runs regardless (a failing
-// bubblewrap exits on its own).
-func (b *bwrapStart) started(p *Process) {
+// bubblewrap exits on its own), except that of the network filter: the
+// sandbox is then killed before the command ran, and the error returned.
+func (b *bwrapStart) started(p *Process) error {
 	_ = b.infoW.Close()
 	_ = b.blockR.Close()
 	_ = b.seccomp.Close()
@@ -216,11 +219,15 @@ func (b *bwrapStart) started(p *Process) {
 	if b.slirp != "" {
 		if b.inner <= 0 {
 			p.log.Warn("sandbox: no network: bubblewrap did not report its child")
-		} else if err := startSlirp(b.slirp, b.inner, b.uid, p.marker); err != nil {
+		} else if err := startSlirp(b.slirp, b.inner, b.uid, p.marker, b.egress); errors.Is(err, errEgress) {
+			_ = syscall.Kill(b.inner, syscall.SIGKILL) // pid 1 of the sandbox, still blocked: its pid namespace ends
+			return err
+		} else if err != nil {
 			p.log.Warn("sandbox: no network", "err", err)
 		}
 	}
 	_, _ = b.blockW.Write([]byte{1})
+	return nil
 }
 
 // prlimitArgs returns the prlimit(1) invocation that sets l and runs the

@@ -166,11 +166,23 @@ func (p *Process) run(cmd *exec.Cmd, session bool, iso *bwrapStart) {
 	pg := newProcGroup(p.pid, session, p.marker, p.log)
 	p.g = pg
 	if iso != nil {
-		iso.started(p)
+		err := iso.started(p)
 		if iso.cg != nil {
 			p.g = &cgGroup{procGroup: pg, cg: iso.cg}
 		}
 		p.g = &bwrapGroup{group: p.g, pg: pg, inner: iso.inner}
+		if err != nil {
+			// The command never ran (bubblewrap was still blocked): end
+			// the sandbox and what it started, and fail the start.
+			_ = p.g.terminate(0, true)
+			_ = cmd.Wait()
+			_ = p.io.finish(outputLimit)
+			p.io.abort() // closes the PTY master
+			p.startErr = fmt.Errorf("start %s: %w", p.kind, err)
+			p.r.finished(p, true)
+			close(p.started)
+			return
+		}
 	}
 	close(p.started)
 

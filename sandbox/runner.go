@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -68,6 +69,15 @@ type Options struct {
 	// ("terminal", "gopls", "dlv"), so a deployment chooses what each kind
 	// may reach. nil or a missing kind: Cmd.Network.
 	Networks map[string]Network
+
+	// NetworkAllow are address ranges a [NetworkOutbound] process may
+	// reach although they are denied by default: link-local (cloud
+	// metadata at 169.254.169.254), private (10/8, 172.16/12, 192.168/16,
+	// 100.64/10 and other special ranges) and the host's own addresses.
+	// Typically a module proxy or Git host on a private address. IPv4
+	// only (sandboxes have no IPv6 network), outside 10.0.2.0/24 (the
+	// sandbox's own network). nil means none.
+	NetworkAllow []netip.Prefix
 }
 
 // DefaultKillGrace is the KillGrace used when Options.KillGrace is 0.
@@ -90,6 +100,7 @@ type Runner struct {
 	ownerUID      func(string) (int, error)
 	view          func(owner, workspace string) ([]Bind, error)
 	networks      map[string]Network
+	egress        *egressPolicy // filter of NetworkOutbound sandboxes; nil for none
 	limits        Limits
 	cg            *cgroupHost // nil without usable cgroups
 	seccomp       []byte      // nil when the architecture has no filter
@@ -160,6 +171,9 @@ func New(opts Options) (*Runner, error) {
 		r.ownerUID = opts.OwnerUID
 		r.view = opts.View
 		r.networks = maps.Clone(opts.Networks)
+		if r.egress, err = newEgress(opts, r.slirp, log); err != nil {
+			return nil, fmt.Errorf("new sandbox runner: %w", err)
+		}
 		r.limits = opts.Limits.withDefaults()
 		if r.seccomp, err = seccompProgram(false); err != nil {
 			return nil, fmt.Errorf("new sandbox runner: %w", err)

@@ -37,8 +37,10 @@ func (r *Runner) userNetwork(c *Cmd) bool {
 // the server's port and whatever else listens on the host's 127.0.0.1 are
 // out of reach. slirp4netns runs as uid, carries marker (so it ends with the
 // process, like everything the process started) and dies with the thread
-// that started it. It returns once the network is up.
-func startSlirp(path string, inner, uid int, marker string) error {
+// that started it. With egress, the network's filter is installed before
+// it returns (see [installEgress]); when that fails slirp4netns is killed
+// and the error wraps errEgress. It returns once the network is up.
+func startSlirp(path string, inner, uid int, marker string, egress *egressPolicy) error {
 	if err := waitLoopback(inner); err != nil {
 		return err
 	}
@@ -86,6 +88,12 @@ func startSlirp(path string, inner, uid int, marker string) error {
 			err = errors.New("not ready")
 		}
 		return fmt.Errorf("slirp4netns: %w", err)
+	}
+	if egress != nil {
+		if err := installEgress(netns, egress); err != nil {
+			_ = cmd.Process.Kill() // its tap device, the only way out, goes with it
+			return err
+		}
 	}
 	return nil
 }
