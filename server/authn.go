@@ -196,6 +196,9 @@ func (s *Server) listedOrigin(o string) bool {
 // browser presented, if any.
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) error {
 	p, ok := principalFrom(r.Context())
+	if err, _ := r.Context().Value(authErrKey).(error); !ok && (errors.Is(err, errReservedTenant) || errors.Is(err, errTooManyFailures)) {
+		return err // say why, rather than ask for a credential
+	}
 	if !ok || (p.Via != "bearer" && p.Via != "jwt") {
 		return errorf(http.StatusUnauthorized, "unauthorized", "Send the credential to exchange in the Authorization header.")
 	}

@@ -97,7 +97,9 @@ func (h *harness) routeCall(rt server.RouteInfo, vals map[string]string, opts ..
 
 func TestRoutesRequireAuth(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	// Hundreds of bad credentials from one address: above the AUTH-06
+	// limit, which TestCredentialGuessing checks.
+	h := newHarness(t, func(o *server.Options) { o.AuthFailureBurst = 1 << 20 })
 	vals := map[string]string{"ws": h.wsA, "path": "main.go", "tenant": "a", "id": h.tokAID, "name": ""}
 
 	var public []string

@@ -116,6 +116,7 @@ type ctxKey int
 const (
 	principalKey ctxKey = iota
 	loggerKey
+	authErrKey // why a presented credential was refused on a public route
 )
 
 // principal is the authenticated caller.
@@ -217,7 +218,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		id := newRequestID()
 		logger := s.logger.With("request_id", id)
 		ctx := context.WithValue(r.Context(), loggerKey, logger)
-		r = r.WithContext(ctx)
+		r = withClient(r.WithContext(ctx), s.opts.TrustedProxies)
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
 		w.Header().Set("X-Request-Id", id)
@@ -238,7 +239,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			status = http.StatusOK
 		}
 		s.metrics.observeRequest(rt.pattern, status, time.Since(start))
-		s.log(r).Debug("request", "method", r.Method, "route", rt.pattern, "status", status, "duration_ms", time.Since(start).Milliseconds())
+		s.log(r).Debug("request", "method", r.Method, "route", rt.pattern, "status", status, "duration_ms", time.Since(start).Milliseconds(), "client", clientIP(r))
 	})
 }
 
@@ -260,13 +261,31 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 			return err
 		}
 	}
-	p, err := s.authenticate(r, rt.kind == kindWebSocket)
+	// AUTH-06: bad credentials are counted per client address where the
+	// answer tells whether a credential holds: every route that needs one,
+	// and sign-in. (Public pages and assets answer the same either way; a
+	// stale cookie there must not lock a browser out.)
+	upgrade := rt.kind == kindWebSocket
+	oracle := !rt.public || rt.pattern == "POST /auth/session"
+	var p principal
+	var err error
+	addr, now := clientAddr(r), time.Now()
+	if !s.presentsCredential(r, upgrade) {
+		err = errUnauthorized
+	} else if wait, blocked := s.authFails.blocked(addr, now); blocked && oracle {
+		retryAfter(w, wait) // the credential is not even looked at
+		err = errTooManyFailures
+	} else if p, err = s.authenticate(r, upgrade); oracle && errors.Is(err, errUnauthorized) {
+		s.authFails.fail(addr, now)
+	}
 	if rt.cookieless && err == nil && p.Via == "cookie" {
 		p, err = principal{}, errUnauthorized
 	}
 	switch {
 	case err != nil && !rt.public:
 		return err
+	case err != nil:
+		r = r.WithContext(context.WithValue(r.Context(), authErrKey, err))
 	case err == nil:
 		if rt.kind == kindWebSocket && r.Header.Get("Origin") == "" && p.Via != "bearer" && p.Via != "jwt" {
 			return errorf(http.StatusForbidden, "origin_required", "A WebSocket without an Origin header must authenticate with an Authorization bearer credential.")

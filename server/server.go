@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -91,7 +92,14 @@ type Options struct {
 	// BodyIdle is how long reading a request body may wait for a byte; a
 	// body must also arrive at 32 KiB/s on average (see timedBody). 0
 	// means 15s.
-	BodyIdle           time.Duration
+	BodyIdle time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client (AUTH-10); from any other peer
+	// those headers are ignored. Empty: the peer is always the client.
+	TrustedProxies []netip.Prefix
+	// AuthFailureBurst is how many bad credentials one client address may
+	// present before it is slowed to one every 2s (AUTH-06). 0 means 30.
+	AuthFailureBurst   int
 	MetricsRequireAuth bool
 	ReadyChecks        []ReadyCheck
 
@@ -111,6 +119,8 @@ type Server struct {
 	routes  []route
 	metrics *metrics
 	sockets *socketRegistry
+	// authFails counts bad credentials per client address (AUTH-06).
+	authFails *authFailures
 	// ticketCreds maps live tickets to the credential that issued them.
 	ticketCreds *ticketCreds
 	// wsWriteBuffers pools WebSocket write buffers across connections.
@@ -170,6 +180,7 @@ func New(opts Options) (*Server, error) {
 		sockets: newSocketRegistry(),
 
 		ticketCreds: newTicketCreds(),
+		authFails:   newAuthFailures(opts.AuthFailureBurst),
 
 		wsWriteBuffers: &sync.Pool{},
 		done:           make(chan struct{}),

@@ -3,9 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -233,24 +231,4 @@ func closeCodeFor(err error) (int, string) {
 
 func isExpectedClose(err error) bool {
 	return websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived)
-}
-
-// clientAddr is the identity of an anonymous caller for limits: the
-// peer's IPv4 address, or the /64 of its IPv6 address (one host usually
-// holds a whole /64, so counting full addresses would let it multiply its
-// limits). Proxy headers are not trusted.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		return netip.PrefixFrom(ip.WithZone(""), 64).Masked().String()
-	}
-	return ip.String()
 }
