@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,12 +60,14 @@ func findExec(paths []string) string {
 // bubblewrap processes into the cgroup first: nothing the command starts can
 // escape it.
 type bwrapStart struct {
-	seccomp *os.File // fd 3 of bwrap: the BPF program
-	passwd  *os.File // fd 6: the sandbox's /etc/passwd
-	group   *os.File // fd 7: the sandbox's /etc/group
-	resolv  *os.File // fd 8 with user-mode networking: its /etc/resolv.conf
-	slirp   string   // slirp4netns to start for the sandbox's network; "" for none
-	infoR   *os.File // bwrap writes {"child-pid": N} to fd 4 and closes it
+	seccomp *os.File   // fd 3 of bwrap: the BPF program
+	passwd  *os.File   // fd 6: the sandbox's /etc/passwd
+	group   *os.File   // fd 7: the sandbox's /etc/group
+	resolv  *os.File   // fd 8 with user-mode networking: its /etc/resolv.conf
+	args    *os.File   // fd 9: bubblewrap's arguments (--args)
+	sources []*os.File // fd 10 on: the bind sources, opened by openSource
+	slirp   string     // slirp4netns to start for the sandbox's network; "" for none
+	infoR   *os.File   // bwrap writes {"child-pid": N} to fd 4 and closes it
 	infoW   *os.File
 	blockR  *os.File // bwrap's child reads fd 5 before running the command
 	blockW  *os.File
@@ -106,7 +109,7 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 		uid = u
 	}
 	userNet := r.userNetwork(c)
-	args, err := bwrapArgs(c, r.roPaths, uid, userNet)
+	args, err := bwrapArgs(c, r.roPaths, uid, userNet, r.limits.Tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +144,12 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 		}
 		b.slirp, b.egress = r.slirp, r.egress
 	}
+	if b.sources, err = r.openSources(c); err != nil {
+		return nil, err
+	}
+	if b.args, err = memFile("ideserver-args", []byte(strings.Join(args, "\x00")+"\x00")); err != nil {
+		return nil, fmt.Errorf("start %s: arguments: %w", c.Kind, err)
+	}
 	if b.infoR, b.infoW, err = os.Pipe(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Kind, err)
 	}
@@ -157,8 +166,10 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 			b.cg = nil
 		}
 	}
-	argv := append([]string{"bwrap"}, args...)
-	argv = append(argv, "--")
+	// Only "bwrap --args 9 --" and the command as the sandbox sees it are
+	// the argv of the sandbox's pid 1: bubblewrap 0.8 takes no command from
+	// --args.
+	argv := []string{"bwrap", "--args", strconv.Itoa(fdArgs), "--"}
 	if r.prlimit != "" {
 		argv = append(argv, prlimitArgs(r.prlimit, r.limits)...)
 	}
@@ -166,10 +177,8 @@ func (r *Runner) prepareBwrap(c *Cmd, cmd *exec.Cmd, id string) (*bwrapStart, er
 	cmd.Args = append(append(argv, exe), cmd.Args[1:]...)
 	cmd.Path = r.bwrap
 	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{b.seccomp, b.infoW, b.blockR, b.passwd, b.group}
-	if b.resolv != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, b.resolv)
-	}
+	// ExtraFiles[i] is fd 3+i; a nil resolv leaves fd 8 closed.
+	cmd.ExtraFiles = append([]*os.File{b.seccomp, b.infoW, b.blockR, b.passwd, b.group, b.resolv, b.args}, b.sources...)
 	if uid >= 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}
 	}
@@ -191,6 +200,7 @@ func (b *bwrapStart) started(p *Process) error {
 		_ = b.resolv.Close()
 	}
 	b.infoW, b.blockR, b.seccomp, b.passwd, b.group, b.resolv = nil, nil, nil, nil, nil, nil
+	b.closeSources()
 	defer b.closeAll()
 
 	var info struct {
@@ -253,6 +263,51 @@ func (b *bwrapStart) closeAll() {
 			*f = nil
 		}
 	}
+	b.closeSources()
+}
+
+// closeSources closes the arguments and the bind sources: bubblewrap has
+// its own copies once started.
+func (b *bwrapStart) closeSources() {
+	if b.args != nil {
+		_ = b.args.Close()
+		b.args = nil
+	}
+	for _, f := range b.sources {
+		_ = f.Close()
+	}
+	b.sources = nil
+}
+
+// openSources opens the sources of r's read-only paths and then of c's
+// binds (see [openSource]), in the order of [bwrapArgs]'s descriptors. A
+// source that cannot be opened safely fails the start with [ErrInvalidCmd]
+// and the bind's Target (a read-only path's number); the host path goes to
+// the log only.
+func (r *Runner) openSources(c *Cmd) ([]*os.File, error) {
+	files := make([]*os.File, 0, len(r.roPaths)+len(c.Binds))
+	fail := func(what, host string, err error) ([]*os.File, error) {
+		for _, f := range files {
+			_ = f.Close()
+		}
+		r.log.Warn("sandbox: bind source refused", "kind", c.Kind, "bind", what, "host", host, "err", err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidCmd, what, err)
+	}
+	for i, p := range r.roPaths {
+		f, err := openSource(p)
+		if err != nil {
+			return fail("read-only path "+strconv.Itoa(i), p, err)
+		}
+		files = append(files, f)
+	}
+	for i, b := range c.Binds {
+		f, err := openSource(b.Host)
+		if err != nil {
+			return fail(bindName(i, b), b.Host, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // abort releases b after a failed start.

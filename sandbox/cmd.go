@@ -109,12 +109,13 @@ type Cmd struct {
 	// system directories and [Options.ReadOnlyPaths] (the workspace, the
 	// owner's HOME, which holds GOPATH, GOMODCACHE and GOCACHE), each at its
 	// [Bind.Target] or, without one, at its host path. The direct runner
-	// only checks that they exist.
+	// only checks that they exist. No bind's Host may be, or lie inside,
+	// another read-write bind's Host (see [Bind]).
 	//
 	// Dir and Path stay host paths in both modes. An isolating runner
 	// translates them into the sandbox's view: a path below a bind's Host
 	// becomes the same relative path below its Target (the bind with the
-	// longest Host wins), so a workspace bound at /workspace with Dir
+	// longest Host wins: read-only binds may nest), so a workspace bound at /workspace with Dir
 	// <host workspace>/sub starts in /workspace/sub. Dir must lie inside a
 	// bind or a read-only path (or be / or /tmp). Env is translated the same
 	// way: every value, and every ':'-separated element of a value (PATH),

@@ -32,7 +32,26 @@ const (
 // directory the sandbox mounts itself (/usr, /bin, /sbin, /lib*, /etc,
 // /proc, /dev, /tmp, /sys, /run, /var) or a path below one, or the Target
 // of another bind; [Runner.Start] refuses such a bind with [ErrInvalidCmd].
-// Binds are mounted in order, so a bind may be nested inside an earlier one.
+// Binds are mounted in order, so a bind's Target may be nested inside an
+// earlier one's.
+//
+// Host must not be, nor lie inside, the Host of another bind that is
+// read-write: a process writing there could replace the inner source.
+// Start refuses that with [ErrInvalidCmd], naming both binds by Target.
+// With [IsolationBwrap] the runner opens each Host itself, from / and
+// without following any symbolic link, and bubblewrap mounts what it
+// opened (--bind-fd): renaming or replacing a path component meanwhile
+// cannot redirect the mount, and a Host that is or passes through a
+// symbolic link fails the start with ErrInvalidCmd. Host must be a
+// directory or a regular file.
+//
+// Inside, the sandbox's /proc/1/cmdline holds no Host (bubblewrap reads
+// its arguments from a descriptor), and host paths below a Host in the
+// environment are translated (see [Cmd.Binds]). Its /proc/self/mountinfo,
+// however, shows each bind's source as a path
+// relative to the root of the file system it lies on: for a Host on the
+// host's root file system that is its full host path. Put the data
+// directory on a file system of its own to show only paths below it.
 type Bind struct {
 	Host     string // absolute host path; it must exist
 	Target   string // path inside the sandbox; "" means Host
@@ -70,12 +89,17 @@ type Limits struct {
 	// CPU is the CPU time a workspace's cgroup may use, in thousandths of
 	// a core (1500: one and a half cores); 0 means none.
 	CPU int64
+	// Tmp is the size in bytes of each isolated process's /tmp, a fresh
+	// tmpfs of its own (mode 1777) that ends with the process; 0 means
+	// 512 MiB. Its pages count as the memory of the process's cgroup.
+	Tmp int64
 }
 
 // Default limits (see [Limits]).
 const (
 	DefaultFileSize = 1 << 30
 	DefaultNoFile   = 4096
+	DefaultTmp      = 512 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -84,6 +108,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.NoFile == 0 {
 		l.NoFile = DefaultNoFile
+	}
+	if l.Tmp == 0 {
+		l.Tmp = DefaultTmp
 	}
 	return l
 }
@@ -126,18 +153,37 @@ var etcFiles = []string{
 	"/etc/resolv.conf", "/etc/services", "/etc/ssl", "/etc/terminfo",
 }
 
+// Bubblewrap's descriptors (see [bwrapArgs]).
+const (
+	fdSeccomp = 3  // the BPF program
+	fdInfo    = 4  // bubblewrap reports its child's pid
+	fdBlock   = 5  // bubblewrap's child waits for a byte
+	fdPasswd  = 6  // the sandbox's /etc/passwd
+	fdGroup   = 7  // the sandbox's /etc/group
+	fdResolv  = 8  // the sandbox's /etc/resolv.conf (user-mode networking only)
+	fdArgs    = 9  // these arguments, NUL-separated (--args)
+	fdSources = 10 // the first bind source: roPaths, then c.Binds, in order
+)
+
 // bwrapArgs returns bubblewrap's arguments (before "--" and the command) for
-// c. Fds 3, 4 and 5 of bwrap are the seccomp program, the info pipe and the
-// block pipe; 6 and 7 the process's /etc/passwd and /etc/group; 8 its
-// /etc/resolv.conf when userNet (a network namespace of its own that
-// slirp4netns connects). It fails when c.Dir is not inside a bind.
-func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool) ([]string, error) {
+// c, which bubblewrap reads from descriptor fdArgs (--args), so that they
+// are not the argv of the sandbox's pid 1. The fd constants above say what
+// bubblewrap's other descriptors are; fd 8 is used only when userNet (a
+// network namespace of its own that slirp4netns connects). Each of roPaths
+// and then each of c.Binds is mounted from the descriptor
+// fdSources+i (--bind-fd, --ro-bind-fd), which [openSource] opened without
+// following symbolic links: a tenant process that swaps a path component
+// for a link cannot redirect a mount. The system directories and /etc files
+// stay path-based: they are root's, which no tenant can change. tmpSize
+// bounds the sandbox's /tmp (a tmpfs of its own); negative means no bound.
+// It fails when c.Dir is not inside a bind.
+func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool, tmpSize int64) ([]string, error) {
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
 		"--unshare-cgroup-try",
 		"--die-with-parent", "--cap-drop", "ALL",
 		"--hostname", "ideserver",
-		"--seccomp", "3", "--info-fd", "4", "--block-fd", "5",
+		"--seccomp", strconv.Itoa(fdSeccomp), "--info-fd", strconv.Itoa(fdInfo), "--block-fd", strconv.Itoa(fdBlock),
 	}
 	if c.Network == NetworkNone || userNet {
 		a = append(a, "--unshare-net")
@@ -165,20 +211,30 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool) ([]string, error
 	for _, f := range etcFiles {
 		a = append(a, "--ro-bind-try", f, f)
 	}
-	a = append(a, "--ro-bind-data", "6", "/etc/passwd", "--ro-bind-data", "7", "/etc/group")
+	a = append(a, "--ro-bind-data", strconv.Itoa(fdPasswd), "/etc/passwd", "--ro-bind-data", strconv.Itoa(fdGroup), "/etc/group")
 	if userNet {
-		a = append(a, "--ro-bind-data", "8", "/etc/resolv.conf")
+		a = append(a, "--ro-bind-data", strconv.Itoa(fdResolv), "/etc/resolv.conf")
 	}
-	a = append(a, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
+	a = append(a, "--proc", "/proc", "--dev", "/dev")
+	if tmpSize >= 0 {
+		a = append(a, "--size", strconv.FormatInt(tmpSize, 10))
+	}
+	a = append(a, "--perms", "1777", "--tmpfs", "/tmp")
+	fd := fdSources
 	for _, p := range roPaths {
-		a = append(a, "--ro-bind", p, p)
+		a = append(a, "--ro-bind-fd", strconv.Itoa(fd), p)
+		fd++
 	}
 	for _, b := range c.Binds {
 		if b.ReadOnly {
-			a = append(a, "--ro-bind", b.Host, b.target())
+			a = append(a, "--ro-bind-fd", strconv.Itoa(fd), b.target())
 		} else {
-			a = append(a, "--bind", b.Host, b.target())
+			a = append(a, "--bind-fd", strconv.Itoa(fd), b.target())
 		}
+		fd++
+	}
+	if err := checkNesting(c.Binds, roPaths); err != nil {
+		return nil, err
 	}
 	dir, ok := sandboxPath(c.Dir, c.Binds, roPaths)
 	if !ok && c.Dir != "/" && c.Dir != "/tmp" {
@@ -189,8 +245,9 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool) ([]string, error
 
 // sandboxPath translates the host path p into the sandbox's view: below the
 // Host of a bind it becomes the same relative path below that bind's Target
-// (the bind with the longest Host wins, as the innermost mount would); below
-// a read-only path it is unchanged. ok is false when p is in neither, and p
+// (the bind with the longest Host wins, as the innermost mount would: only
+// read-only binds nest, see [checkNesting]); below a read-only path it is
+// unchanged. ok is false when p is in neither, and p
 // is then returned unchanged.
 func sandboxPath(p string, binds []Bind, roPaths []string) (string, bool) {
 	best := -1
@@ -241,6 +298,31 @@ func (c *Cmd) validateBinds() error {
 		for j := range i {
 			if c.Binds[j].target() == b.Target {
 				return fmt.Errorf("%w: bind %d target is used twice", ErrInvalidCmd, i)
+			}
+		}
+	}
+	return checkNesting(c.Binds, nil)
+}
+
+// checkNesting refuses a bind (or a read-only path) whose Host is, or lies
+// inside, the Host of another, read-write bind: whoever writes to the
+// outer one from inside a sandbox could otherwise replace the inner one's
+// source (with a link to / or a directory of its choosing) before a later
+// sandbox mounts it. The error names both binds by Target, never a host
+// path. Read-only binds may nest.
+func checkNesting(binds []Bind, roPaths []string) error {
+	for j, w := range binds {
+		if w.ReadOnly {
+			continue
+		}
+		for i, b := range binds {
+			if i != j && within(b.Host, w.Host) {
+				return fmt.Errorf("%w: %s lies inside read-write %s on the host", ErrInvalidCmd, bindName(i, b), bindName(j, w))
+			}
+		}
+		for i, p := range roPaths {
+			if within(p, w.Host) {
+				return fmt.Errorf("%w: read-only path %d lies inside read-write %s on the host", ErrInvalidCmd, i, bindName(j, w))
 			}
 		}
 	}
@@ -319,4 +401,14 @@ func plainName(s string) bool {
 		}
 	}
 	return true
+}
+
+// bindName names bind i of a Cmd in an error: "bind /workspace" by its
+// Target, which is what the sandbox sees, or "bind 2" for a bind without
+// one (whose host path is not for a client).
+func bindName(i int, b Bind) string {
+	if b.Target != "" {
+		return "bind " + b.Target
+	}
+	return "bind " + strconv.Itoa(i)
 }

@@ -10,15 +10,15 @@ import (
 
 func TestBwrapArgs(t *testing.T) {
 	c := &Cmd{Kind: "run", Owner: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a"}, {Host: "/srv/cache", ReadOnly: true}}}
-	a, err := bwrapArgs(c, []string{"/opt/go"}, 1234, false)
+	a, err := bwrapArgs(c, []string{"/opt/go"}, 1234, false, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := " " + strings.Join(a, " ") + " "
 	for _, want := range []string{
 		" --unshare-user ", " --unshare-pid ", " --unshare-net ", " --new-session ", " --die-with-parent ",
-		" --cap-drop ALL ", " --uid 1234 --gid 1234 ", " --bind /srv/ws/a /srv/ws/a ",
-		" --ro-bind /srv/cache /srv/cache ", " --ro-bind /opt/go /opt/go ", " --tmpfs /tmp ",
+		" --cap-drop ALL ", " --uid 1234 --gid 1234 ", " --bind-fd 11 /srv/ws/a ",
+		" --ro-bind-fd 12 /srv/cache ", " --ro-bind-fd 10 /opt/go ", " --size 1048576 --perms 1777 --tmpfs /tmp ",
 		" --proc /proc ", " --dev /dev ", " --chdir /srv/ws/a/sub ", " --seccomp 3 ",
 	} {
 		if !strings.Contains(s, want) {
@@ -26,14 +26,14 @@ func TestBwrapArgs(t *testing.T) {
 		}
 	}
 	c.Network, c.PTY = NetworkFull, &Winsize{Cols: 80, Rows: 24}
-	a, _ = bwrapArgs(c, nil, -1, false)
-	for _, bad := range []string{"--unshare-net", "--new-session", "--uid"} {
+	a, _ = bwrapArgs(c, nil, -1, false, -1)
+	for _, bad := range []string{"--unshare-net", "--new-session", "--uid", "--size"} {
 		if slices.Contains(a, bad) {
 			t.Errorf("args hold %s: %v", bad, a)
 		}
 	}
 	c.Dir = "/srv/ws/b"
-	if _, err := bwrapArgs(c, nil, -1, false); err == nil {
+	if _, err := bwrapArgs(c, nil, -1, false, -1); err == nil {
 		t.Error("dir outside every bind accepted")
 	} else if strings.Contains(err.Error(), "/srv") {
 		t.Errorf("error names a host path: %v", err)
@@ -175,12 +175,12 @@ func TestSandboxPath(t *testing.T) {
 
 func TestBwrapArgsTarget(t *testing.T) {
 	c := &Cmd{Kind: "run", Owner: "t", Dir: "/srv/ws/a/sub", Binds: []Bind{{Host: "/srv/ws/a", Target: "/workspace"}, {Host: "/srv/gmc", Target: "/gomodcache", ReadOnly: true}}}
-	a, err := bwrapArgs(c, nil, -1, false)
+	a, err := bwrapArgs(c, nil, -1, false, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := " " + strings.Join(a, " ") + " "
-	for _, want := range []string{" --bind /srv/ws/a /workspace ", " --ro-bind /srv/gmc /gomodcache ", " --chdir /workspace/sub "} {
+	for _, want := range []string{" --bind-fd 10 /workspace ", " --ro-bind-fd 11 /gomodcache ", " --chdir /workspace/sub "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("args lack %q: %s", want, s)
 		}

@@ -30,6 +30,8 @@ const isoHelperPrefix = "iso:"
 func isoHelper(mode string) int {
 	var err error
 	switch mode {
+	case "iso:syscalls":
+		return syscallProbe()
 	case "iso:tiocsti":
 		b := byte('x')
 		err = unix.IoctlSetPointerInt(0, unix.TIOCSTI, int(b))

@@ -45,6 +45,9 @@ type Options struct {
 	// ReadOnlyPaths are host directories every isolated process sees
 	// read-only at the same path, besides the system directories: GOROOT,
 	// the directory of gopls and dlv. Absolute and clean; nil means none.
+	// Like [Bind] sources they are opened without following symbolic
+	// links (a path through one fails every start) and must not lie
+	// inside a read-write bind.
 	ReadOnlyPaths []string
 
 	// OwnerUID maps a [Cmd.Owner] (an opaque isolation-principal key) to

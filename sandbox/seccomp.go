@@ -16,6 +16,7 @@ var errNoSeccomp = errors.New("seccomp filter not available on " + runtime.GOARC
 const (
 	offNr   = 0
 	offArch = 4
+	offArg0 = 16 + 8*0 // low 32 bits of args[0]
 	offArg1 = 16 + 8*1 // low 32 bits of args[1]
 )
 
@@ -23,10 +24,26 @@ const (
 // input into a terminal, TIOCLINUX can do the same on a virtual console.
 var blockedIoctls = []uint32{unix.TIOCSTI, 0x541c /* TIOCLINUX */}
 
+// cloneNamespaceFlags are the clone(2) flags that create a namespace.
+// CLONE_NEWTIME is not among them: clone(2) reads that bit as part of the
+// exit signal, and only clone3 and unshare (both refused whole) take it.
+const cloneNamespaceFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+	unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP
+
+// nosysSyscalls fail with ENOSYS, as on a kernel without them, so that
+// callers take their fallback: glibc's pthread_create and posix_spawn
+// retry clone3 as clone (whose namespace flags the filter checks, which it
+// cannot do for clone3's flags in memory), and io_uring users fall back to
+// ordinary reads and writes.
+func nosysSyscalls() []uintptr {
+	return []uintptr{unix.SYS_CLONE3, unix.SYS_IO_URING_SETUP, unix.SYS_IO_URING_ENTER, unix.SYS_IO_URING_REGISTER}
+}
+
 // seccompProgram returns the BPF program bubblewrap installs (--seccomp) as
-// raw struct sock_filter bytes: a foreign architecture is killed, the
-// syscalls of blockedSyscalls (plus ptrace unless ptrace is allowed) and the
-// ioctls of blockedIoctls fail with EPERM, everything else is allowed.
+// raw struct sock_filter bytes: a foreign architecture is killed; the
+// syscalls of blockedSyscalls (plus ptrace unless ptrace is allowed), clone
+// with a namespace flag and the ioctls of blockedIoctls fail with EPERM;
+// those of nosysSyscalls with ENOSYS; everything else is allowed.
 func seccompProgram(allowPtrace bool) ([]byte, error) {
 	arch, blocked, ok := seccompArch()
 	if !ok {
@@ -36,59 +53,88 @@ func seccompProgram(allowPtrace bool) ([]byte, error) {
 		blocked = append(blocked, unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PROCESS_VM_READV)
 	}
 	const (
-		ldw = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jge = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
-		ret = unix.BPF_RET | unix.BPF_K
+		ldw  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jge  = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+		ret  = unix.BPF_RET | unix.BPF_K
 	)
-	// Jumps to the three return instructions at the end are patched once
-	// the program's length is known.
+	// Jump targets: a literal offset (next: fall through) or one of the
+	// return instructions at the end, patched once the length is known.
 	const (
-		toAllow = iota + 1
+		next = iota
+		toAllow
 		toDeny
+		toNosys
+		skip // skip+n: over the next n instructions
 	)
 	type insn struct {
 		unix.SockFilter
-		jt int // 0: Jt as given; toAllow or toDeny: patched
+		jt, jf int
 	}
 	var p []insn
-	add := func(code uint16, k uint32, jt int) {
-		p = append(p, insn{unix.SockFilter{Code: code, K: k}, jt})
+	add := func(code uint16, k uint32, jt, jf int) {
+		p = append(p, insn{unix.SockFilter{Code: code, K: k}, jt, jf})
 	}
-	add(ldw, offArch, 0)
+	add(ldw, offArch, next, next)
 	// The native architecture skips the kill; another one (i386 on amd64,
 	// with different syscall numbers) is killed.
-	p = append(p, insn{unix.SockFilter{Code: jeq, K: arch, Jt: 1, Jf: 0}, 0})
-	add(ret, unix.SECCOMP_RET_KILL_PROCESS, 0)
-	add(ldw, offNr, 0)
+	add(jeq, arch, skip+1, next)
+	add(ret, unix.SECCOMP_RET_KILL_PROCESS, next, next)
+	add(ldw, offNr, next, next)
 	if runtime.GOARCH == "amd64" {
-		add(jge, 0x40000000, toDeny) // the x32 ABI
+		add(jge, 0x40000000, toDeny, next) // the x32 ABI
 	}
 	for _, nr := range blocked {
-		add(jeq, uint32(nr), toDeny)
+		add(jeq, uint32(nr), toDeny, next)
 	}
+	for _, nr := range nosysSyscalls() {
+		add(jeq, uint32(nr), toNosys, next)
+	}
+	// clone: refuse namespace flags (in the low 32 bits of args[0], all
+	// the kernel reads of them).
+	add(jeq, unix.SYS_CLONE, next, skip+2)
+	add(ldw, offArg0, next, next)
+	add(jset, cloneNamespaceFlags, toDeny, toAllow)
 	// ioctl: check the request's low 32 bits (the kernel takes an int).
-	add(jeq, unix.SYS_IOCTL, 0)
-	ioctlAt := len(p) - 1
-	add(ldw, offArg1, 0)
+	add(jeq, unix.SYS_IOCTL, next, toAllow)
+	add(ldw, offArg1, next, next)
 	for _, req := range blockedIoctls {
-		add(jeq, req, toDeny)
+		add(jeq, req, toDeny, next)
 	}
 	allowAt := len(p)
-	add(ret, unix.SECCOMP_RET_ALLOW, 0)
+	add(ret, unix.SECCOMP_RET_ALLOW, next, next)
 	denyAt := len(p)
-	add(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM), 0)
-	p[ioctlAt].Jf = uint8(allowAt - ioctlAt - 1) // not ioctl: allow
+	add(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM), next, next)
+	nosysAt := len(p)
+	add(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), next, next)
 	out := make([]byte, 0, 8*len(p))
 	for i, in := range p {
-		switch in.jt {
-		case toDeny:
-			in.Jt = uint8(denyAt - i - 1)
-		case toAllow:
-			in.Jt = uint8(allowAt - i - 1)
+		off := func(target int) (uint8, error) {
+			var d int
+			switch target {
+			case next:
+				return 0, nil
+			case toAllow:
+				d = allowAt - i - 1
+			case toDeny:
+				d = denyAt - i - 1
+			case toNosys:
+				d = nosysAt - i - 1
+			default:
+				d = target - skip
+			}
+			if d < 0 || d > 255 {
+				return 0, errors.New("seccomp program too long")
+			}
+			return uint8(d), nil
 		}
-		if denyAt-i-1 > 255 {
-			return nil, errors.New("seccomp program too long")
+		var err error
+		if in.Jt, err = off(in.jt); err != nil {
+			return nil, err
+		}
+		if in.Jf, err = off(in.jf); err != nil {
+			return nil, err
 		}
 		out = binary.LittleEndian.AppendUint16(out, in.Code)
 		out = append(out, in.Jt, in.Jf)
