@@ -31,6 +31,10 @@ var txtarSeeds = []string{
 	"-- " + strings.Repeat("a", 300) + " --\n",
 }
 
+// TestSplitFiles is PATH-09 for txtar bodies, the playground's archive
+// format: entries named with "../", absolute names, backslashes, NUL and
+// duplicates are refused, and so are more than MaxFiles entries. A txtar
+// entry cannot be a link.
 func TestSplitFiles(t *testing.T) {
 	t.Parallel()
 	for _, s := range txtarSeeds[4:] {
@@ -51,7 +55,7 @@ func TestSplitFiles(t *testing.T) {
 	}
 }
 
-// FuzzSplitFiles: any body gives a file set whose names all stay inside a
+// FuzzSplitFiles (PATH-09): any body gives a file set whose names all stay inside a
 // run directory, or an ErrInvalidFiles error; never a panic.
 func FuzzSplitFiles(f *testing.F) {
 	for _, s := range txtarSeeds {
