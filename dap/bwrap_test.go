@@ -14,8 +14,9 @@ import (
 // dlv copy the tenant can run. The copy of the build cache starts warm
 // (isotest.LinkCache): a cold cache would rebuild the runtime for every
 // debug build. The view is the server's layout: the workspace at
-// /workspace, HOME at /home/user, GOMODCACHE at /gomodcache, GOROOT at
-// /goroot and the tools at /opt/ideserver/bin.
+// /workspace, HOME at /home/user (GOPATH and GOMODCACHE inside), GOROOT at
+// /goroot and the tools at /opt/ideserver/bin; the linked build cache at
+// /gocache.
 func isolate(t testing.TB, root string, f *fakeWorkspaces, wsID, dlv string, ropts *sandbox.Options) string {
 	t.Helper()
 	tools := filepath.Join(root, "tools")
@@ -31,7 +32,7 @@ func isolate(t testing.TB, root string, f *fakeWorkspaces, wsID, dlv string, rop
 		t.Fatal(err)
 	}
 	f.gocache = cache
-	d, err := f.TenantDirs("tenant1")
+	d, err := f.HomeDirs("tenant1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +53,6 @@ func isolate(t testing.TB, root string, f *fakeWorkspaces, wsID, dlv string, rop
 		}
 		return append(b,
 			sandbox.Bind{Host: d.Home, Target: "/home/user"},
-			sandbox.Bind{Host: d.GoPath, Target: "/gopath"},
-			sandbox.Bind{Host: d.GoModCache, Target: "/gomodcache"},
 			sandbox.Bind{Host: cache, Target: "/gocache"},
 			sandbox.Bind{Host: f.goroot, Target: "/goroot", ReadOnly: true},
 			sandbox.Bind{Host: tools, Target: "/opt/ideserver/bin", ReadOnly: true},

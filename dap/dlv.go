@@ -18,7 +18,7 @@ import (
 // its connection.
 func (p *proxy) start(ctx context.Context) error {
 	o := &p.m.opts
-	tenant, ws := p.tenant, p.ws
+	owner, ws := p.owner, p.ws
 	wsDir, err := filepath.Abs(o.Workspaces.Dir(ws))
 	if err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
@@ -26,13 +26,13 @@ func (p *proxy) start(ctx context.Context) error {
 	if p.wsRoot, err = filepath.EvalSymlinks(wsDir); err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
 	}
-	env, err := o.Workspaces.ProcessEnv(tenant)
+	env, err := o.Workspaces.ProcessEnv(owner)
 	if err != nil {
-		return fmt.Errorf("tenant environment: %w", err)
+		return fmt.Errorf("user environment: %w", err)
 	}
-	td, err := o.Workspaces.TenantDirs(tenant)
+	td, err := o.Workspaces.HomeDirs(owner)
 	if err != nil {
-		return fmt.Errorf("tenant directories: %w", err)
+		return fmt.Errorf("user directories: %w", err)
 	}
 	p.dir, err = os.MkdirTemp(o.TempDir, "ideserver-dap-")
 	if err != nil {
@@ -46,7 +46,7 @@ func (p *proxy) start(ctx context.Context) error {
 	if err := p.chownTenant(p.dir); err != nil {
 		return fmt.Errorf("session directory: %w", err)
 	}
-	viewPath := o.Runner.Viewer(tenant, ws) // one View for the session
+	viewPath := o.Runner.Viewer(owner, ws) // one View for the session
 	p.view = newToolView(o.Runner.Isolation() == sandbox.IsolationBwrap,
 		map[string]string{p.dir: SessionTarget, wsDir: viewPath(wsDir)}, viewPath)
 	roots := []Root{{Client: WorkspaceRoot, Host: wsDir}}
@@ -85,7 +85,7 @@ func (p *proxy) start(ctx context.Context) error {
 
 	p.proc, err = o.Runner.Start(ctx, sandbox.Cmd{
 		Kind:      "dlv",
-		Owner:     tenant,
+		Owner:     owner,
 		Workspace: ws,
 		Path:      dlv,
 		Args:      dlvArgs(p.view.path(sock)),
@@ -208,7 +208,7 @@ func (p *proxy) listenDlv(name string) (*net.UnixListener, string, error) {
 // chownTenant gives the host path to the tenant's uid when dlv runs as one
 // (Runner.OwnerUID); otherwise it does nothing.
 func (p *proxy) chownTenant(path string) error {
-	uid, mapped, err := p.m.opts.Runner.OwnerUID(p.tenant)
+	uid, mapped, err := p.m.opts.Runner.OwnerUID(p.owner)
 	if err != nil || !mapped {
 		return err
 	}
@@ -235,7 +235,7 @@ func (p *proxy) moveToTerminal() (err error) {
 		return err
 	}
 	defer ln.Close()
-	term, err := o.Terminals.Start(ctx, p.tenant, p.ws, TerminalCmd{
+	term, err := o.Terminals.Start(ctx, p.owner, p.ws, TerminalCmd{
 		Argv:   append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
 		Binds:  p.binds(),
 		Ptrace: true,

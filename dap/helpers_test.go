@@ -63,11 +63,11 @@ type fakeWorkspaces struct {
 
 func (f *fakeWorkspaces) Dir(id string) string { return filepath.Join(f.base, id) }
 
-func (f *fakeWorkspaces) TenantDirs(tenant string) (workspace.TenantDirs, error) {
-	b := filepath.Join(f.tenants, tenant)
-	d := workspace.TenantDirs{
-		Home: filepath.Join(b, "home"), GoPath: filepath.Join(b, "go"),
-		GoModCache: filepath.Join(b, "go", "pkg", "mod"), GoCache: f.gocache,
+func (f *fakeWorkspaces) HomeDirs(owner string) (workspace.HomeDirs, error) {
+	home := filepath.Join(f.tenants, owner, "home")
+	d := workspace.HomeDirs{
+		Home: home, GoPath: filepath.Join(home, "go"),
+		GoModCache: filepath.Join(home, "go", "pkg", "mod"), GoCache: f.gocache,
 	}
 	for _, dir := range []string{d.Home, d.GoModCache} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -77,8 +77,8 @@ func (f *fakeWorkspaces) TenantDirs(tenant string) (workspace.TenantDirs, error)
 	return d, nil
 }
 
-func (f *fakeWorkspaces) ProcessEnv(tenant string, extra ...string) ([]string, error) {
-	d, err := f.TenantDirs(tenant)
+func (f *fakeWorkspaces) ProcessEnv(owner string, extra ...string) ([]string, error) {
+	d, err := f.HomeDirs(owner)
 	if err != nil {
 		return nil, err
 	}

@@ -33,10 +33,11 @@ var (
 type Workspaces interface {
 	// Dir is the workspace's host directory.
 	Dir(id string) string
-	// ProcessEnv is the complete environment of the tenant's processes.
-	ProcessEnv(tenant string, extra ...string) ([]string, error)
-	// TenantDirs are the tenant's own directories (its module cache).
-	TenantDirs(tenant string) (workspace.TenantDirs, error)
+	// ProcessEnv is the complete environment of a user's processes
+	// (owner is its owner key, workspace.Owner.Key).
+	ProcessEnv(owner string, extra ...string) ([]string, error)
+	// HomeDirs are the user's own directories (HOME, its module cache).
+	HomeDirs(owner string) (workspace.HomeDirs, error)
 }
 
 var _ Workspaces = (*workspace.Manager)(nil)
@@ -45,13 +46,13 @@ var _ Workspaces = (*workspace.Manager)(nil)
 // adapts package terminal to it, so a terminal started here is listed and
 // attachable like any other.
 type Terminals interface {
-	// Start runs cmd in a new terminal of tenant's workspace: on a PTY
+	// Start runs cmd in a new terminal of owner's workspace: on a PTY
 	// that is its stdin, stdout and stderr, in the workspace directory,
-	// with the tenant's process environment, through the sandbox with
+	// with the user's process environment, through the sandbox with
 	// cmd's Binds and Ptrace (terminal.CreateOptions has both). Errors
 	// wrap ErrTerminalLimit at the terminal limits and never hold a host
 	// path.
-	Start(ctx context.Context, tenant, workspace string, cmd TerminalCmd) (Terminal, error)
+	Start(ctx context.Context, owner, workspace string, cmd TerminalCmd) (Terminal, error)
 }
 
 // TerminalCmd is the program Terminals.Start runs: dlv.
@@ -178,11 +179,13 @@ func New(opts Options) (*Manager, error) {
 	}, nil
 }
 
-// Open reserves a debug session for tenant's workspace. The caller has
-// checked that the tenant owns the workspace. It returns ErrLimit when the
-// workspace or tenant is at its limit and ErrClosed after Close. The
-// session must be served or closed.
-func (m *Manager) Open(tenant, workspaceID string) (*Session, error) {
+// Open reserves a debug session for owner's workspace; owner is the user's
+// owner key (workspace.Owner.Key), whose uid, HOME and caches dlv gets. The
+// caller has checked that owner owns the workspace. It returns ErrLimit
+// when the workspace or its tenant is at its limit and ErrClosed after
+// Close. The session must be served or closed.
+func (m *Manager) Open(owner, workspaceID string) (*Session, error) {
+	tenant := workspace.OwnerTenant(owner)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -194,7 +197,7 @@ func (m *Manager) Open(tenant, workspaceID string) (*Session, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		m: m, tenant: tenant, ws: workspaceID,
+		m: m, owner: owner, ws: workspaceID,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 	m.sessions[s] = struct{}{}
@@ -214,8 +217,9 @@ func (m *Manager) release(s *Session) {
 	if m.perWS[s.ws]--; m.perWS[s.ws] <= 0 {
 		delete(m.perWS, s.ws)
 	}
-	if m.perTen[s.tenant]--; m.perTen[s.tenant] <= 0 {
-		delete(m.perTen, s.tenant)
+	tenant := workspace.OwnerTenant(s.owner)
+	if m.perTen[tenant]--; m.perTen[tenant] <= 0 {
+		delete(m.perTen, tenant)
 	}
 	m.metrics.sessions.Dec()
 }

@@ -20,7 +20,7 @@ import (
 // Manager.Open.
 type Session struct {
 	m      *Manager
-	tenant string
+	owner  string // the user's owner key (workspace.Owner.Key)
 	ws     string
 	ctx    context.Context // cancelled by Stop/Close
 	cancel context.CancelFunc
@@ -68,10 +68,10 @@ func (s *Session) Serve(ctx context.Context, client Stream) error {
 
 	p := &proxy{
 		m:      s.m,
-		log:    s.m.log.With("tenant_id", s.tenant, "workspace_id", s.ws),
+		log:    s.m.log.With("owner", s.owner, "workspace_id", s.ws),
 		client: client,
 		ctx:    ctx,
-		tenant: s.tenant,
+		owner:  s.owner,
 		ws:     s.ws,
 	}
 	if err := p.start(ctx); err != nil {
@@ -92,7 +92,7 @@ type proxy struct {
 	log    *slog.Logger
 	client Stream
 	ctx    context.Context // Serve's
-	tenant string
+	owner  string          // the user's owner key: dlv runs as it
 	ws     string
 
 	dir     string    // private 0700 directory

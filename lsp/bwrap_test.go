@@ -47,8 +47,8 @@ func newBwrapEnv(t testing.TB) *env {
 // isolate prepares e (made by newBwrapEnv) for
 // tenant t1 running as isotest.UID under bubblewrap, and returns the runner and the
 // gopls copy its processes can run. The view is the server's layout:
-// the workspace at /workspace, HOME at /home/user, GOMODCACHE at
-// /gomodcache, GOROOT at /goroot and the tools at /opt/ideserver/bin.
+// the workspace at /workspace, HOME (GOPATH, GOMODCACHE and GOCACHE in it)
+// at /home/user, GOROOT at /goroot and the tools at /opt/ideserver/bin.
 func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 	t.Helper()
 	tools := filepath.Join(e.data, "tools")
@@ -74,9 +74,6 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 		}
 		return append(b,
 			sandbox.Bind{Host: e.dirs.Home, Target: "/home/user"},
-			sandbox.Bind{Host: e.dirs.GoPath, Target: "/gopath"},
-			sandbox.Bind{Host: e.dirs.GoModCache, Target: "/gomodcache"},
-			sandbox.Bind{Host: e.dirs.GoCache, Target: "/gocache"},
 			sandbox.Bind{Host: e.goroot, Target: "/goroot", ReadOnly: true},
 			sandbox.Bind{Host: tools, Target: "/opt/ideserver/bin", ReadOnly: true},
 		), nil

@@ -47,13 +47,13 @@ func (p pipes) Close() error                { return errors.Join(p.w.Close(), p.
 
 // startGopls starts gopls for the session through sandbox: plain "gopls"
 // (stdio, no -listen, -remote or -debug: LSP-11) in the workspace directory
-// with the tenant's environment.
+// with the user's environment.
 func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	path, err := s.m.opts.GoplsPath(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	env, err := s.m.opts.Workspaces.ProcessEnv(s.tenant)
+	env, err := s.m.opts.Workspaces.ProcessEnv(s.owner)
 	if err != nil {
 		return nil, fmt.Errorf("gopls env: %w", err)
 	}
@@ -69,7 +69,7 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	}
 	proc, err := s.m.opts.Runner.Start(context.WithoutCancel(ctx), sandbox.Cmd{
 		Kind:      "gopls",
-		Owner:     s.tenant,
+		Owner:     s.owner,
 		Workspace: s.wsID,
 		Path:      path,
 		Env:       env,

@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	data     string
 	wsID     string
-	dirs     workspace.TenantDirs
+	dirs     workspace.HomeDirs
 	goroot   string
 	fake     bool
 	extraEnv []string
@@ -62,7 +62,7 @@ type env struct {
 
 func (e *env) Dir(id string) string { return filepath.Join(e.data, "workspaces", id) }
 
-func (e *env) ProcessEnv(tenant string, extra ...string) ([]string, error) {
+func (e *env) ProcessEnv(owner string, extra ...string) ([]string, error) {
 	out := []string{
 		"HOME=" + e.dirs.Home,
 		"GOPATH=" + e.dirs.GoPath,
@@ -84,7 +84,7 @@ func (e *env) ProcessEnv(tenant string, extra ...string) ([]string, error) {
 	return append(out, extra...), nil
 }
 
-func (e *env) TenantDirs(string) (workspace.TenantDirs, error) { return e.dirs, nil }
+func (e *env) HomeDirs(string) (workspace.HomeDirs, error) { return e.dirs, nil }
 
 // newEnv makes a data directory holding workspace "ws1" with files.
 func newEnv(t testing.TB, files map[string]string) *env {
@@ -98,11 +98,11 @@ func newEnvIn(t testing.TB, data string, files map[string]string) *env {
 	e := &env{
 		data: data,
 		wsID: "ws1",
-		dirs: workspace.TenantDirs{
-			Home:       filepath.Join(data, "tenants", "t1", "home"),
-			GoPath:     filepath.Join(data, "tenants", "t1", "gopath"),
-			GoModCache: filepath.Join(data, "tenants", "t1", "gopath", "pkg", "mod"),
-			GoCache:    filepath.Join(data, "tenants", "t1", "cache"),
+		dirs: workspace.HomeDirs{ // the server's layout: everything in HOME
+			Home:       filepath.Join(data, "tenants", "t1", "users", "u1", "home"),
+			GoPath:     filepath.Join(data, "tenants", "t1", "users", "u1", "home", "go"),
+			GoModCache: filepath.Join(data, "tenants", "t1", "users", "u1", "home", "go", "pkg", "mod"),
+			GoCache:    filepath.Join(data, "tenants", "t1", "users", "u1", "home", ".cache", "go-build"),
 		},
 		goroot: goRoot(t),
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,8 +20,8 @@ import (
 // satisfies it).
 type Workspaces interface {
 	Dir(id string) string
-	ProcessEnv(tenant string, extra ...string) ([]string, error)
-	TenantDirs(tenant string) (workspace.TenantDirs, error)
+	ProcessEnv(owner string, extra ...string) ([]string, error)
+	HomeDirs(owner string) (workspace.HomeDirs, error)
 }
 
 var _ Workspaces = (*workspace.Manager)(nil)
@@ -140,7 +142,7 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, log: opts.Logger, sessions: make(map[*session]struct{})}, nil
 }
 
-// Serve proxies one LSP connection of tenant's workspace wsID until the
+// Serve proxies one LSP connection of owner's workspace wsID until the
 // client leaves, ctx ends, the workspace stops (StopWorkspace) or the
 // manager closes. client carries one JSON-RPC message per object; ReadObject
 // must accept a *json.RawMessage. If client has a method
@@ -148,15 +150,17 @@ func NewManager(opts Options) (*Manager, error) {
 // it ended (1007 malformed message, 1011 gopls keeps crashing, 1013 gopls
 // unavailable, 1001 workspace stopped). Serve starts gopls before reading
 // the client, and when it returns gopls has been shut down and nothing it
-// started runs. The caller must have checked that tenant owns wsID.
-func (m *Manager) Serve(ctx context.Context, tenant, wsID string, client jsonrpc2.ObjectStream) error {
+// started runs. owner is the user's owner key (workspace.Owner.Key): gopls
+// runs as that user, with its HOME and caches. The caller must have checked
+// that owner owns wsID.
+func (m *Manager) Serve(ctx context.Context, owner, wsID string, client jsonrpc2.ObjectStream) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dirs, err := m.opts.Workspaces.TenantDirs(tenant)
+	dirs, err := m.opts.Workspaces.HomeDirs(owner)
 	if err != nil {
-		return fmt.Errorf("lsp: tenant dirs: %w", err)
+		return fmt.Errorf("lsp: home dirs: %w", err)
 	}
-	s := newSession(m, tenant, wsID, dirs, client, cancel)
+	s := newSession(m, owner, wsID, dirs, client, cancel)
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -227,22 +231,35 @@ func (m *Manager) Sessions() int {
 	return len(m.sessions)
 }
 
-// ReadOnlyDir returns the host directory behind a read-only client root
-// of tenant: "goroot" or "gomodcache". It is for the server's file
-// endpoints, which open it with os.Root; the path never reaches a client.
-func (m *Manager) ReadOnlyDir(tenant, name string) (string, error) {
+// ReadOnlyRoot opens the directory behind a read-only client root of
+// owner (a user's owner key): "goroot" or "gomodcache", for the server's
+// file endpoints; the caller closes it. The module cache lies in the
+// user's HOME, where the user's processes can replace any directory with a
+// symlink, so it is opened inside a root on HOME (whose own path only the
+// server can change): a symlink there resolves inside HOME or fails, never
+// reaching the host. The path never reaches a client.
+func (m *Manager) ReadOnlyRoot(owner, name string) (*os.Root, error) {
 	switch name {
 	case "goroot":
 		if m.opts.GoRoot == "" {
-			return "", fmt.Errorf("lsp: %w: no GOROOT", workspace.ErrNotFound)
+			return nil, fmt.Errorf("lsp: %w: no GOROOT", workspace.ErrNotFound)
 		}
-		return m.opts.GoRoot, nil
+		return os.OpenRoot(m.opts.GoRoot)
 	case "gomodcache":
-		d, err := m.opts.Workspaces.TenantDirs(tenant)
+		d, err := m.opts.Workspaces.HomeDirs(owner)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return d.GoModCache, nil
+		rel, err := filepath.Rel(d.Home, d.GoModCache)
+		if err != nil || !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("lsp: %w: the module cache is not inside HOME", workspace.ErrNotFound)
+		}
+		home, err := os.OpenRoot(d.Home)
+		if err != nil {
+			return nil, err
+		}
+		defer home.Close()
+		return home.OpenRoot(rel)
 	}
-	return "", fmt.Errorf("lsp: %w: %q", workspace.ErrNotFound, name)
+	return nil, fmt.Errorf("lsp: %w: %q", workspace.ErrNotFound, name)
 }

@@ -14,9 +14,10 @@ import (
 // still hides the host directories and the tool's HOME.
 func TestToolRoots(t *testing.T) {
 	t.Parallel()
-	dirs := workspace.TenantDirs{
-		Home: "/data/tenants/t1/home", GoPath: "/data/tenants/t1/go",
-		GoModCache: "/data/tenants/t1/go/pkg/mod", GoCache: "/data/tenants/t1/cache",
+	home := "/data/tenants/t1/users/u1/home"
+	dirs := workspace.HomeDirs{
+		Home: home, GoPath: home + "/go",
+		GoModCache: home + "/go/pkg/mod", GoCache: home + "/.cache/go-build",
 	}
 	ws, goroot := "/data/workspaces/ws1", "/usr/local/go"
 
@@ -34,15 +35,34 @@ func TestToolRoots(t *testing.T) {
 
 	t.Run("bwrap", func(t *testing.T) {
 		t.Parallel()
-		view := map[string]string{ws: "/workspace", goroot: "/goroot", dirs.GoModCache: "/gomodcache", dirs.Home: "/home/user"}
+		// The server's binds: the module cache has none of its own, the
+		// sandbox sees it inside HOME.
+		binds := [][2]string{{ws, "/workspace"}, {goroot, "/goroot"}, {dirs.Home, "/home/user"}}
 		r := toolRoots(func(h string) string {
-			if v, ok := view[h]; ok {
-				return v
+			for _, b := range binds {
+				if h == b[0] {
+					return b[1]
+				}
+				if rest, ok := strings.CutPrefix(h, b[0]+"/"); ok {
+					return b[1] + "/" + rest
+				}
 			}
 			return h
 		}, ws, goroot, dirs, []string{"/data"})
-		if r.Workspace != "/workspace" || r.GoRoot != "/goroot" || r.GoModCache != "/gomodcache" {
+		if r.Workspace != "/workspace" || r.GoRoot != "/goroot" || r.GoModCache != "/home/user/go/pkg/mod" {
 			t.Fatalf("roots = %+v, want the sandbox's paths", r)
+		}
+		// The client still sees the module cache at /gomodcache, both
+		// ways, and the HOME around it stays hidden.
+		const mod = "/home/user/go/pkg/mod/example.com/m@v1.0.0/m.go"
+		if c, ok := r.ToClientURI("file://" + mod); !ok || c != "file:///gomodcache/example.com/m@v1.0.0/m.go" {
+			t.Errorf("ToClientURI(module file) = %q, %v", c, ok)
+		}
+		if h, err := r.ToHostURI("file:///gomodcache/example.com/m@v1.0.0/m.go"); err != nil || h != "file://"+mod {
+			t.Errorf("ToHostURI(/gomodcache file) = %q, %v", h, err)
+		}
+		if got := NewRewriter(r).ClientText("open " + mod + " in /home/user/.config"); got != "open /gomodcache/example.com/m@v1.0.0/m.go in …/.config" {
+			t.Errorf("ClientText = %q", got)
 		}
 		for _, d := range []string{dirs.Home, "/home/user", ws, goroot, dirs.GoModCache, "/data"} {
 			if !slices.Contains(r.Redact, d) {

@@ -52,11 +52,11 @@ var (
 
 // session is one LSP connection and its gopls.
 type session struct {
-	m      *Manager
-	log    *slog.Logger
-	tenant string
-	wsID   string
-	dir    string // host workspace directory
+	m     *Manager
+	log   *slog.Logger
+	owner string // the user's owner key: gopls runs as it
+	wsID  string
+	dir   string // host workspace directory
 	// toolDir is the workspace directory as gopls sees it
 	// (Runner.ViewPath): dir itself with IsolationNone, /workspace under
 	// bubblewrap. Every URI sent to gopls is built from it.
@@ -95,13 +95,13 @@ type session struct {
 	wg      sync.WaitGroup
 }
 
-func newSession(m *Manager, tenant, wsID string, dirs workspace.TenantDirs, client jsonrpc2.ObjectStream, cancel context.CancelFunc) *session {
+func newSession(m *Manager, owner, wsID string, dirs workspace.HomeDirs, client jsonrpc2.ObjectStream, cancel context.CancelFunc) *session {
 	dir := m.opts.Workspaces.Dir(wsID)
-	roots := toolRoots(m.opts.Runner.Viewer(tenant, wsID), dir, m.opts.GoRoot, dirs, m.opts.Redact) // one View for the session
+	roots := toolRoots(m.opts.Runner.Viewer(owner, wsID), dir, m.opts.GoRoot, dirs, m.opts.Redact) // one View for the session
 	s := &session{
 		m:          m,
-		log:        m.log.With("workspace_id", wsID, "tenant_id", tenant),
-		tenant:     tenant,
+		log:        m.log.With("workspace_id", wsID, "owner", owner),
+		owner:      owner,
 		wsID:       wsID,
 		dir:        dir,
 		toolDir:    roots.Workspace,
@@ -126,11 +126,11 @@ func (s *session) toolWorkspaceURI() string { return fileURI(filepath.ToSlash(s.
 
 // toolRoots returns the Roots of a session: the client roots mapped to
 // the directories as the tool sees them (view translates a host path,
-// Runner.ViewPath), and as Redact the tenant's other directories in both
+// Runner.ViewPath), and as Redact the user's other directories in both
 // forms, the host forms of the roots where the tool sees them elsewhere,
 // and extra. With IsolationNone view is the identity and the roots are the
 // host directories.
-func toolRoots(view func(string) string, wsDir, goroot string, dirs workspace.TenantDirs, extra []string) Roots {
+func toolRoots(view func(string) string, wsDir, goroot string, dirs workspace.HomeDirs, extra []string) Roots {
 	v := func(host string) string {
 		if host == "" {
 			return ""

@@ -24,16 +24,16 @@ const (
 
 // Roots maps the client's view to the tool's: the directories as gopls
 // sees them, which are the host directories when it runs directly and the
-// sandbox's paths (/workspace, /goroot, /gomodcache, see
+// sandbox's paths (/workspace, /goroot, /home/user/go/pkg/mod, see
 // sandbox.Runner.ViewPath) under bubblewrap. "Host" below means that view.
 // The directories are absolute and clean; GoRoot and GoModCache may be
 // empty (then the client roots of the same name are refused).
 type Roots struct {
 	Workspace  string // the workspace directory as gopls sees it
 	GoRoot     string // GOROOT as gopls sees it
-	GoModCache string // the tenant's GOMODCACHE as gopls sees it
+	GoModCache string // the user's GOMODCACHE as gopls sees it (inside HOME)
 	// Redact are further directories that must never reach a client (the
-	// data directory, the tenant's HOME and caches, in the host's and the
+	// data directory, the user's HOME and caches, in the host's and the
 	// tool's view); they are replaced in text by "…".
 	Redact []string
 }

@@ -18,7 +18,7 @@ import (
 // /gocache), and returns the data directory, the run directories' parent
 // and the build cache, all below a directory every uid may traverse. dirs
 // returns the tenant's directories; it is called when a process starts.
-func isolate(t testing.TB, ropts *sandbox.Options, dirs func(string) (workspace.TenantDirs, error)) (data, runs, cache string) {
+func isolate(t testing.TB, ropts *sandbox.Options, dirs func(string) (workspace.HomeDirs, error)) (data, runs, cache string) {
 	t.Helper()
 	if why := isotest.Unavailable(); why != "" {
 		t.Skip(why)

@@ -40,7 +40,7 @@ func newEnvMode(t testing.TB, mod func(*playground.Options), bwrap bool) *env {
 	ropts := sandbox.Options{Instance: "playground-test", KillGrace: 200 * time.Millisecond}
 	var mgr *workspace.Manager // set below, before any process starts
 	if bwrap {
-		dir, runDir, cache = isolate(t, &ropts, func(tenant string) (workspace.TenantDirs, error) { return mgr.TenantDirs(tenant) })
+		dir, runDir, cache = isolate(t, &ropts, func(tenant string) (workspace.HomeDirs, error) { return mgr.HomeDirs(tenant) })
 	}
 	runner, err := sandbox.New(ropts)
 	if err != nil {

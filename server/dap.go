@@ -11,10 +11,11 @@ import (
 // DAPService bridges DAP WebSockets to Delve (package dap, adapted in
 // cmd/ideserver). Nil in Options: the DAP route is not served.
 type DAPService interface {
-	// OpenDAP reserves a debug session for tenant's workspace before the
-	// upgrade; the handler has checked ownership. An error wrapping
+	// OpenDAP reserves a debug session for owner's workspace before the
+	// upgrade; owner is the user's owner key (workspace.Owner.Key), as
+	// which dlv runs. The handler has checked ownership. An error wrapping
 	// ErrDAPLimit is answered 429; any other is a 503.
-	OpenDAP(tenant, workspaceID string) (DAPSession, error)
+	OpenDAP(owner, workspaceID string) (DAPSession, error)
 }
 
 // DAPSession is one reserved debug session.
@@ -62,7 +63,7 @@ func (s *Server) handleDAP(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
 		return err
 	}
-	sess, err := s.opts.DAP.OpenDAP(o.Tenant, id)
+	sess, err := s.opts.DAP.OpenDAP(o.Key(), id)
 	if err != nil {
 		if errors.Is(err, ErrDAPLimit) {
 			return &apiError{http.StatusTooManyRequests, "too_many_debug_sessions", "This workspace or account has as many debug sessions as allowed; close one first.", err}

@@ -20,16 +20,18 @@ import (
 // LSPService bridges LSP WebSockets to gopls (package lsp, adapted in
 // cmd/ideserver). Nil in Options: the LSP routes are not served.
 type LSPService interface {
-	// Serve proxies one LSP connection of tenant's workspace until the
+	// Serve proxies one LSP connection of owner's workspace until the
 	// client leaves or the service ends it. client.ReadObject takes a
 	// *json.RawMessage (one text frame); WriteObject takes a
 	// json.RawMessage. The client also has CloseWith(code, reason), which
 	// Serve may call to close with a specific code; the returned error may
-	// carry CloseCode() (int, string) for the same purpose.
-	Serve(ctx context.Context, tenant, workspaceID string, client jsonrpc2.ObjectStream) error
-	// ReadOnlyDir returns the host directory of a read-only root of
-	// tenant ("goroot" or "gomodcache"); it never reaches a client.
-	ReadOnlyDir(tenant, name string) (string, error)
+	// carry CloseCode() (int, string) for the same purpose. owner is the
+	// user's owner key (workspace.Owner.Key): gopls runs as that user.
+	Serve(ctx context.Context, owner, workspaceID string, client jsonrpc2.ObjectStream) error
+	// ReadOnlyRoot opens a read-only root of owner ("goroot" or
+	// "gomodcache") without resolving any path a user can change; the
+	// caller closes it. Its host path never reaches a client.
+	ReadOnlyRoot(owner, name string) (*os.Root, error)
 }
 
 // lspRoutes are the Language server routes of docs/api.md.
@@ -54,7 +56,7 @@ func (s *Server) handleLSP(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
-		err := s.opts.LSP.Serve(ctx, o.Tenant, id, &lspStream{c: c})
+		err := s.opts.LSP.Serve(ctx, o.Key(), id, &lspStream{c: c})
 		var cc interface{ CloseCode() (int, string) }
 		if errors.As(err, &cc) {
 			code, reason := cc.CloseCode()
@@ -119,7 +121,8 @@ func (st *lspStream) Close() error {
 }
 
 // readOnlyFiles serves a file (or a directory listing) below a read-only
-// root of the caller's tenant, resolved with os.Root.
+// root of the caller (its user's module cache, or GOROOT), resolved with
+// os.Root.
 func (s *Server) readOnlyFiles(name string) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		o := owner(r)
@@ -130,11 +133,7 @@ func (s *Server) readOnlyFiles(name string) func(w http.ResponseWriter, r *http.
 		if err != nil {
 			return err
 		}
-		dir, err := s.opts.LSP.ReadOnlyDir(o.Tenant, name)
-		if err != nil {
-			return errNotFound
-		}
-		root, err := os.OpenRoot(dir)
+		root, err := s.opts.LSP.ReadOnlyRoot(o.Key(), name)
 		if err != nil {
 			return errNotFound
 		}

@@ -43,14 +43,14 @@ func (f *fakeLSP) Serve(ctx context.Context, tenant, ws string, client jsonrpc2.
 	}
 }
 
-func (f *fakeLSP) ReadOnlyDir(tenant, name string) (string, error) {
+func (f *fakeLSP) ReadOnlyRoot(owner, name string) (*os.Root, error) {
 	switch name {
 	case "goroot":
-		return f.goroot, nil
+		return os.OpenRoot(f.goroot)
 	case "gomodcache":
-		return f.modcache, nil
+		return os.OpenRoot(f.modcache)
 	}
-	return "", errors.New("no such root")
+	return nil, errors.New("no such root")
 }
 
 func newLSPHarness(t *testing.T) (*harness, *fakeLSP) {

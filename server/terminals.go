@@ -18,14 +18,16 @@ import (
 // apply; their text never reaches a client.
 type TerminalService interface {
 	// CreateTerminal starts a terminal; the context bounds the start only.
-	CreateTerminal(ctx context.Context, tenant, workspace string, req TerminalRequest) (TerminalInfo, error)
+	// owner (in every method) is the user's owner key
+	// (workspace.Owner.Key): the terminal runs as that user.
+	CreateTerminal(ctx context.Context, owner, workspace string, req TerminalRequest) (TerminalInfo, error)
 	// ListTerminals lists the workspace's terminals.
-	ListTerminals(tenant, workspace string) ([]TerminalInfo, error)
+	ListTerminals(owner, workspace string) ([]TerminalInfo, error)
 	// DeleteTerminal kills the terminal's processes and returns when they
 	// are gone.
-	DeleteTerminal(ctx context.Context, tenant, workspace, id string) error
+	DeleteTerminal(ctx context.Context, owner, workspace, id string) error
 	// AttachTerminal finds the terminal; its Serve bridges a client to it.
-	AttachTerminal(tenant, workspace, id string) (TerminalAttachment, error)
+	AttachTerminal(owner, workspace, id string) (TerminalAttachment, error)
 }
 
 // TerminalAttachment bridges one client to a terminal.
@@ -120,7 +122,7 @@ func (s *Server) handleCreateTerminal(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	t, err := s.opts.Terminals.CreateTerminal(r.Context(), o.Tenant, id, req)
+	t, err := s.opts.Terminals.CreateTerminal(r.Context(), o.Key(), id, req)
 	if err != nil {
 		return terminalError(err)
 	}
@@ -135,7 +137,7 @@ func (s *Server) handleListTerminals(w http.ResponseWriter, r *http.Request) err
 	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
 		return err
 	}
-	ts, err := s.opts.Terminals.ListTerminals(o.Tenant, id)
+	ts, err := s.opts.Terminals.ListTerminals(o.Key(), id)
 	if err != nil {
 		return terminalError(err)
 	}
@@ -152,7 +154,7 @@ func (s *Server) handleDeleteTerminal(w http.ResponseWriter, r *http.Request) er
 	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
 		return err
 	}
-	if err := s.opts.Terminals.DeleteTerminal(r.Context(), o.Tenant, id, r.PathValue("id")); err != nil {
+	if err := s.opts.Terminals.DeleteTerminal(r.Context(), o.Key(), id, r.PathValue("id")); err != nil {
 		return terminalError(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -167,7 +169,7 @@ func (s *Server) handleAttachTerminal(w http.ResponseWriter, r *http.Request) er
 	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
 		return err
 	}
-	att, err := s.opts.Terminals.AttachTerminal(o.Tenant, id, r.PathValue("id"))
+	att, err := s.opts.Terminals.AttachTerminal(o.Key(), id, r.PathValue("id"))
 	if err != nil {
 		return terminalError(err)
 	}

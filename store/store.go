@@ -50,11 +50,12 @@ import (
 //	|--> <workspace id>/ (bucket)
 //	     |--> <created_at: 8 bytes big-endian><share id> -> share id
 //
-//	tenant_uids/ (bucket: each tenant's host uid, allocated once; uids.go)
-//	|--> <tenant id> -> tenantUIDEntry
+//	tenant_uids/ (bucket: each owner's host uid, allocated once; uids.go)
+//	|--> <owner key> -> tenantUIDEntry ("<tenant>/<user>", "@<name>", or,
+//	|                   from earlier versions, a bare tenant id)
 //
 //	uid_tenants/ (bucket: the reverse index, to find the lowest free uid)
-//	|--> <uid: 4 bytes big-endian> -> tenant id
+//	|--> <uid: 4 bytes big-endian> -> owner key
 //
 //	Databases created before snippets/, shares/, share_index/, tenant_uids/
 //	and uid_tenants/ existed lack them; readers treat a missing bucket as

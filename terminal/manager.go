@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ideserver/ideserver/sandbox"
+	ideworkspace "github.com/ideserver/ideserver/workspace"
 )
 
 var (
@@ -129,15 +130,16 @@ func checkCommand(argv []string) error {
 	return nil
 }
 
-// Create starts a terminal in workspace for tenant: the command (default
-// the shell) in the workspace directory, on a PTY of the given size, with
-// the tenant's environment plus TERM=xterm-256color and LANG=C.UTF-8. The
-// caller has checked that tenant owns workspace. ctx bounds the start only;
+// Create starts a terminal in workspace for owner, a user's owner key
+// (workspace.Owner.Key): the command (default the shell) in the workspace
+// directory, on a PTY of the given size, as the user's uid with the user's
+// environment plus TERM=xterm-256color and LANG=C.UTF-8. The caller has
+// checked that owner owns workspace. ctx bounds the start only;
 // the terminal lives until Delete, idle timeout, StopWorkspace or Close.
 // Errors: ErrInvalidSize, ErrInvalidCommand, ErrLimit, ErrClosed, or the
 // start error (sandbox.ErrNotFound for an unknown program), never with a
 // host path.
-func (m *Manager) Create(ctx context.Context, tenant, workspace string, o CreateOptions) (Info, error) {
+func (m *Manager) Create(ctx context.Context, owner, workspace string, o CreateOptions) (Info, error) {
 	if o.Cols == 0 && o.Rows == 0 {
 		o.Cols, o.Rows = DefaultCols, DefaultRows
 	}
@@ -154,7 +156,7 @@ func (m *Manager) Create(ctx context.Context, tenant, workspace string, o Create
 	s := &Session{
 		m:         m,
 		id:        id,
-		tenant:    tenant,
+		owner:     owner,
 		workspace: workspace,
 		created:   time.Now().UTC(),
 		cols:      o.Cols,
@@ -162,7 +164,7 @@ func (m *Manager) Create(ctx context.Context, tenant, workspace string, o Create
 		ring:      newRing(m.opts.Scrollback),
 		subs:      make(map[*attachment]struct{}),
 		readDone:  make(chan struct{}),
-		log:       m.log.With("tenant_id", tenant, "workspace_id", workspace, "terminal_id", id),
+		log:       m.log.With("owner", owner, "workspace_id", workspace, "terminal_id", id),
 	}
 	// Reserve the slot before starting, so concurrent Creates cannot both
 	// pass the limit.
@@ -205,10 +207,11 @@ func (m *Manager) reserve(s *Session) error {
 		return ErrClosed
 	}
 	inWS, inTenant := 0, 0
+	tenant := ideworkspace.OwnerTenant(s.owner)
 	for _, o := range m.sessions {
-		if o.tenant == s.tenant {
+		if ideworkspace.OwnerTenant(o.owner) == tenant {
 			inTenant++
-			if o.workspace == s.workspace {
+			if o.owner == s.owner && o.workspace == s.workspace {
 				inWS++
 			}
 		}
@@ -229,7 +232,7 @@ func (m *Manager) reserve(s *Session) error {
 // fixed PATH and would drop the Go toolchain that Env puts first.
 func (m *Manager) start(ctx context.Context, s *Session, o CreateOptions) (*sandbox.Process, error) {
 	argv := o.Command
-	env, err := m.opts.Env(s.tenant, "TERM=xterm-256color", "LANG=C.UTF-8")
+	env, err := m.opts.Env(s.owner, "TERM=xterm-256color", "LANG=C.UTF-8")
 	if err != nil {
 		return nil, fmt.Errorf("terminal environment: %w", err)
 	}
@@ -238,7 +241,7 @@ func (m *Manager) start(ctx context.Context, s *Session, o CreateOptions) (*sand
 	}
 	cmd := sandbox.Cmd{
 		Kind:      "terminal",
-		Owner:     s.tenant,
+		Owner:     s.owner,
 		Workspace: s.workspace,
 		Env:       env,
 		Dir:       m.opts.Dir(s.workspace),
@@ -273,24 +276,24 @@ func newID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// Get returns tenant's terminal id in workspace, or ErrNotFound (also for
-// another tenant's or workspace's terminal).
-func (m *Manager) Get(tenant, workspace, id string) (*Session, error) {
+// Get returns owner's terminal id in workspace, or ErrNotFound (also for
+// another owner's or workspace's terminal).
+func (m *Manager) Get(owner, workspace, id string) (*Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.sessions[id]
-	if !ok || s.tenant != tenant || s.workspace != workspace || s.proc == nil {
+	if !ok || s.owner != owner || s.workspace != workspace || s.proc == nil {
 		return nil, ErrNotFound
 	}
 	return s, nil
 }
 
-// List returns the terminals of tenant's workspace, oldest first.
-func (m *Manager) List(tenant, workspace string) []Info {
+// List returns the terminals of owner's workspace, oldest first.
+func (m *Manager) List(owner, workspace string) []Info {
 	m.mu.Lock()
 	var ss []*Session
 	for _, s := range m.sessions {
-		if s.tenant == tenant && s.workspace == workspace && s.proc != nil {
+		if s.owner == owner && s.workspace == workspace && s.proc != nil {
 			ss = append(ss, s)
 		}
 	}
@@ -308,13 +311,13 @@ func (m *Manager) List(tenant, workspace string) []Info {
 	return out
 }
 
-// Delete ends tenant's terminal id in workspace: it kills every process
+// Delete ends owner's terminal id in workspace: it kills every process
 // the terminal started (background jobs and setsid'ed children included)
 // and returns when they are gone. Attached clients receive the remaining
 // output and the exit message. ErrNotFound for an unknown terminal; an
 // error wrapping sandbox.ErrSurvivors if something could not be killed.
-func (m *Manager) Delete(ctx context.Context, tenant, workspace, id string) error {
-	s, err := m.Get(tenant, workspace, id)
+func (m *Manager) Delete(ctx context.Context, owner, workspace, id string) error {
+	s, err := m.Get(owner, workspace, id)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,11 @@ const (
 type Options struct {
 	// Runner starts every terminal process. Required.
 	Runner *sandbox.Runner
-	// Env returns the complete environment for a process of tenant, with
-	// extra ("KEY=value") entries winning over earlier ones; the signature
-	// of workspace.Manager.ProcessEnv. Required.
-	Env func(tenant string, extra ...string) ([]string, error)
+	// Env returns the complete environment for a process of owner (a
+	// user's owner key, workspace.Owner.Key), with extra ("KEY=value")
+	// entries winning over earlier ones; the signature of
+	// workspace.Manager.ProcessEnv. Required.
+	Env func(owner string, extra ...string) ([]string, error)
 	// Dir returns the host directory of a workspace, the terminal's working
 	// directory. Required. It never reaches a client.
 	Dir func(workspace string) string

@@ -19,7 +19,7 @@ const readBufSize = 16 << 10
 type Session struct {
 	m         *Manager
 	id        string
-	tenant    string
+	owner     string // the user's owner key (workspace.Owner.Key)
 	workspace string
 	created   time.Time
 	proc      *sandbox.Process // nil while starting

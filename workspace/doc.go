@@ -11,12 +11,16 @@
 // (match them with [errors.Is]) and carry only what the client sent, never a
 // host path.
 //
-// With [ManagerOptions.Identity] each tenant's files on the host belong to
-// the tenant's own uid (the one its isolated processes run as): its
-// directories ([Manager.TenantDirs]), its workspaces, and every entry
-// written through [Files]. [Manager.View] gives the sandbox the binds of a
-// tenant's processes; package sandbox is the only package of ours it
-// imports besides store.
+// The tenant is the administrative boundary (credentials, limits); the user
+// is the isolation boundary. Each user is an isolation principal named by an
+// owner key ([Owner.Key], "<tenant>/<user>"; the server's internal
+// identities are "@<name>", which no tenant or user id can spell): with
+// [ManagerOptions.Identity] each user's files on the host belong to the
+// user's own uid (the one its isolated processes run as): its HOME and Go
+// caches ([Manager.HomeDirs]), its workspaces, and every entry written
+// through [Files]. [Manager.View] gives the sandbox the binds of an owner's
+// processes; package sandbox is the only package of ours it imports besides
+// store.
 //
 // Who may import it: server, lsp, dap, playground and cmd/ideserver.
 package workspace

@@ -11,65 +11,85 @@ import (
 	"github.com/ideserver/ideserver/store"
 )
 
-// Where [Manager.View] binds a tenant's directories inside an isolated
-// process. Tools that show paths to a client (lsp, dap) use the same names.
+// Where [Manager.View] binds a user's directories inside an isolated
+// process. GOPATH, GOMODCACHE and GOCACHE are directories of HOME, without
+// binds of their own (the sandbox sees the module cache at
+// /home/user/go/pkg/mod); tools that show paths to a client (lsp, dap) map
+// them to names of their own.
 const (
-	SandboxWorkspace  = "/workspace"  // the workspace directory
-	SandboxHome       = "/home/user"  // the tenant's HOME (GOPATH, GOCACHE inside)
-	SandboxGoModCache = "/gomodcache" // the tenant's GOMODCACHE
-	SandboxGoRoot     = "/goroot"     // GOROOT, read-only
+	SandboxWorkspace = "/workspace" // the workspace directory
+	SandboxHome      = "/home/user" // the user's HOME (GOPATH, GOMODCACHE, GOCACHE inside)
+	SandboxGoRoot    = "/goroot"    // GOROOT, read-only
 )
 
 // noOwner is the uid meaning "leave ownership alone": no Identity, or an
 // Identity that answered a negative uid.
 const noOwner = -1
 
-// tenantUID returns the host uid that owns tenant's files, or noOwner. The
+// ownerUID returns the host uid that owns owner's files, or noOwner. The
 // answer of ManagerOptions.Identity is cached: it must be stable.
-func (m *Manager) tenantUID(tenant string) (int, error) {
+func (m *Manager) ownerUID(owner string) (int, error) {
 	if m.opts.Identity == nil {
 		return noOwner, nil
 	}
 	m.mu.Lock()
-	uid, ok := m.uids[tenant]
+	uid, ok := m.uids[owner]
 	m.mu.Unlock()
 	if ok {
 		return uid, nil
 	}
-	uid, err := m.opts.Identity(tenant)
+	uid, err := m.opts.Identity(owner)
 	if err != nil {
-		return noOwner, fmt.Errorf("tenant identity: %w", err)
+		return noOwner, fmt.Errorf("owner identity: %w", err)
 	}
 	if uid < 0 {
 		uid = noOwner
 	}
 	m.mu.Lock()
-	m.uids[tenant] = uid
+	m.uids[owner] = uid
 	m.mu.Unlock()
 	return uid, nil
 }
 
-// View returns the binds every isolated process of tenant in workspace gets
-// (the shape of sandbox.Options.View): the workspace directory at
-// SandboxWorkspace when workspace is not "" (the workspace must exist and
-// belong to tenant, else the error wraps ErrNotFound), the tenant's HOME at
-// SandboxHome, its GOMODCACHE at SandboxGoModCache, and GOROOT read-only at
-// SandboxGoRoot when ManagerOptions.Go.Root is set.
+// View returns the binds every isolated process of owner (an owner key, see
+// [Owner.Key]) in workspace gets (the shape of sandbox.Options.View):
 //
-// It prepares what it binds as TenantDirs does (creating directories, giving
-// them to the tenant's uid) and gives a workspace directory from before
-// isolation to the tenant's uid, so a process started before any file access
-// can write its workspace. The Host paths are for the sandbox only and never
-// reach a client. Safe for concurrent use.
-func (m *Manager) View(tenant, workspace string) ([]sandbox.Bind, error) {
-	dirs, err := m.TenantDirs(tenant)
+//   - for a user: the workspace directory at SandboxWorkspace when
+//     workspace is not "" (the workspace must exist and belong to that
+//     tenant and user, else the error wraps ErrNotFound), the user's HOME
+//     at SandboxHome, and GOROOT read-only at SandboxGoRoot when
+//     ManagerOptions.Go.Root is set;
+//   - for an internal identity ("@<name>"): GOROOT read-only and nothing
+//     else (no HOME, no workspace: a workspace is ErrNotFound). Its caller
+//     adds what its processes need.
+//
+// No bind's source lies inside another's. It prepares what it binds as
+// HomeDirs does (creating directories, giving them to the user's uid) and
+// gives a workspace directory owned by another uid (from before isolation,
+// or from the per-tenant uid of an earlier version) to the user's uid, so a
+// process started before any file access can write its workspace. The Host
+// paths are for the sandbox only and never reach a client. Safe for
+// concurrent use.
+func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
+	var goroot []sandbox.Bind
+	if m.opts.Go.Root != "" {
+		goroot = append(goroot, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
+	}
+	if IsInternalOwner(owner) {
+		if workspace != "" {
+			return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
+		}
+		return goroot, nil
+	}
+	dirs, err := m.HomeDirs(owner)
 	if err != nil {
 		return nil, err
 	}
+	o, _ := ParseOwnerKey(owner) // valid: HomeDirs checked it
 	var binds []sandbox.Bind
 	if workspace != "" {
 		w, err := m.opts.Store.GetWorkspace(workspace)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && w.TenantID != tenant) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !owns(o, w)) {
 			return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
 		}
 		if err != nil {
@@ -78,28 +98,23 @@ func (m *Manager) View(tenant, workspace string) ([]sandbox.Bind, error) {
 		if fi, err := os.Lstat(m.Dir(workspace)); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("%w: workspace %q has no directory", ErrNotFound, workspace)
 		}
-		if err := m.adoptWorkspace(tenant, workspace); err != nil {
+		if err := m.adoptWorkspace(owner, workspace); err != nil {
 			return nil, err
 		}
 		binds = append(binds, sandbox.Bind{Host: m.Dir(workspace), Target: SandboxWorkspace})
 	}
-	binds = append(binds,
-		sandbox.Bind{Host: dirs.Home, Target: SandboxHome},
-		sandbox.Bind{Host: dirs.GoModCache, Target: SandboxGoModCache},
-	)
-	if m.opts.Go.Root != "" {
-		binds = append(binds, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
-	}
-	return binds, nil
+	binds = append(binds, sandbox.Bind{Host: dirs.Home, Target: SandboxHome})
+	return append(binds, goroot...), nil
 }
 
 // adoptWorkspace gives the directory of workspace id, and everything in it,
-// to tenant's uid when the directory belongs to another uid (a workspace
-// from before isolation). Without an identity it does nothing; with one, a
+// to owner's uid when the directory belongs to another uid (a workspace
+// from before isolation, or one of an earlier version, which gave it to the
+// per-tenant uid). Without an identity it does nothing; with one, a
 // workspace without a directory is ErrNotFound. Cheap (one lstat) once
 // adopted.
-func (m *Manager) adoptWorkspace(tenant, id string) error {
-	uid, err := m.tenantUID(tenant)
+func (m *Manager) adoptWorkspace(owner, id string) error {
+	uid, err := m.ownerUID(owner)
 	if err != nil || uid == noOwner {
 		return err
 	}
@@ -114,11 +129,11 @@ func (m *Manager) adoptWorkspace(tenant, id string) error {
 	defer unlock()
 	n, skipped, err := adoptTree(m.Dir(id), uid)
 	if err != nil {
-		return fmt.Errorf("give workspace %q to its tenant: %w", id, stripPath(err))
+		return fmt.Errorf("give workspace %q to its owner: %w", id, stripPath(err))
 	}
-	m.logger.Info("workspace files given to tenant uid", "tenant_id", tenant, "workspace_id", id, "uid", uid, "entries", n)
+	m.logger.Info("workspace files given to the owner's uid", "owner", owner, "workspace_id", id, "uid", uid, "entries", n)
 	if skipped > 0 {
-		m.logger.Warn("hard-linked files left to their owner", "tenant_id", tenant, "workspace_id", id, "files", skipped)
+		m.logger.Warn("hard-linked files left to their owner", "owner", owner, "workspace_id", id, "files", skipped)
 	}
 	return nil
 }
@@ -184,8 +199,8 @@ func adoptTree(dir string, uid int) (n, skipped int, err error) {
 	return n + 1, skipped, nil
 }
 
-// ownLock serialises ownership changes of one tree (key "tenant/<id>" or
-// "workspace/<id>") and returns the unlock function. It is separate from
+// ownLock serialises ownership changes of one tree (key "tenant/<id>": the
+// tenant's directory and its users' homes, or "workspace/<id>") and returns the unlock function. It is separate from
 // the lifecycle locks, which are held while processes stop.
 func (m *Manager) ownLock(key string) func() { return m.keyLock("own/" + key) }
 

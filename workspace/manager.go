@@ -53,22 +53,23 @@ type ManagerOptions struct {
 	Files FilesOptions
 	// Watchers, when set, is stopped for a workspace on suspend and delete.
 	Watchers *Watchers
-	// TenantsDir holds one directory per tenant (home, Go caches); see
-	// TenantDirs. Required for ProcessEnv.
+	// TenantsDir holds one directory per tenant, and in it one per user
+	// (HOME, Go caches); see HomeDirs. Required for ProcessEnv.
 	TenantsDir string
-	// Go is passed to every tenant process by ProcessEnv.
+	// Go is passed to every user's process by ProcessEnv.
 	Go GoEnv
-	// Identity maps a tenant to the host uid its processes run as (e.g.
-	// store.DB.TenantUID over the configured range). It must be stable
-	// and distinct per tenant. When set, everything the Manager creates
-	// for a tenant belongs to that uid and gid: its directories
-	// (TenantDirs), its workspaces' directories and every entry written
+	// Identity maps an owner key (see Owner.Key) to the host uid its
+	// processes run as (e.g. store.DB.OwnerUID over the configured
+	// range). It must be stable and distinct per owner: the user, not
+	// the tenant, is the isolation boundary. When set, everything the
+	// Manager creates for a user belongs to that uid and gid: its HOME
+	// (HomeDirs), its workspaces' directories and every entry written
 	// through Files; trees from before (another owner) are given to it
 	// once. Dir and TenantsDir are then made 0711 (traversable by the
-	// tenants' uids, not listable). nil, or a negative uid, means the
+	// users' uids, not listable). nil, or a negative uid, means the
 	// server's own uid owns everything and no ownership is changed. Its
 	// answers are cached; an error is not.
-	Identity func(tenant string) (uid int, err error)
+	Identity func(owner string) (uid int, err error)
 	// MaxPerUser caps how many workspaces one user may own; 0 means 100.
 	MaxPerUser int
 	Logger     *slog.Logger // nil: discard
@@ -85,7 +86,7 @@ type Manager struct {
 	open  map[string]*openFiles // workspace id → shared rooted access
 	stops []StopFunc
 	locks map[string]*sync.Mutex // see keyLock
-	uids  map[string]int         // tenant → cached Identity answer
+	uids  map[string]int         // owner key → cached Identity answer
 }
 
 type openFiles struct {
@@ -182,7 +183,7 @@ func (m *Manager) Create(ctx context.Context, owner Owner, opts CreateOptions) (
 	if len(existing) >= m.opts.MaxPerUser {
 		return store.Workspace{}, fmt.Errorf("%w: at most %d workspaces per user", ErrQuota, m.opts.MaxPerUser)
 	}
-	uid, err := m.tenantUID(owner.Tenant)
+	uid, err := m.ownerUID(owner.Key())
 	if err != nil {
 		return store.Workspace{}, err
 	}
@@ -400,14 +401,14 @@ func (m *Manager) keyLock(key string) func() {
 // WithFiles resumes owner's workspace id if needed and calls fn with rooted
 // access to its files. Concurrent callers share one Files, so its
 // serialisation of conditional writes holds across requests. With
-// ManagerOptions.Identity, entries created through f belong to the tenant's
+// ManagerOptions.Identity, entries created through f belong to the owner's
 // uid, and a workspace directory owned by another uid is first given to it
 // (with everything in it, once). fn must not keep f after it returns.
 func (m *Manager) WithFiles(owner Owner, id string, fn func(f *Files) error) error {
 	if _, err := m.Use(owner, id); err != nil {
 		return err
 	}
-	f, err := m.acquire(owner.Tenant, id)
+	f, err := m.acquire(owner.Key(), id)
 	if err != nil {
 		return err
 	}
@@ -415,9 +416,9 @@ func (m *Manager) WithFiles(owner Owner, id string, fn func(f *Files) error) err
 	return fn(f)
 }
 
-// acquire returns the shared Files of tenant's workspace id, opening it
-// (after adopting the directory for the tenant's uid) when none is open.
-func (m *Manager) acquire(tenant, id string) (*Files, error) {
+// acquire returns the shared Files of owner's workspace id, opening it
+// (after adopting the directory for the owner's uid) when none is open.
+func (m *Manager) acquire(owner, id string) (*Files, error) {
 	m.mu.Lock()
 	if o, ok := m.open[id]; ok {
 		o.refs++
@@ -425,11 +426,11 @@ func (m *Manager) acquire(tenant, id string) (*Files, error) {
 		return o.files, nil
 	}
 	m.mu.Unlock()
-	uid, err := m.tenantUID(tenant)
+	uid, err := m.ownerUID(owner)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.adoptWorkspace(tenant, id); err != nil {
+	if err := m.adoptWorkspace(owner, id); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()

@@ -226,7 +226,7 @@ func TestProcessEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := m.ProcessEnv("acme", "TERM=xterm-256color", "LANG=en_US.UTF-8")
+	env, err := m.ProcessEnv(alice.Key(), "TERM=xterm-256color", "LANG=en_US.UTF-8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,11 +238,13 @@ func TestProcessEnv(t *testing.T) {
 		}
 		got[k] = v
 	}
+	home := filepath.Join(dir, "tenants", "acme", "users", "alice", "home")
 	want := map[string]string{
-		"HOME":        filepath.Join(dir, "tenants", "acme", "home"),
-		"GOPATH":      filepath.Join(dir, "tenants", "acme", "home", "go"),
-		"GOMODCACHE":  filepath.Join(dir, "tenants", "acme", "home", "go", "pkg", "mod"),
-		"GOCACHE":     filepath.Join(dir, "tenants", "acme", "home", ".cache", "go-build"),
+		"HOME":        home,
+		"USER":        "alice",
+		"GOPATH":      filepath.Join(home, "go"),
+		"GOMODCACHE":  filepath.Join(home, "go", "pkg", "mod"),
+		"GOCACHE":     filepath.Join(home, ".cache", "go-build"),
 		"GOPROXY":     "off",
 		"GOFLAGS":     "-mod=mod",
 		"GOTOOLCHAIN": "local",
@@ -258,13 +260,16 @@ func TestProcessEnv(t *testing.T) {
 	if _, err := os.Stat(got["GOCACHE"]); err != nil {
 		t.Errorf("GOCACHE not created: %v", err)
 	}
-	other, _ := m.ProcessEnv("globex")
+	// SBX-05: another user of the same tenant has a HOME of its own.
+	other, _ := m.ProcessEnv(workspace.Owner{Tenant: "acme", User: "carol"}.Key())
 	for _, kv := range other {
-		if strings.Contains(kv, "/acme/") {
-			t.Errorf("tenant globex gets acme's %s", kv)
+		if strings.Contains(kv, "/alice/") {
+			t.Errorf("user acme/carol gets alice's %s", kv)
 		}
 	}
-	for _, bad := range []string{"", "..", "a/b", "."} {
+	// Malformed keys, a bare tenant (the per-tenant key of earlier
+	// versions) and internal identities have no environment here.
+	for _, bad := range []string{"", "..", ".", "acme", "acme/", "/alice", "acme/../x", "acme/alice/x", "../acme/alice", "Acme/alice", "@playground", "@selftest"} {
 		if _, err := m.ProcessEnv(bad); err == nil {
 			t.Errorf("ProcessEnv(%q) succeeded", bad)
 		}

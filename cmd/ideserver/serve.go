@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 			return fmt.Errorf("create tools directory: %w", err)
 		}
 		toolsPerm := os.FileMode(0o700)
-		if iso.tenantUIDs() {
+		if iso.ownerUIDs() {
 			toolsPerm = 0o711
 		}
 		if err := os.Chmod(toolsDir, toolsPerm); err != nil {
@@ -138,7 +138,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	manager, err = workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
-		Identity:   iso.tenantUID,
+		Identity:   iso.ownerUID,
 		Dir:        filepath.Join(cfg.Data, "workspaces"),
 		TenantsDir: filepath.Join(cfg.Data, "tenants"),
 		Go:         goEnv,
@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	features, err := wireFeatures(deps{
 		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
-		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.tenantUIDs(),
+		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.ownerUIDs(),
 		goRoot: goEnv.Root,
 	}, &opts)
 	defer func() {

@@ -52,8 +52,8 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 // dapService adapts dap.Manager to server.DAPService.
 type dapService struct{ m *dap.Manager }
 
-func (s dapService) OpenDAP(tenant, workspaceID string) (server.DAPSession, error) {
-	sess, err := s.m.Open(tenant, workspaceID)
+func (s dapService) OpenDAP(owner, workspaceID string) (server.DAPSession, error) {
+	sess, err := s.m.Open(owner, workspaceID)
 	if errors.Is(err, dap.ErrLimit) {
 		return nil, fmt.Errorf("%w: %w", server.ErrDAPLimit, err)
 	}
@@ -75,26 +75,26 @@ func (s dapSession) Close() { s.s.Close() }
 // dapTerminals adapts terminal.Manager to dap.Terminals.
 type dapTerminals struct{ m *terminal.Manager }
 
-func (t dapTerminals) Start(ctx context.Context, tenant, workspace string, cmd dap.TerminalCmd) (dap.Terminal, error) {
-	info, err := t.m.Create(ctx, tenant, workspace, terminal.CreateOptions{Command: cmd.Argv, Binds: cmd.Binds, Ptrace: cmd.Ptrace})
+func (t dapTerminals) Start(ctx context.Context, owner, workspace string, cmd dap.TerminalCmd) (dap.Terminal, error) {
+	info, err := t.m.Create(ctx, owner, workspace, terminal.CreateOptions{Command: cmd.Argv, Binds: cmd.Binds, Ptrace: cmd.Ptrace})
 	if errors.Is(err, terminal.ErrLimit) {
 		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s, err := t.m.Get(tenant, workspace, info.ID)
+	s, err := t.m.Get(owner, workspace, info.ID)
 	if err != nil {
 		return nil, err
 	}
-	return dapTerminal{m: t.m, s: s, tenant: tenant, workspace: workspace}, nil
+	return dapTerminal{m: t.m, s: s, owner: owner, workspace: workspace}, nil
 }
 
 // dapTerminal adapts *terminal.Session to dap.Terminal.
 type dapTerminal struct {
-	m                 *terminal.Manager
-	s                 *terminal.Session
-	tenant, workspace string
+	m                *terminal.Manager
+	s                *terminal.Session
+	owner, workspace string
 }
 
 func (t dapTerminal) ID() string            { return t.s.ID() }
@@ -102,7 +102,7 @@ func (t dapTerminal) Owns(pid int) bool     { return t.s.Owns(pid) }
 func (t dapTerminal) UID() int              { return t.s.UID() }
 func (t dapTerminal) Done() <-chan struct{} { return t.s.Done() }
 func (t dapTerminal) Close(ctx context.Context) error {
-	err := t.m.Delete(ctx, t.tenant, t.workspace, t.s.ID())
+	err := t.m.Delete(ctx, t.owner, t.workspace, t.s.ID())
 	if errors.Is(err, terminal.ErrNotFound) {
 		// Ended already, or being ended by someone else: its processes
 		// are gone once its reader is done.

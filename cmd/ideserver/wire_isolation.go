@@ -11,11 +11,13 @@ import (
 
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/workspace"
 )
 
-// selfTestTenant is the tenant the start-up self-test's probe runs as. It
-// gets a uid of the range like any tenant (recorded once).
-const selfTestTenant = "ideserver-selftest"
+// selfTestOwner is the owner key the start-up self-test's probe runs as: an
+// internal identity, which no tenant or user id can spell. It gets a uid of
+// the range like any owner (recorded once).
+const selfTestOwner = workspace.SelfTestOwner
 
 // toolsTarget is where the tools directory (the published gopls and dlv)
 // appears inside the sandbox, read-only.
@@ -97,25 +99,26 @@ func multiTenant(cfg *Config, db *store.DB) (bool, error) {
 // isolationSetup is the runner serve uses and how it isolates.
 type isolationSetup struct {
 	runner *sandbox.Runner
-	// tenantUID, when not nil, gives each tenant its own host uid (bwrap
-	// as root); its files must then be reachable by that uid.
-	tenantUID func(tenant string) (int, error)
+	// ownerUID, when not nil, gives each owner (each user, each internal
+	// identity) its own host uid (bwrap as root); its files must then be
+	// reachable by that uid.
+	ownerUID func(owner string) (int, error)
 }
 
 // mode returns the isolation in force.
 func (s isolationSetup) mode() sandbox.Isolation { return s.runner.Isolation() }
 
-// tenantUIDs reports whether each tenant runs as its own host uid.
-func (s isolationSetup) tenantUIDs() bool { return s.tenantUID != nil }
+// ownerUIDs reports whether each owner runs as its own host uid.
+func (s isolationSetup) ownerUIDs() bool { return s.ownerUID != nil }
 
 // newIsolation decides the isolation mode (see decideIsolation), builds the
 // sandbox runner for it, sweeps what an earlier run left, and sets the
-// data directory's mode: 0711 with per-tenant uids (they traverse it to
+// data directory's mode: 0711 with per-owner uids (they traverse it to
 // their bind sources), else 0700. With auto or bwrap it tries bubblewrap
 // first and runs the self-test; the runner then uses view for every
 // process. view may be called only after serve has built what it reads;
 // the self-test does not call it. The caller closes the runner.
-func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.Logger, view func(tenant, ws string) ([]sandbox.Bind, error)) (isolationSetup, error) {
+func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.Logger, view func(owner, ws string) ([]sandbox.Bind, error)) (isolationSetup, error) {
 	c := cfg.Isolation
 	multi, err := multiTenant(cfg, db)
 	if err != nil {
@@ -127,16 +130,16 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 	var setup isolationSetup
 	swept := false
 	if c.Mode != isolationNone {
-		var tenantUID func(string) (int, error)
+		var ownerUID func(string) (int, error)
 		if os.Geteuid() == 0 {
-			tenantUID = func(tenant string) (int, error) { return db.TenantUID(tenant, c.UIDFirst, c.UIDCount) }
+			ownerUID = func(owner string) (int, error) { return db.OwnerUID(owner, c.UIDFirst, c.UIDCount) }
 		}
 		r, err := sandbox.New(sandbox.Options{
 			Logger:    slogger,
 			Instance:  instance,
 			Isolation: sandbox.IsolationBwrap,
 			BwrapPath: c.BwrapPath,
-			OwnerUID:  tenantUID,
+			OwnerUID:  ownerUID,
 			View:      view,
 			Networks:  c.Network.networks(),
 			Limits: sandbox.Limits{
@@ -152,12 +155,12 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 		} else {
 			sweep(r, logger)
 			swept = true
-			if err := selfTest(ctx, r, cfg.Data, tenantUID); err != nil {
+			if err := selfTest(ctx, r, cfg.Data, ownerUID); err != nil {
 				facts.Problem = err.Error()
 				r.Close()
 			} else {
 				facts.BwrapOK = true
-				setup = isolationSetup{runner: r, tenantUID: tenantUID}
+				setup = isolationSetup{runner: r, ownerUID: ownerUID}
 			}
 		}
 	}
@@ -179,18 +182,18 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 		setup = isolationSetup{runner: r}
 	}
 	perm := os.FileMode(0o700)
-	if setup.tenantUIDs() {
+	if setup.ownerUIDs() {
 		perm = 0o711
 	}
 	if err := os.Chmod(cfg.Data, perm); err != nil {
 		setup.runner.Close()
 		return isolationSetup{}, fmt.Errorf("data directory mode: %w", err)
 	}
-	if mode == sandbox.IsolationBwrap && !setup.tenantUIDs() {
-		logger.Warn("isolation: the server does not run as root, so all tenants share its uid: namespaces, seccomp and limits apply, but no uid separates tenants from each other or from the server's files should they get out")
+	if mode == sandbox.IsolationBwrap && !setup.ownerUIDs() {
+		logger.Warn("isolation: the server does not run as root, so all users share its uid: namespaces, seccomp and limits apply, but no uid separates users from each other or from the server's files should they get out")
 	}
 	cg := setup.runner.Cgroups()
-	logger.Info("isolation", "mode", string(mode), "tenant_uids", setup.tenantUIDs(),
+	logger.Info("isolation", "mode", string(mode), "tenant_uids", setup.ownerUIDs(),
 		"cgroups", slog.GroupValue(slog.String("kill", cg.Kill), slog.String("memory", cg.Memory), slog.String("pids", cg.Pids), slog.String("cpu", cg.CPU)))
 	return setup, nil
 }
@@ -209,7 +212,7 @@ func sweep(r *sandbox.Runner, logger *slog.Logger) {
 // the probe must write its workspace and must see neither the data
 // directory nor the neighbour. It returns nil when every check passed,
 // else an error listing the failed checks.
-func selfTest(ctx context.Context, r *sandbox.Runner, dataDir string, tenantUID func(string) (int, error)) error {
+func selfTest(ctx context.Context, r *sandbox.Runner, dataDir string, ownerUID func(string) (int, error)) error {
 	dir, err := os.MkdirTemp(dataDir, ".selftest-")
 	if err != nil {
 		return fmt.Errorf("self-test: %w", err)
@@ -221,13 +224,13 @@ func selfTest(ctx context.Context, r *sandbox.Runner, dataDir string, tenantUID 
 			return fmt.Errorf("self-test: %w", err)
 		}
 	}
-	if tenantUID != nil {
-		// The tenant uid must reach its workspace as it will reach real
+	if ownerUID != nil {
+		// The owner's uid must reach its workspace as it will reach real
 		// ones: through the data directory (0711 then) and owning it.
 		if err := searchableByOthers(filepath.Dir(dataDir)); err != nil {
 			return err
 		}
-		uid, err := tenantUID(selfTestTenant)
+		uid, err := ownerUID(selfTestOwner)
 		if err != nil {
 			return fmt.Errorf("self-test: %w", err)
 		}
@@ -241,7 +244,7 @@ func selfTest(ctx context.Context, r *sandbox.Runner, dataDir string, tenantUID 
 		}
 	}
 	rep, err := r.SelfTest(ctx, sandbox.SelfTestProbe{
-		Owner:   selfTestTenant,
+		Owner:   selfTestOwner,
 		Binds:   []sandbox.Bind{{Host: ws, Target: "/workspace"}},
 		Hidden:  []string{dataDir, other},
 		Network: sandbox.NetworkNone,
@@ -261,7 +264,7 @@ func selfTest(ctx context.Context, r *sandbox.Runner, dataDir string, tenantUID 
 
 // searchableByOthers checks that dir and its ancestors can be passed by
 // any uid (the search bit for others), as bubblewrap running under a
-// tenant's uid must to bind what lies below.
+// user's uid must to bind what lies below.
 func searchableByOthers(dir string) error {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)

@@ -71,16 +71,16 @@ func toTerminalInfo(i terminal.Info) server.TerminalInfo {
 	return t
 }
 
-func (s terminalService) CreateTerminal(ctx context.Context, tenant, workspace string, req server.TerminalRequest) (server.TerminalInfo, error) {
-	i, err := s.m.Create(ctx, tenant, workspace, terminal.CreateOptions{Cols: req.Cols, Rows: req.Rows, Command: req.Command})
+func (s terminalService) CreateTerminal(ctx context.Context, owner, workspace string, req server.TerminalRequest) (server.TerminalInfo, error) {
+	i, err := s.m.Create(ctx, owner, workspace, terminal.CreateOptions{Cols: req.Cols, Rows: req.Rows, Command: req.Command})
 	if err != nil {
 		return server.TerminalInfo{}, terminalErr(err)
 	}
 	return toTerminalInfo(i), nil
 }
 
-func (s terminalService) ListTerminals(tenant, workspace string) ([]server.TerminalInfo, error) {
-	is := s.m.List(tenant, workspace)
+func (s terminalService) ListTerminals(owner, workspace string) ([]server.TerminalInfo, error) {
+	is := s.m.List(owner, workspace)
 	out := make([]server.TerminalInfo, len(is))
 	for k, i := range is {
 		out[k] = toTerminalInfo(i)
@@ -88,12 +88,12 @@ func (s terminalService) ListTerminals(tenant, workspace string) ([]server.Termi
 	return out, nil
 }
 
-func (s terminalService) DeleteTerminal(ctx context.Context, tenant, workspace, id string) error {
-	return terminalErr(s.m.Delete(ctx, tenant, workspace, id))
+func (s terminalService) DeleteTerminal(ctx context.Context, owner, workspace, id string) error {
+	return terminalErr(s.m.Delete(ctx, owner, workspace, id))
 }
 
-func (s terminalService) AttachTerminal(tenant, workspace, id string) (server.TerminalAttachment, error) {
-	sess, err := s.m.Get(tenant, workspace, id)
+func (s terminalService) AttachTerminal(owner, workspace, id string) (server.TerminalAttachment, error) {
+	sess, err := s.m.Get(owner, workspace, id)
 	if err != nil {
 		return nil, terminalErr(err)
 	}
