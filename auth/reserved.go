@@ -6,8 +6,8 @@ import "errors"
 // reserved tenant id (see Reserved).
 var ErrReservedID = errors.New("reserved id")
 
-// Reserved reports whether id may not be used as a tenant id (SECURITY.md
-// SBX-04). The server's own identities (the playground, its build cache,
+// Reserved reports whether id may not be used as a tenant id (SBX-04 in
+// docs/security.md). The server's own identities (the playground, its build cache,
 // the start-up self-test) are owner keys beginning with '@', which ValidID
 // never accepts, so no tenant can spell them. Reserved covers what remains:
 //

@@ -13,7 +13,7 @@ import (
 
 // Session is a browser session created by POST /auth/session. Only the hash
 // of the cookie secret is stored. Every session records the credential it
-// was made from (SECURITY.md SBX-06), so that it ends with that
+// was made from (SBX-06 in docs/security.md), so that it ends with that
 // credential: revoking the token deletes the session, and a session made
 // from a portal JWT expires no later than the JWT.
 type Session struct {
