@@ -82,3 +82,23 @@ func TestBindTargetRefused(t *testing.T) {
 		}
 	})
 }
+
+// Each isolated process gets a /tmp of its own, writable by its user and
+// bounded by Limits.Tmp.
+func TestBwrapTmp(t *testing.T) {
+	t.Parallel()
+	e := newIsoEnv(t)
+	r := newIsoRunner(t, "tmp", sandbox.Limits{Tmp: 1 << 20})
+	out, st := run(t, r, e.sh(`stat -c %a /tmp; test -e /tmp/left && echo SEES_LEFT; echo x > /tmp/left && echo wrote; dd if=/dev/zero of=/tmp/big bs=64k count=64 2>/dev/null; echo rc=$?`))
+	if st.Code != 0 || !strings.HasPrefix(out, "1777\n") || !strings.Contains(out, "wrote\n") || strings.Contains(out, "rc=0") {
+		t.Errorf("exit %+v; output:\n%s", st, out)
+	}
+	// A second process does not see the first one's files.
+	if out, _ := run(t, r, e.sh(`test -e /tmp/left && echo SEES_LEFT; df -k /tmp | tail -1`)); strings.Contains(out, "SEES_LEFT") || !strings.Contains(out, " 1024 ") {
+		t.Errorf("second process: %q", out)
+	}
+	def := newIsoRunner(t, "tmp-default", sandbox.Limits{})
+	if out, _ := run(t, def, e.sh(`df -k /tmp | tail -1`)); !strings.Contains(out, " 524288 ") {
+		t.Errorf("default /tmp: %q, want 512 MiB", out)
+	}
+}

@@ -2,11 +2,15 @@ package sandbox_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -136,5 +140,61 @@ func TestBwrapSeccompSyscalls(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// SBX-11 control: what tenants run still works under the filter: bash
+// with a background job, and go build, vet and run (the go command and the
+// compiler start many processes and threads; glibc's clone3 falls back to
+// clone). gopls and dlv are Go programs as well; dlv's ptrace is the
+// Ptrace variant's (see TestBwrapSeccomp).
+func TestBwrapGoUnderSeccomp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program inside a sandbox")
+	}
+	t.Parallel()
+	e := newIsoEnv(t)
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	cache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test's own build cache, hard-linked, spares building the standard
+	// library again (LinkCache needs one file system; else a cold cache).
+	gc := filepath.Join(e.ws, "gocache")
+	if err := isotest.LinkCache(strings.TrimSpace(string(cache)), gc, testUID); err != nil {
+		t.Logf("cold build cache: %v", err)
+	}
+	for name, text := range map[string]string{
+		"go.mod":  "module hello\n\ngo 1.26\n",
+		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hi from go\") }\n",
+	} {
+		if err := os.WriteFile(filepath.Join(e.ws, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := strings.TrimSpace(string(goroot))
+	r, err := sandbox.New(sandbox.Options{
+		Instance: instancePrefix + "gobuild", Isolation: sandbox.IsolationBwrap, KillGrace: testGrace,
+		OwnerUID:      func(string) (int, error) { return testUID, nil },
+		ReadOnlyPaths: []string{root}, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := sandbox.Cmd{
+		Kind: "run", Owner: "t1", Workspace: "w1",
+		Path: "bash", Args: []string{"-c", "set -e; (sleep 0.01 & wait); echo bash-ok; go build -o /tmp/h . && /tmp/h; go vet . && echo vet-ok; go run ."},
+		Env: baseEnv("PATH="+root+"/bin:/usr/bin:/bin", "HOME=/tmp", "GOCACHE="+gc,
+			"GOTOOLCHAIN=local", "GOPROXY=off", "GOFLAGS=-mod=mod"),
+		Dir: e.ws, Binds: []sandbox.Bind{{Host: e.ws}},
+	}
+	out, st := run(t, r, c)
+	if st.Code != 0 || out != "bash-ok\nhi from go\nvet-ok\nhi from go\n" {
+		t.Errorf("exit %+v; output:\n%s", st, out)
 	}
 }
