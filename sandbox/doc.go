@@ -46,8 +46,16 @@
 // RLIMIT_NOFILE and RLIMIT_CORE=0 ([Options.Limits]), and under a seccomp
 // filter (bubblewrap's --seccomp) that refuses TIOCSTI and TIOCLINUX ioctls,
 // ptrace (unless [Cmd.Ptrace]), bpf, mount and the new mount API, unshare
-// and setns, keyrings, kexec, kernel modules, perf, userfaultfd and clock
-// changes with EPERM.
+// and setns, clone with a namespace flag, keyrings, kexec, kernel modules,
+// perf, userfaultfd and clock changes with EPERM, and clone3 and io_uring
+// with ENOSYS (as a kernel without them would, so glibc and io_uring users
+// fall back).
+//
+// Bind sources are opened by the runner without following symbolic links
+// and mounted from those descriptors (see [Bind]); bubblewrap reads its
+// arguments from a descriptor, so the sandbox's /proc/1/cmdline holds no
+// host path. /tmp is a tmpfs of each process's own, bounded by
+// [Limits.Tmp].
 //
 // Where the host allows, each process gets a cgroup: the runner creates an
 // instance directory below its own cgroup in the unified (v2) hierarchy and
