@@ -50,6 +50,14 @@ type Config struct {
 	// empty means one is generated on first start. Never log it: see
 	// Redacted.
 	Token string `yaml:"token"`
+	// Server holds settings of the HTTP edge.
+	Server struct {
+		// TrustedProxies are CIDRs (or single addresses) of reverse
+		// proxies whose X-Forwarded-For and Forwarded headers name the
+		// client, for per-client limits and logs. Default none: the
+		// headers are ignored. Normalised to CIDR strings after loading.
+		TrustedProxies []string `yaml:"trusted_proxies"`
+	} `yaml:"server"`
 	// TLS, when both files are set, serves HTTPS. Both or neither.
 	TLS struct {
 		CertFile string `yaml:"cert_file"` // PEM certificate chain, absolute after loading
@@ -282,6 +290,7 @@ func (c *Config) Redacted() Config {
 	r := *c
 	r.AllowedOrigins = slices.Clone(c.AllowedOrigins)
 	r.AllowedHosts = slices.Clone(c.AllowedHosts)
+	r.Server.TrustedProxies = slices.Clone(c.Server.TrustedProxies)
 	if r.Token != "" {
 		r.Token = "REDACTED"
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,6 +126,17 @@ func (c *Config) validate(getenv func(string) string) error {
 	if addrChecked && !loopback && len(c.AllowedHosts) == 0 && c.PublicURL == "" {
 		bad("allowed_hosts", dnsRebindingMsg)
 	}
+
+	// server.trusted_proxies
+	var proxies []string
+	for _, p := range c.Server.TrustedProxies {
+		if n, err := parseProxyPrefix(p); err != nil {
+			bad("server.trusted_proxies", "%v", err)
+		} else if !slices.Contains(proxies, n.String()) {
+			proxies = append(proxies, n.String())
+		}
+	}
+	c.Server.TrustedProxies = proxies
 
 	// token
 	if c.Token != "" && strings.IndexFunc(c.Token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
@@ -366,4 +378,45 @@ func between[T cmp.Ordered](bad func(key, format string, args ...any), key strin
 	if v < lo || v > hi {
 		bad(key, "must be between %s, got %v", bounds, v)
 	}
+}
+
+// parseProxyPrefix reads one server.trusted_proxies entry: a CIDR, or a
+// single address (its /32 or /128). A prefix of length 0 (every address)
+// is refused: trusting everyone is the same as letting every client
+// choose its address.
+func parseProxyPrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", s)
+		}
+	} else {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+		}
+		p = netip.PrefixFrom(ip, ip.BitLen())
+	}
+	if p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+	}
+	if p.Bits() == 0 {
+		return netip.Prefix{}, fmt.Errorf("%q would trust every address; list your proxies", s)
+	}
+	return p.Masked(), nil
+}
+
+// TrustedProxyPrefixes returns server.trusted_proxies as prefixes. The
+// Config must come from LoadConfig (validated); entries that do not parse
+// are skipped.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range c.Server.TrustedProxies {
+		if p, err := parseProxyPrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -192,6 +192,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		TLS:             cfg.TLSEnabled() || strings.HasPrefix(cfg.PublicURL, "https://"),
 		SessionSameSite: sameSite(cfg.Auth.Session.SameSite),
 		SessionTTL:      time.Duration(cfg.Auth.Session.TTL),
+		TrustedProxies:  cfg.TrustedProxyPrefixes(),
 		Limits: server.Limits{
 			MaxFileSize:      int64(cfg.Limits.MaxFileSize),
 			MaxRequestBody:   int64(cfg.Limits.MaxRequestBody),
