@@ -88,7 +88,7 @@ type served struct {
 	stop func() error // cancels serve's context and returns its result
 }
 
-var listeningLine = regexp.MustCompile(`ideserver listening on (http://\S+)\n`)
+var listeningLine = regexp.MustCompile(`ideserver listening on (https?://\S+)\n`)
 
 // startServe runs serve with a config from args and env (plus HOME, a
 // free port and data) until the test ends or stop is called. It returns
@@ -97,7 +97,11 @@ func startServe(t *testing.T, data string, args []string, env ...string) (*serve
 	t.Helper()
 	home := t.TempDir()
 	args = append([]string{"--addr", "127.0.0.1:0", "--data", data, "--token", "test-token-0123456789abcdef"}, args...)
-	cfg, err := LoadConfig(args, envFunc(baseEnv(append([]string{"HOME", home}, env...)...)), nil)
+	// Each test server claims its uid range in a lock directory of its
+	// own (env may name a shared one), so parallel tests do not refuse
+	// each other (SBX-09).
+	env = append([]string{"HOME", home, "IDESERVER_ISOLATION_UID_LOCK_DIR", t.TempDir()}, env...)
+	cfg, err := LoadConfig(args, envFunc(baseEnv(env...)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
