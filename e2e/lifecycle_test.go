@@ -14,7 +14,8 @@ import (
 
 // TestRestartKeepsEverything: workspaces, files (with their ETags), UI
 // state and issued tokens survive SIGTERM and a new start on the same data
-// directory; the fixed --token still works.
+// directory; the fixed --token still works (AV-05: committed writes survive
+// a graceful shutdown, and the database reopens).
 func TestRestartKeepsEverything(t *testing.T) {
 	t.Parallel()
 	s1 := startServer(t)
@@ -87,8 +88,8 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	return string(ea) == string(eb)
 }
 
-// TestSIGTERMClosesWebSockets: SIGTERM with a watch WebSocket open exits 0
-// within a few seconds, and the client sees close code 1001.
+// TestSIGTERMClosesWebSockets (AV-05): SIGTERM with a watch WebSocket open
+// exits 0 within a few seconds, and the client sees close code 1001.
 func TestSIGTERMClosesWebSockets(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
