@@ -282,7 +282,7 @@ func (c *Cmd) validateBinds() error {
 			return fmt.Errorf("%w: bind %d must be a clean absolute path", ErrInvalidCmd, i)
 		}
 		if _, err := os.Stat(b.Host); err != nil {
-			return fmt.Errorf("%w: bind %d does not exist", ErrInvalidCmd, i)
+			return fmt.Errorf("%w: %s does not exist", ErrInvalidCmd, bindName(i, b))
 		}
 		if b.Target == "" {
 			continue
