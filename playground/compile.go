@@ -118,7 +118,7 @@ func (s *Service) withRun(ctx context.Context, client, body string, withVet, bui
 	if err != nil {
 		return nil, err
 	}
-	defer removeAll(p.dir)
+	defer removeAll(p.root)
 	return f(ctx, p)
 }
 

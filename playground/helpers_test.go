@@ -31,16 +31,16 @@ func newEnv(t testing.TB, mod func(*playground.Options)) *env {
 	return newEnvMode(t, mod, false)
 }
 
-// newEnvMode is newEnv whose runner, when bwrap is set, runs the
-// playground tenant inside bubblewrap as isotest.UID (see isolate).
+// newEnvMode is newEnv whose runner, when bwrap is set, runs playground
+// processes inside bubblewrap as isotest.UID (see isolate). Both use the
+// package's shared build cache (testCache).
 func newEnvMode(t testing.TB, mod func(*playground.Options), bwrap bool) *env {
 	t.Helper()
 	requireGo(t)
-	dir, runDir, cache := t.TempDir(), t.TempDir(), hostGo.cache
+	dir, runDir := t.TempDir(), t.TempDir()
 	ropts := sandbox.Options{Instance: "playground-test", KillGrace: 200 * time.Millisecond}
-	var mgr *workspace.Manager // set below, before any process starts
 	if bwrap {
-		dir, runDir, cache = isolate(t, &ropts, func(tenant string) (workspace.HomeDirs, error) { return mgr.HomeDirs(tenant) })
+		dir, runDir = isolate(t, &ropts)
 	}
 	runner, err := sandbox.New(ropts)
 	if err != nil {
@@ -52,23 +52,17 @@ func newEnvMode(t testing.TB, mod func(*playground.Options), bwrap bool) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	mgr, err = workspace.NewManager(workspace.ManagerOptions{Store: db, Dir: filepath.Join(dir, "ws"), TenantsDir: filepath.Join(dir, "tenants"), Go: workspace.GoEnv{Root: hostGo.root}})
+	mgr, err := workspace.NewManager(workspace.ManagerOptions{Store: db, Dir: filepath.Join(dir, "ws"), TenantsDir: filepath.Join(dir, "tenants"), Go: workspace.GoEnv{Root: hostGo.root}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mgr.Close(context.Background()) })
-	goEnv, err := mgr.ProcessEnv(playground.Tenant, "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOCACHE="+cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bwrap {
-		ownTenant(t, filepath.Join(dir, "tenants"), playground.Tenant)
-	}
+	cache := testCache
 	now := time.Now()
 	e := &env{db: db, ws: mgr, clock: &now}
 	opts := playground.Options{
-		Runner: runner, Store: db, Workspaces: mgr, ServeAPI: true, Env: goEnv,
-		TempDir: runDir, RunTimeout: 5 * time.Second,
+		Runner: runner, Store: db, Workspaces: mgr, ServeAPI: true,
+		GOROOT: hostGo.root, Cache: &cache, TempDir: runDir, RunTimeout: 5 * time.Second,
 		Now: func() time.Time { return *e.clock },
 	}
 	if p, err := exec.LookPath("prlimit"); err == nil {

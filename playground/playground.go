@@ -7,6 +7,7 @@ import (
 	"go/build"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,9 +20,17 @@ import (
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// Tenant is the pseudo-tenant playground processes run as: it has its own
-// HOME and Go caches, shared by every playground run and by nobody else.
-const Tenant = "playground"
+// Owner is the sandbox owner of playground builds and programs: an
+// internal identity no tenant can claim. It has no HOME and no caches of
+// its own: every command of a run gets a fresh, empty HOME, TMPDIR,
+// GOPATH and writable build cache in the sandbox's own /tmp, and sees the
+// shared build cache (Cache) read-only, so nothing one run writes reaches
+// another.
+const Owner = workspace.PlaygroundOwner
+
+// CacheOwner is the sandbox owner of PrepareCache, the only writer of the
+// shared build cache. It runs no client code.
+const CacheOwner = workspace.PlaygroundCacheOwner
 
 // Defaults of Options.
 const (
@@ -33,7 +42,7 @@ const (
 	DefaultMaxQueue     = 64
 )
 
-// Options configures a Service. Runner, Store and Env are required.
+// Options configures a Service. Runner and Store are required.
 type Options struct {
 	Runner *sandbox.Runner
 	Store  *store.DB
@@ -44,10 +53,9 @@ type Options struct {
 	// turns them off (ErrNoWorkspaces).
 	Workspaces *workspace.Manager
 
-	// Env is the complete environment of go build and go vet, e.g.
-	// Manager.ProcessEnv(Tenant, "CGO_ENABLED=0", "GOTOOLCHAIN=local",
-	// "GOFLAGS=-mod=mod", "GOPROXY=off"). Required.
-	Env []string
+	// Cache is the build cache runs share, read-only; nil means none:
+	// every build starts from an empty cache.
+	Cache *Cache
 	// GoVersion is the "go" line of the go.mod written when a body has
 	// none, e.g. "1.26"; "" means the version of this binary's runtime.
 	GoVersion string
@@ -81,9 +89,10 @@ type Options struct {
 	// token bucket holding as many); 0 means DefaultShareRate, negative
 	// means no limit. Repeats of stored snippets are free.
 	ShareRate int
-	// GOROOT is the Go installation whose standard library /fmt with
-	// imports resolves against (its api/ directory); "" means the GOROOT
-	// entry of Env, else go/build's default.
+	// GOROOT is the host path of the Go installation programs are built
+	// with (the runner's view binds it read-only) and whose standard
+	// library /fmt with imports resolves against (its api/ directory); ""
+	// means go/build's default.
 	GOROOT string
 
 	Registerer prometheus.Registerer // nil: metrics are not registered
@@ -122,8 +131,8 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("playground: Options.Runner is required")
 	case opts.Store == nil:
 		return nil, errors.New("playground: Options.Store is required")
-	case len(opts.Env) == 0:
-		return nil, errors.New("playground: Options.Env is required")
+	case opts.Cache != nil && (!filepath.IsAbs(opts.Cache.Dir) || !filepath.IsAbs(opts.Cache.Program)):
+		return nil, errors.New("playground: Options.Cache needs absolute Dir and Program")
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
@@ -155,13 +164,6 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.ShareRate == 0 {
 		opts.ShareRate = DefaultShareRate
-	}
-	if opts.GOROOT == "" {
-		for _, kv := range opts.Env {
-			if v, ok := strings.CutPrefix(kv, "GOROOT="); ok {
-				opts.GOROOT = v
-			}
-		}
 	}
 	if opts.GOROOT == "" {
 		opts.GOROOT = build.Default.GOROOT

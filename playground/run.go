@@ -46,7 +46,9 @@ const RunTarget = "/play"
 
 // prepared is a built program in its run directory.
 type prepared struct {
-	dir       string // host path; never shown to a client
+	root      string // the run directory (host path; never shown to a client): removed after the run
+	dir       string // root/src: the program's files, bound at RunTarget
+	scratch   string // HOME, TMPDIR and caches of its commands (see scratchDir)
 	exe       string
 	isTest    bool
 	buildErrs string // user-facing build errors; exe is "" when set
@@ -54,31 +56,40 @@ type prepared struct {
 }
 
 // prepare writes files to a fresh run directory and builds them (and vets
-// them when withVet). The caller must remove p.dir. A user's build errors
+// them when withVet). The caller must remove p.root. A user's build errors
 // are a result (p.buildErrs), not an error.
 func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool) (_ *prepared, err error) {
-	dir, err := os.MkdirTemp(s.opts.TempDir, "play-")
+	root, err := os.MkdirTemp(s.opts.TempDir, "play-")
 	if err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			removeAll(dir)
+			removeAll(root)
 		}
 	}()
-	p := &prepared{dir: dir}
+	dir := filepath.Join(root, "src")
+	p := &prepared{root: root, dir: dir, scratch: s.scratchDir(root)}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	if !s.isolated() {
+		if err := os.Mkdir(p.scratch, 0o700); err != nil {
+			return nil, fmt.Errorf("create run directory: %w", err)
+		}
+	}
 	if err := s.writeFiles(dir, fs, p); err != nil {
 		return nil, err
 	}
-	if err := s.giveToTenant(dir); err != nil {
+	if err := s.giveTo(Owner, root); err != nil {
 		return nil, err
 	}
 	if build {
-		args := []string{"build", "-trimpath", "-o", "prog.exe", "."}
+		args := []string{"build", "-o", "prog.exe", "."}
 		if p.isTest {
-			args = []string{"test", "-c", "-trimpath", "-o", "prog.exe", "."}
+			args = []string{"test", "-c", "-o", "prog.exe", "."}
 		}
-		out, err := s.goTool(ctx, dir, args)
+		out, err := s.goTool(ctx, p, args)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +100,7 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 		p.exe = filepath.Join(dir, "prog.exe")
 	}
 	if withVet {
-		out, err := s.goTool(ctx, dir, []string{"vet", "."})
+		out, err := s.goTool(ctx, p, []string{"vet", "."})
 		if err != nil {
 			return nil, err
 		}
@@ -131,12 +142,11 @@ func (s *Service) writeFiles(dir string, fs *FileSet, p *prepared) error {
 	return nil
 }
 
-// giveToTenant makes the run directory and everything in it belong to the
-// uid playground processes run as, when that is not the server's: the
-// build writes the binary there. The directory's parent stays the
-// server's.
-func (s *Service) giveToTenant(dir string) error {
-	uid, ok, err := s.opts.Runner.OwnerUID(Tenant)
+// giveTo makes the run directory dir and everything in it belong to the
+// uid owner's processes run as, when that is not the server's: the build
+// writes the binary there. The directory's parent stays the server's.
+func (s *Service) giveTo(owner, dir string) error {
+	uid, ok, err := s.opts.Runner.OwnerUID(owner)
 	if err != nil {
 		return fmt.Errorf("run directory owner: %w", err)
 	}
@@ -166,7 +176,7 @@ func (s *Service) giveToTenant(dir string) error {
 	return nil
 }
 
-// runBinds makes the run directory dir visible at RunTarget.
+// runBinds makes the program's directory dir visible at RunTarget.
 func runBinds(dir string) []sandbox.Bind {
 	return []sandbox.Bind{{Host: dir, Target: RunTarget}}
 }
@@ -185,17 +195,21 @@ func (s *Service) inSandbox(dir, p string) string {
 	return RunTarget + "/" + filepath.ToSlash(rel)
 }
 
-// goTool runs the go command with args in dir. out is nil on success, or
-// the cleaned output when the command failed (the user's errors).
-func (s *Service) goTool(ctx context.Context, dir string, args []string) (out *string, err error) {
+// goTool runs the go command with args in p's program directory, with the
+// playground's own environment (goEnv) and the shared build cache when
+// there is one. out is nil on success, or the cleaned output when the
+// command failed (the user's errors).
+func (s *Service) goTool(ctx context.Context, p *prepared, args []string) (out *string, err error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, s.opts.BuildTimeout, errors.New(msgBuildTimeout))
 	defer cancel()
 	var buf cappedBuffer
 	buf.max = 1 << 20
+	dir := p.dir
+	prog, cacheBinds := s.cacheSetup(p.scratch)
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
-		Kind: "build", Owner: Tenant, Path: "go", Args: args,
-		Env: s.opts.Env, Dir: dir, Stdout: &buf, Stderr: &buf,
-		Network: sandbox.NetworkNone, Binds: runBinds(dir),
+		Kind: "build", Owner: Owner, Path: "go", Args: args,
+		Env: s.goEnv(p.scratch, prog), Dir: dir, Stdout: &buf, Stderr: &buf,
+		Network: sandbox.NetworkNone, Binds: append(runBinds(dir), cacheBinds...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start go %s: %w", args[0], err)
@@ -306,15 +320,12 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 		args = append([]string{"--data=" + mem + ":" + mem, "--fsize=" + fsize + ":" + fsize, "--core=0:0", "--", s.inSandbox(p.dir, p.exe)}, args...)
 		pathArg = s.opts.Prlimit
 	}
-	env := []string{
-		"HOME=" + p.dir, "TMPDIR=" + p.dir, "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
-		"GOMEMLIMIT=" + strconv.FormatInt(s.opts.MemoryLimit*3/4, 10),
-		"GOTRACEBACK=single",
-	}
+	// The program sees its files read-only: what it writes goes to the
+	// sandbox's own /tmp (HOME, TMPDIR), which ends with it.
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
-		Kind: "run", Owner: Tenant, Path: pathArg, Args: args, Env: env, Dir: p.dir,
+		Kind: "run", Owner: Owner, Path: pathArg, Args: args, Env: s.runEnv(p.scratch), Dir: p.dir,
 		Stdout: lim.writer("stdout"), Stderr: lim.writer("stderr"),
-		Network: sandbox.NetworkNone, Binds: runBinds(p.dir),
+		Network: sandbox.NetworkNone, Binds: []sandbox.Bind{{Host: p.dir, Target: RunTarget, ReadOnly: true}},
 	})
 	if err != nil {
 		return runResult{}, fmt.Errorf("start program: %w", err)

@@ -94,7 +94,7 @@ func (s *Service) streamRun(ctx context.Context, client string, m Message, send 
 	if err != nil {
 		return endMessage(ctx, err)
 	}
-	defer removeAll(p.dir)
+	defer removeAll(p.root)
 	if p.buildErrs != "" {
 		_ = send(Message{Id: m.Id, Kind: "stderr", Body: p.buildErrs})
 		return "build failed"

@@ -1,6 +1,9 @@
 package main
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // PlaygroundConfig configures sharing and the Go Playground compatible
 // endpoints (the `playground:` section).
@@ -28,6 +31,10 @@ type PlaygroundConfig struct {
 	// with POST /share per minute (a token bucket as deep); beyond, 429.
 	// Repeats of a stored snippet are free.
 	ShareRate int `yaml:"share_rate"` // default 30
+	// CachePackages are the go command patterns the server builds into
+	// the read-only build cache runs share, in the background at start;
+	// empty means none (every run builds the packages it imports).
+	CachePackages []string `yaml:"cache_packages"` // default [std]
 }
 
 func defaultPlaygroundConfig() PlaygroundConfig {
@@ -40,6 +47,8 @@ func defaultPlaygroundConfig() PlaygroundConfig {
 		MaxQueue:     64,
 		MaxShareSize: 4 * MiB,
 		ShareRate:    30,
+
+		CachePackages: []string{"std"},
 	}
 }
 
@@ -59,4 +68,9 @@ func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
 	}
 	between(bad, "playground.max_share_size", c.MaxShareSize, KiB, GiB, "1KiB and 1GiB")
 	between(bad, "playground.share_rate", c.ShareRate, 1, 1000000, "1 and 1000000")
+	for _, p := range c.CachePackages {
+		if p == "" || strings.HasPrefix(p, "-") || strings.ContainsAny(p, " \t\n") {
+			bad("playground.cache_packages", "%q is not a package pattern", p)
+		}
+	}
 }

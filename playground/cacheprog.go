@@ -1,0 +1,90 @@
+package playground
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed" // the cache program's source
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// cacheProgSource is the cache program (see gocacheprog/main.go): the
+// server builds it with the toolchain runs use (BuildCacheProg).
+//
+//go:embed gocacheprog/main.go
+var cacheProgSource []byte
+
+// CacheProgPath returns where BuildCacheProg puts the cache program in
+// dir: gocacheprog-HASH, HASH naming its source, so a server of another
+// version never runs a stale build.
+func CacheProgPath(dir string) string {
+	sum := sha256.Sum256(cacheProgSource)
+	return filepath.Join(dir, "gocacheprog-"+hex.EncodeToString(sum[:])[:12])
+}
+
+// BuildCacheProg builds the cache program into dir (created 0755 when
+// missing) at CacheProgPath(dir), mode 0755 so every sandbox uid can run
+// it, unless it is there already, and returns its path. goBinary is the go
+// command; cacheDir is the build cache of this (host) build, e.g. one the
+// server keeps for building its tools. The program uses the standard
+// library only; the build is written to a temporary name and renamed, so
+// the path never holds a partial binary.
+func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string, error) {
+	target := CacheProgPath(dir)
+	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return target, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
+	src, err := os.MkdirTemp(dir, ".gocacheprog-src-")
+	if err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
+	defer os.RemoveAll(src)
+	files := map[string][]byte{
+		"go.mod":  []byte("module gocacheprog\n\ngo 1.24\n"),
+		"main.go": cacheProgSource,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(src, name), data, 0o600); err != nil {
+			return "", fmt.Errorf("build cache program: %w", err)
+		}
+	}
+	out := filepath.Join(src, "gocacheprog")
+	cmd := exec.CommandContext(ctx, goBinary, "build", "-trimpath", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = []string{
+		"PATH=" + filepath.Dir(goBinary) + ":/usr/bin:/bin",
+		"HOME=" + src, "GOPATH=" + filepath.Join(src, "gopath"), "GOCACHE=" + cacheDir,
+		"GOENV=off", "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local",
+		"GOPROXY=off", "GOTELEMETRY=off",
+	}
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build cache program: %w: %s", err, strings.TrimSpace(buf.String()))
+	}
+	if err := os.Chmod(out, 0o755); err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
+	if err := os.Rename(out, target); err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
+	return target, nil
+}
+
+// cacheProgReady reports whether path is an executable file.
+func cacheProgReady(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// errNoCache is returned by PrepareCache without Options.Cache.
+var errNoCache = errors.New("playground: no shared build cache configured")
