@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -67,6 +69,41 @@ type IsolationNetwork struct {
 	Terminal string `yaml:"terminal"` // shells; default outbound
 	Gopls    string `yaml:"gopls"`    // the language server (go list may fetch modules); default outbound
 	Dlv      string `yaml:"dlv"`      // the debugger, its builds and the program debugged; default outbound
+	// Allow lists IPv4 ranges (CIDR, or a single address) an outbound
+	// process may reach although they are denied by default: link-local
+	// (cloud metadata), private ranges and the host's own addresses. For
+	// a module proxy or Git host on a private address. Default: none.
+	Allow []string `yaml:"allow"`
+}
+
+// allowPrefixes returns Allow parsed (after validate).
+func (n IsolationNetwork) allowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range n.Allow {
+		if p, err := parseAllowPrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseAllowPrefix parses one entry of isolation.network.allow: a CIDR
+// prefix without host bits, or an address (a /32).
+func parseAllowPrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		s = netip.PrefixFrom(a, a.BitLen()).String()
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as 10.1.0.0/16 or an address", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has bits set past its prefix length; did you mean %s?", s, p.Masked())
+	}
+	if err := sandbox.CheckNetworkAllow(p); err != nil {
+		return netip.Prefix{}, err
+	}
+	return p, nil
 }
 
 // networks returns the sandbox networks by process kind.
@@ -144,6 +181,11 @@ func (c *IsolationConfig) validate(bad func(key, format string, args ...any)) {
 		case networkNone, networkOutbound, networkHost:
 		default:
 			bad("isolation.network."+key, "%q is not none, outbound or host", *v)
+		}
+	}
+	for _, s := range c.Network.Allow {
+		if _, err := parseAllowPrefix(s); err != nil {
+			bad("isolation.network.allow", "%v", err)
 		}
 	}
 }

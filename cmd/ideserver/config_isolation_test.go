@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +24,7 @@ func TestIsolationConfig(t *testing.T) {
 		want := IsolationConfig{Mode: "auto", UIDFirst: 200000, UIDCount: 65536,
 			Limits:  IsolationLimits{Memory: 2 * GiB, Pids: 512, CPU: 2000, FileSize: GiB, NoFile: 4096},
 			Network: IsolationNetwork{Terminal: "outbound", Gopls: "outbound", Dlv: "outbound"}}
-		if c.Isolation != want {
+		if !reflect.DeepEqual(c.Isolation, want) {
 			t.Errorf("isolation = %+v, want %+v", c.Isolation, want)
 		}
 	})
@@ -37,8 +40,17 @@ func TestIsolationConfig(t *testing.T) {
 		want := IsolationConfig{Mode: "bwrap", UIDFirst: 300000, UIDCount: 1000, BwrapPath: "/opt/bwrap",
 			Limits:  IsolationLimits{Memory: 512 * MiB, Pids: 64, CPU: 1500, FileSize: 64 * MiB, NoFile: 1024},
 			Network: IsolationNetwork{Terminal: "none", Gopls: "host", Dlv: "outbound"}}
-		if c.Isolation != want {
+		if !reflect.DeepEqual(c.Isolation, want) {
 			t.Errorf("isolation = %+v, want %+v", c.Isolation, want)
+		}
+		// SBX-08: isolation.network.allow from the environment, comma-separated.
+		ce, err := LoadConfig(nil, envFunc(baseEnv("IDESERVER_ISOLATION_NETWORK_ALLOW", "10.1.0.0/16, 192.168.1.10")), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantAllow := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.10/32")}
+		if got := ce.Isolation.Network.allowPrefixes(); !slices.Equal(got, wantAllow) {
+			t.Errorf("network allow = %v, want %v", got, wantAllow)
 		}
 		wantNet := map[string]sandbox.Network{"terminal": sandbox.NetworkNone, "gopls": sandbox.NetworkFull, "dlv": sandbox.NetworkOutbound}
 		if got := c.Isolation.Network.networks(); !maps.Equal(got, wantNet) {
@@ -83,6 +95,14 @@ func TestIsolationConfig(t *testing.T) {
 		{"nofile too few", "limits:\n    nofile: 3", "isolation.limits.nofile", "64 and 1048576"},
 		{"network unknown", "network:\n    dlv: full", "isolation.network.dlv", `"full" is not none, outbound or host`},
 		{"insecure not bool", "insecure_no_isolation: maybe", "isolation.insecure_no_isolation", "not true or false"},
+		// SBX-08: the egress allowlist.
+		{"allow", "network:\n    allow: [10.1.0.0/16, 192.168.1.10, 169.254.169.254/32]", "", ""},
+		{"allow not a CIDR", "network:\n    allow: [10.1.0.0/33]", "isolation.network.allow", `"10.1.0.0/33" is not a CIDR prefix`},
+		{"allow a name", "network:\n    allow: [proxy.internal]", "isolation.network.allow", `"proxy.internal" is not a CIDR prefix`},
+		{"allow host bits", "network:\n    allow: [10.1.2.3/16]", "isolation.network.allow", "did you mean 10.1.0.0/16?"},
+		{"allow IPv6", "network:\n    allow: [fd00::/8]", "isolation.network.allow", "only IPv4"},
+		{"allow slirp's own network", "network:\n    allow: [10.0.2.3]", "isolation.network.allow", "inside the sandbox's own network"},
+		{"allow not a list", "network:\n    allow: {a: b}", "isolation.network.allow", "must be a list"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -149,6 +149,7 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 				Pids:     int64(c.Limits.Pids),
 				CPU:      int64(c.Limits.CPU),
 			},
+			NetworkAllow: c.Network.allowPrefixes(),
 		})
 		if err != nil {
 			facts.Problem = err.Error()
