@@ -16,7 +16,7 @@ import (
 	"github.com/ideserver/ideserver/server"
 )
 
-// fakeLSP echoes each message with the tenant and workspace it was given;
+// fakeLSP echoes each message with the owner key and workspace it was given;
 // a message "close" ends the session with a close code.
 type fakeLSP struct {
 	goroot, modcache string
@@ -27,7 +27,7 @@ type closeErr struct{}
 func (closeErr) Error() string            { return "gopls keeps crashing" }
 func (closeErr) CloseCode() (int, string) { return 1011, "gopls keeps crashing" }
 
-func (f *fakeLSP) Serve(ctx context.Context, tenant, ws string, client jsonrpc2.ObjectStream) error {
+func (f *fakeLSP) Serve(ctx context.Context, owner, ws string, client jsonrpc2.ObjectStream) error {
 	for {
 		var raw json.RawMessage
 		if err := client.ReadObject(&raw); err != nil {
@@ -36,7 +36,7 @@ func (f *fakeLSP) Serve(ctx context.Context, tenant, ws string, client jsonrpc2.
 		if string(raw) == `"close"` {
 			return closeErr{}
 		}
-		out, _ := json.Marshal(map[string]any{"tenant": tenant, "ws": ws, "got": raw})
+		out, _ := json.Marshal(map[string]any{"owner": owner, "ws": ws, "got": raw})
 		if err := client.WriteObject(json.RawMessage(out)); err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func TestLSPWebSocket(t *testing.T) {
 	}
 	m, _ := rd.next(t)
 	var got map[string]any
-	if err := json.Unmarshal(m.data, &got); err != nil || got["tenant"] != "a" || got["ws"] != h.wsA || m.typ != websocket.TextMessage {
+	if err := json.Unmarshal(m.data, &got); err != nil || got["owner"] != "a/a1" || got["ws"] != h.wsA || m.typ != websocket.TextMessage {
 		t.Errorf("echo %d %s", m.typ, m.data)
 	}
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`"close"`)); err != nil {

@@ -18,12 +18,12 @@ import (
 type fakeTerminals struct {
 	mu      sync.Mutex
 	created []server.TerminalRequest
-	byWS    map[string][]server.TerminalInfo // tenant/workspace → terminals
+	byWS    map[string][]server.TerminalInfo // owner/workspace → terminals
 	next    int
 	fail    error // returned by CreateTerminal when set
 }
 
-func (f *fakeTerminals) CreateTerminal(_ context.Context, tenant, ws string, req server.TerminalRequest) (server.TerminalInfo, error) {
+func (f *fakeTerminals) CreateTerminal(_ context.Context, owner, ws string, req server.TerminalRequest) (server.TerminalInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
@@ -32,18 +32,18 @@ func (f *fakeTerminals) CreateTerminal(_ context.Context, tenant, ws string, req
 	f.created = append(f.created, req)
 	f.next++
 	t := server.TerminalInfo{ID: fmt.Sprintf("t%d", f.next), Cols: req.Cols, Rows: req.Rows, CreatedAt: time.Now().UTC()}
-	f.byWS[tenant+"/"+ws] = append(f.byWS[tenant+"/"+ws], t)
+	f.byWS[owner+"/"+ws] = append(f.byWS[owner+"/"+ws], t)
 	return t, nil
 }
 
-func (f *fakeTerminals) ListTerminals(tenant, ws string) ([]server.TerminalInfo, error) {
+func (f *fakeTerminals) ListTerminals(owner, ws string) ([]server.TerminalInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.byWS[tenant+"/"+ws], nil
+	return f.byWS[owner+"/"+ws], nil
 }
 
-func (f *fakeTerminals) find(tenant, ws, id string) int {
-	for i, t := range f.byWS[tenant+"/"+ws] {
+func (f *fakeTerminals) find(owner, ws, id string) int {
+	for i, t := range f.byWS[owner+"/"+ws] {
 		if t.ID == id {
 			return i
 		}
@@ -51,22 +51,22 @@ func (f *fakeTerminals) find(tenant, ws, id string) int {
 	return -1
 }
 
-func (f *fakeTerminals) DeleteTerminal(_ context.Context, tenant, ws, id string) error {
+func (f *fakeTerminals) DeleteTerminal(_ context.Context, owner, ws, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	i := f.find(tenant, ws, id)
+	i := f.find(owner, ws, id)
 	if i < 0 {
 		return fmt.Errorf("delete: %w", server.ErrTerminalNotFound)
 	}
-	k := tenant + "/" + ws
+	k := owner + "/" + ws
 	f.byWS[k] = append(f.byWS[k][:i], f.byWS[k][i+1:]...)
 	return nil
 }
 
-func (f *fakeTerminals) AttachTerminal(tenant, ws, id string) (server.TerminalAttachment, error) {
+func (f *fakeTerminals) AttachTerminal(owner, ws, id string) (server.TerminalAttachment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.find(tenant, ws, id) < 0 {
+	if f.find(owner, ws, id) < 0 {
 		return nil, server.ErrTerminalNotFound
 	}
 	return echoAttachment{}, nil
@@ -103,6 +103,9 @@ func newTerminalHarness(t *testing.T) (*harness, *fakeTerminals) {
 	return h, f
 }
 
+// TestTerminalRoutes: TTY-09 (creation takes cols, rows and command
+// only; shell, env and cwd are refused), TTY-11 (another tenant's
+// workspace terminals cannot be created, listed or deleted).
 func TestTerminalRoutes(t *testing.T) {
 	h, f := newTerminalHarness(t)
 	base := "/api/v1/workspaces/" + h.wsA + "/terminals"
@@ -167,6 +170,9 @@ func TestTerminalRoutes(t *testing.T) {
 	wantError(t, "delete again", h.do("DELETE", base+"/"+created.ID, nil, bearer(h.tokA)), http.StatusNotFound, "not_found")
 }
 
+// TestTerminalAttach: TTY-11, another tenant cannot attach to a
+// terminal id (404). Terminals are not shared with viewers (there is no
+// read-only attachment to get wrong); every attachment is the owner's.
 func TestTerminalAttach(t *testing.T) {
 	h, _ := newTerminalHarness(t)
 	base := "/api/v1/workspaces/" + h.wsA + "/terminals"
