@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -104,4 +105,23 @@ func sourceErr(err error) error {
 		return errors.New("its source cannot be resolved")
 	}
 	return fmt.Errorf("its source cannot be opened: %w", err)
+}
+
+// closeOnExec marks every descriptor of the server above stderr
+// close-on-exec. Go opens its own that way, but one the server inherited
+// without the flag (from a shell, a service manager or a CI runner) would
+// otherwise pass through bubblewrap, which keeps what it does not know,
+// into every sandbox: a directory descriptor there is a way out of the
+// mount namespace. Called by New; the flag changes nothing for the server
+// itself.
+func closeOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
+	}
 }

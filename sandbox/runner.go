@@ -164,6 +164,7 @@ func New(opts Options) (*Runner, error) {
 		if r.bwrap, err = findBwrap(opts.BwrapPath); err != nil {
 			return nil, fmt.Errorf("new sandbox runner: %w", err)
 		}
+		closeOnExec()
 		if r.prlimit = findExec(prlimitPaths); r.prlimit == "" {
 			log.Warn("sandbox: prlimit not found; rlimits are not enforced")
 		}
