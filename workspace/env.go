@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 )
 
-// GoEnv is the Go tooling configuration every tenant process gets.
+// GoEnv is the Go tooling configuration every user's process gets.
 type GoEnv struct {
 	// Root is GOROOT, the host's Go installation (its bin/ goes first on
 	// PATH). Required for processes that run go.
