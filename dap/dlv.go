@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -34,17 +33,10 @@ func (p *proxy) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("user directories: %w", err)
 	}
-	p.dir, err = os.MkdirTemp(o.TempDir, "ideserver-dap-")
-	if err != nil {
-		return fmt.Errorf("session directory: %w", err)
-	}
-	if err := os.Chmod(p.dir, 0o700); err != nil {
-		return fmt.Errorf("session directory: %w", err)
-	}
 	// dlv may run as the tenant's uid: it dials the socket and writes the
-	// debug binary here.
-	if err := p.chownTenant(p.dir); err != nil {
-		return fmt.Errorf("session directory: %w", err)
+	// debug binary in the session directory (sessiondir.go).
+	if p.dir, err = p.makeSessionDir(); err != nil {
+		return err
 	}
 	viewPath := o.Runner.Viewer(owner, ws) // one View for the session
 	p.view = newToolView(o.Runner.Isolation() == sandbox.IsolationBwrap,
@@ -189,8 +181,8 @@ func checkPeer(c *net.UnixConn, uid int, owns func(pid int) bool) error {
 // listenDlv listens on the socket name in the session directory for dlv
 // to dial; closing the listener removes the socket. The tenant's uid, when
 // dlv runs as one, may connect to it (connecting needs write permission on
-// it): the directory is the tenant's (start chowned it) and the peer check
-// stays the guard.
+// it; chownSocket): the directory is the tenant's (makeSessionDir) and the
+// peer check stays the guard.
 func (p *proxy) listenDlv(name string) (*net.UnixListener, string, error) {
 	sock := filepath.Join(p.dir, name)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -198,21 +190,11 @@ func (p *proxy) listenDlv(name string) (*net.UnixListener, string, error) {
 		return nil, "", fmt.Errorf("listen for dlv: %w", err)
 	}
 	ln.SetUnlinkOnClose(true)
-	if err := p.chownTenant(sock); err != nil {
+	if err := p.chownSocket(name); err != nil {
 		_ = ln.Close()
 		return nil, "", fmt.Errorf("dlv socket: %w", err)
 	}
 	return ln, sock, nil
-}
-
-// chownTenant gives the host path to the tenant's uid when dlv runs as one
-// (Runner.OwnerUID); otherwise it does nothing.
-func (p *proxy) chownTenant(path string) error {
-	uid, mapped, err := p.m.opts.Runner.OwnerUID(p.owner)
-	if err != nil || !mapped {
-		return err
-	}
-	return os.Chown(path, uid, uid)
 }
 
 // binds makes the session directory visible to dlv at SessionTarget.

@@ -154,6 +154,9 @@ func TestBuildErrorShowsWorkspacePaths(t *testing.T) {
 // TestCloseMidSession drops the client while the debuggee loops: dlv and
 // the program are gone and the session directory removed when Serve
 // returns; pause works before that.
+//
+// DAP-09: a client gone mid-session leaves no dlv, no debuggee and no
+// session directory (with the __debug_bin in it).
 func TestCloseMidSession(t *testing.T) {
 	dlv := requireDlv(t)
 	loop := "package main\n\nimport \"time\"\n\nfunc main() {\n\tfor {\n\t\ttime.Sleep(time.Millisecond)\n\t}\n}\n"
@@ -196,6 +199,10 @@ func assertGone(t *testing.T, f *fixture) {
 // TestRefusedStartNothing: each refused form gets an error response and
 // starts no process besides the session's dlv; then dlv is killed and the
 // client gets terminated.
+//
+// DAP-01 (exec mode, a program outside the workspace), DAP-03 (env,
+// dlvCwd, cwd), DAP-04 (buildFlags), DAP-05 (output), DAP-06 (core,
+// replay, substitutePath): each is refused before dlv sees it.
 func TestRefusedStartNothing(t *testing.T) {
 	dlv := requireDlv(t)
 	f := newFixture(t, dlv, map[string]string{"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloMain})

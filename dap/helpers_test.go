@@ -97,7 +97,7 @@ type fixture struct {
 	runner  *sandbox.Runner
 	ws      *fakeWorkspaces
 	wsID    string
-	tmp     string // the manager's TempDir
+	tmp     string // the manager's RunDir
 	secrets []string
 }
 
@@ -184,7 +184,7 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 	opts := dap.Options{
 		Runner: runner, Workspaces: f,
 		Dlv:        func(context.Context) (string, error) { return dlv, nil },
-		TempDir:    tmp,
+		RunDir:     tmp,
 		HiddenDirs: []string{root},
 		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -174,13 +174,16 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 	if progArg == "" {
 		return nil, "", refuse(reasonPath, "The launch request needs program: a package directory or file in the workspace, e.g. \"/workspace\" or \".\".")
 	}
-	prog, r := workspacePath(env, progArg, "program")
+	// Paths are resolved inside the workspace's root only: what a
+	// symlink outside points at is never looked at (SBX-12).
+	root, err := os.OpenRoot(env.wsRoot)
+	if err != nil {
+		return nil, "", refuse(reasonPath, "The workspace cannot be opened.")
+	}
+	defer root.Close()
+	prog, fi, r := workspacePath(env, root, progArg, "program")
 	if r != nil {
 		return nil, "", r
-	}
-	fi, err := os.Stat(prog)
-	if err != nil {
-		return nil, "", refuse(reasonPath, "program %q does not exist in the workspace.", progArg)
 	}
 	if mode == "auto" {
 		mode = "debug"
@@ -203,11 +206,11 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		if !isStr {
 			return nil, "", refuse(reasonMalformed, "cwd must be a string.")
 		}
-		cwd, r := workspacePath(env, s, "cwd")
+		cwd, fi, r := workspacePath(env, root, s, "cwd")
 		if r != nil {
 			return nil, "", r
 		}
-		if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
+		if !fi.IsDir() {
 			return nil, "", refuse(reasonPath, "cwd %q is not a directory in the workspace.", s)
 		}
 		out["cwd"] = env.tool(cwd)
@@ -247,7 +250,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 
-	out["dlvCwd"] = env.tool(moduleDir(pkgDir, env.wsRoot))
+	out["dlvCwd"] = env.tool(moduleDir(root, pkgDir, env.wsRoot))
 	out["output"] = env.tool(env.output)
 	out["outputMode"] = "remote"
 	if inTerminal {
@@ -258,23 +261,30 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 }
 
 // workspacePath maps a client path to a host path inside the workspace,
-// symlinks resolved; what names a missing file is refused as well.
-func workspacePath(env launchEnv, p, what string) (string, *refusal) {
-	host, root, err := env.paths.ToHost(p)
-	if err != nil || root != WorkspaceRoot {
-		return "", refuse(reasonPath, "%s %q is outside the workspace: use a path under /workspace or relative to it.", what, p)
+// symlinks resolved inside the workspace's root (open as root) only, and
+// returns it with its FileInfo; what names a missing file is refused as
+// well. A symlink leading out of the workspace is refused without its
+// target being looked at, so the answer is the same whatever exists on
+// the host.
+func workspacePath(env launchEnv, root *os.Root, p, what string) (string, os.FileInfo, *refusal) {
+	host, r, err := env.paths.ToHost(p)
+	var rel string
+	if err == nil && r == WorkspaceRoot {
+		rel, err = filepath.Rel(env.paths.hostOf(WorkspaceRoot), host)
 	}
-	real, err := filepath.EvalSymlinks(host)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", refuse(reasonPath, "%s %q does not exist in the workspace.", what, p)
-		}
-		return "", refuse(reasonPath, "%s %q cannot be resolved in the workspace.", what, p)
+	if err != nil || r != WorkspaceRoot || !filepath.IsLocal(rel) && rel != "." {
+		return "", nil, refuse(reasonPath, "%s %q is outside the workspace: use a path under /workspace or relative to it.", what, p)
 	}
-	if !within(env.wsRoot, real) {
-		return "", refuse(reasonPath, "%s %q leads outside the workspace (through a symbolic link).", what, p)
+	real, fi, err := resolveIn(root, env.wsRoot, rel)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", nil, refuse(reasonPath, "%s %q does not exist in the workspace.", what, p)
+	case errors.Is(err, errEscapes):
+		return "", nil, refuse(reasonPath, "%s %q leads outside the workspace (through a symbolic link).", what, p)
+	case err != nil:
+		return "", nil, refuse(reasonPath, "%s %q cannot be resolved in the workspace.", what, p)
 	}
-	return real, nil
+	return real, fi, nil
 }
 
 // within reports whether p is root or below it (both cleaned host paths).
@@ -283,19 +293,25 @@ func within(root, p string) bool {
 	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
-// moduleDir returns the nearest directory from dir up to root that holds
-// go.mod, or root: dlv builds in its working directory, and `go build`
-// needs to find the module there.
-func moduleDir(dir, root string) string {
-	for d := dir; within(root, d); d = filepath.Dir(d) {
-		if fi, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && fi.Mode().IsRegular() {
+// moduleDir returns the nearest directory from dir up to rootDir (root's
+// host directory) that holds go.mod, or rootDir: dlv builds in its working
+// directory, and `go build` needs to find the module there. go.mod is
+// looked up inside root, so a go.mod symlink leading out of the workspace
+// counts as none.
+func moduleDir(root *os.Root, dir, rootDir string) string {
+	for d := dir; within(rootDir, d); d = filepath.Dir(d) {
+		rel, err := filepath.Rel(rootDir, d)
+		if err != nil {
+			break
+		}
+		if fi, err := root.Stat(filepath.Join(rel, "go.mod")); err == nil && fi.Mode().IsRegular() {
 			return d
 		}
-		if d == root {
+		if d == rootDir {
 			break
 		}
 	}
-	return root
+	return rootDir
 }
 
 var (

@@ -38,6 +38,10 @@ func launchFixture(t *testing.T) launchEnv {
 	return launchEnv{paths: pm, wsRoot: ws, output: filepath.Join(root, "priv", "__debug_bin")}
 }
 
+// TestCheckLaunchRefuses covers the launch checks of DAP-01 (mode exec,
+// program outside the workspace or a symlink out), DAP-03 (env, dlvCwd,
+// cwd), DAP-04 (buildFlags), DAP-05 (output) and DAP-06 (core, replay,
+// substitutePath).
 func TestCheckLaunchRefuses(t *testing.T) {
 	t.Parallel()
 	env := launchFixture(t)

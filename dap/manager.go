@@ -100,9 +100,14 @@ type Options struct {
 	// prepared.
 	Dlv func(ctx context.Context) (string, error)
 
-	// TempDir holds each session's private 0700 directory (the socket dlv
-	// dials and the debug binary) (os.TempDir()).
-	TempDir string
+	// RunDir holds each session's private 0700 directory (the sockets dlv
+	// dials and the debug binary it builds). It must be the server's
+	// (owned by it or root, writable by no one else: New checks), so that
+	// no tenant can rename or replace a session directory; it is the
+	// package's alone, and New removes what an earlier run left in it.
+	// cmd/ideserver uses DATA/run/dap. Empty: New makes one in
+	// os.TempDir(), and Close removes it.
+	RunDir string
 	// HiddenDirs are host directories whose paths must never reach a client
 	// even outside the client roots (the server's data directory); they are
 	// shown as /ideserver.
@@ -127,9 +132,10 @@ type Options struct {
 
 // Manager runs debug sessions. Its methods are safe for concurrent use.
 type Manager struct {
-	opts    Options
-	log     *slog.Logger
-	metrics *metrics
+	opts      Options
+	log       *slog.Logger
+	metrics   *metrics
+	ownRunDir bool // New made opts.RunDir; Close removes it
 
 	mu       sync.Mutex
 	closed   bool
@@ -148,8 +154,13 @@ func New(opts Options) (*Manager, error) {
 	case opts.Dlv == nil:
 		return nil, errors.New("dap: Options.Dlv is required")
 	}
-	if opts.TempDir == "" {
-		opts.TempDir = os.TempDir()
+	if opts.RunDir != "" {
+		if err := checkRunDir(opts.RunDir); err != nil {
+			return nil, err
+		}
+		if err := removeLeftovers(opts.RunDir); err != nil {
+			return nil, err
+		}
 	}
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = 16 << 20
@@ -171,8 +182,14 @@ func New(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	ownRunDir := opts.RunDir == ""
+	if ownRunDir {
+		if opts.RunDir, err = makeRunDir(); err != nil {
+			return nil, err
+		}
+	}
 	return &Manager{
-		opts: opts, log: log, metrics: m,
+		opts: opts, log: log, metrics: m, ownRunDir: ownRunDir,
 		sessions: make(map[*Session]struct{}),
 		perWS:    make(map[string]int),
 		perTen:   make(map[string]int),
@@ -237,7 +254,13 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
-	return m.stopWhere(ctx, func(*Session) bool { return true })
+	if err := m.stopWhere(ctx, func(*Session) bool { return true }); err != nil {
+		return err
+	}
+	if m.ownRunDir {
+		return os.RemoveAll(m.opts.RunDir)
+	}
+	return nil
 }
 
 func (m *Manager) stopWhere(ctx context.Context, match func(*Session) bool) error {

@@ -62,7 +62,10 @@ func NewPathMap(roots []Root) (*PathMap, error) {
 		r.Host = host
 		m.roots = append(m.roots, r)
 		m.pairs = append(m.pairs, hostMap{host, r.Client})
-		if real, err := filepath.EvalSymlinks(host); err == nil && real != host && real != "/" {
+		// The server's own symlinks only (serverRealPath): an alias
+		// that depended on where a tenant's link points would tell
+		// whether that host path exists (SBX-12).
+		if real, ok := serverRealPath(host); ok && real != host && real != "/" {
 			m.pairs = append(m.pairs, hostMap{real, r.Client})
 		}
 	}
@@ -94,6 +97,17 @@ func (m *PathMap) ToHost(p string) (host, root string, err error) {
 		}
 	}
 	return "", "", fmt.Errorf("%w: %q", ErrOutside, p)
+}
+
+// hostOf returns the host directory of the client root named client, or
+// "".
+func (m *PathMap) hostOf(client string) string {
+	for _, r := range m.roots {
+		if r.Client == client {
+			return r.Host
+		}
+	}
+	return ""
 }
 
 // under reports whether p is root or below it, and the rest.

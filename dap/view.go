@@ -1,7 +1,6 @@
 package dap
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -31,7 +30,7 @@ func newToolView(isolated bool, dirs map[string]string, fallback func(string) st
 	v.fallback = fallback
 	for host, tool := range dirs {
 		v.pairs = append(v.pairs, hostMap{host: host, client: tool})
-		if real, err := filepath.EvalSymlinks(host); err == nil && real != host {
+		if real, ok := serverRealPath(host); ok && real != host {
 			v.pairs = append(v.pairs, hostMap{host: real, client: tool})
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ideserver/ideserver/dap"
@@ -23,7 +26,12 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 	if d.terminals != nil {
 		terms = dapTerminals{d.terminals}
 	}
+	runDir, err := dapRunDir(d.cfg.Data)
+	if err != nil {
+		return feature{}, err
+	}
 	m, err := dap.New(dap.Options{
+		RunDir:     runDir,
 		Runner:     d.runner,
 		Workspaces: d.workspaces,
 		Dlv: func(ctx context.Context) (string, error) {
@@ -47,6 +55,24 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 		ready: []server.ReadyCheck{{Name: "dlv", Check: func() error { return d.tools.Status(gotool.Dlv()) }}},
 		close: m.Close,
 	}, nil
+}
+
+// dapRunDir makes DATA/run/dap, where the debug sessions' private
+// directories live: the server's (root's when tenants have uids), mode
+// 0711 so a tenant's uid may pass through to its session's directory, and
+// writable by no one else, so no tenant can rename or replace one (SBX-12).
+func dapRunDir(data string) (string, error) {
+	run := filepath.Join(data, "run")
+	dir := filepath.Join(run, "dap")
+	for _, d := range []string{run, dir} {
+		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("debugger run directory: %w", err)
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return "", fmt.Errorf("debugger run directory: %w", err)
+		}
+	}
+	return dir, nil
 }
 
 // dapService adapts dap.Manager to server.DAPService.
