@@ -128,10 +128,12 @@ func searchableTempDir(t *testing.T) string {
 	return dir
 }
 
-// serverEnv is the child's environment: PATH, a temporary HOME,
-// defaultEnv, and extra (later entries of a key win).
+// serverEnv is the child's environment: PATH, a temporary HOME, a uid
+// lock directory of its own (servers of parallel tests share the default
+// uid range, which the lock would refuse: SBX-09), defaultEnv, and extra
+// (later entries of a key win).
 func serverEnv(t *testing.T, extra []string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "IDESERVER_ISOLATION_UID_LOCK_DIR=" + t.TempDir()}
 	env = append(env, defaultEnv...)
 	return append(env, extra...)
 }

@@ -30,6 +30,10 @@ type IsolationConfig struct {
 	// server's uid.
 	UIDFirst int `yaml:"uid_first"` // default 200000
 	UIDCount int `yaml:"uid_count"` // default 65536
+	// UIDLockDir holds the claims of this host's servers on their uid
+	// ranges (in UIDLockDir/uids/): a server that gives tenants uids
+	// refuses to start while another claims an overlapping range.
+	UIDLockDir string `yaml:"uid_lock_dir"` // default /run/ideserver
 	// BwrapPath is the bubblewrap executable; empty means the first of
 	// /usr/bin/bwrap, /usr/local/bin/bwrap and /bin/bwrap.
 	BwrapPath string `yaml:"bwrap_path"` // default ""
@@ -124,9 +128,10 @@ func (n IsolationNetwork) networks() map[string]sandbox.Network {
 
 func defaultIsolationConfig() IsolationConfig {
 	return IsolationConfig{
-		Mode:     isolationAuto,
-		UIDFirst: 200000,
-		UIDCount: 65536,
+		Mode:       isolationAuto,
+		UIDFirst:   200000,
+		UIDCount:   65536,
+		UIDLockDir: "/run/ideserver",
 		Limits: IsolationLimits{
 			Memory:   2 * GiB,
 			Pids:     512,
@@ -155,6 +160,13 @@ func (c *IsolationConfig) validate(bad func(key, format string, args ...any)) {
 	between(bad, "isolation.uid_count", c.UIDCount, 1, 1<<24, "1 and 16777216")
 	if c.UIDFirst >= 1000 && c.UIDCount >= 1 && c.UIDFirst > maxUID-c.UIDCount+1 {
 		bad("isolation.uid_count", "uid_first + uid_count - 1 must be at most %d, got %d", maxUID, c.UIDFirst+c.UIDCount-1)
+	}
+	if c.UIDLockDir == "" {
+		bad("isolation.uid_lock_dir", "must not be empty")
+	} else if p, err := filepath.Abs(c.UIDLockDir); err != nil {
+		bad("isolation.uid_lock_dir", "%v", err)
+	} else {
+		c.UIDLockDir = p
 	}
 	if c.BwrapPath != "" {
 		if p, err := filepath.Abs(c.BwrapPath); err != nil {

@@ -21,7 +21,7 @@ func TestIsolationConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := IsolationConfig{Mode: "auto", UIDFirst: 200000, UIDCount: 65536,
+		want := IsolationConfig{Mode: "auto", UIDFirst: 200000, UIDCount: 65536, UIDLockDir: "/run/ideserver",
 			Limits:  IsolationLimits{Memory: 2 * GiB, Pids: 512, CPU: 2000, FileSize: GiB, NoFile: 4096},
 			Network: IsolationNetwork{Terminal: "outbound", Gopls: "outbound", Dlv: "outbound"}}
 		if !reflect.DeepEqual(c.Isolation, want) {
@@ -37,7 +37,7 @@ func TestIsolationConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := IsolationConfig{Mode: "bwrap", UIDFirst: 300000, UIDCount: 1000, BwrapPath: "/opt/bwrap",
+		want := IsolationConfig{Mode: "bwrap", UIDFirst: 300000, UIDCount: 1000, UIDLockDir: "/run/ideserver", BwrapPath: "/opt/bwrap",
 			Limits:  IsolationLimits{Memory: 512 * MiB, Pids: 64, CPU: 1500, FileSize: 64 * MiB, NoFile: 1024},
 			Network: IsolationNetwork{Terminal: "none", Gopls: "host", Dlv: "outbound"}}
 		if !reflect.DeepEqual(c.Isolation, want) {

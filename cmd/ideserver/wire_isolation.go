@@ -103,6 +103,9 @@ type isolationSetup struct {
 	// identity) its own host uid (bwrap as root); its files must then be
 	// reachable by that uid.
 	ownerUID func(owner string) (int, error)
+	// uids is the claim on the uid range while ownerUID is set (nil
+	// otherwise); the caller closes it after the runner.
+	uids *uidClaim
 }
 
 // mode returns the isolation in force.
@@ -128,10 +131,17 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 	slogger := logger.With("component", "sandbox")
 	instance := instanceID(cfg.Data)
 	var setup isolationSetup
+	var claim *uidClaim
 	swept := false
 	if c.Mode != isolationNone {
 		var ownerUID func(string) (int, error)
 		if os.Geteuid() == 0 {
+			// SBX-09: no other server of this host may hand out these
+			// uids; claimed before the self-test gives out the first.
+			if claim, err = claimUIDs(c.UIDLockDir, c.UIDFirst, c.UIDCount, cfg.Data); err != nil {
+				return isolationSetup{}, err
+			}
+			defer func() { _ = claim.Close() }() // unless setup keeps it
 			ownerUID = func(owner string) (int, error) { return db.OwnerUID(owner, c.UIDFirst, c.UIDCount) }
 		}
 		r, err := sandbox.New(sandbox.Options{
@@ -192,6 +202,9 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 	}
 	if mode == sandbox.IsolationBwrap && !setup.ownerUIDs() {
 		logger.Warn("isolation: the server does not run as root, so all users share its uid: namespaces, seccomp and limits apply, but no uid separates users from each other or from the server's files should they get out")
+	}
+	if setup.ownerUIDs() {
+		setup.uids, claim = claim, nil
 	}
 	cg := setup.runner.Cgroups()
 	logger.Info("isolation", "mode", string(mode), "tenant_uids", setup.ownerUIDs(),

@@ -37,6 +37,9 @@ export async function startIDE(token, extraEnv = {}) {
     IDESERVER_GO_PROXY: 'off',
     IDESERVER_LSP_GOPLS_PATH: goTool('gopls'),
     IDESERVER_DAP_DLV_PATH: goTool('dlv'),
+    // A uid claim of its own: test servers run side by side with the
+    // default uid range, which the host-wide claim would refuse.
+    IDESERVER_ISOLATION_UID_LOCK_DIR: join(tmp, 'run'),
     ...extraEnv,
   };
   mkdirSync(env.HOME);
