@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,12 +26,18 @@ const (
 	// subscriber fell behind or the kernel queue overflowed: the client
 	// should list the workspace again.
 	EventOverflow = "overflow"
+	// EventPolling (with Path "") says some directories of the workspace
+	// are polled instead of watched, because the server's or the tenant's
+	// budget of inotify watches is spent (WatcherOptions.MaxWatches,
+	// MaxTenantWatches): changes there still arrive, within
+	// WatcherOptions.PollInterval.
+	EventPolling = "polling"
 )
 
 // Event is one change in a watched workspace, as the /watch WebSocket
 // sends it.
 type Event struct {
-	Type string `json:"type"` // EventCreated, EventChanged, EventDeleted or EventOverflow
+	Type string `json:"type"` // EventCreated, EventChanged, EventDeleted, EventOverflow or EventPolling
 	// Path is slash-separated and relative to the workspace root.
 	Path string `json:"path"`
 }
@@ -42,10 +50,26 @@ type WatcherOptions struct {
 	Coalesce time.Duration
 	// Buffer is each subscriber's queue length; 0 means 256.
 	Buffer int
-	// MaxDirs bounds how many directories of one workspace are watched
-	// (each costs a kernel inotify watch); 0 means 8192. Directories beyond
-	// it are not watched, and that is logged.
+	// MaxDirs bounds how many directories of one workspace are followed,
+	// watched or polled; 0 means 8192. Directories beyond it are not
+	// followed, and that is logged.
 	MaxDirs int
+	// MaxWatches bounds the inotify watches of all workspaces together
+	// (each watched directory costs one of the kernel's
+	// fs.inotify.max_user_watches, which is per uid: the server's uid
+	// shares it with everything else it runs); 0 means
+	// DefaultMaxWatches(), half the kernel's limit. MaxTenantWatches
+	// bounds those of one tenant's workspaces together (Owner); 0 means
+	// a quarter of MaxWatches. Directories over either budget are polled
+	// (SBX-10).
+	MaxWatches       int
+	MaxTenantWatches int
+	// Owner returns the tenant whose budget the watch of key (a
+	// workspace id) draws on; nil, or "" returned: the key itself.
+	Owner func(key string) string
+	// PollInterval is how often polled directories are scanned; 0 means
+	// 2s.
+	PollInterval time.Duration
 }
 
 // Watchers reports file changes in workspace directories, from any source
@@ -71,10 +95,20 @@ type WatcherOptions struct {
 // loses events until it has read everything queued; it never slows the
 // watch or other subscribers.
 //
+// Each watched directory costs a kernel inotify watch, drawn from a
+// server-wide and a per-tenant budget (WatcherOptions.MaxWatches,
+// MaxTenantWatches). A directory that gets none is polled instead: its
+// changes are found by listing it every PollInterval, reported the same
+// way, and subscribers get one EventPolling. A polled directory is watched
+// again when the budgets allow. So one tenant's large workspaces never make
+// another's watches fail.
+//
 // Watchers is safe for concurrent use. Only Linux is supported; elsewhere
 // Subscribe fails.
 type Watchers struct {
-	opts WatcherOptions
+	opts    WatcherOptions
+	budget  *watchBudget
+	npolled atomic.Int64 // directories polled, all watches
 
 	mu      sync.Mutex
 	watches map[string]*dirWatch // key → running watch
@@ -96,7 +130,26 @@ func NewWatchers(opts WatcherOptions) *Watchers {
 	if opts.MaxDirs <= 0 {
 		opts.MaxDirs = 8192
 	}
-	return &Watchers{opts: opts, watches: make(map[string]*dirWatch)}
+	if opts.MaxWatches <= 0 {
+		opts.MaxWatches = DefaultMaxWatches()
+	}
+	if opts.MaxTenantWatches <= 0 {
+		opts.MaxTenantWatches = max(1, opts.MaxWatches/4)
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 2 * time.Second
+	}
+	return &Watchers{
+		opts: opts, watches: make(map[string]*dirWatch),
+		budget: newWatchBudget(opts.MaxWatches, opts.MaxTenantWatches),
+	}
+}
+
+// Stats returns the inotify watches held and the directories polled
+// instead, over all workspaces.
+func (w *Watchers) Stats() WatchStats {
+	total, _ := w.budget.inUse("")
+	return WatchStats{Watches: total, Polled: int(w.npolled.Load())}
 }
 
 // Subscribe starts, or joins, the watch of the workspace directory dir for
@@ -149,6 +202,11 @@ func (w *Watchers) Subscribe(ctx context.Context, key, dir string) (*Subscriptio
 		}
 		if dw.startErr != nil {
 			return nil, dw.startErr
+		}
+		if dw.polling.Load() {
+			dw.mu.Lock()
+			sub.send(Event{Type: EventPolling}, w.opts.Buffer)
+			dw.mu.Unlock()
 		}
 	}
 
@@ -287,6 +345,7 @@ func (s *Subscription) send(ev Event, buffer int) {
 type dirWatch struct {
 	w     *Watchers
 	key   string
+	owner string // whose watch budget it draws on
 	dir   string
 	log   *slog.Logger
 	ready chan struct{} // closed when start has returned
@@ -308,12 +367,23 @@ type dirWatch struct {
 	pending   map[string]string   // path → event type not yet delivered
 	order     []string            // pending paths in first-seen order (may repeat)
 	warnedMax bool
+	// polled are the directories without a watch: their last listing.
+	polled map[string]map[string]pollStamp
+	// polling is set while polled is not empty (read by Subscribe).
+	polling atomic.Bool
 }
 
 func newDirWatch(w *Watchers, key, dir string) *dirWatch {
+	owner := key
+	if w.opts.Owner != nil {
+		if o := w.opts.Owner(key); o != "" {
+			owner = o
+		}
+	}
 	return &dirWatch{
 		w:     w,
 		key:   key,
+		owner: owner,
 		dir:   dir,
 		log:   w.opts.Logger.With("workspace_id", key),
 		ready: make(chan struct{}),
@@ -329,6 +399,10 @@ func (dw *dirWatch) start() error {
 		return fmt.Errorf("watch: open workspace root: %w", err)
 	}
 	in, err := newInotify()
+	if errors.Is(err, syscall.EMFILE) {
+		// fs.inotify.max_user_instances is spent: poll everything.
+		in, err = nil, nil
+	}
 	if err != nil {
 		root.Close()
 		return fmt.Errorf("watch: %w", err)
@@ -338,18 +412,33 @@ func (dw *dirWatch) start() error {
 	dw.wds = make(map[string]int)
 	dw.known = make(map[string]struct{})
 	dw.pending = make(map[string]string)
+	dw.polled = make(map[string]map[string]pollStamp)
 	d, err := root.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err == nil {
 		err = dw.watchTree(d, "", false)
 	}
 	if err != nil {
-		in.close()
+		if in != nil {
+			in.close()
+		}
+		dw.release()
 		root.Close()
 		return fmt.Errorf("watch: %w", err)
 	}
-	dw.events = make(chan []rawEvent, 16)
-	go in.read(dw.events, dw.stop)
+	if in != nil {
+		dw.events = make(chan []rawEvent, 16)
+		go in.read(dw.events, dw.stop)
+	}
 	return nil
+}
+
+// release returns the watch's budget and polled directories; the caller
+// closes the inotify instance.
+func (dw *dirWatch) release() {
+	dw.w.budget.give(dw.owner, len(dw.dirs))
+	dw.w.npolled.Add(-int64(len(dw.polled)))
+	clear(dw.dirs)
+	clear(dw.polled)
 }
 
 // run is the watch goroutine: it turns raw events into coalesced events
@@ -358,18 +447,40 @@ func (dw *dirWatch) run() {
 	defer dw.w.wg.Done()
 	var timer *time.Timer
 	var flush <-chan time.Time
+	var ticker *time.Ticker
+	var pollC <-chan time.Time
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
-		dw.in.close()
-		for range dw.events { // until read has returned
+		if ticker != nil {
+			ticker.Stop()
 		}
+		if dw.in != nil {
+			dw.in.close()
+			for range dw.events { // until read has returned
+			}
+		}
+		dw.release()
 		dw.root.Close()
 		dw.w.end(dw)
 	}()
 	for {
+		switch {
+		case len(dw.polled) > 0 && ticker == nil:
+			ticker = time.NewTicker(dw.w.opts.PollInterval)
+			pollC = ticker.C
+		case len(dw.polled) == 0 && ticker != nil:
+			ticker.Stop()
+			ticker, pollC = nil, nil
+		}
 		select {
+		case <-pollC:
+			dw.poll()
+			if len(dw.pending) > 0 && flush == nil {
+				timer = time.NewTimer(dw.w.opts.Coalesce)
+				flush = timer.C
+			}
 		case <-dw.stop:
 			return
 		case batch, ok := <-dw.events:
@@ -512,8 +623,11 @@ func (dw *dirWatch) resync() {
 	dw.order = dw.order[:0]
 	dw.deliver([]Event{{Type: EventOverflow}})
 	old := dw.dirs
+	dw.w.budget.give(dw.owner, len(old)) // taken again as watchTree adds them
 	dw.dirs = make(map[int]string)
 	dw.wds = make(map[string]int)
+	dw.w.npolled.Add(-int64(len(dw.polled)))
+	clear(dw.polled)
 	clear(dw.known)
 	if d, err := dw.root.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0); err == nil {
 		_ = dw.watchTree(d, "", false)
@@ -548,22 +662,30 @@ func (dw *dirWatch) addTree(rel string) {
 // following symlinks.
 func (dw *dirWatch) watchTree(d *os.File, rel string, emit bool) error {
 	defer d.Close()
-	if len(dw.dirs) >= dw.w.opts.MaxDirs {
+	if len(dw.dirs)+len(dw.polled) >= dw.w.opts.MaxDirs {
 		if !dw.warnedMax {
 			dw.warnedMax = true
 			dw.log.Warn("too many directories to watch; some changes will not be reported", "max_dirs", dw.w.opts.MaxDirs)
 		}
 		return nil
 	}
-	wd, err := dw.in.add(d)
+	watched, err := dw.addWatch(d, rel)
 	if err != nil {
 		return err
 	}
-	dw.dirs[wd] = rel
-	dw.wds[rel] = wd
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil // vanished or unreadable: its own events tell the rest
+	var names []string
+	if watched {
+		if names, err = d.Readdirnames(-1); err != nil {
+			return nil // vanished or unreadable: its own events tell the rest
+		}
+	} else {
+		ents, ok := dw.startPolling(d, rel)
+		if !ok {
+			return nil
+		}
+		for name := range ents {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	for _, name := range names {
@@ -597,7 +719,15 @@ func (dw *dirWatch) forgetTree(rel string) {
 		if dir == rel || strings.HasPrefix(dir, prefix) {
 			dw.in.remove(wd)
 			delete(dw.wds, dir)
-			delete(dw.dirs, wd)
+			if _, ok := dw.dirs[wd]; ok {
+				delete(dw.dirs, wd)
+				dw.w.budget.give(dw.owner, 1)
+			}
+		}
+	}
+	for dir := range dw.polled {
+		if dir == rel || strings.HasPrefix(dir, prefix) {
+			dw.stopPolling(dir)
 		}
 	}
 	for p := range dw.known {
@@ -610,6 +740,7 @@ func (dw *dirWatch) forgetTree(rel string) {
 func (dw *dirWatch) forgetWatch(wd int) {
 	if dir, ok := dw.dirs[wd]; ok {
 		delete(dw.dirs, wd)
+		dw.w.budget.give(dw.owner, 1)
 		if dw.wds[dir] == wd {
 			delete(dw.wds, dir)
 		}

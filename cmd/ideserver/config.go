@@ -92,6 +92,12 @@ type Config struct {
 		MaxWorkspaces    int      `yaml:"max_workspaces_per_user"` // default 100
 		MaxWebSockets    int      `yaml:"max_websockets_per_user"` // default 64
 		SearchMaxResults int      `yaml:"search_max_results"`      // default 1000
+		// MaxWatches bounds the inotify watches of all workspaces
+		// together, MaxTenantWatches those of one tenant's; directories
+		// over either are polled (SBX-10). 0: half the kernel's
+		// fs.inotify.max_user_watches, and a quarter of MaxWatches.
+		MaxWatches       int `yaml:"max_watches"`            // default 0 (automatic)
+		MaxTenantWatches int `yaml:"max_watches_per_tenant"` // default 0 (automatic)
 	} `yaml:"limits"`
 	Metrics struct {
 		RequireAuth bool `yaml:"require_auth"` // default false: /metrics is public

@@ -223,6 +223,11 @@ func (c *Config) validate(getenv func(string) string) error {
 			bad(l.key, "%d is not between 1 and %d", l.v, l.max)
 		}
 	}
+	for key, v := range map[string]int{"limits.max_watches": c.Limits.MaxWatches, "limits.max_watches_per_tenant": c.Limits.MaxTenantWatches} {
+		if v < 0 || v > 1<<30 {
+			bad(key, "%d is not between 0 (automatic) and %d", v, 1<<30)
+		}
+	}
 
 	// log, shutdown, go
 	c.Log.Level = strings.ToLower(c.Log.Level)

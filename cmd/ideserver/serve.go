@@ -107,6 +107,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 	runner := iso.runner
+	defer iso.uids.Close()
 	defer runner.Close()
 	isolated := iso.mode() == sandbox.IsolationBwrap
 	if isolated {
@@ -127,7 +128,19 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		}
 	}
 
-	watchers := workspace.NewWatchers(workspace.WatcherOptions{Logger: logger.With("component", "watch")})
+	watchers := workspace.NewWatchers(workspace.WatcherOptions{
+		Logger:           logger.With("component", "watch"),
+		MaxWatches:       cfg.Limits.MaxWatches,
+		MaxTenantWatches: cfg.Limits.MaxTenantWatches,
+		// A workspace's watches draw on its tenant's budget (SBX-10).
+		Owner: func(id string) string {
+			w, err := db.GetWorkspace(id)
+			if err != nil {
+				return ""
+			}
+			return w.TenantID
+		},
+	})
 	defer watchers.Close()
 	goEnv := workspace.GoEnv{
 		Root:    goRoot(cfg, logger), // once: it may warn
