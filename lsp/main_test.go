@@ -306,6 +306,9 @@ func fakeGopls() int {
 				"uri": "javascript:alert(1)", "external": true,
 			}})
 			reply(nil)
+		case "workspace/didChangeWorkspaceFolders":
+			// LSP-01: reported, so a test sees one that got through.
+			send(map[string]any{"jsonrpc": "2.0", "method": "fake/folders", "params": json.RawMessage(m.Params)})
 		case "workspace/didChangeWatchedFiles":
 			var wp any
 			_ = json.Unmarshal(m.Params, &wp)

@@ -23,6 +23,10 @@ func fakeManager(t *testing.T, tweak func(*lsp.Options)) (*env, *lsp.Manager) {
 	return e, newManager(t, e, exe, tweak)
 }
 
+// TestProxyRewritesAndRefuses: LSP-01 (initialize's rootUri and folders
+// outside the workspace reach gopls as file:///workspace), LSP-03 (host
+// paths in diagnostics and hover reach the client as client paths, and no
+// host path of the data directory at all), and the inline cases.
 func TestProxyRewritesAndRefuses(t *testing.T) {
 	e, m := fakeManager(t, nil)
 	c := startSession(t, m, e.wsID)
@@ -165,6 +169,10 @@ func TestProxyCrashRecovery(t *testing.T) {
 	}
 }
 
+// TestProxyCrashLoopIsCapped (LSP-12): a gopls crash loop is restarted
+// at most MaxRestarts times, the user is told each time, then the session
+// ends with 1011 (TestCrashLoopLeavesOthersAlone: other sessions keep
+// theirs).
 func TestProxyCrashLoopIsCapped(t *testing.T) {
 	e, m := fakeManager(t, func(o *lsp.Options) { o.MaxRestarts = 2 })
 	c := startSession(t, m, e.wsID)

@@ -33,6 +33,8 @@ func TestEchoUTF8AndResize(t *testing.T) {
 	c.expect(t, e.dir)
 }
 
+// TestBadControlMessages (TTY-10): zero, negative and huge resizes are
+// refused and leave the size alone (TestLimits: the same at creation).
 func TestBadControlMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -192,6 +194,10 @@ func waitPids(tb testing.TB, instance string, ok func(int) bool) {
 	}
 }
 
+// TestStalledClientDuringFlood (TTY-04): an output flood while one
+// client reads nothing: the buffer is the bounded scrollback, the other
+// client and the shell go on, and the stalled one resumes after an
+// overrun notice with no more than the scrollback.
 func TestStalledClientDuringFlood(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -214,6 +220,9 @@ func TestStalledClientDuringFlood(t *testing.T) {
 	}
 }
 
+// TestLimits: terminal counts per workspace and tenant, sizes at creation
+// (TTY-10), commands, and another tenant's terminal id is not found
+// (TTY-11).
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *terminal.Options) { o.MaxPerWorkspace = 2; o.MaxPerTenant = 3 })
