@@ -3,6 +3,7 @@ package dap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -22,9 +23,13 @@ func (p *proxy) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
 	}
-	if p.wsRoot, err = filepath.EvalSymlinks(wsDir); err != nil {
-		return fmt.Errorf("workspace directory: %w", err)
+	// The server's own symlinks only (the data directory's path), by
+	// descriptors: nothing a tenant made is followed (SBX-12).
+	real, ok := serverRealPath(wsDir)
+	if !ok {
+		return errors.New("workspace directory: cannot be resolved")
 	}
+	p.wsRoot = real
 	env, err := o.Workspaces.ProcessEnv(owner)
 	if err != nil {
 		return fmt.Errorf("user environment: %w", err)
