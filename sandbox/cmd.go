@@ -46,9 +46,10 @@ const (
 	// (slirp4netns) in a network namespace of its own, so the module proxy
 	// and the internet are reachable but nothing listening on the host's
 	// loopback is (the server, other local services); nor is any other
-	// sandbox. Without slirp4netns it falls back to NetworkFull, with a
-	// warning when the runner starts. Destinations are not filtered
-	// further.
+	// sandbox. Link-local, private and the host's own addresses are
+	// refused unless allowed (see Options.NetworkAllow). Without
+	// slirp4netns it falls back to NetworkNone (fails closed), with a
+	// warning when the runner starts.
 	NetworkOutbound
 	// NetworkFull: the host's network namespace, loopback included.
 	NetworkFull

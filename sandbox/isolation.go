@@ -185,7 +185,9 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool, tmpSize int64) (
 		"--hostname", "ideserver",
 		"--seccomp", strconv.Itoa(fdSeccomp), "--info-fd", strconv.Itoa(fdInfo), "--block-fd", strconv.Itoa(fdBlock),
 	}
-	if c.Network == NetworkNone || userNet {
+	if c.Network != NetworkFull {
+		// NetworkOutbound without slirp4netns gets no network rather than
+		// the host's: failing closed keeps the host's loopback out of reach.
 		a = append(a, "--unshare-net")
 	}
 	if c.PTY == nil {

@@ -25,6 +25,12 @@ func TestBwrapArgs(t *testing.T) {
 			t.Errorf("args lack %q: %s", want, s)
 		}
 	}
+	// SBX-08, RUN-03: outbound without slirp4netns (userNet false) fails
+	// closed: a network namespace of its own, never the host's.
+	c.Network = NetworkOutbound
+	if a, _ = bwrapArgs(c, nil, -1, false, -1); !slices.Contains(a, "--unshare-net") {
+		t.Errorf("outbound without slirp4netns shares the host's network: %v", a)
+	}
 	c.Network, c.PTY = NetworkFull, &Winsize{Cols: 80, Rows: 24}
 	a, _ = bwrapArgs(c, nil, -1, false, -1)
 	for _, bad := range []string{"--unshare-net", "--new-session", "--uid", "--size"} {

@@ -98,7 +98,7 @@ type Runner struct {
 	iso           Isolation
 	bwrap         string
 	prlimit       string // "" when rlimits cannot be set
-	slirp         string // slirp4netns; "" when NetworkOutbound shares the host's network
+	slirp         string // slirp4netns; "" when NetworkOutbound has no network (fails closed)
 	roPaths       []string
 	ownerUID      func(string) (int, error)
 	view          func(owner, workspace string) ([]Bind, error)
@@ -169,7 +169,7 @@ func New(opts Options) (*Runner, error) {
 			log.Warn("sandbox: prlimit not found; rlimits are not enforced")
 		}
 		if r.slirp = findExec(slirpPaths); r.slirp == "" {
-			log.Warn("sandbox: slirp4netns not found; processes allowed the network share the host's, loopback included")
+			log.Warn("sandbox: slirp4netns not found; processes allowed outbound network get none (install slirp4netns, or set isolation.network.KIND to host)")
 		}
 		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
 		r.ownerUID = opts.OwnerUID
