@@ -59,11 +59,19 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// openStore opens the database in cfg.Data, creating the directory.
+// openStore opens the database in cfg.Data, creating the directory, and
+// sets cfg.Data to its real path: the sandbox opens bind sources without
+// following any symlink, so a data directory reached through one would
+// fail every start.
 func openStore(cfg *Config, logger *slog.Logger) (*store.DB, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	real, err := filepath.EvalSymlinks(cfg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("resolve data directory: %w", err)
+	}
+	cfg.Data = real
 	return store.Open(store.Options{Path: filepath.Join(cfg.Data, "ideserver.db"), Logger: logger})
 }
 
@@ -385,6 +393,10 @@ func newJWTVerifier(cfg *Config) (*auth.JWTVerifier, error) {
 // go; logged once).
 func goRoot(cfg *Config, logger *slog.Logger) string {
 	if cfg.Go.Root != "" {
+		// Resolved: bind sources are opened without following symlinks.
+		if real, err := filepath.EvalSymlinks(cfg.Go.Root); err == nil {
+			return real
+		}
 		return cfg.Go.Root
 	}
 	goBin, err := exec.LookPath("go")

@@ -333,3 +333,27 @@ func TestSearchableByOthers(t *testing.T) {
 		t.Errorf("searchableByOthers = %v, want nil", err)
 	}
 }
+
+// A data directory named through a symlink still works in bwrap mode: the
+// sandbox opens bind sources without following links (SBX-01), so serve
+// resolves the data directory once, at start.
+func TestServeBwrapDataSymlink(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed")
+	}
+	real := searchableDataDir(t)
+	link := filepath.Join(filepath.Dir(real), "data-link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startServe(t, link, nil, append(fakeTools(t), "IDESERVER_ISOLATION_MODE", "bwrap")...)
+	if err != nil {
+		t.Fatalf("serve refused a data directory named through a symlink: %v", err)
+	}
+	if code, body := readyz(t, s.url); code != http.StatusOK || body["isolation"] != "bwrap" {
+		t.Errorf("readyz = %d %v, want 200 with isolation bwrap", code, body)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
