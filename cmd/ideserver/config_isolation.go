@@ -58,6 +58,7 @@ type IsolationLimits struct {
 	CPU      int      `yaml:"cpu"`       // thousandths of a core per workspace cgroup, default 2000
 	FileSize ByteSize `yaml:"file_size"` // largest file a process may write (RLIMIT_FSIZE), default 1GiB
 	NoFile   int      `yaml:"nofile"`    // open files per process (RLIMIT_NOFILE), default 4096
+	Tmp      ByteSize `yaml:"tmp"`       // size of each process's own /tmp (a tmpfs), default 512MiB
 }
 
 // Values of the `isolation.network` keys.
@@ -138,6 +139,7 @@ func defaultIsolationConfig() IsolationConfig {
 			CPU:      2000,
 			FileSize: GiB,
 			NoFile:   4096,
+			Tmp:      512 * MiB,
 		},
 		Network: IsolationNetwork{Terminal: networkOutbound, Gopls: networkOutbound, Dlv: networkOutbound},
 	}
@@ -187,6 +189,7 @@ func (c *IsolationConfig) validate(bad func(key, format string, args ...any)) {
 	}
 	between(bad, "isolation.limits.file_size", l.FileSize, MiB, TiB, "1MiB and 1TiB")
 	between(bad, "isolation.limits.nofile", l.NoFile, 64, 1<<20, "64 and 1048576")
+	between(bad, "isolation.limits.tmp", l.Tmp, MiB, TiB, "1MiB and 1TiB")
 	for key, v := range map[string]*string{"terminal": &c.Network.Terminal, "gopls": &c.Network.Gopls, "dlv": &c.Network.Dlv} {
 		*v = strings.ToLower(*v)
 		switch *v {

@@ -22,7 +22,7 @@ func TestIsolationConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := IsolationConfig{Mode: "auto", UIDFirst: 200000, UIDCount: 65536, UIDLockDir: "/run/ideserver",
-			Limits:  IsolationLimits{Memory: 2 * GiB, Pids: 512, CPU: 2000, FileSize: GiB, NoFile: 4096},
+			Limits:  IsolationLimits{Memory: 2 * GiB, Pids: 512, CPU: 2000, FileSize: GiB, NoFile: 4096, Tmp: 512 * MiB},
 			Network: IsolationNetwork{Terminal: "outbound", Gopls: "outbound", Dlv: "outbound"}}
 		if !reflect.DeepEqual(c.Isolation, want) {
 			t.Errorf("isolation = %+v, want %+v", c.Isolation, want)
@@ -30,7 +30,7 @@ func TestIsolationConfig(t *testing.T) {
 	})
 	t.Run("file, environment and flag", func(t *testing.T) {
 		yml := "isolation:\n  mode: BWRAP\n  uid_first: 300000\n  uid_count: 1000\n  bwrap_path: /opt/bwrap\n" +
-			"  limits:\n    memory: 512MiB\n    pids: 0\n    cpu: 1500\n    file_size: 64MiB\n    nofile: 1024\n" +
+			"  limits:\n    memory: 512MiB\n    pids: 0\n    cpu: 1500\n    file_size: 64MiB\n    nofile: 1024\n    tmp: 64MiB\n" +
 			"  network:\n    terminal: None\n    gopls: host\n"
 		p := writeFile(t, dir, "iso.yaml", yml)
 		c, err := LoadConfig([]string{"--config", p}, envFunc(baseEnv("IDESERVER_ISOLATION_LIMITS_PIDS", "64")), nil)
@@ -38,7 +38,7 @@ func TestIsolationConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := IsolationConfig{Mode: "bwrap", UIDFirst: 300000, UIDCount: 1000, UIDLockDir: "/run/ideserver", BwrapPath: "/opt/bwrap",
-			Limits:  IsolationLimits{Memory: 512 * MiB, Pids: 64, CPU: 1500, FileSize: 64 * MiB, NoFile: 1024},
+			Limits:  IsolationLimits{Memory: 512 * MiB, Pids: 64, CPU: 1500, FileSize: 64 * MiB, NoFile: 1024, Tmp: 64 * MiB},
 			Network: IsolationNetwork{Terminal: "none", Gopls: "host", Dlv: "outbound"}}
 		if !reflect.DeepEqual(c.Isolation, want) {
 			t.Errorf("isolation = %+v, want %+v", c.Isolation, want)
@@ -93,6 +93,7 @@ func TestIsolationConfig(t *testing.T) {
 		{"cpu too little", "limits:\n    cpu: 1", "isolation.limits.cpu", "10 and 1000000"},
 		{"file_size too small", "limits:\n    file_size: 1KiB", "isolation.limits.file_size", "1MiB and 1TiB"},
 		{"nofile too few", "limits:\n    nofile: 3", "isolation.limits.nofile", "64 and 1048576"},
+		{"tmp too small", "limits:\n    tmp: 1KiB", "isolation.limits.tmp", "1MiB and 1TiB"},
 		{"network unknown", "network:\n    dlv: full", "isolation.network.dlv", `"full" is not none, outbound or host`},
 		{"insecure not bool", "insecure_no_isolation: maybe", "isolation.insecure_no_isolation", "not true or false"},
 		// SBX-08: the egress allowlist.

@@ -155,6 +155,7 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 			Limits: sandbox.Limits{
 				FileSize: int64(c.Limits.FileSize),
 				NoFile:   int64(c.Limits.NoFile),
+				Tmp:      int64(c.Limits.Tmp),
 				Memory:   int64(c.Limits.Memory),
 				Pids:     int64(c.Limits.Pids),
 				CPU:      int64(c.Limits.CPU),
