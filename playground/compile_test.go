@@ -66,3 +66,20 @@ func TestCompileGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedCacheKeys (RUN-06): the prebuild (PrepareCache) builds with the
+// environment and flags runs build with, so a run's build of a program
+// importing fmt finds all of fmt in the shared cache and puts only its own
+// package and link (a build from nothing puts hundreds of entries; see
+// gocacheprog's TestGoCommand).
+func TestSharedCacheKeys(t *testing.T) {
+	e := newEnv(t, nil)
+	n, err := playground.CachePuts(e.svc, hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("entries put by the build of hello world: %d", n)
+	if n == 0 || n > 10 {
+		t.Errorf("the build of hello world put %d entries into its own cache: want 1 to 10 (the shared cache unused, or missed)", n)
+	}
+}

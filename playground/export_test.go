@@ -1,6 +1,12 @@
 package playground
 
-import "context"
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // HoldSlot takes a slot of s's limiter for client, as a running build
 // would, until release is called.
@@ -13,4 +19,31 @@ func Queued(s *Service) int {
 	s.lim.mu.Lock()
 	defer s.lim.mu.Unlock()
 	return len(s.lim.queue)
+}
+
+// CachePuts builds body as Compile would, in IsolationNone (where the
+// run's scratch directory is on the host), and returns how many action
+// entries the build put into the run's own writable cache: what it could
+// not find in the shared cache.
+func CachePuts(s *Service, body string) (int, error) {
+	fs, err := SplitFiles([]byte(body))
+	if err != nil {
+		return 0, err
+	}
+	p, err := s.prepare(context.Background(), fs, false, true)
+	if err != nil {
+		return 0, err
+	}
+	defer removeAll(p.root)
+	if p.buildErrs != "" {
+		return 0, errors.New(p.buildErrs)
+	}
+	n := 0
+	err = filepath.WalkDir(filepath.Join(p.scratch, "gocacheprog"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, "-a") {
+			n++
+		}
+		return err
+	})
+	return n, err
 }
