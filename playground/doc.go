@@ -2,12 +2,18 @@
 // vet, share and snippets) and workspace share links: immutable snapshots of
 // a workspace's files that anyone with the link may read and fork.
 //
-// Programs are built and run through package sandbox with a fixed
-// environment (CGO_ENABLED=0, GOTOOLCHAIN=local, GOPROXY=off, module mode),
-// a per-run temporary directory, no network, a wall-clock limit, an output
-// cap and a memory limit (RLIMIT_DATA via prlimit when available, plus
-// GOMEMLIMIT), under a global and per-client concurrency limit with a
-// bounded queue.
+// Programs are built and run through package sandbox as the internal owner
+// [Owner] with a fixed environment (GOENV=off, GOFLAGS=-mod=mod -trimpath,
+// CGO_ENABLED=0, GOTOOLCHAIN=local, GOPROXY=off), no network, a wall-clock
+// limit, an output cap and a memory limit (RLIMIT_DATA via prlimit when
+// available, plus GOMEMLIMIT), under a global and per-client concurrency
+// limit with a bounded queue. Runs keep nothing: the program's files are in
+// a run directory removed after it, and every build and program gets an
+// empty HOME, TMPDIR, GOPATH and build cache in the sandbox's own /tmp.
+// Builds share one read-only build cache ([Cache]): [Service.PrepareCache]
+// fills it as [CacheOwner], and the cache program of gocacheprog/ (built by
+// [BuildCacheProg]) serves it to the go command through GOCACHEPROG,
+// keeping what a build adds in the run's own /tmp.
 //
 // It imports sandbox, workspace and store. cmd/ideserver builds the
 // [Service]; server calls it from its HTTP handlers. It knows nothing of

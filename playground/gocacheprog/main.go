@@ -24,7 +24,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -62,17 +61,34 @@ type response struct {
 }
 
 func main() {
-	ro := flag.String("ro", "", "read-only cache directory in the go command's layout (may be missing or empty)")
-	rw := flag.String("rw", "", "writable cache directory, created when missing")
-	flag.Parse()
-	if *rw == "" || !filepath.IsAbs(*rw) || (*ro != "" && !filepath.IsAbs(*ro)) || flag.NArg() > 0 {
+	ro, rw, ok := parseArgs(os.Args[1:])
+	if !ok {
 		fmt.Fprintln(os.Stderr, "usage: gocacheprog [-ro DIR] -rw DIR (absolute paths)")
 		os.Exit(2)
 	}
-	if err := serve(os.Stdin, os.Stdout, *ro, *rw); err != nil {
+	if err := serve(os.Stdin, os.Stdout, ro, rw); err != nil {
 		fmt.Fprintln(os.Stderr, "gocacheprog:", err)
 		os.Exit(1)
 	}
+}
+
+// parseArgs reads "-ro DIR" (optional: a missing or empty directory is an
+// empty cache) and "-rw DIR" (created when missing), both absolute. The
+// repository's rules keep package flag to the server's command.
+func parseArgs(args []string) (ro, rw string, ok bool) {
+	for len(args) >= 2 {
+		switch args[0] {
+		case "-ro":
+			ro = args[1]
+		case "-rw":
+			rw = args[1]
+		default:
+			return "", "", false
+		}
+		args = args[2:]
+	}
+	ok = len(args) == 0 && filepath.IsAbs(rw) && (ro == "" || filepath.IsAbs(ro))
+	return ro, rw, ok
 }
 
 // serve answers the go command's requests on in, writing responses to out,

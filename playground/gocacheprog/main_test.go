@@ -257,3 +257,24 @@ func TestGoCommand(t *testing.T) {
 		t.Error("the shared cache changed")
 	}
 }
+
+func TestParseArgs(t *testing.T) {
+	for _, tt := range []struct {
+		args   []string
+		ro, rw string
+		ok     bool
+	}{
+		{[]string{"-ro", "/a", "-rw", "/b"}, "/a", "/b", true},
+		{[]string{"-rw", "/b"}, "", "/b", true},
+		{[]string{"-ro", "/a"}, "", "", false},
+		{[]string{"-rw", "b"}, "", "", false},
+		{[]string{"-ro", "a", "-rw", "/b"}, "", "", false},
+		{[]string{"-rw", "/b", "extra"}, "", "", false},
+		{[]string{"-x", "/b"}, "", "", false},
+	} {
+		ro, rw, ok := parseArgs(tt.args)
+		if ok != tt.ok || (ok && (ro != tt.ro || rw != tt.rw)) {
+			t.Errorf("parseArgs(%q) = %q, %q, %v", tt.args, ro, rw, ok)
+		}
+	}
+}
