@@ -32,7 +32,10 @@ func runMain(m *testing.M) int {
 	// Every server uses the pinned gopls and dlv already built in Go's
 	// cache (make deps), so none builds its own copy, and reaches no
 	// module proxy.
-	defaultEnv = []string{"IDESERVER_GO_PROXY=off"}
+	defaultEnv = []string{"IDESERVER_GO_PROXY=off",
+		// No playground prebuild (the standard library) per server: the
+		// tests that need the shared cache turn it on.
+		"IDESERVER_PLAYGROUND_PREBUILD=false"}
 	for key, name := range map[string]string{"IDESERVER_LSP_GOPLS_PATH": "gopls", "IDESERVER_DAP_DLV_PATH": "dlv"} {
 		p, err := pinnedTool(name)
 		if err != nil {

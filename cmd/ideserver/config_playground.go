@@ -31,9 +31,13 @@ type PlaygroundConfig struct {
 	// with POST /share per minute (a token bucket as deep); beyond, 429.
 	// Repeats of a stored snippet are free.
 	ShareRate int `yaml:"share_rate"` // default 30
-	// CachePackages are the go command patterns the server builds into
-	// the read-only build cache runs share, in the background at start;
-	// empty means none (every run builds the packages it imports).
+	// Prebuild builds the cache program and CachePackages into the
+	// read-only build cache runs share, in the background at start. Off,
+	// runs build the packages they import themselves (slower), reading
+	// only what an earlier start prepared.
+	Prebuild bool `yaml:"prebuild"` // default true
+	// CachePackages are the go command patterns the prebuild builds;
+	// empty means none.
 	CachePackages []string `yaml:"cache_packages"` // default [std]
 }
 
@@ -48,6 +52,7 @@ func defaultPlaygroundConfig() PlaygroundConfig {
 		MaxShareSize: 4 * MiB,
 		ShareRate:    30,
 
+		Prebuild:      true,
 		CachePackages: []string{"std"},
 	}
 }

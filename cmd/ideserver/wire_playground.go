@@ -72,7 +72,7 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 	}
 	opts.Playground = svc
 	stopCache := func() {}
-	if c.Enabled {
+	if c.Enabled && c.Prebuild {
 		stopCache = startPlaygroundCache(d, svc, cache)
 	}
 	// Playground runs belong to no workspace: suspend and delete have
