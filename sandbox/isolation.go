@@ -235,6 +235,11 @@ func bwrapArgs(c *Cmd, roPaths []string, uid int, userNet bool, tmpSize int64) (
 		}
 		fd++
 	}
+	// The root itself (bubblewrap's tmpfs holding the mount points) is
+	// read-only once everything is mounted: a process writes only to /tmp
+	// (bounded) and its read-write binds, never to memory that only the
+	// cgroup bounds. Not recursive: the mounts below keep their own flags.
+	a = append(a, "--remount-ro", "/")
 	if err := checkNesting(c.Binds, roPaths); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func TestBwrapArgs(t *testing.T) {
 		" --unshare-user ", " --unshare-pid ", " --unshare-net ", " --new-session ", " --die-with-parent ",
 		" --cap-drop ALL ", " --uid 1234 --gid 1234 ", " --bind-fd 11 /srv/ws/a ",
 		" --ro-bind-fd 12 /srv/cache ", " --ro-bind-fd 10 /opt/go ", " --size 1048576 --perms 1777 --tmpfs /tmp ",
-		" --proc /proc ", " --dev /dev ", " --chdir /srv/ws/a/sub ", " --seccomp 3 ",
+		" --proc /proc ", " --dev /dev ", " --chdir /srv/ws/a/sub ", " --seccomp 3 ", " --remount-ro / ",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("args lack %q: %s", want, s)

@@ -97,6 +97,11 @@ func TestBwrapTmp(t *testing.T) {
 	if out, _ := run(t, r, e.sh(`test -e /tmp/left && echo SEES_LEFT; df -k /tmp | tail -1`)); strings.Contains(out, "SEES_LEFT") || !strings.Contains(out, " 1024 ") {
 		t.Errorf("second process: %q", out)
 	}
+	// The root outside /tmp and the binds is read-only: nothing is
+	// written to memory only the cgroup bounds (SBX-03).
+	if out, _ := run(t, r, e.sh(`mkdir -p /home/planted 2>/dev/null && echo ROOT_WRITABLE; touch /x 2>/dev/null && echo ROOT_WRITABLE; echo done`)); strings.Contains(out, "ROOT_WRITABLE") || !strings.Contains(out, "done") {
+		t.Errorf("root of the sandbox: %q", out)
+	}
 	def := newIsoRunner(t, "tmp-default", sandbox.Limits{})
 	if out, _ := run(t, def, e.sh(`df -k /tmp | tail -1`)); !strings.Contains(out, " 524288 ") {
 		t.Errorf("default /tmp: %q, want 512 MiB", out)

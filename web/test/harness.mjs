@@ -40,6 +40,9 @@ export async function startIDE(token, extraEnv = {}) {
     // A uid claim of its own: test servers run side by side with the
     // default uid range, which the host-wide claim would refuse.
     IDESERVER_ISOLATION_UID_LOCK_DIR: join(tmp, 'run'),
+    // The playground's shared build cache holds what the tests' programs
+    // import, not the whole standard library.
+    IDESERVER_PLAYGROUND_CACHE_PACKAGES: 'fmt',
     ...extraEnv,
   };
   mkdirSync(env.HOME);
