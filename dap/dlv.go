@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -117,7 +118,7 @@ func dlvArgs(sock string) []string {
 
 // acceptDlv waits for dlv to dial ln and checks the peer; it gives up
 // when exited is closed (dlv ended) or ctx ends.
-func acceptDlv(ctx context.Context, ln *net.UnixListener, exited <-chan struct{}, check func(*net.UnixConn) error) (*net.UnixConn, error) {
+func acceptDlv(ctx context.Context, ln *dlvListener, exited <-chan struct{}, check func(*net.UnixConn) error) (*net.UnixConn, error) {
 	type accepted struct {
 		c   *net.UnixConn
 		err error
@@ -183,23 +184,66 @@ func checkPeer(c *net.UnixConn, uid int, owns func(pid int) bool) error {
 	return nil
 }
 
+// maxSocketPath is the longest path a unix socket address holds.
+const maxSocketPath = 107
+
+// dlvListener is the socket dlv dials. Close stops listening and removes
+// the socket through the session directory's descriptor.
+type dlvListener struct {
+	*net.UnixListener
+	dir  int // O_PATH descriptor of the session directory
+	name string
+	once sync.Once
+}
+
+// Close closes the listener and removes its socket; it may be called more
+// than once.
+func (l *dlvListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() {
+		_ = unix.Unlinkat(l.dir, l.name, 0)
+		_ = unix.Close(l.dir)
+	})
+	return err
+}
+
 // listenDlv listens on the socket name in the session directory for dlv
-// to dial; closing the listener removes the socket. The tenant's uid, when
-// dlv runs as one, may connect to it (connecting needs write permission on
-// it; chownSocket): the directory is the tenant's (makeSessionDir) and the
-// peer check stays the guard.
-func (p *proxy) listenDlv(name string) (*net.UnixListener, string, error) {
+// to dial. The tenant's uid, when dlv runs as one, may connect to it
+// (connecting needs write permission on it; chownSocket): the directory is
+// the tenant's (makeSessionDir) and the peer check stays the guard.
+//
+// The socket is bound through a descriptor of the directory
+// (/proc/self/fd/N/name), opened without following a link: a socket
+// address holds at most 107 bytes, which a long data directory path would
+// exceed, and the descriptor pins the directory the server made. Whatever
+// holds the name already (something the tenant put there) is unlinked
+// first.
+func (p *proxy) listenDlv(name string) (*dlvListener, string, error) {
 	sock := filepath.Join(p.dir, name)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if len(p.view.path(sock)) > maxSocketPath {
+		// Only without isolation, where dlv dials the host path.
+		return nil, "", fmt.Errorf("%w: the session directory's path is too long for a socket address; use a shorter data directory", ErrUnavailable)
+	}
+	dir, err := unix.Open(p.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return nil, "", fmt.Errorf("listen for dlv: open session directory: %w", err)
+	}
+	if err := unix.Unlinkat(dir, name, 0); err != nil && err != unix.ENOENT {
+		_ = unix.Close(dir)
 		return nil, "", fmt.Errorf("listen for dlv: %w", err)
 	}
-	ln.SetUnlinkOnClose(true)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir, name), Net: "unix"})
+	if err != nil {
+		_ = unix.Close(dir)
+		return nil, "", fmt.Errorf("listen for dlv: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	l := &dlvListener{UnixListener: ln, dir: dir, name: name}
 	if err := p.chownSocket(name); err != nil {
-		_ = ln.Close()
+		_ = l.Close()
 		return nil, "", fmt.Errorf("dlv socket: %w", err)
 	}
-	return ln, sock, nil
+	return l, sock, nil
 }
 
 // binds makes the session directory visible to dlv at SessionTarget.
@@ -217,7 +261,7 @@ func (p *proxy) moveToTerminal() (err error) {
 	o := &p.m.opts
 	ctx, cancel := context.WithTimeout(p.ctx, o.StartTimeout)
 	defer cancel()
-	ln, sock, err := p.listenDlv("dlv-terminal.sock")
+	ln, sock, err := p.listenDlv("term.sock")
 	if err != nil {
 		return err
 	}

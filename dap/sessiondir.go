@@ -101,7 +101,7 @@ func makeSessionDir(runDir string, uid int) (string, error) {
 	defer unix.Close(parent)
 	var name string
 	for range 10 {
-		name = sessionDirPrefix + randomHex(12)
+		name = sessionDirPrefix + randomHex(6) // short: dlv dials a socket inside, and socket paths hold 107 bytes
 		if err = unix.Mkdirat(parent, name, 0o700); err != unix.EEXIST {
 			break
 		}
