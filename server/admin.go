@@ -132,7 +132,7 @@ func (s *Server) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) 
 // token and session of theirs (one store transaction, so no credential of
 // theirs works afterwards and their open WebSockets close at the next
 // credential check, SBX-06), then their workspaces with their processes
-// and files. Calling it again finishes a removal that failed half-way; it
+// and files, then their HOME. Calling it again finishes a removal that failed half-way; it
 // is 404 only when there is neither a user nor a workspace left.
 func (s *Server) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	tenant, user := r.PathValue("tenant"), r.PathValue("user")
@@ -157,6 +157,9 @@ func (s *Server) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request) e
 	}
 	if !found {
 		return errNotFound
+	}
+	if err := s.opts.Workspaces.RemoveHome(owner); err != nil {
+		return fmt.Errorf("delete home of removed user: %w", err)
 	}
 	s.log(r).Info("user deleted", "tenant_id", tenant, "user_id", user, "workspaces", len(list))
 	w.WriteHeader(http.StatusNoContent)

@@ -202,3 +202,25 @@ func (m *Manager) serverDir(parent *os.Root, name string) (*os.Root, error) {
 	}
 	return r, nil
 }
+
+// RemoveHome deletes the HOME of user o and the directory holding it. It
+// is for a user who has been deleted and whose workspaces, with every
+// process of theirs, are gone: a user created again under the same id
+// starts with a new, empty HOME rather than what the deleted one left
+// (SBX-06). The user's uid stays recorded, since uids are never handed to
+// anyone else. Removing what does not exist is not an error; the removal
+// never follows a symbolic link (os.RemoveAll works by descriptors).
+func (m *Manager) RemoveHome(o Owner) error {
+	if m.opts.TenantsDir == "" {
+		return nil
+	}
+	if _, err := ParseOwnerKey(o.Key()); err != nil {
+		return err
+	}
+	unlock := m.ownLock("tenant/" + o.Tenant)
+	defer unlock()
+	if err := os.RemoveAll(filepath.Join(m.opts.TenantsDir, o.Tenant, usersDir, o.User)); err != nil {
+		return fmt.Errorf("remove home of %q: %w", o.Key(), stripPath(err))
+	}
+	return nil
+}

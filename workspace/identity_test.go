@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -743,4 +744,37 @@ func TestIdentityTenantProcessCanWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOwner(t, aliceUID, filepath.Join(m.Dir(w.ID), "new", "dir", "f.go"))
+}
+
+// SBX-05, SBX-06: a deleted user's HOME goes with them; the same id
+// created again starts empty, under the same uid.
+func TestIdentityRemoveHome(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	e := newIdentityEnv(t)
+	m := e.manager(t, testIdentity)
+	d, err := m.HomeDirs(alice.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.Home, ".bashrc"), []byte("echo planted\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveHome(alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(d.Home)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the user's directory is still there: %v", err)
+	}
+	if err := m.RemoveHome(alice); err != nil {
+		t.Errorf("removing again: %v", err)
+	}
+	d, err = m.HomeDirs(alice.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d.Home, ".bashrc")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a user created again sees the deleted one's files: %v", err)
+	}
+	checkOwner(t, aliceUID, d.Home)
 }
