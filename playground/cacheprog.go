@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // cacheProgSource is the cache program (see gocacheprog/main.go): the
@@ -57,14 +59,36 @@ func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string
 			return "", fmt.Errorf("build cache program: %w", err)
 		}
 	}
+	if err := os.Mkdir(filepath.Join(src, "tmp"), 0o700); err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
+	// Telemetry off: in its default mode the go command starts a child of
+	// its own, in a process group of its own, which would outlive a
+	// cancelled build and keep writing here.
+	if err := os.MkdirAll(filepath.Join(src, ".config", "go", "telemetry"), 0o700); err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(src, ".config", "go", "telemetry", "mode"), []byte("off\n"), 0o600); err != nil {
+		return "", fmt.Errorf("build cache program: %w", err)
+	}
 	out := filepath.Join(src, "gocacheprog")
 	cmd := exec.CommandContext(ctx, goBinary, "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = src
+	// The go command and the compiler and linker it starts form a process
+	// group of their own: cancelling kills all of them, so nothing writes
+	// into src after this function returns.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	defer func() {
+		if cmd.Process != nil {
+			killGroup(cmd.Process.Pid)
+		}
+	}()
 	cmd.Env = []string{
-		"PATH=" + filepath.Dir(goBinary) + ":/usr/bin:/bin",
+		"PATH=" + filepath.Dir(goBinary) + ":/usr/bin:/bin", "TMPDIR=" + filepath.Join(src, "tmp"),
 		"HOME=" + src, "GOPATH=" + filepath.Join(src, "gopath"), "GOCACHE=" + cacheDir,
 		"GOENV=off", "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local",
-		"GOPROXY=off", "GOTELEMETRY=off",
+		"GOPROXY=off",
 	}
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -78,6 +102,17 @@ func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string
 		return "", fmt.Errorf("build cache program: %w", err)
 	}
 	return target, nil
+}
+
+// killGroup kills the process group pgid and waits, up to five seconds,
+// until none of it is left: a SIGKILLed process may still run for a moment.
+func killGroup(pgid int) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if syscall.Kill(-pgid, syscall.SIGKILL) == syscall.ESRCH {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // cacheProgReady reports whether path is an executable file.
