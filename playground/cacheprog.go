@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ideserver/ideserver/internal/gotool"
 )
 
 // cacheProgSource is the cache program (see gocacheprog/main.go): the
@@ -62,13 +64,7 @@ func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string
 	if err := os.Mkdir(filepath.Join(src, "tmp"), 0o700); err != nil {
 		return "", fmt.Errorf("build cache program: %w", err)
 	}
-	// Telemetry off: in its default mode the go command starts a child of
-	// its own, in a process group of its own, which would outlive a
-	// cancelled build and keep writing here.
-	if err := os.MkdirAll(filepath.Join(src, ".config", "go", "telemetry"), 0o700); err != nil {
-		return "", fmt.Errorf("build cache program: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(src, ".config", "go", "telemetry", "mode"), []byte("off\n"), 0o600); err != nil {
+	if err := gotool.TelemetryOff(src); err != nil {
 		return "", fmt.Errorf("build cache program: %w", err)
 	}
 	out := filepath.Join(src, "gocacheprog")
