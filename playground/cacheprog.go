@@ -14,8 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/ideserver/ideserver/internal/gotool"
 )
 
 // cacheProgSource is the cache program (see gocacheprog/main.go): the
@@ -41,7 +39,7 @@ func CacheProgPath(dir string) string {
 // the path never holds a partial binary.
 func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string, error) {
 	target := CacheProgPath(dir)
-	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+	if cacheProgReady(target) {
 		return target, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -64,9 +62,6 @@ func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string
 	if err := os.Mkdir(filepath.Join(src, "tmp"), 0o700); err != nil {
 		return "", fmt.Errorf("build cache program: %w", err)
 	}
-	if err := gotool.TelemetryOff(src); err != nil {
-		return "", fmt.Errorf("build cache program: %w", err)
-	}
 	out := filepath.Join(src, "gocacheprog")
 	cmd := exec.CommandContext(ctx, goBinary, "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = src
@@ -85,6 +80,9 @@ func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string
 		"HOME=" + src, "GOPATH=" + filepath.Join(src, "gopath"), "GOCACHE=" + cacheDir,
 		"GOENV=off", "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local",
 		"GOPROXY=off",
+		// The go command's telemetry starts no child of its own (in a
+		// process group of its own, it would outlive a cancelled build).
+		"GO_TELEMETRY_CHILD=2",
 	}
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf

@@ -230,7 +230,7 @@ func (s *Service) goTool(ctx context.Context, p *prepared, args []string) (out *
 	if s.opts.Runner.Isolation() == sandbox.IsolationBwrap {
 		target = RunTarget
 	}
-	msg := cleanToolOutput(buf.String(), dir, target)
+	msg := s.hideHostPaths(cleanToolOutput(buf.String(), dir, target), p.root)
 	if msg == "" {
 		msg = fmt.Sprintf("go %s failed", args[0])
 	}
@@ -254,6 +254,24 @@ func cleanToolOutput(out, dir, target string) string {
 		b.WriteString(line)
 	}
 	return b.String()
+}
+
+// hideHostPaths replaces what is left of host paths in a go command's
+// output with placeholders: the run directory root (its scratch directory
+// without isolation: TMPDIR, GOCACHE) and the shared cache's directories,
+// which the cache program's errors may name. No host path reaches a client,
+// whatever the go command or the cache program printed.
+func (s *Service) hideHostPaths(out, root string) string {
+	out = strings.ReplaceAll(out, root, "$WORK")
+	if c := s.opts.Cache; c != nil {
+		if c.Program != "" {
+			out = strings.ReplaceAll(out, filepath.Dir(c.Program), "$CACHE")
+		}
+		if c.Dir != "" {
+			out = strings.ReplaceAll(out, c.Dir, "$CACHE")
+		}
+	}
+	return out
 }
 
 // stripDir removes dir+"/" from out, and turns dir alone into ".", where

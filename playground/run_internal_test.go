@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,21 @@ func TestCleanToolOutput(t *testing.T) {
 		if got := cleanToolOutput(tt.in, dir, tt.target); got != tt.want {
 			t.Errorf("%s: cleanToolOutput(%q) = %q, want %q", tt.name, tt.in, got, tt.want)
 		}
+	}
+}
+
+// Without isolation the scratch directory and the shared cache are host
+// paths: whatever names them in a go command's output is hidden.
+func TestHideHostPaths(t *testing.T) {
+	t.Parallel()
+	s := &Service{opts: Options{Cache: &Cache{Dir: "/data/cache/gocache", Program: "/data/cache/bin/gocacheprog"}}}
+	in := "open /data/tmp/play-1/tmp/gocache/x: denied\ngocacheprog: read /data/cache/gocache/ab/cd-a: EIO\nexec /data/cache/bin/gocacheprog\n"
+	got := s.hideHostPaths(in, "/data/tmp/play-1")
+	if strings.Contains(got, "/data") {
+		t.Errorf("host path left: %q", got)
+	}
+	if want := "open $WORK/tmp/gocache/x: denied\n"; !strings.HasPrefix(got, want) {
+		t.Errorf("got %q, want it to start with %q", got, want)
 	}
 }
 

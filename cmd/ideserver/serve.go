@@ -424,14 +424,9 @@ func newToolInstaller(cfg *Config, toolsDir string, g workspace.GoEnv, publish b
 	if g.Root != "" {
 		goBinary = filepath.Join(g.Root, "bin", "go")
 	}
-	if err := os.MkdirAll(toolsDir, 0o755); err != nil { // as the tools installer would: tenant uids traverse it to bin/
-		return nil, fmt.Errorf("tools directory: %w", err)
-	}
-	if err := gotool.TelemetryOff(toolsDir); err != nil {
-		return nil, err
-	}
 	env := []string{
 		"HOME=" + toolsDir,
+		"GO_TELEMETRY_CHILD=2", // no telemetry child outliving a cancelled build
 		"GOPATH=" + filepath.Join(toolsDir, "gopath"),
 		"GOCACHE=" + filepath.Join(toolsDir, "cache"),
 		"GOPROXY=" + g.Proxy,

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -71,15 +69,6 @@ func parseClaim(s string) (claimedRange, error) {
 	return r, nil
 }
 
-// dataDirHash names a data directory without showing its path.
-func dataDirHash(data string) string {
-	if abs, err := filepath.Abs(data); err == nil {
-		data = abs
-	}
-	sum := sha256.Sum256([]byte(data))
-	return hex.EncodeToString(sum[:8])
-}
-
 // claimUIDs claims the uids first to first+count-1 for the server of the
 // data directory data, in lockDir/uids. It fails, naming the other
 // server's range, pid and data directory hash, when a live server holds
@@ -100,7 +89,7 @@ func claimUIDs(lockDir string, first, count int, data string) (*uidClaim, error)
 	if err := flock(guard, unix.LOCK_EX); err != nil {
 		return nil, fmt.Errorf("uid range claim: %w", err)
 	}
-	mine := claimedRange{first: first, count: count, pid: os.Getpid(), data: dataDirHash(data)}
+	mine := claimedRange{first: first, count: count, pid: os.Getpid(), data: instanceID(data)} // names the data directory without showing its path
 	name := filepath.Join(dir, mine.data+".lock")
 	ents, err := os.ReadDir(dir)
 	if err != nil {

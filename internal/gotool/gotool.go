@@ -263,18 +263,3 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
-
-// TelemetryOff turns the go command's telemetry off for builds whose HOME
-// is home (it writes home/.config/go/telemetry/mode). In its default mode
-// the go command starts a child of its own, in a process group of its own,
-// which would outlive a cancelled build and keep writing into home.
-func TelemetryOff(home string) error {
-	dir := filepath.Join(home, ".config", "go", "telemetry")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("telemetry off: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "mode"), []byte("off\n"), 0o600); err != nil {
-		return fmt.Errorf("telemetry off: %w", err)
-	}
-	return nil
-}
