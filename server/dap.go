@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gorilla/websocket"
+	"github.com/ideserver/ideserver/internal/bridge"
 )
 
 // DAPService bridges DAP WebSockets to Delve (package dap, adapted in
@@ -43,9 +43,6 @@ type DAPConn interface {
 // has as many debug sessions as allowed.
 var ErrDAPLimit = errors.New("too many debug sessions")
 
-// errBinaryFrame ends a DAP socket on which the client sent a binary frame.
-var errBinaryFrame = &websocket.CloseError{Code: websocket.CloseUnsupportedData, Text: "DAP messages are text frames"}
-
 // dapRoutes are the Debugger routes of docs/api.md.
 func (s *Server) dapRoutes() []route {
 	if s.opts.DAP == nil {
@@ -71,30 +68,22 @@ func (s *Server) handleDAP(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusServiceUnavailable, "debugger_unavailable", "The debugger is not available right now; try again in a moment.", err}
 	}
 	defer sess.Close()
-	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
+	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
 		return sess.Serve(ctx, dapConn{c})
 	})
 }
 
 // dapConn adapts a socket to DAPConn.
-type dapConn struct{ c *socket }
+type dapConn struct{ c *bridge.Conn }
 
 func (d dapConn) ReadMessage() ([]byte, error) {
-	typ, b, err := d.c.conn.ReadMessage()
-	if err != nil {
-		return nil, err
-	}
-	if typ != websocket.TextMessage {
-		return nil, errBinaryFrame
-	}
-	return b, nil
+	return d.c.ReadText()
 }
 
 func (d dapConn) WriteMessage(msg []byte) error {
-	return d.c.WriteMessage(websocket.TextMessage, msg, wsWriteTimeout)
+	return d.c.WriteText(msg)
 }
 
 func (d dapConn) Close() error {
-	d.c.CloseWith(websocket.CloseNormalClosure, "")
-	return nil
+	return d.c.Close()
 }

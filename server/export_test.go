@@ -1,14 +1,17 @@
 package server
 
 // SocketCounts reports how many upgraded WebSockets the registry holds and
-// how many per-user slots are reserved (a slot is taken before the upgrade
-// and freed when the handler returns). Tests use it to check that a refused
-// or dropped connection leaves nothing behind.
+// how many slots are reserved (a slot is taken before the upgrade and freed
+// when the handler returns). Tests use it to check that a refused or
+// dropped connection leaves nothing behind.
 func (s *Server) SocketCounts() (open, reserved int) {
-	s.sockets.mu.Lock()
-	defer s.sockets.mu.Unlock()
-	for _, n := range s.sockets.perUser {
-		reserved += n
+	for _, slot := range s.sockets.All() {
+		reserved++
+		slot.mu.Lock()
+		if slot.conn != nil {
+			open++
+		}
+		slot.mu.Unlock()
 	}
-	return len(s.sockets.open), reserved
+	return open, reserved
 }

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/websocket"
 	"github.com/sourcegraph/jsonrpc2"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/workspace"
 )
 
@@ -55,7 +55,7 @@ func (s *Server) handleLSP(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
 		return err
 	}
-	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
+	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
 		err := s.opts.LSP.Serve(ctx, o.Key(), id, &lspStream{c: c})
 		var cc interface{ CloseCode() (int, string) }
 		if errors.As(err, &cc) {
@@ -68,23 +68,12 @@ func (s *Server) handleLSP(w http.ResponseWriter, r *http.Request) error {
 
 // lspStream is a jsonrpc2.ObjectStream over a socket: one message per text
 // frame. Binary frames are refused (1003).
-type lspStream struct{ c *socket }
-
-// errLSPBinaryFrame ends an LSP session that received a binary frame.
-type errLSPBinaryFrame struct{}
-
-func (errLSPBinaryFrame) Error() string { return "lsp: binary frame" }
-func (errLSPBinaryFrame) CloseCode() (int, string) {
-	return websocket.CloseUnsupportedData, "LSP messages are text frames"
-}
+type lspStream struct{ c *bridge.Conn }
 
 func (st *lspStream) ReadObject(v any) error {
-	typ, data, err := st.c.conn.ReadMessage()
+	data, err := st.c.ReadText()
 	if err != nil {
 		return err
-	}
-	if typ != websocket.TextMessage {
-		return errLSPBinaryFrame{}
 	}
 	switch p := v.(type) {
 	case *json.RawMessage:
@@ -109,15 +98,14 @@ func (st *lspStream) WriteObject(obj any) error {
 		}
 		data = b
 	}
-	return st.c.WriteMessage(websocket.TextMessage, data, wsWriteTimeout)
+	return st.c.WriteText(data)
 }
 
 // CloseWith closes the socket with code and reason (the first close wins).
 func (st *lspStream) CloseWith(code int, reason string) { st.c.CloseWith(code, reason) }
 
 func (st *lspStream) Close() error {
-	st.c.CloseWith(websocket.CloseNormalClosure, "")
-	return nil
+	return st.c.Close()
 }
 
 // readOnlyFiles serves a file (or a directory listing) below a read-only

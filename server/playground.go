@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
@@ -237,10 +238,10 @@ func (s *Server) handleSnippet(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handlePlaySocket(w http.ResponseWriter, r *http.Request) error {
 	client := playClient(r)
-	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
+	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
 		recv := func() (playground.Message, error) {
 			var m playground.Message
-			_, data, err := c.conn.ReadMessage()
+			_, data, err := c.Read()
 			if err != nil {
 				return m, err
 			}
@@ -249,7 +250,7 @@ func (s *Server) handlePlaySocket(w http.ResponseWriter, r *http.Request) error 
 			}
 			return m, nil
 		}
-		send := func(m playground.Message) error { return c.WriteJSON(m, wsWriteTimeout) }
+		send := func(m playground.Message) error { return c.WriteJSON(m) }
 		return s.opts.Playground.Stream(ctx, client, recv, send)
 	})
 }

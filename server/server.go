@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -118,7 +119,7 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []route
 	metrics *metrics
-	sockets *socketRegistry
+	sockets *bridge.Registry[*socketSlot]
 	// authFails counts bad credentials per client address (AUTH-06).
 	authFails *authFailures
 	// ticketCreds maps live tickets to the credential that issued them.
@@ -177,7 +178,7 @@ func New(opts Options) (*Server, error) {
 		logger:  opts.Logger,
 		mux:     http.NewServeMux(),
 		metrics: m,
-		sockets: newSocketRegistry(),
+		sockets: bridge.NewRegistry[*socketSlot](bridge.Limits{PerOwner: opts.Limits.MaxWebSockets}),
 
 		ticketCreds: newTicketCreds(),
 		authFails:   newAuthFailures(opts.AuthFailureBurst),
@@ -204,7 +205,7 @@ func (s *Server) Handler() http.Handler {
 // waits until their handlers returned or ctx ends. Call it after
 // http.Server.Shutdown, which does not track hijacked connections.
 func (s *Server) CloseWebSockets(ctx context.Context) error {
-	return s.sockets.closeAll(ctx)
+	return s.sockets.Close(ctx)
 }
 
 // Close stops background work. It does not close the Store or Manager,

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/ideserver/ideserver/internal/bridge"
 )
 
 // TerminalService runs workspaces' terminals (package terminal, adapted in
@@ -173,40 +173,35 @@ func (s *Server) handleAttachTerminal(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return terminalError(err)
 	}
-	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
+	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
 		err := att.Serve(ctx, terminalConn{c})
 		switch {
 		case errors.Is(err, ErrTerminalInputTooLarge):
-			c.CloseWith(websocket.CloseMessageTooBig, "input message too big")
+			c.CloseWith(bridge.CloseTooBig, "input message too big")
 			return nil
 		case errors.Is(err, ErrTerminalNotFound):
-			c.CloseWith(websocket.CloseNormalClosure, "terminal ended")
+			c.CloseWith(bridge.CloseNormal, "terminal ended")
 			return nil
 		case err == nil:
-			c.CloseWith(websocket.CloseNormalClosure, "terminal exited")
+			c.CloseWith(bridge.CloseNormal, "terminal exited")
 		}
 		return err
 	})
 }
 
 // terminalConn adapts a socket to TerminalConn.
-type terminalConn struct{ c *socket }
+type terminalConn struct{ c *bridge.Conn }
 
 func (t terminalConn) ReadMessage() (bool, []byte, error) {
-	typ, data, err := t.c.conn.ReadMessage()
-	return typ == websocket.BinaryMessage, data, err
+	return t.c.Read()
 }
 
 func (t terminalConn) WriteMessage(binary bool, data []byte) error {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
-	}
-	return t.c.WriteMessage(typ, data, wsWriteTimeout)
+	return t.c.Write(binary, data)
 }
 
 // CloseRead expires the read deadline, so a pending ReadMessage returns;
 // the close frame is sent by serveSocket afterwards.
 func (t terminalConn) CloseRead() error {
-	return t.c.conn.SetReadDeadline(time.Now())
+	return t.c.CloseRead()
 }

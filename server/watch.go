@@ -2,9 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
+
+	"github.com/ideserver/ideserver/internal/bridge"
 )
 
 // handleWatch streams file change events of a workspace as text frames
@@ -22,7 +23,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer sub.Close()
-	return s.serveSocket(w, r, func(ctx context.Context, c *socket) error {
+	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
 		readErr := make(chan error, 1)
 		go func() { readErr <- drain(c) }()
 		for {
@@ -34,7 +35,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 					// The workspace was suspended or deleted.
 					return nil
 				}
-				if err := c.WriteJSON(ev, wsWriteTimeout); err != nil {
+				if err := c.WriteJSON(ev); err != nil {
 					return err
 				}
 			}
@@ -52,7 +53,7 @@ const (
 
 // errMessageRate ends a socket whose client sends messages faster than
 // its rate limit; it closes with 1008.
-var errMessageRate = errors.New("message rate exceeded")
+var errMessageRate = bridge.Closing(bridge.ClosePolicyViolation, "message rate exceeded", nil)
 
 // tokenBucket is a per-connection rate limiter; not safe for concurrent
 // use (one reader owns it).
@@ -81,10 +82,10 @@ func (b *tokenBucket) allow(now time.Time) bool {
 // sends more than the bucket allows ends with errMessageRate. It runs in
 // the caller's goroutine and allocates nothing per message beyond gorilla's
 // read.
-func drain(c *socket) error {
+func drain(c *bridge.Conn) error {
 	bucket := newTokenBucket(watchMsgRate, watchMsgBurst, time.Now())
 	for {
-		if _, _, err := c.conn.ReadMessage(); err != nil {
+		if _, _, err := c.Read(); err != nil {
 			return err
 		}
 		if !bucket.allow(time.Now()) {
