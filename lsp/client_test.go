@@ -74,6 +74,7 @@ type client struct {
 	p      *pipeStream
 	nextID int
 	seen   []map[string]any // every message received, in order
+	bytes  [][]byte         // the bytes of each message in seen
 	raw    strings.Builder  // every byte received
 	done   chan error
 }
@@ -152,6 +153,7 @@ func (c *client) next(timeout time.Duration) (map[string]any, error) {
 			return nil, err
 		}
 		c.seen = append(c.seen, m)
+		c.bytes = append(c.bytes, b)
 		return m, nil
 	case <-time.After(timeout):
 		return nil, errors.New("timeout")

@@ -14,6 +14,34 @@
 // gopls is restarted with backoff, and initialize and every open document
 // are replayed.
 //
+// The proxy speaks LSP itself only where it originates or inspects a
+// message, and there it uses go.lsp.dev/protocol (v0.12.0, LSP 3.16): the
+// fields of initialize it fixes, the watched-files registration it
+// answers and the events it feeds, window/showMessage notices, its answers
+// to workspace/applyEdit, method names and URIs. Everything else passes
+// through as decoded JSON, so fields of newer LSP versions survive: a
+// message comes out with every field and value it had, apart from
+// rewritten URIs and paths. gopls's notifications and ordinary responses
+// keep their very bytes; other messages are re-encoded (key order and
+// spacing may change, values do not).
+//
+// Edits into read-only roots are never offered. file:///goroot and
+// file:///gomodcache can be browsed but not changed, and a WorkspaceEdit
+// is applied as a whole (a rename applied only in /workspace would leave
+// the code broken), so an edit that touches either is refused whole and
+// the user is told why, in the place the request came from:
+//   - a rename (or workspace/will{Create,Rename,Delete}Files) whose edit
+//     touches one is answered with an error saying so (the client shows
+//     "Rename failed: ...");
+//   - a code action whose edit touches one is listed disabled, with that
+//     reason and without its edit; resolving one (codeAction/resolve)
+//     gives the error;
+//   - formatting, rename or willSaveWaitUntil of a document in a read-only
+//     root is refused with the error before it reaches gopls;
+//   - gopls's workspace/applyEdit touching one is answered applied=false
+//     with the reason, and the client gets a window/showMessage (an edit
+//     outside every root is refused silently, as before).
+//
 // Who may import it: cmd/ideserver (which adapts a Manager to
 // server.LSPService). It imports workspace, sandbox and internal packages,
 // never server.

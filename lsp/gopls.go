@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sourcegraph/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/ideserver/ideserver/sandbox"
 )
@@ -199,8 +200,8 @@ func (s *session) stopGopls(g *gopls) {
 			return
 		default:
 		}
-		if _, err := g.call(ctx, "shutdown", nil); err == nil {
-			_ = g.send(notification("exit", nil))
+		if _, err := g.call(ctx, protocol.MethodShutdown, nil); err == nil {
+			_ = g.send(notification(protocol.MethodExit, nil))
 		}
 		select {
 		case <-g.proc.Done():

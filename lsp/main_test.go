@@ -225,6 +225,11 @@ func fakeGopls() int {
 		defer mu.Unlock()
 		_ = lsp.WriteFrame(os.Stdout, b)
 	}
+	sendRaw := func(b []byte) { // as is: no re-encoding
+		mu.Lock()
+		defer mu.Unlock()
+		_ = lsp.WriteFrame(os.Stdout, b)
+	}
 	docs := map[string]string{}
 	inits := 0
 	initialized := false
@@ -296,6 +301,32 @@ func fakeGopls() int {
 				"edit": map[string]any{"changes": map[string]any{"file:///etc/passwd": []any{}}},
 			}})
 			reply(nil)
+		case "fake/applyEditGoroot":
+			send(map[string]any{"jsonrpc": "2.0", "id": 9005, "method": "workspace/applyEdit", "params": map[string]any{
+				"edit": map[string]any{"changes": map[string]any{
+					cwdURI + "/main.go": []any{},
+					"file://" + os.Getenv("GOROOT") + "/src/fmt/print.go": []any{},
+				}},
+			}})
+			reply(nil)
+		case "textDocument/codeAction":
+			reply([]any{
+				map[string]any{"title": "fix", "edit": map[string]any{"changes": map[string]any{cwdURI + "/main.go": []any{}}}},
+				map[string]any{"title": "move", "edit": map[string]any{"documentChanges": []any{map[string]any{
+					"kind": "rename", "oldUri": cwdURI + "/main.go", "newUri": "file://" + os.Getenv("GOROOT") + "/src/x.go",
+				}}}},
+				map[string]any{"title": "run", "command": "gopls.tidy"},
+			})
+		case "codeAction/resolve":
+			reply(map[string]any{"title": "create", "edit": map[string]any{"documentChanges": []any{map[string]any{
+				"kind": "create", "uri": "file://" + os.Getenv("GOMODCACHE") + "/x@v1/x.go",
+			}}}})
+		case "fake/raw": // reports the bytes it received (base64: not rewritten on the way back)
+			send(map[string]any{"jsonrpc": "2.0", "method": "fake/rawReceived", "params": map[string]any{"body": body}})
+			reply(nil)
+		case "fake/future": // fields no library knows, in raw JSON of its own layout
+			sendRaw(fmt.Appendf(nil, futureResponse, cwd, cwd, cwd, m.ID))
+			sendRaw(fmt.Appendf(nil, futureRequest, cwd, cwd, cwd))
 		case "fake/config":
 			send(map[string]any{"jsonrpc": "2.0", "id": 9003, "method": "workspace/configuration", "params": map[string]any{
 				"items": []any{map[string]any{"section": "gopls"}},

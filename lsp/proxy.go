@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/ideserver/ideserver/internal/jsonfold"
 )
 
@@ -58,7 +60,7 @@ func (s *session) fromClient(ctx context.Context, msg *message) error {
 	}
 	params := msg.obj["params"]
 	switch msg.method {
-	case "initialize":
+	case protocol.MethodInitialize:
 		p, ok := params.(map[string]any)
 		if !ok {
 			if msg.isRequest() {
@@ -70,10 +72,10 @@ func (s *session) fromClient(ctx context.Context, msg *message) error {
 		delete(p, "rootUri")
 		delete(p, "rootPath")
 		delete(p, "workspaceFolders")
-	case "workspace/didChangeWorkspaceFolders":
+	case protocol.MethodWorkspaceDidChangeWorkspaceFolders:
 		s.count("workspace_folders")
 		return nil // the one folder is /workspace (LSP-01)
-	case "workspace/executeCommand":
+	case protocol.MethodWorkspaceExecuteCommand:
 		p, _ := params.(map[string]any)
 		cmd, _ := p["command"].(string)
 		if !CommandAllowed(cmd) {
@@ -83,8 +85,13 @@ func (s *session) fromClient(ctx context.Context, msg *message) error {
 			}
 			return nil
 		}
-	case "workspace/didChangeConfiguration":
+	case protocol.MethodWorkspaceDidChangeConfiguration:
 		sanitizeSettings(params)
+	}
+	if msg.isRequest() && editsReadOnlyDocument(msg.method, params) {
+		s.count("read_only_edit")
+		s.replyError(msg, codeRequestFailed, msgReadOnlyEdit)
+		return nil
 	}
 	if params != nil {
 		np, err := s.rw.ToHost(params)
@@ -157,18 +164,18 @@ func (s *session) track(msg *message, params any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch msg.method {
-	case "initialize":
+	case protocol.MethodInitialize:
 		sanitizeInitialize(p, s.toolWorkspaceURI())
 		raw, err := encode(p)
 		if err != nil {
 			return err
 		}
 		s.initParams = raw
-	case "initialized":
+	case protocol.MethodInitialized:
 		s.initialized = true
-	case "shutdown", "exit":
+	case protocol.MethodShutdown, protocol.MethodExit:
 		s.exiting = true
-	case "textDocument/didOpen":
+	case protocol.MethodTextDocumentDidOpen:
 		text, _ := td["text"].(string)
 		lang, _ := td["languageId"].(string)
 		if uri == "" {
@@ -191,7 +198,7 @@ func (s *session) track(msg *message, params any) error {
 		}
 		s.docs[uri] = &document{languageID: lang, version: td["version"], text: text}
 		s.docBytes = total
-	case "textDocument/didChange":
+	case protocol.MethodTextDocumentDidChange:
 		d := s.docs[uri]
 		if d == nil {
 			return nil
@@ -203,7 +210,7 @@ func (s *session) track(msg *message, params any) error {
 		}
 		s.docBytes += len(text) - len(d.text)
 		d.text, d.version = text, td["version"]
-	case "textDocument/didClose":
+	case protocol.MethodTextDocumentDidClose:
 		if d, ok := s.docs[uri]; ok {
 			s.docBytes -= len(d.text) + len(uri)
 			delete(s.docs, uri)
@@ -227,7 +234,7 @@ func (s *session) clientResponse(ctx context.Context, msg *message) error {
 	if !ok {
 		return nil // not asked, or asked by a gopls that has gone
 	}
-	if method == "workspace/configuration" {
+	if method == protocol.MethodWorkspaceConfiguration {
 		sanitizeSettings(msg.obj["result"])
 	}
 	if res, ok := msg.obj["result"]; ok && res != nil {
@@ -281,22 +288,26 @@ func (s *session) fromServer(g *gopls, raw []byte) {
 		s.mu.Lock()
 		method, ok := s.pending[msg.idKey]
 		delete(s.pending, msg.idKey)
-		if ok && method == "initialize" {
+		if ok && method == protocol.MethodInitialize {
 			s.enc = positionEncoding(msg.obj["result"])
 		}
 		s.mu.Unlock()
 		if !ok || s.current() != g {
 			return // already answered with an error
 		}
+		if refuseReadOnlyEdits(method, msg) {
+			s.count("read_only_edit")
+			changed = true
+		}
 	case msg.isRequest():
 		params, _ := msg.obj["params"].(map[string]any)
 		switch msg.method {
-		case "client/registerCapability", "client/unregisterCapability":
+		case protocol.MethodClientRegisterCapability, protocol.MethodClientUnregisterCapability:
 			key := "registrations"
-			if msg.method == "client/unregisterCapability" {
+			if msg.method == protocol.MethodClientUnregisterCapability {
 				key = "unregisterations"
 			}
-			if s.takeWatchRegistrations(params, key, msg.method == "client/registerCapability") {
+			if s.takeWatchRegistrations(params, key, msg.method == protocol.MethodClientRegisterCapability) {
 				regs, _ := params[key].([]any)
 				if len(regs) == 0 {
 					s.replyServer(g, resultResponse(msg.id, nil))
@@ -304,13 +315,22 @@ func (s *session) fromServer(g *gopls, raw []byte) {
 				}
 				changed = true
 			}
-		case "workspace/applyEdit":
+		case protocol.MethodWorkspaceApplyEdit:
 			if !allURIs(params["edit"], "", func(u string) bool { return inClientRoots(u, true) }) {
-				s.count("apply_edit")
-				s.replyServer(g, resultResponse(msg.id, map[string]any{"applied": false, "failureReason": "edit outside the workspace"}))
+				reason := "edit outside the workspace"
+				if allURIs(params["edit"], "", func(u string) bool { return inClientRoots(u, false) }) {
+					// Only read-only roots besides the workspace: the
+					// user is told, since a command of theirs asked.
+					reason = msgReadOnlyEdit
+					s.count("read_only_edit")
+					s.showMessage(protocol.MessageTypeWarning, msgReadOnlyEdit)
+				} else {
+					s.count("apply_edit") // LSP-04
+				}
+				s.replyServer(g, resultResponse(msg.id, protocol.ApplyWorkspaceEditResponse{Applied: false, FailureReason: reason}))
 				return
 			}
-		case "window/showDocument":
+		case protocol.MethodShowDocument:
 			uri, _ := params["uri"].(string)
 			if ext, _ := params["external"].(bool); ext || !inClientRoots(uri, false) {
 				s.count("show_document")
@@ -343,7 +363,7 @@ func (s *session) takeWatchRegistrations(params map[string]any, key string, regi
 	took := false
 	for _, r := range regs {
 		rm, _ := r.(map[string]any)
-		if m, _ := rm["method"].(string); m == "workspace/didChangeWatchedFiles" {
+		if m, _ := rm["method"].(string); m == protocol.MethodWorkspaceDidChangeWatchedFiles {
 			took = true
 			continue
 		}
@@ -414,7 +434,7 @@ func (s *session) fastToClient(g *gopls, raw []byte) (out []byte, ok bool) {
 		}
 		s.mu.Lock()
 		method, pending := s.pending[key]
-		if !pending || method == "initialize" {
+		if !pending || method == protocol.MethodInitialize || carriesEdits(method) {
 			s.mu.Unlock()
 			return nil, false
 		}

@@ -1,6 +1,10 @@
 package lsp
 
-import "strings"
+import (
+	"strings"
+
+	"go.lsp.dev/protocol"
+)
 
 // sanitizeSettings removes settings that would run code or widen what gopls
 // sees (LSP-06): every "env" map, and every buildFlags entry but -tags.
@@ -48,12 +52,15 @@ func safeBuildFlags(v any) []any {
 // the client may have (LSP-01): rootUri and the only workspace folder are
 // the workspace; rootPath and processId (a browser's pid means nothing
 // here) are dropped; initializationOptions are sanitised; and gopls is told
-// the client watches files, which the proxy then does for it.
-func sanitizeInitialize(params map[string]any, toolWorkspaceURI string) {
+// the client watches files, which the proxy then does for it. The server
+// writes only these fields, with go.lsp.dev/protocol's types; every other
+// field of params (capabilities the library does not know included) is
+// kept as the client sent it.
+func sanitizeInitialize(params map[string]any, toolWorkspaceURI protocol.DocumentURI) {
 	params["rootUri"] = toolWorkspaceURI
 	delete(params, "rootPath")
 	params["processId"] = nil
-	params["workspaceFolders"] = []any{map[string]any{"uri": toolWorkspaceURI, "name": "workspace"}}
+	params["workspaceFolders"] = []protocol.WorkspaceFolder{{URI: string(toolWorkspaceURI), Name: "workspace"}}
 	if o, ok := params["initializationOptions"]; ok {
 		sanitizeSettings(o)
 	}
@@ -67,7 +74,18 @@ func sanitizeInitialize(params map[string]any, toolWorkspaceURI string) {
 		ws = map[string]any{}
 		caps["workspace"] = ws
 	}
-	ws["didChangeWatchedFiles"] = map[string]any{"dynamicRegistration": true, "relativePatternSupport": true}
+	ws["didChangeWatchedFiles"] = watchedFilesCapabilities{
+		DidChangeWatchedFilesWorkspaceClientCapabilities: protocol.DidChangeWatchedFilesWorkspaceClientCapabilities{DynamicRegistration: true},
+		RelativePatternSupport:                           true,
+	}
+}
+
+// watchedFilesCapabilities is the client capability for
+// workspace/didChangeWatchedFiles with relativePatternSupport, which LSP
+// 3.17 added after go.lsp.dev/protocol v0.12.0 (LSP 3.16).
+type watchedFilesCapabilities struct {
+	protocol.DidChangeWatchedFilesWorkspaceClientCapabilities
+	RelativePatternSupport bool `json:"relativePatternSupport"`
 }
 
 // allowedCommands are the gopls commands (gopls doc/commands.md, v0.23) a

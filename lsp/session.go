@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
+	"go.lsp.dev/protocol"
 
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -122,7 +123,9 @@ func newSession(m *Manager, owner, wsID string, dirs workspace.HomeDirs, client 
 }
 
 // toolWorkspaceURI is the workspace's URI as gopls knows it.
-func (s *session) toolWorkspaceURI() string { return fileURI(filepath.ToSlash(s.toolDir)) }
+func (s *session) toolWorkspaceURI() protocol.DocumentURI {
+	return fileURI(filepath.ToSlash(s.toolDir))
+}
 
 // toolRoots returns the Roots of a session: the client roots mapped to
 // the directories as the tool sees them (view translates a host path,
@@ -300,10 +303,9 @@ func (s *session) writeClient(v any) {
 	_ = s.client.WriteObject(json.RawMessage(raw))
 }
 
-// showMessage tells the user something (window/showMessage; typ 1 error,
-// 2 warning, 3 info).
-func (s *session) showMessage(typ int, text string) {
-	s.writeClient(notification("window/showMessage", map[string]any{"type": typ, "message": text}))
+// showMessage tells the user something (window/showMessage).
+func (s *session) showMessage(typ protocol.MessageType, text string) {
+	s.writeClient(notification(protocol.MethodWindowShowMessage, protocol.ShowMessageParams{Type: typ, Message: text}))
 }
 
 func (s *session) replyError(m *message, code int, text string) {
@@ -373,7 +375,7 @@ func (s *session) recoverFrom(ctx context.Context, dead *gopls) error {
 		// OOM killer at the workspace's memory limit.
 		msg = "The Go language server (gopls) was killed, perhaps because the workspace reached its memory limit; it is being restarted."
 	}
-	s.showMessage(2, msg)
+	s.showMessage(protocol.MessageTypeWarning, msg)
 	for {
 		now := time.Now()
 		s.mu.Lock()
@@ -388,7 +390,7 @@ func (s *session) recoverFrom(ctx context.Context, dead *gopls) error {
 		s.mu.Unlock()
 		if n > s.m.opts.MaxRestarts {
 			s.log.Error("gopls keeps crashing; giving up", "restarts", n-1)
-			s.showMessage(1, "The Go language server keeps crashing; reload the page to try again.")
+			s.showMessage(protocol.MessageTypeError, "The Go language server keeps crashing; reload the page to try again.")
 			return &CloseError{Code: closeInternal, Reason: "gopls keeps crashing"}
 		}
 		backoff := min(s.m.opts.RestartBackoff<<(n-1), 5*time.Second)
@@ -436,18 +438,18 @@ func (s *session) startAndReplay(ctx context.Context) error {
 	}
 	if initParams != nil {
 		ictx, cancel := context.WithTimeout(ctx, s.m.opts.InitTimeout)
-		_, err := g.call(ictx, "initialize", json.RawMessage(initParams))
+		_, err := g.call(ictx, protocol.MethodInitialize, json.RawMessage(initParams))
 		cancel()
 		if err != nil {
 			return fail(fmt.Errorf("replay initialize: %w", err))
 		}
 		if initialized {
-			if err := g.send(notification("initialized", map[string]any{})); err != nil {
+			if err := g.send(notification(protocol.MethodInitialized, map[string]any{})); err != nil {
 				return fail(err)
 			}
 		}
 		for _, p := range opens {
-			if err := g.send(notification("textDocument/didOpen", p)); err != nil {
+			if err := g.send(notification(protocol.MethodTextDocumentDidOpen, p)); err != nil {
 				return fail(err)
 			}
 		}
@@ -501,7 +503,7 @@ func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
 	defer sub.Close()
 	base := filepath.ToSlash(s.toolDir) // events name host files; gopls knows them by its view
 	for {
-		var batch []any
+		var batch []*protocol.FileEvent
 		select {
 		case <-ctx.Done():
 			return
@@ -529,7 +531,7 @@ func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
 		if !on || len(batch) == 0 {
 			continue
 		}
-		raw, err := encode(notification("workspace/didChangeWatchedFiles", map[string]any{"changes": batch}))
+		raw, err := encode(notification(protocol.MethodWorkspaceDidChangeWatchedFiles, protocol.DidChangeWatchedFilesParams{Changes: batch}))
 		if err != nil {
 			continue
 		}
@@ -541,15 +543,15 @@ func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
 	}
 }
 
-func appendEvent(batch []any, base string, ev workspace.Event) []any {
-	var typ int
+func appendEvent(batch []*protocol.FileEvent, base string, ev workspace.Event) []*protocol.FileEvent {
+	var typ protocol.FileChangeType
 	switch ev.Type {
 	case workspace.EventCreated:
-		typ = 1
+		typ = protocol.FileChangeTypeCreated
 	case workspace.EventChanged:
-		typ = 2
+		typ = protocol.FileChangeTypeChanged
 	case workspace.EventDeleted:
-		typ = 3
+		typ = protocol.FileChangeTypeDeleted
 	default:
 		return batch
 	}
@@ -557,7 +559,7 @@ func appendEvent(batch []any, base string, ev workspace.Event) []any {
 	if err != nil || rel == "" {
 		return batch
 	}
-	return append(batch, map[string]any{"uri": fileURI(base + "/" + rel), "type": typ})
+	return append(batch, &protocol.FileEvent{URI: fileURI(base + "/" + rel), Type: typ})
 }
 
 // bucket is a token bucket; only the client pump uses it.

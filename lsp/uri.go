@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"go.lsp.dev/protocol"
+
 	"github.com/ideserver/ideserver/workspace"
 )
 
@@ -57,9 +59,12 @@ func (r *Roots) pairs() []rootPair {
 	return ps
 }
 
-// fileURI is the canonical file URI of an absolute slash path.
-func fileURI(p string) string {
-	return (&url.URL{Scheme: "file", Path: p}).String()
+// fileURI is the canonical file URI of an absolute slash path. It is
+// built here rather than with uri.File (go.lsp.dev/uri), which makes the
+// path absolute against the server's working directory and expands a
+// leading "$GOROOT".
+func fileURI(p string) protocol.DocumentURI {
+	return protocol.DocumentURI((&url.URL{Scheme: "file", Path: p}).String())
 }
 
 // ToHostURI maps a client URI (file:///workspace/main.go) to the host URI
@@ -104,7 +109,7 @@ func (r *Roots) ToHostURI(clientURI string) (string, error) {
 		if rest != "" {
 			host += "/" + rest
 		}
-		return fileURI(host), nil
+		return string(fileURI(host)), nil
 	}
 	return "", bad("outside /workspace, /goroot and /gomodcache")
 }
@@ -123,7 +128,7 @@ func (r *Roots) ToClientURI(hostURI string) (client string, ok bool) {
 		if !found || (rest != "" && rest[0] != '/') {
 			continue
 		}
-		return fileURI(p.client + rest), true
+		return string(fileURI(p.client + rest)), true
 	}
 	return "", false
 }
