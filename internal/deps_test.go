@@ -1,6 +1,7 @@
 // Package internal_test holds repository-wide checks: the package layering
-// of the README's Layout section as an import-graph test (like tailscale's
-// deptest), and the threat catalogue of docs/security.md (catalogue_test.go).
+// of docs/design.md as an import-graph test (like tailscale's deptest),
+// the threat catalogue of docs/security.md (catalogue_test.go), and the
+// rule that nothing cites a file the repository lacks (links_test.go).
 package internal_test
 
 import (
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -54,6 +56,10 @@ type rule struct {
 }
 
 var rules = []rule{
+	{"internal/bridge", "ours", "the bridges' kernel imports none of ours (lsp, dap and terminal import it, never the reverse)"},
+	{"internal/ratelimit", "ours", "per-client rate limiters know nothing of ours"},
+	{"internal/metrics", "ours", "the Prometheus register helper knows nothing of ours"},
+	{"internal/jsonfold", "ours", "a JSON helper knows nothing of ours"},
 	{"sandbox", "ours", "sandbox is the bottom layer"},
 	{"store", "ours", "store only persists; it knows no other package"},
 	{"auth", "ours", "auth is pure credential logic"},
@@ -65,6 +71,14 @@ var rules = []rule{
 	{"dap", module + "/auth", "bridges take streams, not requests"},
 	{"terminal", module + "/server", "bridges take streams, not requests"},
 	{"terminal", module + "/auth", "bridges take streams, not requests"},
+	{"lsp", module + "/dap", "a bridge imports no other bridge"},
+	{"lsp", module + "/terminal", "a bridge imports no other bridge"},
+	{"dap", module + "/lsp", "a bridge imports no other bridge (dap may import terminal, for the integrated terminal)"},
+	{"terminal", module + "/lsp", "a bridge imports no other bridge"},
+	{"terminal", module + "/dap", "a bridge imports no other bridge"},
+	{"workspace", module + "/lsp", "workspaces know nothing of the bridges that serve them"},
+	{"workspace", module + "/dap", "workspaces know nothing of the bridges that serve them"},
+	{"workspace", module + "/terminal", "workspaces know nothing of the bridges that serve them"},
 	{"server", "go.lsp.dev/protocol", "server never reads LSP message bodies"},
 	{"server", "github.com/google/go-dap", "server never reads DAP message bodies"},
 	{"*", "testing", "tests only (tailscale's rule)"},
@@ -72,8 +86,60 @@ var rules = []rule{
 	{"*", "flag", "configuration is read once in cmd/ideserver"},
 }
 
+// layers lists, for the packages of the layered core, every package of
+// ours each may import besides leaves (docs/design.md, Layout). A package
+// not listed here is bound by rules only; cmd/ideserver, which wires
+// everything, by none.
+var layers = map[string][]string{
+	"workspace":  {"sandbox", "store"},
+	"lsp":        {"workspace", "sandbox"},
+	"dap":        {"workspace", "sandbox", "terminal"},
+	"terminal":   {"workspace", "sandbox"},
+	"playground": {"workspace", "sandbox", "store"},
+	"server":     {"lsp", "dap", "terminal", "workspace", "playground", "auth", "store", "web"},
+}
+
+// leaves are packages that import none of ours (rules above say so), so
+// any package may import them without a cycle or a layer crossed.
+var leaves = []string{"internal/bridge", "internal/ratelimit", "internal/metrics", "internal/jsonfold"}
+
+// comingPackages are named by rules before they exist (they are being
+// written); a rule about any other package that matches none fails, so a
+// misspelt rule cannot pass silently.
+var comingPackages = map[string]bool{"internal/ratelimit": true, "internal/metrics": true}
+
 func TestImportRules(t *testing.T) {
-	for _, p := range listPackages(t) {
+	pkgs := listPackages(t)
+	exists := make(map[string]bool)
+	for _, p := range pkgs {
+		exists[strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")] = true
+	}
+	for _, r := range rules {
+		if r.from != "*" && !exists[r.from] && !comingPackages[r.from] {
+			t.Errorf("a rule names %s, which is no package of the module", r.from)
+		}
+	}
+	for from, allowed := range layers {
+		for _, name := range append([]string{from}, allowed...) {
+			if !exists[name] {
+				t.Errorf("layers names %s, which is no package of the module", name)
+			}
+		}
+	}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		if allowed, ok := layers[rel]; ok {
+			for _, imp := range p.Imports {
+				dep, ours := strings.CutPrefix(imp, module+"/")
+				if !ours || slices.Contains(allowed, dep) || slices.Contains(leaves, dep) {
+					continue
+				}
+				t.Errorf("%s imports %s: it may import only %s of ours, and the leaves %s (docs/design.md, Layout)",
+					p.ImportPath, imp, strings.Join(allowed, ", "), strings.Join(leaves, ", "))
+			}
+		}
+	}
+	for _, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
 		if strings.HasPrefix(rel, "cmd/") || rel == "e2e" || strings.HasPrefix(rel, "internal/testutil") {
 			continue
