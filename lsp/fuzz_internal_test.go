@@ -53,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(raw))
 	}
 	const limit = 4096
-	rw := NewRewriter(Roots{
+	rw := newRewriter(Roots{
 		Workspace: "/srv/data/workspaces/ws1", GoRoot: "/usr/local/go",
 		GoModCache: "/srv/data/tenants/t/users/u/home/go/pkg/mod",
 		Redact:     []string{"/srv/data"},

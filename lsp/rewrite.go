@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// Rewriter rewrites decoded messages between the client's view and the
+// rewriter rewrites decoded messages between the client's view and the
 // host's. It is safe for concurrent use once built.
-type Rewriter struct {
+type rewriter struct {
 	roots *Roots
 	text  *textRewriter
 	// rawSafe: no host form holds a character that JSON escapes, so host
@@ -15,10 +15,10 @@ type Rewriter struct {
 	rawSafe bool
 }
 
-// NewRewriter builds a Rewriter for roots.
-func NewRewriter(roots Roots) *Rewriter {
+// newRewriter builds a rewriter for roots.
+func newRewriter(roots Roots) *rewriter {
 	r := roots
-	rw := &Rewriter{roots: &r, text: newTextRewriter(&r), rawSafe: true}
+	rw := &rewriter{roots: &r, text: newTextRewriter(&r), rawSafe: true}
 	for _, n := range rw.text.needles {
 		if strings.ContainsFunc(n, func(c rune) bool {
 			return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c == 0x2028 || c == 0x2029 || c == 0x7f
@@ -48,9 +48,9 @@ func hasScheme(s string, scheme string) bool {
 // object key with a colon (WorkspaceEdit.changes) must be a client URI
 // inside the roots. The first that is not gives an error wrapping
 // ErrOutsideRoots.
-func (rw *Rewriter) ToHost(v any) (any, error) { return rw.toHost(v, "") }
+func (rw *rewriter) ToHost(v any) (any, error) { return rw.toHost(v, "") }
 
-func (rw *Rewriter) toHost(v any, key string) (any, error) {
+func (rw *rewriter) toHost(v any, key string) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		var renamed map[string]any // added after the loop, which could visit them again
@@ -97,7 +97,7 @@ func (rw *Rewriter) toHost(v any, key string) (any, error) {
 // where possible) so that no host directory of the roots appears: URIs and
 // paths in the roots become their client form, redacted directories become
 // "…".
-func (rw *Rewriter) ToClient(v any) any {
+func (rw *rewriter) ToClient(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		var renamed map[string]any // added after the loop, which could visit them again
@@ -126,13 +126,10 @@ func (rw *Rewriter) ToClient(v any) any {
 	return v
 }
 
-// ClientText rewrites host directories in s.
-func (rw *Rewriter) ClientText(s string) string { return rw.text.rewrite(s) }
-
 // mayNeedClientRewrite reports whether raw bytes could hold a host
 // directory: they contain one literally, or JSON escapes that could spell
 // one.
-func (rw *Rewriter) mayNeedClientRewrite(raw []byte) bool {
+func (rw *rewriter) mayNeedClientRewrite(raw []byte) bool {
 	s := string(raw)
 	return rw.text.contains(s) || strings.Contains(s, `\/`) || strings.Contains(s, `\u`)
 }

@@ -61,7 +61,7 @@ func TestToolRoots(t *testing.T) {
 		if h, err := r.ToHostURI("file:///gomodcache/example.com/m@v1.0.0/m.go"); err != nil || h != "file://"+mod {
 			t.Errorf("ToHostURI(/gomodcache file) = %q, %v", h, err)
 		}
-		if got := NewRewriter(r).ClientText("open " + mod + " in /home/user/.config"); got != "open /gomodcache/example.com/m@v1.0.0/m.go in …/.config" {
+		if got := newRewriter(r).ClientText("open " + mod + " in /home/user/.config"); got != "open /gomodcache/example.com/m@v1.0.0/m.go in …/.config" {
 			t.Errorf("ClientText = %q", got)
 		}
 		for _, d := range []string{dirs.Home, "/home/user", ws, goroot, dirs.GoModCache, "/data"} {
@@ -76,7 +76,7 @@ func TestToolRoots(t *testing.T) {
 		if c, ok := r.ToClientURI("file:///goroot/src/fmt/print.go"); !ok || c != "file:///goroot/src/fmt/print.go" {
 			t.Errorf("ToClientURI = %q, %v", c, ok)
 		}
-		rw := NewRewriter(r)
+		rw := newRewriter(r)
 		text := rw.ClientText("see /home/user/.cache/x and " + ws + "/main.go and /workspace/main.go")
 		if strings.Contains(text, "/home/user") || strings.Contains(text, "/data") || !strings.Contains(text, "/workspace/main.go") {
 			t.Errorf("ClientText = %q", text)

@@ -134,5 +134,5 @@ var allowedCommands = map[string]bool{
 	"gopls.workspace_stats":             true,
 }
 
-// CommandAllowed reports whether a client may run the gopls command.
-func CommandAllowed(cmd string) bool { return allowedCommands[cmd] }
+// commandAllowed reports whether a client may run the gopls command.
+func commandAllowed(cmd string) bool { return allowedCommands[cmd] }

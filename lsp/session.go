@@ -2,12 +2,10 @@ package lsp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +60,7 @@ type session struct {
 	// (Runner.ViewPath): dir itself with IsolationNone, /workspace under
 	// bubblewrap. Every URI sent to gopls is built from it.
 	toolDir string
-	rw      *Rewriter
+	rw      *rewriter
 	client  jsonrpc2.ObjectStream
 	cancel  context.CancelFunc
 
@@ -106,7 +104,7 @@ func newSession(m *Manager, owner, wsID string, dirs workspace.HomeDirs, client 
 		wsID:       wsID,
 		dir:        dir,
 		toolDir:    roots.Workspace,
-		rw:         NewRewriter(roots),
+		rw:         newRewriter(roots),
 		client:     client,
 		cancel:     cancel,
 		done:       make(chan struct{}),
@@ -283,283 +281,6 @@ func (s *session) takeServer() *gopls {
 	g := s.srv
 	s.srv = nil
 	return g
-}
-
-// writeClient sends v (a map or raw bytes) to the client.
-func (s *session) writeClient(v any) {
-	var raw []byte
-	switch x := v.(type) {
-	case []byte:
-		raw = x
-	default:
-		b, err := encode(v)
-		if err != nil {
-			return
-		}
-		raw = b
-	}
-	s.clientMu.Lock()
-	defer s.clientMu.Unlock()
-	_ = s.client.WriteObject(json.RawMessage(raw))
-}
-
-// showMessage tells the user something (window/showMessage).
-func (s *session) showMessage(typ protocol.MessageType, text string) {
-	s.writeClient(notification(protocol.MethodWindowShowMessage, protocol.ShowMessageParams{Type: typ, Message: text}))
-}
-
-func (s *session) replyError(m *message, code int, text string) {
-	s.writeClient(errorResponse(m.id, code, text))
-}
-
-// failPending answers every request gopls will never answer.
-func (s *session) failPending(text string) {
-	s.mu.Lock()
-	ids := make([]string, 0, len(s.pending))
-	for k := range s.pending {
-		ids = append(ids, k)
-	}
-	s.pending = make(map[string]string)
-	s.serverReqs = make(map[string]string)
-	s.mu.Unlock()
-	for _, k := range ids {
-		s.writeClient(errorResponse(idFromKey(k), codeRequestFailed, text))
-	}
-}
-
-func idFromKey(k string) any {
-	if v, ok := strings.CutPrefix(k, "s:"); ok {
-		return v
-	}
-	return json.Number(strings.TrimPrefix(k, "n:"))
-}
-
-// forwarded counts one message forwarded in direction dir and the time
-// since start it took.
-func (s *session) forwarded(dir string, start time.Time) {
-	if mt := s.m.opts.Metrics; mt != nil {
-		mt.messages.WithLabelValues(dir).Inc()
-		mt.forward.WithLabelValues(dir).Observe(time.Since(start).Seconds())
-	}
-}
-
-func (s *session) count(name string) {
-	if mt := s.m.opts.Metrics; mt != nil {
-		mt.refused.WithLabelValues(name).Inc()
-	}
-}
-
-// recoverFrom handles the unexpected end of gopls g: pending requests get
-// an error at once, the user is told, and gopls is restarted with backoff
-// and replay, at most MaxRestarts times within RestartWindow.
-func (s *session) recoverFrom(ctx context.Context, dead *gopls) error {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	if s.current() != dead {
-		return nil
-	}
-	s.setServer(nil)
-	dead.stopping.Store(true)
-	_ = dead.proc.Close()
-	_ = dead.stream.Close()
-	if mt := s.m.opts.Metrics; mt != nil {
-		mt.processes.Dec()
-		mt.restarts.WithLabelValues("crash").Inc()
-	}
-	st, _ := dead.proc.Wait() // returns at once: Close has ended it
-	s.log.Warn("gopls stopped unexpectedly; restarting", "pid", dead.proc.Pid(), "exit", st.Code, "signal", st.Signal)
-	s.failPending("The Go language server stopped unexpectedly and is restarting; try again in a moment.")
-	msg := "The Go language server (gopls) stopped unexpectedly and is being restarted."
-	if st.Signal == "killed" {
-		// SIGKILL from outside: with isolation, most likely the kernel's
-		// OOM killer at the workspace's memory limit.
-		msg = "The Go language server (gopls) was killed, perhaps because the workspace reached its memory limit; it is being restarted."
-	}
-	s.showMessage(protocol.MessageTypeWarning, msg)
-	for {
-		now := time.Now()
-		s.mu.Lock()
-		kept := s.restarts[:0]
-		for _, t := range s.restarts {
-			if now.Sub(t) < s.m.opts.RestartWindow {
-				kept = append(kept, t)
-			}
-		}
-		s.restarts = append(kept, now)
-		n := len(s.restarts)
-		s.mu.Unlock()
-		if n > s.m.opts.MaxRestarts {
-			s.log.Error("gopls keeps crashing; giving up", "restarts", n-1)
-			s.showMessage(protocol.MessageTypeError, "The Go language server keeps crashing; reload the page to try again.")
-			return &CloseError{Code: closeInternal, Reason: "gopls keeps crashing"}
-		}
-		backoff := min(s.m.opts.RestartBackoff<<(n-1), 5*time.Second)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-		err := s.startAndReplay(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.log.Warn("gopls restart failed", "err", err)
-	}
-}
-
-// startAndReplay starts gopls and replays initialize, initialized and every
-// open document. srvMu must be held.
-func (s *session) startAndReplay(ctx context.Context) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	g, err := s.startGopls(ctx)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	initParams, initialized := s.initParams, s.initialized
-	var opens []any
-	for _, uri := range s.docOrder {
-		d := s.docs[uri]
-		opens = append(opens, map[string]any{"textDocument": map[string]any{
-			"uri": uri, "languageId": d.languageID, "version": d.version, "text": d.text,
-		}})
-	}
-	s.mu.Unlock()
-	fail := func(err error) error {
-		s.stopGopls(g)
-		return err
-	}
-	if initParams != nil {
-		ictx, cancel := context.WithTimeout(ctx, s.m.opts.InitTimeout)
-		_, err := g.call(ictx, protocol.MethodInitialize, json.RawMessage(initParams))
-		cancel()
-		if err != nil {
-			return fail(fmt.Errorf("replay initialize: %w", err))
-		}
-		if initialized {
-			if err := g.send(notification(protocol.MethodInitialized, map[string]any{})); err != nil {
-				return fail(err)
-			}
-		}
-		for _, p := range opens {
-			if err := g.send(notification(protocol.MethodTextDocumentDidOpen, p)); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	s.setServer(g)
-	return nil
-}
-
-// ensureServer returns the running gopls, starting it (with replay) when it
-// was stopped for idleness. srvMu must be held.
-func (s *session) ensureServer(ctx context.Context) (*gopls, error) {
-	if g := s.current(); g != nil {
-		return g, nil
-	}
-	if err := s.startAndReplay(ctx); err != nil {
-		return nil, err
-	}
-	if mt := s.m.opts.Metrics; mt != nil {
-		mt.restarts.WithLabelValues("idle").Inc()
-	}
-	return s.current(), nil
-}
-
-// maybeIdleStop stops gopls when the client has been quiet for
-// IdleTimeout and nothing is pending.
-func (s *session) maybeIdleStop() {
-	s.mu.Lock()
-	idle := time.Since(s.lastActive) >= s.m.opts.IdleTimeout && len(s.pending) == 0
-	s.mu.Unlock()
-	if !idle || !s.srvMu.TryLock() {
-		return
-	}
-	defer s.srvMu.Unlock()
-	g := s.takeServer()
-	if g == nil {
-		return
-	}
-	s.log.Debug("stopping idle gopls")
-	s.stopGopls(g)
-}
-
-// watch feeds gopls the workspace's file events while it has registered
-// for workspace/didChangeWatchedFiles.
-func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
-	defer s.wg.Done()
-	sub, err := w.Subscribe(ctx, s.wsID, s.dir)
-	if err != nil {
-		s.log.Warn("watch workspace", "err", err)
-		return
-	}
-	defer sub.Close()
-	base := filepath.ToSlash(s.toolDir) // events name host files; gopls knows them by its view
-	for {
-		var batch []*protocol.FileEvent
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-sub.Events():
-			if !ok {
-				return
-			}
-			batch = appendEvent(batch, base, ev)
-		}
-	more:
-		for len(batch) < 256 {
-			select {
-			case ev, ok := <-sub.Events():
-				if !ok {
-					break more
-				}
-				batch = appendEvent(batch, base, ev)
-			default:
-				break more
-			}
-		}
-		s.mu.Lock()
-		on := s.watchOn
-		s.mu.Unlock()
-		if !on || len(batch) == 0 {
-			continue
-		}
-		raw, err := encode(notification(protocol.MethodWorkspaceDidChangeWatchedFiles, protocol.DidChangeWatchedFilesParams{Changes: batch}))
-		if err != nil {
-			continue
-		}
-		s.srvMu.Lock()
-		if g := s.current(); g != nil {
-			_ = g.write(raw)
-		}
-		s.srvMu.Unlock()
-	}
-}
-
-func appendEvent(batch []*protocol.FileEvent, base string, ev workspace.Event) []*protocol.FileEvent {
-	var typ protocol.FileChangeType
-	switch ev.Type {
-	case workspace.EventCreated:
-		typ = protocol.FileChangeTypeCreated
-	case workspace.EventChanged:
-		typ = protocol.FileChangeTypeChanged
-	case workspace.EventDeleted:
-		typ = protocol.FileChangeTypeDeleted
-	default:
-		return batch
-	}
-	rel, err := workspace.CleanPath(ev.Path)
-	if err != nil || rel == "" {
-		return batch
-	}
-	return append(batch, &protocol.FileEvent{URI: fileURI(base + "/" + rel), Type: typ})
 }
 
 // bucket is a token bucket; only the client pump uses it.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"go.lsp.dev/protocol"
 )
 
 // Position encodings a client and gopls may agree on (LSP 3.17).
@@ -131,4 +133,74 @@ func intOf(v any) (int, error) {
 		return 0, fmt.Errorf("%w: bad number", errBadChange)
 	}
 	return int(i), nil
+}
+
+// track keeps what a restart must replay: initialize, initialized and the
+// text of every open document.
+func (s *session) track(msg *message, params any) error {
+	p, _ := params.(map[string]any)
+	td, _ := p["textDocument"].(map[string]any)
+	uri, _ := td["uri"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch msg.method {
+	case protocol.MethodInitialize:
+		sanitizeInitialize(p, s.toolWorkspaceURI())
+		raw, err := encode(p)
+		if err != nil {
+			return err
+		}
+		s.initParams = raw
+	case protocol.MethodInitialized:
+		s.initialized = true
+	case protocol.MethodShutdown, protocol.MethodExit:
+		s.exiting = true
+	case protocol.MethodTextDocumentDidOpen:
+		text, _ := td["text"].(string)
+		lang, _ := td["languageId"].(string)
+		if uri == "" {
+			return nil
+		}
+		// A document costs its text and its URI (empty documents are
+		// not free).
+		old, ok := s.docs[uri]
+		total := s.docBytes + len(text)
+		if ok {
+			total -= len(old.text)
+		} else {
+			total += len(uri)
+		}
+		if total > s.m.opts.MaxOpenBytes {
+			return errOpenBytes
+		}
+		if !ok {
+			s.docOrder = append(s.docOrder, uri)
+		}
+		s.docs[uri] = &document{languageID: lang, version: td["version"], text: text}
+		s.docBytes = total
+	case protocol.MethodTextDocumentDidChange:
+		d := s.docs[uri]
+		if d == nil {
+			return nil
+		}
+		changes, _ := p["contentChanges"].([]any)
+		text, err := applyChanges(d.text, changes, s.enc, s.m.opts.MaxOpenBytes-s.docBytes+len(d.text))
+		if err != nil {
+			return err
+		}
+		s.docBytes += len(text) - len(d.text)
+		d.text, d.version = text, td["version"]
+	case protocol.MethodTextDocumentDidClose:
+		if d, ok := s.docs[uri]; ok {
+			s.docBytes -= len(d.text) + len(uri)
+			delete(s.docs, uri)
+			for i, u := range s.docOrder {
+				if u == uri {
+					s.docOrder = append(s.docOrder[:i], s.docOrder[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	return nil
 }
