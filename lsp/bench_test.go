@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/lsp"
 	"github.com/ideserver/ideserver/sandbox"
 )
@@ -202,14 +203,14 @@ func startDirect(tb testing.TB, e *env, gopls string) (*rpc, int, func()) {
 	r := newRPC(func(b []byte) error {
 		wmu.Lock()
 		defer wmu.Unlock()
-		return lsp.WriteFrame(inW, b)
+		return bridge.WriteFrame(inW, b)
 	})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		br := bufio.NewReader(outR)
 		for {
-			b, err := lsp.ReadFrame(br, 64<<20)
+			b, err := bridge.ReadFrame(br, 64<<20)
 			if err != nil {
 				return
 			}

@@ -6,11 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/internal/jsonfold"
 )
 
 // FuzzDecode (LSP-09): the LSP framer and the JSON-RPC decoder together,
-// as both pumps use them: frames are read with ReadFrame's limit, decoded
+// as both pumps use them: frames are read with bridge.ReadFrame's limit, decoded
 // with parseMessage, checked for case-folded keys, and rewritten towards
 // gopls (ToHost, client to server) and towards the client (ToClient,
 // server to client). Any bytes give messages or errors, never a panic; no
@@ -21,7 +22,7 @@ import (
 func FuzzDecode(f *testing.F) {
 	frame := func(body string) []byte {
 		var b bytes.Buffer
-		_ = WriteFrame(&b, []byte(body))
+		_ = bridge.WriteFrame(&b, []byte(body))
 		return b.Bytes()
 	}
 	for _, body := range []string{
@@ -61,7 +62,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bufio.NewReader(bytes.NewReader(data))
 		for range 4 {
-			body, err := ReadFrame(r, limit)
+			body, err := bridge.ReadFrame(r, limit)
 			if err != nil {
 				return
 			}

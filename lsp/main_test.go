@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/lsp"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
@@ -223,19 +224,19 @@ func fakeGopls() int {
 		b, _ := json.Marshal(v)
 		mu.Lock()
 		defer mu.Unlock()
-		_ = lsp.WriteFrame(os.Stdout, b)
+		_ = bridge.WriteFrame(os.Stdout, b)
 	}
 	sendRaw := func(b []byte) { // as is: no re-encoding
 		mu.Lock()
 		defer mu.Unlock()
-		_ = lsp.WriteFrame(os.Stdout, b)
+		_ = bridge.WriteFrame(os.Stdout, b)
 	}
 	docs := map[string]string{}
 	inits := 0
 	initialized := false
 	cwdURI := "file://" + cwd
 	for {
-		body, err := lsp.ReadFrame(r, 64<<20)
+		body, err := bridge.ReadFrame(r, 64<<20)
 		if err != nil {
 			return 0
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/lsp"
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -183,7 +184,7 @@ func FuzzFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bufio.NewReader(bytes.NewReader(data))
 		for i := 0; i < 4; i++ {
-			body, err := lsp.ReadFrame(r, 1024)
+			body, err := bridge.ReadFrame(r, 1024)
 			if err != nil {
 				return
 			}
@@ -212,7 +213,7 @@ func TestReadFrameLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, err := lsp.ReadFrame(bufio.NewReader(strings.NewReader(tt.in)), 1<<20)
+			body, err := bridge.ReadFrame(bufio.NewReader(strings.NewReader(tt.in)), 1<<20)
 			if tt.ok != (err == nil) {
 				t.Errorf("ReadFrame = %q, %v; ok want %v", body, err, tt.ok)
 			}
