@@ -24,7 +24,7 @@ func (s *session) clientPump(ctx context.Context) error {
 		s.mu.Lock()
 		s.lastActive = start
 		s.mu.Unlock()
-		if err := s.limiter.wait(ctx); err != nil {
+		if err := s.limiter.Wait(ctx); err != nil {
 			return err
 		}
 		msg, err := parseMessage(raw)

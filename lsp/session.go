@@ -11,6 +11,7 @@ import (
 
 	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
+	"golang.org/x/time/rate"
 
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -90,7 +91,7 @@ type session struct {
 	restarts    []time.Time
 	stopErr     error
 
-	limiter bucket
+	limiter *rate.Limiter // client messages; only the client pump waits on it
 	wg      sync.WaitGroup
 }
 
@@ -115,7 +116,7 @@ func newSession(m *Manager, owner, wsID string, dirs workspace.HomeDirs, client 
 		docs:       make(map[string]*document),
 		enc:        encUTF16,
 		lastActive: time.Now(),
-		limiter:    bucket{rate: m.opts.MessageRate, burst: float64(m.opts.MessageBurst), tokens: float64(m.opts.MessageBurst), last: time.Now()},
+		limiter:    rate.NewLimiter(rate.Limit(m.opts.MessageRate), m.opts.MessageBurst),
 	}
 	return s
 }
@@ -281,32 +282,4 @@ func (s *session) takeServer() *gopls {
 	g := s.srv
 	s.srv = nil
 	return g
-}
-
-// bucket is a token bucket; only the client pump uses it.
-type bucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-// wait takes one token, waiting for it when the bucket is empty.
-func (b *bucket) wait(ctx context.Context) error {
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return nil
-	}
-	d := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		b.tokens = 0
-		b.last = time.Now()
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
