@@ -28,7 +28,7 @@ import (
 //     directory exists at that path (from the repository's root or the
 //     mentioning file's directory), a bare name exists somewhere;
 //   - mentions of a path below one of the repository's top-level
-//     directories (lsp/frame.go, cmd/ideserver/wire_*.go, web/src/): the
+//     directories (server/routes.go, web/test/*.mjs, web/src/): the
 //     file, directory or glob exists.
 //
 // In Go files only comments are read (string literals are data: test
