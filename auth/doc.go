@@ -1,6 +1,6 @@
 // Package auth holds ideserver's credential logic as pure functions and
 // small concurrency-safe types: opaque secrets (API tokens, browser
-// sessions, tickets) and their hashes, server-generated identifiers,
+// logins, tickets) and their hashes, server-generated identifiers,
 // tenant/user id validation, portal JWT verification, single-use WebSocket
 // tickets, and the Origin/Host policy for WebSocket upgrades and CSRF.
 //
@@ -11,6 +11,8 @@
 //
 // Every check fails closed: an empty, malformed or unexpected input is
 // refused, and no configuration can make a check allow everything
-// (principles 1 and 2 of docs/security.md). Secrets are stored and looked up only by
-// their SHA-256 hash (rule 9).
+// (principles 1 and 2 of docs/security.md). Secrets are stored and looked
+// up only by their SHA-256 hash (principle 9). A browser's login is called
+// a session in its older names ([PrefixSession], the cookie and
+// /auth/session); docs/design.md keeps "session" for what a bridge runs.
 package auth

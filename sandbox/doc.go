@@ -1,4 +1,6 @@
-// Package sandbox starts tenant processes and makes sure they end.
+// Package sandbox starts tenant processes and makes sure they end. (In the
+// words of docs/design.md it is the runner: the file system a process
+// sees, its binds, is the sandbox view.)
 //
 // It is the one way any feature of ideserver starts a process a tenant
 // causes: terminals, gopls, dlv and playground runs all go through
@@ -32,7 +34,7 @@
 // bound at /workspace never sees the host path; [Runner.ViewPath] does the
 // same translation for callers that speak to a tool in its own terms (file
 // URIs for gopls). Each process gets an /etc/passwd and /etc/group of its
-// own naming only root, nobody and the tenant's user. What the sandbox hides is
+// own naming only root, nobody and the owner's user. What the sandbox hides is
 // everything not bound: other workspaces, other tenants' caches, the data
 // directory, the server's processes. [Runner.SelfTest] checks that from
 // inside with a probe.
@@ -70,12 +72,12 @@
 //
 // Every process gets a complete environment ([Cmd.Env] and nothing of the
 // server's) plus a marker IDESERVER_SANDBOX=<Instance>/<process id>, runs in
-// its own process group (or, on a PTY, its own session), and receives SIGKILL
-// when the server thread that started it dies (Pdeathsig, held on a locked
-// OS thread).
+// its own process group (or, on a PTY, its own POSIX session: setsid), and
+// receives SIGKILL when the server thread that started it dies (Pdeathsig,
+// held on a locked OS thread).
 //
 // When a [Process] is closed, or its main process exits on its own, everything
-// it started is terminated: its process group, its session (PTY), every
+// it started is terminated: its process group, its POSIX session (PTY), every
 // process carrying its exact marker, and every descendant found by walking
 // parent links from a snapshot taken before the main process was signalled.
 // That includes background jobs, nohup'ed jobs, setsid'ed and double-forked

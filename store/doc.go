@@ -1,10 +1,11 @@
 // Package store persists ideserver's state — tenants, users, API token
-// hashes, browser sessions and workspace records with their UI state — in a
-// single bbolt file.
+// hashes, browser logins ([Session], the record behind a sign-in cookie),
+// workspace records with their UI state, shares, snippets and each owner's
+// host uid — in a single bbolt file.
 //
 // It imports nothing of ours. cmd/ideserver opens the one *DB for a data
-// directory and hands it to server/, workspace/ and the CLI subcommands; no
-// other package opens the file. Every exported method of *DB is exactly one
+// directory and hands it to server/, workspace/, playground/ and the CLI
+// subcommands; no other package opens the file. Every exported method of *DB is exactly one
 // bbolt transaction, so each call is atomic and durable (bbolt fsyncs on
 // commit) when it returns nil. A *DB is safe for concurrent use: bbolt runs
 // read transactions in parallel and serializes writers.

@@ -5,7 +5,8 @@
 // with `go install` into a directory of the server's data, so a fresh
 // machine needs no manual install.
 //
-// The lsp and dap packages and cmd/ideserver import it.
+// Only cmd/ideserver imports it: the lsp and dap bridges receive the
+// resolved path as a function, so they never build anything themselves.
 package gotool
 
 import (
