@@ -22,30 +22,6 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// wsStream adapts a server-side gorilla connection the way package server
-// does.
-type wsStream struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-}
-
-func (s *wsStream) ReadObject(v any) error {
-	_, b, err := s.conn.ReadMessage()
-	if err != nil {
-		return err
-	}
-	*v.(*json.RawMessage) = b
-	return nil
-}
-
-func (s *wsStream) WriteObject(v any) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn.WriteMessage(websocket.TextMessage, v.(json.RawMessage))
-}
-
-func (s *wsStream) Close() error { return s.conn.Close() }
-
 // rpc is a minimal LSP client over any transport: send writes one message;
 // a reader goroutine routes responses by id and keeps notifications.
 type rpc struct {
@@ -150,8 +126,8 @@ func dialProxy(tb testing.TB, m *lsp.Manager, wsID string) (*rpc, func()) {
 		}
 		wg.Add(1)
 		defer wg.Done()
-		_ = m.Serve(req.Context(), "t1", wsID, &wsStream{conn: conn})
-		_ = conn.Close()
+		c := bridge.NewConn(conn, 0) // as package server does
+		c.CloseWith(bridge.CloseCode(m.Serve(req.Context(), "t1", wsID, c)))
 	}))
 	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http"), nil)
 	if err != nil {

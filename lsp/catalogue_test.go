@@ -53,7 +53,7 @@ func TestCrashLoopLeavesOthersAlone(t *testing.T) {
 	}
 	other := &client{t: t, p: newPipe(), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { other.done <- m.Serve(ctx, "t2/u2", "ws2", other.p) }()
+	go func() { other.done <- m.ServeClient(ctx, "t2/u2", "ws2", other.p) }()
 	t.Cleanup(func() {
 		cancel()
 		other.p.CloseWith(1000, "")

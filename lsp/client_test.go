@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/lsp"
 )
 
 // pipeStream is the server side of an in-memory client connection: what
-// the test sends arrives at ReadObject; WriteObject delivers to the test.
+// the test sends arrives at ReadText; WriteText delivers to the test.
 type pipeStream struct {
 	in     chan []byte
 	out    chan []byte
@@ -31,18 +32,17 @@ func newPipe() *pipeStream {
 	return &pipeStream{in: make(chan []byte, 64), out: make(chan []byte, 4096), closed: make(chan struct{})}
 }
 
-func (p *pipeStream) ReadObject(v any) error {
+func (p *pipeStream) ReadText() ([]byte, error) {
 	select {
 	case b := <-p.in:
-		*v.(*json.RawMessage) = b
-		return nil
+		return b, nil
 	case <-p.closed:
-		return io.EOF
+		return nil, io.EOF
 	}
 }
 
-func (p *pipeStream) WriteObject(v any) error {
-	b := append([]byte(nil), v.(json.RawMessage)...)
+func (p *pipeStream) WriteText(b []byte) error {
+	b = append([]byte(nil), b...)
 	select {
 	case p.out <- b:
 		return nil
@@ -50,6 +50,10 @@ func (p *pipeStream) WriteObject(v any) error {
 		return io.ErrClosedPipe
 	}
 }
+
+// Stop closes with the code bridge.CloseCode gives cause, as a
+// bridge.Conn does.
+func (p *pipeStream) Stop(cause error) { p.CloseWith(bridge.CloseCode(cause)) }
 
 func (p *pipeStream) Close() error { p.CloseWith(1000, ""); return nil }
 
@@ -79,12 +83,13 @@ type client struct {
 	done   chan error
 }
 
-// startSession runs m.Serve in the background with a new client.
+// startSession runs m.Serve (ServeClient) in the background with a new
+// client.
 func startSession(t testing.TB, m *lsp.Manager, wsID string) *client {
 	t.Helper()
 	c := &client{t: t, p: newPipe(), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { c.done <- m.Serve(ctx, "t1", wsID, c.p) }()
+	go func() { c.done <- m.ServeClient(ctx, "t1", wsID, c.p) }()
 	t.Cleanup(func() {
 		cancel()
 		c.p.CloseWith(1000, "")
@@ -103,7 +108,7 @@ func (c *client) awaitEnd(what string, code int) {
 	c.t.Helper()
 	select {
 	case err := <-c.done:
-		var ce *lsp.CloseError
+		var ce *bridge.CloseError
 		if !errors.As(err, &ce) || ce.Code != code {
 			c.t.Errorf("%sServe = %v, want CloseError %d", what, err, code)
 		}

@@ -42,7 +42,7 @@
 //     with the reason, and the client gets a window/showMessage (an edit
 //     outside every root is refused silently, as before).
 //
-// Who may import it: cmd/ideserver (which adapts a Manager to
-// server.LSPService). It imports workspace, sandbox and internal packages,
-// never server.
+// Who may import it: server (an *Manager is its LSPService) and
+// cmd/ideserver, which builds the Manager. It imports internal/bridge,
+// workspace and sandbox, never server.
 package lsp

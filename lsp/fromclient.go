@@ -2,22 +2,22 @@ package lsp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
 	"go.lsp.dev/protocol"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/internal/jsonfold"
 )
 
 // clientPump is the client's sole reader: it checks, rewrites and forwards
 // each message to gopls, in order, until the client fails or a message is
-// malformed (CloseError 1007).
+// malformed (a bridge.CloseError, 1007).
 func (s *session) clientPump(ctx context.Context) error {
 	for {
-		var raw json.RawMessage
-		if err := s.client.ReadObject(&raw); err != nil {
+		raw, err := s.client.ReadText()
+		if err != nil {
 			return err
 		}
 		start := time.Now()
@@ -37,7 +37,7 @@ func (s *session) clientPump(ctx context.Context) error {
 		}
 		if err != nil {
 			s.count("malformed")
-			return &CloseError{Code: closeInvalidData, Reason: "malformed JSON-RPC message", Err: err}
+			return bridge.Closing(bridge.CloseInvalidPayload, "malformed JSON-RPC message", err)
 		}
 		if err := s.fromClient(ctx, msg); err != nil {
 			return err
@@ -107,7 +107,7 @@ func (s *session) fromClient(ctx context.Context, msg *message) error {
 	if err := s.track(msg, params); err != nil {
 		if errors.Is(err, errOpenBytes) {
 			s.count("open_documents")
-			return &CloseError{Code: closePolicy, Reason: "open documents exceed the size limit", Err: err}
+			return bridge.Closing(bridge.ClosePolicyViolation, "open documents exceed the size limit", err)
 		}
 		if msg.isRequest() {
 			s.replyError(msg, codeInvalidParams, "The document change does not apply to the document.")

@@ -15,6 +15,7 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -52,7 +53,7 @@ func (p pipes) Close() error                { return errors.Join(p.w.Close(), p.
 func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	path, err := s.m.opts.GoplsPath(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("lsp: %w: %w", bridge.ErrUnavailable, err)
 	}
 	env, err := s.m.opts.Workspaces.ProcessEnv(s.owner)
 	if err != nil {
@@ -71,7 +72,7 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	proc, err := s.m.opts.Runner.Start(context.WithoutCancel(ctx), sandbox.Cmd{
 		Kind:      "gopls",
 		Owner:     s.owner,
-		Workspace: s.wsID,
+		Workspace: s.workspaceID,
 		Path:      path,
 		Env:       env,
 		Dir:       s.dir,
@@ -85,7 +86,7 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	if err != nil {
 		_ = inW.Close()
 		_ = outR.Close()
-		return nil, fmt.Errorf("%w: start gopls: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("lsp: %w: start gopls: %w", bridge.ErrUnavailable, err)
 	}
 	g := &gopls{
 		proc:    proc,

@@ -208,7 +208,7 @@ func newManagerWith(t testing.TB, runner *sandbox.Runner, e *env, gopls string, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = m.Close()
+		_ = m.Close(context.Background())
 		_ = watchers.Close()
 		_ = runner.Close()
 	})

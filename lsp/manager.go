@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/sourcegraph/jsonrpc2"
-
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -79,23 +77,12 @@ type Options struct {
 	Logger  *slog.Logger // nil: discard
 }
 
-// ErrClosed is returned by Serve after Close.
-var ErrClosed = errors.New("lsp: manager closed")
-
-// ErrUnavailable is wrapped when gopls cannot be started (not built yet,
-// or failing to start).
-var ErrUnavailable = errors.New("lsp: gopls unavailable")
-
 // Manager owns the gopls sessions of all workspaces. It is safe for
 // concurrent use.
 type Manager struct {
-	opts Options
-	log  *slog.Logger
-
-	mu       sync.Mutex
-	closed   bool
-	sessions map[*session]struct{}
-	wg       sync.WaitGroup
+	opts     Options
+	log      *slog.Logger
+	sessions *bridge.Registry[*session]
 }
 
 // NewManager checks opts and returns a Manager.
@@ -139,42 +126,39 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opts: opts, log: opts.Logger, sessions: make(map[*session]struct{})}, nil
+	return &Manager{opts: opts, log: opts.Logger, sessions: bridge.NewRegistry[*session](bridge.Limits{})}, nil
 }
 
-// Serve proxies one LSP connection of owner's workspace wsID until the
-// client leaves, ctx ends, the workspace stops (StopWorkspace) or the
-// manager closes. client carries one JSON-RPC message per object; ReadObject
-// must accept a *json.RawMessage. If client has a method
-// CloseWith(code int, reason string), Serve uses it to tell the client why
-// it ended (1007 malformed message, 1011 gopls keeps crashing, 1013 gopls
-// unavailable, 1001 workspace stopped). Serve starts gopls before reading
-// the client, and when it returns gopls has been shut down and nothing it
-// started runs. owner is the user's owner key (workspace.Owner.Key): gopls
-// runs as that user, with its HOME and caches. The caller must have checked
-// that owner owns wsID.
-func (m *Manager) Serve(ctx context.Context, owner, wsID string, client jsonrpc2.ObjectStream) error {
+// Serve proxies one LSP connection of owner's workspace workspaceID until
+// the client leaves, ctx ends, the workspace stops (StopWorkspace) or the
+// manager closes. conn carries one JSON-RPC message per text frame. Serve
+// starts gopls before reading the client, and when it returns gopls has
+// been shut down and nothing it started runs. It returns a
+// *bridge.CloseError when the client must be told why it ended (1007
+// malformed message, 1008 open documents over the limit, 1011 gopls keeps
+// crashing, 1013 gopls unavailable, 1001 workspace stopped or server
+// shutting down), having closed conn with it already; after Close it
+// fails with bridge.ErrClosed. owner is the user's owner key
+// (workspace.Owner.Key): gopls runs as that user, with its HOME and
+// caches. The caller must have checked that owner owns workspaceID.
+func (m *Manager) Serve(ctx context.Context, owner, workspaceID string, conn *bridge.Conn) error {
+	return m.serve(ctx, owner, workspaceID, conn)
+}
+
+func (m *Manager) serve(ctx context.Context, owner, workspaceID string, client clientConn) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dirs, err := m.opts.Workspaces.HomeDirs(owner)
 	if err != nil {
 		return fmt.Errorf("lsp: home dirs: %w", err)
 	}
-	s := newSession(m, owner, wsID, dirs, client, cancel)
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	s := newSession(m, owner, workspaceID, dirs, client, cancel)
+	if err := m.sessions.Add(bridge.Key{Owner: owner, WorkspaceID: workspaceID}, "", s); err != nil {
+		return fmt.Errorf("lsp: %w", err)
 	}
-	m.sessions[s] = struct{}{}
-	m.wg.Add(1)
-	m.mu.Unlock()
 	defer func() {
-		m.mu.Lock()
-		delete(m.sessions, s)
-		m.mu.Unlock()
-		close(s.done) // after the delete: StopWorkspace's callers see Sessions without s
-		m.wg.Done()
+		m.sessions.Remove(s)
+		close(s.done) // after Remove: StopWorkspace's callers see Sessions without s
 	}()
 	if mt := m.opts.Metrics; mt != nil {
 		mt.sessions.Inc()
@@ -183,53 +167,21 @@ func (m *Manager) Serve(ctx context.Context, owner, wsID string, client jsonrpc2
 	return s.serve(ctx)
 }
 
-// StopWorkspace ends every session of workspace wsID and waits for them (or
-// ctx). It is a workspace.StopFunc: register it with OnStop.
-func (m *Manager) StopWorkspace(ctx context.Context, wsID string) error {
-	m.mu.Lock()
-	var ss []*session
-	for s := range m.sessions {
-		if s.wsID == wsID {
-			ss = append(ss, s)
-		}
-	}
-	m.mu.Unlock()
-	for _, s := range ss {
-		s.stop(errWorkspaceStopped)
-	}
-	for _, s := range ss {
-		select {
-		case <-s.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+// StopWorkspace ends every session of workspace workspaceID and waits for
+// them (or ctx). It is a workspace.StopFunc: register it with OnStop.
+func (m *Manager) StopWorkspace(ctx context.Context, workspaceID string) error {
+	return m.sessions.Stop(ctx, workspaceID)
 }
 
-// Close ends every session and waits until their gopls processes are gone.
-// Serve fails with ErrClosed afterwards. Close is idempotent.
-func (m *Manager) Close() error {
-	m.mu.Lock()
-	m.closed = true
-	var ss []*session
-	for s := range m.sessions {
-		ss = append(ss, s)
-	}
-	m.mu.Unlock()
-	for _, s := range ss {
-		s.stop(errShuttingDown)
-	}
-	m.wg.Wait()
-	return nil
+// Close ends every session and waits until their gopls processes are gone
+// (or ctx ends). Serve fails with bridge.ErrClosed afterwards. Close may be
+// called more than once.
+func (m *Manager) Close(ctx context.Context) error {
+	return m.sessions.Close(ctx)
 }
 
 // Sessions returns how many LSP connections are being served.
-func (m *Manager) Sessions() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sessions)
-}
+func (m *Manager) Sessions() int { return m.sessions.Len() }
 
 // ReadOnlyRoot opens the directory behind a read-only client root of
 // owner (a user's owner key): "goroot" or "gomodcache", for the server's

@@ -21,9 +21,7 @@ func (s *session) writeClient(v any) {
 		}
 		raw = b
 	}
-	s.clientMu.Lock()
-	defer s.clientMu.Unlock()
-	_ = s.client.WriteObject(json.RawMessage(raw))
+	_ = s.client.WriteText(raw)
 }
 
 // showMessage tells the user something (window/showMessage).

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.lsp.dev/protocol"
+
+	"github.com/ideserver/ideserver/internal/bridge"
 )
 
 // recoverFrom handles the unexpected end of gopls g: pending requests get
@@ -51,7 +53,7 @@ func (s *session) recoverFrom(ctx context.Context, dead *gopls) error {
 		if n > s.m.opts.MaxRestarts {
 			s.log.Error("gopls keeps crashing; giving up", "restarts", n-1)
 			s.showMessage(protocol.MessageTypeError, "The Go language server keeps crashing; reload the page to try again.")
-			return &CloseError{Code: closeInternal, Reason: "gopls keeps crashing"}
+			return bridge.Closing(bridge.CloseInternal, "gopls keeps crashing", nil)
 		}
 		backoff := min(s.m.opts.RestartBackoff<<(n-1), 5*time.Second)
 		t := time.NewTimer(backoff)

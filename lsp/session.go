@@ -3,73 +3,44 @@ package lsp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 	"golang.org/x/time/rate"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// CloseError is returned by Serve when the session ended for a reason the
-// client should be told with a WebSocket close code.
-type CloseError struct {
-	Code   int    // WebSocket close code
-	Reason string // safe for the client
-	Err    error  // cause, for the log
+// clientConn is the client's side of a session: a *bridge.Conn carrying
+// one JSON-RPC message per text frame (a fake in the package's tests).
+type clientConn interface {
+	ReadText() ([]byte, error)   // one goroutine only: the client pump
+	WriteText(data []byte) error // safe for concurrent use
+	Stop(cause error)            // close with bridge.CloseCode(cause); the first close wins
 }
-
-func (e *CloseError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("lsp: %s: %v", e.Reason, e.Err)
-	}
-	return "lsp: " + e.Reason
-}
-
-func (e *CloseError) Unwrap() error { return e.Err }
-
-// CloseCode is the WebSocket close code and reason for the client.
-func (e *CloseError) CloseCode() (int, string) { return e.Code, e.Reason }
-
-// WebSocket close codes used here.
-const (
-	closeGoingAway   = 1001
-	closeInvalidData = 1007
-	closePolicy      = 1008
-	closeInternal    = 1011
-	closeTryLater    = 1013
-)
-
-var (
-	errWorkspaceStopped = &CloseError{Code: closeGoingAway, Reason: "workspace stopped"}
-	errShuttingDown     = &CloseError{Code: closeGoingAway, Reason: "server shutting down"}
-)
 
 // session is one LSP connection and its gopls.
 type session struct {
-	m     *Manager
-	log   *slog.Logger
-	owner string // the user's owner key: gopls runs as it
-	wsID  string
-	dir   string // host workspace directory
+	m           *Manager
+	log         *slog.Logger
+	owner       string // the user's owner key: gopls runs as it
+	workspaceID string
+	dir         string // host workspace directory
 	// toolDir is the workspace directory as gopls sees it
 	// (Runner.ViewPath): dir itself with IsolationNone, /workspace under
 	// bubblewrap. Every URI sent to gopls is built from it.
 	toolDir string
 	rw      *rewriter
-	client  jsonrpc2.ObjectStream
+	client  clientConn
 	cancel  context.CancelFunc
 
 	done chan struct{} // closed when serve returned and the Manager forgot s
 	quit chan struct{} // closed when serve starts tearing down
 	died chan *gopls   // pumps report the end of gopls's output
-
-	clientMu sync.Mutex // writes to client
 
 	// srvMu serialises writes to gopls with starting and restarting it, so
 	// that no message reaches a gopls before its replay is complete.
@@ -95,28 +66,28 @@ type session struct {
 	wg      sync.WaitGroup
 }
 
-func newSession(m *Manager, owner, wsID string, dirs workspace.HomeDirs, client jsonrpc2.ObjectStream, cancel context.CancelFunc) *session {
-	dir := m.opts.Workspaces.Dir(wsID)
-	roots := toolRoots(m.opts.Runner.Viewer(owner, wsID), dir, m.opts.GoRoot, dirs, m.opts.Redact) // one View for the session
+func newSession(m *Manager, owner, workspaceID string, dirs workspace.HomeDirs, client clientConn, cancel context.CancelFunc) *session {
+	dir := m.opts.Workspaces.Dir(workspaceID)
+	roots := toolRoots(m.opts.Runner.Viewer(owner, workspaceID), dir, m.opts.GoRoot, dirs, m.opts.Redact) // one View for the session
 	s := &session{
-		m:          m,
-		log:        m.log.With("workspace_id", wsID, "owner", owner),
-		owner:      owner,
-		wsID:       wsID,
-		dir:        dir,
-		toolDir:    roots.Workspace,
-		rw:         newRewriter(roots),
-		client:     client,
-		cancel:     cancel,
-		done:       make(chan struct{}),
-		quit:       make(chan struct{}),
-		died:       make(chan *gopls, 1),
-		pending:    make(map[string]string),
-		serverReqs: make(map[string]string),
-		docs:       make(map[string]*document),
-		enc:        encUTF16,
-		lastActive: time.Now(),
-		limiter:    rate.NewLimiter(rate.Limit(m.opts.MessageRate), m.opts.MessageBurst),
+		m:           m,
+		log:         m.log.With("workspace_id", workspaceID, "owner", owner),
+		owner:       owner,
+		workspaceID: workspaceID,
+		dir:         dir,
+		toolDir:     roots.Workspace,
+		rw:          newRewriter(roots),
+		client:      client,
+		cancel:      cancel,
+		done:        make(chan struct{}),
+		quit:        make(chan struct{}),
+		died:        make(chan *gopls, 1),
+		pending:     make(map[string]string),
+		serverReqs:  make(map[string]string),
+		docs:        make(map[string]*document),
+		enc:         encUTF16,
+		lastActive:  time.Now(),
+		limiter:     rate.NewLimiter(rate.Limit(m.opts.MessageRate), m.opts.MessageBurst),
 	}
 	return s
 }
@@ -157,14 +128,28 @@ func toolRoots(view func(string) string, wsDir, goroot string, dirs workspace.Ho
 	return r
 }
 
-// stop ends the session with reason.
-func (s *session) stop(reason error) {
+// Stop ends the session with cause (bridge.ErrWorkspaceStopped,
+// bridge.ErrShuttingDown), which Serve returns.
+func (s *session) Stop(cause error) {
 	s.mu.Lock()
 	if s.stopErr == nil {
-		s.stopErr = reason
+		s.stopErr = cause
 	}
 	s.mu.Unlock()
 	s.cancel()
+}
+
+// Done is closed when the session has ended and left the Manager.
+func (s *session) Done() <-chan struct{} { return s.done }
+
+// endCause is why ctx ended: the cause Stop was given, or going away.
+func (s *session) endCause(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopErr != nil {
+		return s.stopErr
+	}
+	return bridge.Closing(bridge.CloseGoingAway, "going away", ctx.Err())
 }
 
 // serve runs the session; see Manager.Serve.
@@ -177,8 +162,8 @@ func (s *session) serve(ctx context.Context) (result error) {
 	}
 	s.srvMu.Unlock()
 	if err != nil {
-		ce := &CloseError{Code: closeTryLater, Reason: "the Go language server is not available yet; try again shortly", Err: err}
-		s.closeClient(ce)
+		ce := bridge.Closing(bridge.CloseTryAgainLater, "the Go language server is not available yet; try again shortly", err)
+		s.client.Stop(ce)
 		return ce
 	}
 	if w := s.m.opts.Watchers; w != nil {
@@ -212,15 +197,13 @@ loop:
 			}
 			if err := s.recoverFrom(ctx, g); err != nil {
 				result = err
+				if ctx.Err() != nil {
+					result = s.endCause(ctx)
+				}
 				break loop
 			}
 		case <-ctx.Done():
-			s.mu.Lock()
-			result = s.stopErr
-			s.mu.Unlock()
-			if result == nil {
-				result = &CloseError{Code: closeGoingAway, Reason: "going away", Err: ctx.Err()}
-			}
+			result = s.endCause(ctx)
 			break loop
 		case <-idle.C:
 			s.maybeIdleStop()
@@ -229,7 +212,10 @@ loop:
 	close(s.quit)
 	s.cancel()
 	if !clientDone || isCloseError(result) {
-		s.closeClient(result)
+		// The client learns why at once (and its pump stops reading),
+		// before gopls's shutdown; the caller's close with the same
+		// result then finds it closed.
+		s.client.Stop(result)
 	}
 	if g := s.takeServer(); g != nil {
 		s.stopGopls(g)
@@ -245,22 +231,8 @@ loop:
 }
 
 func isCloseError(err error) bool {
-	var ce *CloseError
+	var ce *bridge.CloseError
 	return errors.As(err, &ce)
-}
-
-// closeClient closes the client with the code err carries.
-func (s *session) closeClient(err error) {
-	code, reason := 1000, ""
-	var ce *CloseError
-	if errors.As(err, &ce) {
-		code, reason = ce.Code, ce.Reason
-	}
-	if c, ok := s.client.(interface{ CloseWith(int, string) }); ok {
-		c.CloseWith(code, reason)
-		return
-	}
-	_ = s.client.Close()
 }
 
 func (s *session) current() *gopls {

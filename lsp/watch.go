@@ -13,7 +13,7 @@ import (
 // for workspace/didChangeWatchedFiles.
 func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
 	defer s.wg.Done()
-	sub, err := w.Subscribe(ctx, s.wsID, s.dir)
+	sub, err := w.Subscribe(ctx, s.workspaceID, s.dir)
 	if err != nil {
 		s.log.Warn("watch workspace", "err", err)
 		return

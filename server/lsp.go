@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,23 +10,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sourcegraph/jsonrpc2"
-
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// LSPService bridges LSP WebSockets to gopls (package lsp, adapted in
-// cmd/ideserver). Nil in Options: the LSP routes are not served.
+// LSPService bridges LSP WebSockets to gopls (an *lsp.Manager). Nil in
+// Options: the LSP routes are not served.
 type LSPService interface {
 	// Serve proxies one LSP connection of owner's workspace until the
-	// client leaves or the service ends it. client.ReadObject takes a
-	// *json.RawMessage (one text frame); WriteObject takes a
-	// json.RawMessage. The client also has CloseWith(code, reason), which
-	// Serve may call to close with a specific code; the returned error may
-	// carry CloseCode() (int, string) for the same purpose. owner is the
-	// user's owner key (workspace.Owner.Key): gopls runs as that user.
-	Serve(ctx context.Context, owner, workspaceID string, client jsonrpc2.ObjectStream) error
+	// client leaves or the service ends it. conn carries one JSON-RPC
+	// message per text frame. A *bridge.CloseError result says how the
+	// socket closes. owner is the user's owner key (workspace.Owner.Key):
+	// gopls runs as that user.
+	Serve(ctx context.Context, owner, workspaceID string, conn *bridge.Conn) error
 	// ReadOnlyRoot opens a read-only root of owner ("goroot" or
 	// "gomodcache") without resolving any path a user can change; the
 	// caller closes it. Its host path never reaches a client.
@@ -51,61 +46,13 @@ func (s *Server) lspRoutes() []route {
 // frame and hands it to the LSP service.
 func (s *Server) handleLSP(w http.ResponseWriter, r *http.Request) error {
 	o := owner(r)
-	id := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
+	workspaceID := r.PathValue("ws")
+	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
 		return err
 	}
 	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
-		err := s.opts.LSP.Serve(ctx, o.Key(), id, &lspStream{c: c})
-		var cc interface{ CloseCode() (int, string) }
-		if errors.As(err, &cc) {
-			code, reason := cc.CloseCode()
-			c.CloseWith(code, reason)
-		}
-		return err
+		return s.opts.LSP.Serve(ctx, o.Key(), workspaceID, c)
 	})
-}
-
-// lspStream is a jsonrpc2.ObjectStream over a socket: one message per text
-// frame. Binary frames are refused (1003).
-type lspStream struct{ c *bridge.Conn }
-
-func (st *lspStream) ReadObject(v any) error {
-	data, err := st.c.ReadText()
-	if err != nil {
-		return err
-	}
-	switch p := v.(type) {
-	case *json.RawMessage:
-		*p = data
-		return nil
-	default:
-		return json.Unmarshal(data, v)
-	}
-}
-
-func (st *lspStream) WriteObject(obj any) error {
-	var data []byte
-	switch x := obj.(type) {
-	case json.RawMessage:
-		data = x
-	case []byte:
-		data = x
-	default:
-		b, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		data = b
-	}
-	return st.c.WriteText(data)
-}
-
-// CloseWith closes the socket with code and reason (the first close wins).
-func (st *lspStream) CloseWith(code int, reason string) { st.c.CloseWith(code, reason) }
-
-func (st *lspStream) Close() error {
-	return st.c.Close()
 }
 
 // readOnlyFiles serves a file (or a directory listing) below a read-only

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
-	"github.com/sourcegraph/jsonrpc2"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/server"
 )
 
@@ -22,22 +22,17 @@ type fakeLSP struct {
 	goroot, modcache string
 }
 
-type closeErr struct{}
-
-func (closeErr) Error() string            { return "gopls keeps crashing" }
-func (closeErr) CloseCode() (int, string) { return 1011, "gopls keeps crashing" }
-
-func (f *fakeLSP) Serve(ctx context.Context, owner, ws string, client jsonrpc2.ObjectStream) error {
+func (f *fakeLSP) Serve(ctx context.Context, owner, ws string, client *bridge.Conn) error {
 	for {
-		var raw json.RawMessage
-		if err := client.ReadObject(&raw); err != nil {
+		raw, err := client.ReadText()
+		if err != nil {
 			return err
 		}
 		if string(raw) == `"close"` {
-			return closeErr{}
+			return bridge.Closing(1011, "gopls keeps crashing", nil)
 		}
-		out, _ := json.Marshal(map[string]any{"owner": owner, "ws": ws, "got": raw})
-		if err := client.WriteObject(json.RawMessage(out)); err != nil {
+		out, _ := json.Marshal(map[string]any{"owner": owner, "ws": ws, "got": json.RawMessage(raw)})
+		if err := client.WriteText(out); err != nil {
 			return err
 		}
 	}

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/sourcegraph/jsonrpc2"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/server"
 )
 
@@ -182,9 +182,8 @@ func TestWebSocketSlowReader(t *testing.T) {
 // goroutines at once, as gopls's notifications and replies do.
 type chattyLSP struct{ writers, each int }
 
-func (c chattyLSP) Serve(ctx context.Context, owner, ws string, client jsonrpc2.ObjectStream) error {
-	var raw json.RawMessage
-	if err := client.ReadObject(&raw); err != nil {
+func (c chattyLSP) Serve(ctx context.Context, owner, ws string, client *bridge.Conn) error {
+	if _, err := client.ReadText(); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -192,8 +191,8 @@ func (c chattyLSP) Serve(ctx context.Context, owner, ws string, client jsonrpc2.
 	for w := range c.writers {
 		wg.Go(func() {
 			for i := range c.each {
-				msg := json.RawMessage(fmt.Sprintf(`{"jsonrpc":"2.0","method":"n","params":{"w":%d,"i":%d,"pad":%q}}`, w, i, strings.Repeat("p", 512)))
-				if err := client.WriteObject(msg); err != nil {
+				msg := fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"n","params":{"w":%d,"i":%d,"pad":%q}}`, w, i, strings.Repeat("p", 512))
+				if err := client.WriteText(msg); err != nil {
 					errs <- err
 					return
 				}
@@ -205,7 +204,8 @@ func (c chattyLSP) Serve(ctx context.Context, owner, ws string, client jsonrpc2.
 	if err := <-errs; err != nil {
 		return err
 	}
-	return client.ReadObject(&raw) // until the client leaves
+	_, err := client.ReadText() // until the client leaves
+	return err
 }
 
 func (chattyLSP) ReadOnlyRoot(owner, name string) (*os.Root, error) {

@@ -46,15 +46,6 @@ func wireLSP(d *deps, opts *server.Options) (feature, error) {
 	opts.LSP = m
 	return feature{
 		ready: []server.ReadyCheck{{Name: "gopls", Check: func() error { return d.tools.Status(gopls) }}},
-		close: func(ctx context.Context) error {
-			done := make(chan error, 1)
-			go func() { done <- m.Close() }()
-			select {
-			case err := <-done:
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
+		close: m.Close,
 	}, nil
 }
