@@ -5,13 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
 )
@@ -37,7 +41,7 @@ func (t testTerminals) Start(ctx context.Context, tenant, ws string, cmd dap.Ter
 
 type testTerminal struct {
 	m          *terminal.Manager
-	s          *terminal.Session
+	s          *terminal.Terminal
 	tenant, ws string
 }
 
@@ -57,8 +61,8 @@ func (t testTerminal) Close(ctx context.Context) error {
 	}
 }
 
-// termConn is a terminal.Conn for the test: input queued by type_, output
-// collected.
+// termConn is a WebSocket client of a terminal for the test: input queued
+// by type_, output collected.
 type termConn struct {
 	in     chan []byte
 	closed chan struct{}
@@ -72,31 +76,63 @@ func newTermConn() *termConn {
 	return &termConn{in: make(chan []byte, 16), closed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
-func (c *termConn) ReadMessage() (bool, []byte, error) {
-	select {
-	case b := <-c.in:
-		return true, b, nil
-	case <-c.closed:
-		return false, nil, io.EOF
-	}
-}
-
-func (c *termConn) WriteMessage(binary bool, data []byte) error {
-	if binary {
-		c.mu.Lock()
-		c.out.Write(data)
-		c.mu.Unlock()
-		select {
-		case c.wake <- struct{}{}:
-		default:
+// attach attaches c to sess through a WebSocket, as the server does, and
+// sends Attach's result to attached.
+func (c *termConn) attach(t *testing.T, sess *terminal.Terminal, attached chan<- error) {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			attached <- err
+			return
 		}
+		conn := bridge.NewConn(ws, 0)
+		err = sess.Attach(context.Background(), conn)
+		conn.CloseWith(bridge.CloseCode(err))
+		attached <- err
+	}))
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
-}
-
-func (c *termConn) CloseRead() error {
-	c.once.Do(func() { close(c.closed) })
-	return nil
+	read := make(chan struct{})
+	go func() { // input
+		for {
+			select {
+			case b := <-c.in:
+				if ws.WriteMessage(websocket.BinaryMessage, b) != nil {
+					return
+				}
+			case <-c.closed:
+				return
+			}
+		}
+	}()
+	go func() { // output
+		defer close(read)
+		for {
+			typ, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			if typ == websocket.BinaryMessage {
+				c.mu.Lock()
+				c.out.Write(data)
+				c.mu.Unlock()
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		c.once.Do(func() { close(c.closed) })
+		_ = ws.Close()
+		<-read
+		srv.Close()
+	})
 }
 
 // expect waits until the terminal output holds s.
@@ -220,7 +256,7 @@ func integratedTerminal(t *testing.T, bwrap bool) {
 	}
 	tc := newTermConn()
 	attached := make(chan error, 1)
-	go func() { attached <- sess.Attach(context.Background(), tc) }()
+	tc.attach(t, sess, attached)
 
 	c.event("initialized")
 	bp := c.response(c.send("setBreakpoints", map[string]any{
@@ -332,7 +368,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	}
 	tc := newTermConn()
 	attached := make(chan error, 1)
-	go func() { attached <- sess.Attach(context.Background(), tc) }()
+	tc.attach(t, sess, attached)
 	if r := c.response(launch); r.str("success") != "true" {
 		t.Fatalf("launch: %v", r)
 	}

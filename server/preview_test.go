@@ -52,7 +52,7 @@ func TestNoPortForwarding(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	h := newHarness(t, func(o *server.Options) {
-		o.Terminals = &fakeTerminals{byWS: map[string][]server.TerminalInfo{}}
+		o.Terminals = newTerminals(t, o)
 		o.LSP = chattyLSP{1, 1}
 		o.DAP = nopDAP{}
 		o.Playground = &fakePlay{}

@@ -21,6 +21,7 @@ import (
 	"github.com/ideserver/ideserver/auth"
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/terminal"
 	"github.com/ideserver/ideserver/workspace"
 )
 
@@ -74,7 +75,7 @@ type Options struct {
 	// Features; each nil one is not served. Their routes and handlers live
 	// in the feature's own file (terminals.go, lsp.go, dap.go,
 	// playground.go).
-	Terminals  TerminalService
+	Terminals  *terminal.Manager
 	LSP        LSPService
 	DAP        DAPService
 	Playground PlaygroundService

@@ -2,155 +2,131 @@ package server_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"sync"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
+	"github.com/ideserver/ideserver/terminal"
 )
 
-// fakeTerminals is a TerminalService whose terminals echo input.
-type fakeTerminals struct {
-	mu      sync.Mutex
-	created []server.TerminalRequest
-	byWS    map[string][]server.TerminalInfo // owner/workspace → terminals
-	next    int
-	fail    error // returned by CreateTerminal when set
-}
+// termSeq numbers the runners of newTerminals.
+var termSeq atomic.Int32
 
-func (f *fakeTerminals) CreateTerminal(_ context.Context, owner, ws string, req server.TerminalRequest) (server.TerminalInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return server.TerminalInfo{}, f.fail
+// newTerminals returns a real terminal.Manager for o's workspaces, its
+// processes started without isolation, closed when the test ends (after
+// the harness, whose cleanup is registered later).
+func newTerminals(tb testing.TB, o *server.Options, mutate ...func(*terminal.Options)) *terminal.Manager {
+	tb.Helper()
+	instance := "srvterm-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(termSeq.Add(1)))
+	r, err := sandbox.New(sandbox.Options{Instance: instance, KillGrace: 300 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	f.created = append(f.created, req)
-	f.next++
-	t := server.TerminalInfo{ID: fmt.Sprintf("t%d", f.next), Cols: req.Cols, Rows: req.Rows, CreatedAt: time.Now().UTC()}
-	f.byWS[owner+"/"+ws] = append(f.byWS[owner+"/"+ws], t)
-	return t, nil
-}
-
-func (f *fakeTerminals) ListTerminals(owner, ws string) ([]server.TerminalInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.byWS[owner+"/"+ws], nil
-}
-
-func (f *fakeTerminals) find(owner, ws, id string) int {
-	for i, t := range f.byWS[owner+"/"+ws] {
-		if t.ID == id {
-			return i
+	home := tb.TempDir()
+	opts := terminal.Options{
+		Runner: r,
+		Env: func(owner string, extra ...string) ([]string, error) {
+			return append([]string{"HOME=" + home, "PATH=/usr/bin:/bin", "PS1=$ "}, extra...), nil
+		},
+		Dir: o.Workspaces.Dir,
+	}
+	for _, f := range mutate {
+		f(&opts)
+	}
+	m, err := terminal.New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitShort)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			tb.Errorf("close terminals: %v", err)
 		}
-	}
-	return -1
-}
-
-func (f *fakeTerminals) DeleteTerminal(_ context.Context, owner, ws, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := f.find(owner, ws, id)
-	if i < 0 {
-		return fmt.Errorf("delete: %w", server.ErrTerminalNotFound)
-	}
-	k := owner + "/" + ws
-	f.byWS[k] = append(f.byWS[k][:i], f.byWS[k][i+1:]...)
-	return nil
-}
-
-func (f *fakeTerminals) AttachTerminal(owner, ws, id string) (server.TerminalAttachment, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.find(owner, ws, id) < 0 {
-		return nil, server.ErrTerminalNotFound
-	}
-	return echoAttachment{}, nil
-}
-
-// echoAttachment echoes binary input; text "exit" ends it normally,
-// text "big" as if the input were too large.
-type echoAttachment struct{}
-
-func (echoAttachment) Serve(ctx context.Context, conn server.TerminalConn) error {
-	for {
-		binary, data, err := conn.ReadMessage()
-		if err != nil {
-			return err
+		if err := r.Close(); err != nil {
+			tb.Errorf("close runner: %v", err)
 		}
-		if binary {
-			if err := conn.WriteMessage(true, data); err != nil {
-				return err
-			}
-			continue
-		}
-		switch string(data) {
-		case "exit":
-			return conn.WriteMessage(false, []byte(`{"type":"exit","code":0}`))
-		case "big":
-			return fmt.Errorf("read: %w", server.ErrTerminalInputTooLarge)
-		}
-	}
+	})
+	return m
 }
 
-func newTerminalHarness(t *testing.T) (*harness, *fakeTerminals) {
-	f := &fakeTerminals{byWS: map[string][]server.TerminalInfo{}}
-	h := newHarness(t, func(o *server.Options) { o.Terminals = f })
-	return h, f
+func newTerminalHarness(t *testing.T, mutate ...func(*terminal.Options)) (*harness, *terminal.Manager) {
+	var m *terminal.Manager
+	h := newHarness(t, func(o *server.Options) {
+		m = newTerminals(t, o, mutate...)
+		o.Terminals = m
+	})
+	return h, m
 }
 
 // TestTerminalRoutes: TTY-09 (creation takes cols, rows and command
 // only; shell, env and cwd are refused), TTY-11 (another tenant's
 // workspace terminals cannot be created, listed or deleted).
 func TestTerminalRoutes(t *testing.T) {
-	h, f := newTerminalHarness(t)
+	h, _ := newTerminalHarness(t, func(o *terminal.Options) { o.MaxPerWorkspace = 2 })
 	base := "/api/v1/workspaces/" + h.wsA + "/terminals"
 
-	r := h.do("POST", base, []byte(`{"cols":100,"rows":30,"command":["go","test"]}`), bearer(h.tokA))
+	r := h.do("POST", base, []byte(`{"cols":100,"rows":30,"command":["sleep","1000"]}`), bearer(h.tokA))
 	wantStatus(t, "create", r, http.StatusCreated)
-	created := decode[server.TerminalInfo](t, r)
-	if created.ID == "" || created.Cols != 100 {
+	created := decode[terminal.Info](t, r)
+	if created.ID == "" || created.Cols != 100 || created.Rows != 30 {
 		t.Errorf("created %+v", created)
 	}
-	wantStatus(t, "create with empty body", h.do("POST", base, nil, bearer(h.tokA)), http.StatusCreated)
-	if got := f.created[1]; got.Cols != 0 || got.Rows != 0 || got.Command != nil {
-		t.Errorf("empty body passed %+v, want zero (defaults)", got)
+	if !strings.Contains(string(r.Body), `"created_at"`) || strings.Contains(string(r.Body), `"exit_code"`) {
+		t.Errorf("created body %s: want created_at, and no exit_code while running", r.Body)
 	}
 	for _, body := range []string{`{"shell":"/bin/sh"}`, `{"env":{"A":"b"}}`, `{"cwd":"/"}`, `{"cols":"x"}`, `[`} {
 		wantError(t, "create "+body, h.do("POST", base, []byte(body), bearer(h.tokA)), http.StatusBadRequest, "invalid_json")
 	}
 
+	// Each error of the terminal manager, caused for real, and its answer.
 	for _, c := range []struct {
-		err    error
-		status int
-		code   string
+		what, body string
+		status     int
+		code       string
 	}{
-		{server.ErrTerminalLimit, http.StatusTooManyRequests, "too_many_terminals"},
-		{server.ErrTerminalSize, http.StatusBadRequest, "invalid_size"},
-		{server.ErrTerminalInvalid, http.StatusBadRequest, "invalid_command"},
-		{errors.New("boom /host/path"), http.StatusInternalServerError, "internal"},
+		{"size", `{"cols":5000,"rows":5}`, http.StatusBadRequest, "invalid_size"},
+		{"empty command", `{"command":[""]}`, http.StatusBadRequest, "invalid_command"},
+		{"unknown program", `{"command":["no-such-program-` + strconv.Itoa(os.Getpid()) + `"]}`, http.StatusBadRequest, "invalid_command"},
 	} {
-		f.mu.Lock()
-		f.fail = fmt.Errorf("create: %w", c.err)
-		f.mu.Unlock()
-		if c.status == http.StatusInternalServerError {
-			h.logs.allowErrors("request failed")
-		}
-		r := h.do("POST", base, []byte(`{}`), bearer(h.tokA))
-		wantError(t, c.err.Error(), r, c.status, c.code)
-		if ra := r.Header.Get("Retry-After"); (c.status == http.StatusTooManyRequests) != (ra != "") {
-			t.Errorf("%v: Retry-After %q (AV-03: every 429 has one)", c.err, ra)
-		}
+		wantError(t, c.what, h.do("POST", base, []byte(c.body), bearer(h.tokA)), c.status, c.code)
 	}
-	f.mu.Lock()
-	f.fail = nil
-	f.mu.Unlock()
+	// A start that fails for a reason of the host (the workspace directory
+	// is gone): 500, and nothing of the cause (a host path) in the answer
+	// (h.do checks every body for host paths).
+	dir := filepath.Join(h.wsRoot, h.wsA)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	h.logs.allowErrors("request failed")
+	r = h.do("POST", base, []byte(`{"command":["sleep","1000"]}`), bearer(h.tokA))
+	wantError(t, "start failure", r, http.StatusInternalServerError, "internal")
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
 
-	// Another tenant: 404 for the workspace, before the service is asked.
+	// An empty body takes the defaults; then the workspace is full.
+	r = h.do("POST", base, nil, bearer(h.tokA))
+	wantStatus(t, "create with empty body", r, http.StatusCreated)
+	if got := decode[terminal.Info](t, r); got.Cols != terminal.DefaultCols || got.Rows != terminal.DefaultRows {
+		t.Errorf("empty body created %dx%d, want the defaults %dx%d", got.Cols, got.Rows, terminal.DefaultCols, terminal.DefaultRows)
+	}
+	r = h.do("POST", base, []byte(`{}`), bearer(h.tokA))
+	wantError(t, "over the limit", r, http.StatusTooManyRequests, "too_many_terminals")
+	if r.Header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After (AV-03: every 429 has one)")
+	}
+
+	// Another tenant: 404 for the workspace, before the manager is asked.
 	wantError(t, "other tenant create", h.do("POST", base, nil, bearer(h.tokB)), http.StatusNotFound, "not_found")
 	wantError(t, "other tenant list", h.do("GET", base, nil, bearer(h.tokB)), http.StatusNotFound, "not_found")
 	wantError(t, "other tenant delete", h.do("DELETE", base+"/"+created.ID, nil, bearer(h.tokB)), http.StatusNotFound, "not_found")
@@ -158,7 +134,7 @@ func TestTerminalRoutes(t *testing.T) {
 
 	r = h.do("GET", base, nil, bearer(h.tokA))
 	wantStatus(t, "list", r, http.StatusOK)
-	if l := decode[struct{ Terminals []server.TerminalInfo }](t, r); len(l.Terminals) != 2 {
+	if l := decode[struct{ Terminals []terminal.Info }](t, r); len(l.Terminals) != 2 {
 		t.Errorf("list = %+v", l)
 	}
 	r = h.do("GET", "/api/v1/workspaces/"+h.wsB+"/terminals", nil, bearer(h.tokB))
@@ -174,11 +150,14 @@ func TestTerminalRoutes(t *testing.T) {
 // terminal id (404). Terminals are not shared with viewers (there is no
 // read-only attachment to get wrong); every attachment is the owner's.
 func TestTerminalAttach(t *testing.T) {
-	h, _ := newTerminalHarness(t)
+	h, _ := newTerminalHarness(t, func(o *terminal.Options) { o.MaxInput = 1024 })
 	base := "/api/v1/workspaces/" + h.wsA + "/terminals"
-	r := h.do("POST", base, nil, bearer(h.tokA))
-	wantStatus(t, "create", r, http.StatusCreated)
-	id := decode[server.TerminalInfo](t, r).ID
+	createCat := func() string {
+		r := h.do("POST", base, []byte(`{"command":["cat"]}`), bearer(h.tokA))
+		wantStatus(t, "create", r, http.StatusCreated)
+		return decode[terminal.Info](t, r).ID
+	}
+	id := createCat()
 	path := base + "/" + id + "/attach"
 
 	if _, res := h.dial(base+"/nope/attach", hdr("Authorization", "Bearer "+h.tokA), nil); res.Status != http.StatusNotFound {
@@ -197,27 +176,33 @@ func TestTerminalAttach(t *testing.T) {
 	if err := conn.WriteMessage(websocket.BinaryMessage, []byte("ls\n")); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := rd.next(t); m.typ != websocket.BinaryMessage || string(m.data) != "ls\n" {
+	if m, _ := rd.next(t); m.typ != websocket.BinaryMessage || !strings.Contains(string(m.data), "ls") {
 		t.Errorf("echo = %d %q", m.typ, m.data)
 	}
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("exit")); err != nil {
+	// End of input: cat exits 0; its output first, then the exit message.
+	if err := conn.WriteMessage(websocket.BinaryMessage, []byte("\x04")); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := rd.next(t); m.typ != websocket.TextMessage || string(m.data) != `{"type":"exit","code":0}` {
+	m, _ := rd.next(t)
+	for m.typ == websocket.BinaryMessage {
+		m, _ = rd.next(t)
+	}
+	if m.typ != websocket.TextMessage || string(m.data) != `{"type":"exit","code":0}` {
 		t.Errorf("exit = %d %q", m.typ, m.data)
 	}
-	if err := rd.closed(t); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
-		t.Errorf("close after exit = %v, want 1000", err)
+	if err := rd.closed(t); !websocket.IsCloseError(err, websocket.CloseNormalClosure) || !strings.Contains(err.Error(), "terminal exited") {
+		t.Errorf("close after exit = %v, want 1000 terminal exited", err)
 	}
 
-	// Input too large: 1009.
-	conn, _ = h.dial(path, hdr("Authorization", "Bearer "+h.tokA), nil)
+	// Input too large (over terminal.Options.MaxInput, within the
+	// server's WebSocket read limit): 1009.
+	conn, _ = h.dial(base+"/"+createCat()+"/attach", hdr("Authorization", "Bearer "+h.tokA), nil)
 	rd = readAll(t, conn)
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("big")); err != nil {
+	if err := conn.WriteMessage(websocket.BinaryMessage, []byte(strings.Repeat("x", 2048))); err != nil {
 		t.Fatal(err)
 	}
-	if err := rd.closed(t); !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
-		t.Errorf("close after big input = %v, want 1009", err)
+	if err := rd.closed(t); !websocket.IsCloseError(err, websocket.CloseMessageTooBig) || !strings.Contains(err.Error(), "input message too big") {
+		t.Errorf("close after big input = %v, want 1009 input message too big", err)
 	}
 	h.waitNoSockets()
 }

@@ -4,24 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
-)
 
-// Conn is one client's message stream, e.g. a WebSocket. Attach is its
-// only reader and its only writer while it runs.
-type Conn interface {
-	// ReadMessage blocks for the next client message; binary reports a
-	// binary (raw input) message, otherwise data is a JSON control message.
-	ReadMessage() (binary bool, data []byte, err error)
-	// WriteMessage sends one message; it should fail rather than block
-	// for long (a write timeout), since a stalled client holds only its
-	// own attachment.
-	WriteMessage(binary bool, data []byte) error
-	// CloseRead makes a pending and every later ReadMessage return an
-	// error. Attach calls it before returning; the caller still owns the
-	// connection and closes it after Attach returns.
-	CloseRead() error
-}
+	"golang.org/x/time/rate"
+
+	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/sandbox"
+)
 
 // msgOverhead is what each client message costs on top of its length in
 // the input rate limit, so floods of tiny messages are limited too.
@@ -53,48 +41,64 @@ type errorMsg struct {
 
 // attachment is one attached client's cursor and wake-up channel.
 type attachment struct {
-	cursor  int64         // next ring offset to send; guarded by Session.mu
-	wake    chan struct{} // cap 1: output or exit may be pending
-	replies chan []byte   // control replies from the input side, cap 4
+	proc    *sandbox.Process // the terminal's, for input
+	cursor  int64            // next ring offset to send; guarded by Terminal.mu
+	wake    chan struct{}    // cap 1: output or exit may be pending
+	replies chan []byte      // control replies from the input side, cap 4
 }
 
-// Attach serves conn until the terminal's exit has been delivered (then it
-// returns nil), ctx ends, the client's stream fails or closes, or the
-// client sends a message larger than Options.MaxInput (ErrInputTooLarge).
-// It first replays the scrollback, then streams live output; the replay and
-// the subscription happen under one lock, so nothing is missed or
-// repeated. A client more than a scrollback behind is sent
-// {"type":"overrun"} and resumes at the oldest retained byte. Input is
-// written to the PTY as is; control messages resize. Attach blocks; any
-// number of clients may be attached at once. It returns ErrNotFound when
-// the terminal is gone.
-func (s *Session) Attach(ctx context.Context, conn Conn) error {
+// Stop results of Attach: how the WebSocket closes when the terminal is
+// done with the client.
+var (
+	// errExited: the exit message was delivered.
+	errExited = bridge.Closing(bridge.CloseNormal, "terminal exited", nil)
+	// errEnded: the terminal was gone when the client attached.
+	errEnded = bridge.Closing(bridge.CloseNormal, "terminal ended", ErrNotFound)
+	// errTooBig: the client sent a message larger than Options.MaxInput.
+	errTooBig = bridge.Closing(bridge.CloseTooBig, "input message too big", ErrInputTooLarge)
+)
+
+// Attach serves conn until the terminal's exit has been delivered, ctx
+// ends, the client's stream fails or closes, or the client sends a
+// message larger than Options.MaxInput. It first replays the scrollback,
+// then streams live output; the replay and the subscription happen under
+// one lock, so nothing is missed or repeated. A client more than a
+// scrollback behind is sent {"type":"overrun"} and resumes at the oldest
+// retained byte. Input is written to the PTY as is; control messages
+// resize. Attach blocks; any number of clients may be attached at once.
+//
+// Attach is conn's only reader while it runs; the caller closes conn
+// afterwards with bridge.CloseCode of the result, which says how: a
+// bridge.CloseError with 1000 "terminal exited" after the exit message,
+// 1000 "terminal ended" (wrapping ErrNotFound) when the terminal was gone
+// already, 1009 "input message too big" (wrapping ErrInputTooLarge), or
+// the stream's or ctx's error.
+func (t *Terminal) Attach(ctx context.Context, conn *bridge.Conn) error {
 	a := &attachment{wake: make(chan struct{}, 1), replies: make(chan []byte, 4)}
-	s.mu.Lock()
-	if s.m.sessionGone(s) {
-		s.mu.Unlock()
-		return ErrNotFound
+	t.mu.Lock()
+	if t.gone || t.proc == nil {
+		t.mu.Unlock()
+		return errEnded
 	}
-	a.cursor = s.ring.start()
-	s.subs[a] = struct{}{}
-	s.disarmIdleLocked()
-	s.mu.Unlock()
-	s.m.met.clients.Inc()
+	a.proc = t.proc
+	a.cursor = t.ring.start()
+	t.subs[a] = struct{}{}
+	t.disarmIdleLocked()
+	t.mu.Unlock()
+	t.m.met.clients.Inc()
 	defer func() {
-		s.mu.Lock()
-		delete(s.subs, a)
-		if !s.m.sessionGone(s) {
-			s.armIdleLocked()
-		}
-		s.mu.Unlock()
-		s.m.met.clients.Dec()
+		t.mu.Lock()
+		delete(t.subs, a)
+		t.armIdleLocked()
+		t.mu.Unlock()
+		t.m.met.clients.Dec()
 	}()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	readErr := make(chan error, 1)
-	go func() { readErr <- s.readClient(ctx, conn, a) }()
-	readerDone, err := s.writeClient(ctx, conn, a, readErr)
+	go func() { readErr <- t.readClient(ctx, conn, a) }()
+	readerDone, err := t.writeClient(ctx, conn, a, readErr)
 	if !readerDone {
 		cancel()
 		_ = conn.CloseRead()
@@ -106,42 +110,42 @@ func (s *Session) Attach(ctx context.Context, conn Conn) error {
 // writeClient is the attachment's writer: it sends output from its cursor,
 // overruns, replies and finally the exit message. readerDone reports that
 // err came from the reader, which has then ended.
-func (s *Session) writeClient(ctx context.Context, conn Conn, a *attachment, readErr <-chan error) (readerDone bool, err error) {
+func (t *Terminal) writeClient(ctx context.Context, conn *bridge.Conn, a *attachment, readErr <-chan error) (readerDone bool, err error) {
 	for {
 		select {
 		case r := <-a.replies:
-			if err := conn.WriteMessage(false, r); err != nil {
+			if err := conn.Write(false, r); err != nil {
 				return false, err
 			}
 		default:
 		}
-		s.mu.Lock()
+		t.mu.Lock()
 		overrun := false
-		if start := s.ring.start(); a.cursor < start {
+		if start := t.ring.start(); a.cursor < start {
 			a.cursor, overrun = start, true
 		}
 		var chunk *[]byte
 		n := 0
-		if s.ring.end > a.cursor {
-			chunk = s.m.chunks.Get().(*[]byte)
-			n = s.ring.read(a.cursor, *chunk)
+		if t.ring.end > a.cursor {
+			chunk = t.m.chunks.Get().(*[]byte)
+			n = t.ring.read(a.cursor, *chunk)
 			a.cursor += int64(n)
 		}
-		exited, code, caughtUp := s.exited, s.code, a.cursor == s.ring.end
-		s.mu.Unlock()
+		exited, code, caughtUp := t.exited, t.code, a.cursor == t.ring.end
+		t.mu.Unlock()
 
 		if overrun {
-			s.m.met.overruns.Inc()
-			if err := conn.WriteMessage(false, overrunMsg); err != nil {
+			t.m.met.overruns.Inc()
+			if err := conn.Write(false, overrunMsg); err != nil {
 				if chunk != nil {
-					s.m.chunks.Put(chunk)
+					t.m.chunks.Put(chunk)
 				}
 				return false, err
 			}
 		}
 		if n > 0 {
-			err := conn.WriteMessage(true, (*chunk)[:n])
-			s.m.chunks.Put(chunk)
+			err := conn.Write(true, (*chunk)[:n])
+			t.m.chunks.Put(chunk)
 			if err != nil {
 				return false, err
 			}
@@ -149,17 +153,17 @@ func (s *Session) writeClient(ctx context.Context, conn Conn, a *attachment, rea
 		}
 		if exited && caughtUp {
 			b, _ := json.Marshal(exitMsg{Type: "exit", Code: code})
-			if err := conn.WriteMessage(false, b); err != nil {
+			if err := conn.Write(false, b); err != nil {
 				return false, err
 			}
 			// The output was delivered: the terminal leaves the list.
-			s.m.remove(s)
-			return false, nil
+			t.leave()
+			return false, errExited
 		}
 		select {
 		case <-a.wake:
 		case r := <-a.replies:
-			if err := conn.WriteMessage(false, r); err != nil {
+			if err := conn.Write(false, r); err != nil {
 				return false, err
 			}
 		case <-ctx.Done():
@@ -171,27 +175,28 @@ func (s *Session) writeClient(ctx context.Context, conn Conn, a *attachment, rea
 }
 
 // readClient is the attachment's reader: input to the PTY, control
-// messages handled, at most InputRate bytes per second.
-func (s *Session) readClient(ctx context.Context, conn Conn, a *attachment) error {
-	tb := newBucket(s.m.opts.InputRate, s.m.opts.InputBurst)
+// messages handled, at most InputRate bytes per second (a faster client
+// is paused: its messages are read later).
+func (t *Terminal) readClient(ctx context.Context, conn *bridge.Conn, a *attachment) error {
+	lim := rate.NewLimiter(rate.Limit(t.m.opts.InputRate), t.m.opts.InputBurst)
 	for {
-		binary, data, err := conn.ReadMessage()
+		binary, data, err := conn.Read()
 		if err != nil {
 			return err
 		}
-		if len(data) > s.m.opts.MaxInput {
-			return ErrInputTooLarge
+		if len(data) > t.m.opts.MaxInput {
+			return errTooBig
 		}
-		if err := tb.take(ctx, len(data)+msgOverhead); err != nil {
+		if err := waitN(ctx, lim, len(data)+msgOverhead); err != nil {
 			return err
 		}
 		if binary {
 			if len(data) > 0 {
-				s.input(data)
+				t.input(a.proc, data)
 			}
 			continue
 		}
-		if msg := s.control(data); msg != "" {
+		if msg := t.control(data); msg != "" {
 			b, _ := json.Marshal(errorMsg{Type: "error", Message: msg})
 			select {
 			case a.replies <- b: // waits while the writer is busy: backpressure
@@ -202,9 +207,23 @@ func (s *Session) readClient(ctx context.Context, conn Conn, a *attachment) erro
 	}
 }
 
+// waitN takes n tokens from lim, waiting until they are there or ctx ends.
+// More than the burst is taken a burst at a time, so a large message
+// waits as long as its size asks instead of failing.
+func waitN(ctx context.Context, lim *rate.Limiter, n int) error {
+	for n > 0 {
+		k := min(n, lim.Burst())
+		if err := lim.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
 // control handles one control message and returns a reply for the client
 // when it was refused ("" when it was applied).
-func (s *Session) control(data []byte) string {
+func (t *Terminal) control(data []byte) string {
 	var c controlMsg
 	if err := json.Unmarshal(data, &c); err != nil {
 		return "Control messages are JSON objects such as {\"type\":\"resize\",\"cols\":80,\"rows\":24}."
@@ -214,46 +233,15 @@ func (s *Session) control(data []byte) string {
 		if c.Cols == nil || c.Rows == nil {
 			return "A resize needs cols and rows."
 		}
-		if err := s.Resize(*c.Cols, *c.Rows); err != nil {
+		if err := t.Resize(*c.Cols, *c.Rows); err != nil {
 			if errors.Is(err, ErrInvalidSize) {
 				return "The size must be between 1x1 and 1000x1000 (cols x rows)."
 			}
-			s.log.Debug("terminal: resize", "err", err)
+			t.log.Debug("terminal: resize", "err", err)
 			return "The terminal could not be resized."
 		}
 		return ""
 	default:
 		return "Unknown control message type; the only one is \"resize\"."
-	}
-}
-
-// bucket is a token bucket; take waits for tokens.
-type bucket struct {
-	rate, burst float64
-	tokens      float64
-	last        time.Time
-}
-
-func newBucket(rate, burst int) *bucket {
-	return &bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst), last: time.Now()}
-}
-
-// take removes n tokens, waiting until they are there or ctx ends.
-func (b *bucket) take(ctx context.Context, n int) error {
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	b.tokens -= float64(n)
-	if b.tokens >= 0 {
-		return nil
-	}
-	wait := time.Duration(-b.tokens / b.rate * float64(time.Second))
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

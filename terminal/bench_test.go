@@ -5,13 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,64 +17,6 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
 )
-
-// wsConn adapts a server-side gorilla connection to terminal.Conn, as
-// package server does.
-type wsConn struct {
-	c  *websocket.Conn
-	mu sync.Mutex
-}
-
-func (w *wsConn) ReadMessage() (bool, []byte, error) {
-	typ, data, err := w.c.ReadMessage()
-	return typ == websocket.BinaryMessage, data, err
-}
-
-func (w *wsConn) WriteMessage(binary bool, data []byte) error {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_ = w.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return w.c.WriteMessage(typ, data)
-}
-
-func (w *wsConn) CloseRead() error { return w.c.SetReadDeadline(time.Now()) }
-
-// bridge serves attach WebSockets for the sessions of e on a loopback
-// HTTP server: /ID attaches to terminal ID of t1/w1.
-func bridge(tb testing.TB, e *env) string {
-	up := websocket.Upgrader{} // gorilla defaults, as package server
-	var wg sync.WaitGroup
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := e.m.Get("t1", "w1", strings.TrimPrefix(r.URL.Path, "/"))
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		wg.Add(1)
-		defer wg.Done()
-		_ = s.Attach(r.Context(), &wsConn{c: c})
-		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		_ = c.Close()
-	}))
-	tb.Cleanup(func() { srv.Close(); wg.Wait() })
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
-}
-
-func dialTerm(tb testing.TB, url, id string) *websocket.Conn {
-	c, _, err := websocket.DefaultDialer.Dial(url+"/"+id, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
 
 // floodCmd waits for a line of input (so a client can attach first), then
 // writes n bytes to the terminal and exits.
@@ -105,7 +44,7 @@ func directPTY(tb testing.TB, e *env, argv []string) *sandbox.Process {
 func BenchmarkThroughput(b *testing.B) {
 	const size = 16 << 20
 	e := newEnv(b)
-	url := bridge(b, e)
+	srv := serveAttach(b, e, false, 0)
 	var direct, bridged time.Duration
 	overruns, delivered := 0, 0
 	buf := make([]byte, 64<<10)
@@ -136,7 +75,7 @@ func BenchmarkThroughput(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := dialTerm(b, url, info.ID)
+		c := srv.dial(b, info.ID, nil)
 		if err := c.WriteMessage(websocket.BinaryMessage, []byte("go\n")); err != nil {
 			b.Fatal(err)
 		}
@@ -192,7 +131,7 @@ const echoSamples = 300
 // the same PTY read directly: p50 and p99 of each and the added p50.
 func BenchmarkEcho(b *testing.B) {
 	e := newEnv(b)
-	url := bridge(b, e)
+	srv := serveAttach(b, e, false, 0)
 	var direct, bridged []time.Duration
 	buf := make([]byte, 4096)
 	for b.Loop() {
@@ -228,7 +167,7 @@ func BenchmarkEcho(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := dialTerm(b, url, info.ID)
+		c := srv.dial(b, info.ID, nil)
 		got.Reset()
 		for !strings.Contains(got.String(), "ready") {
 			_, data, err := c.ReadMessage()
@@ -281,7 +220,7 @@ func pct(d []time.Duration, p int) time.Duration {
 func BenchmarkIdleAttachedMemory(b *testing.B) {
 	const n = 50
 	e := newEnv(b, func(o *terminal.Options) { o.MaxPerWorkspace = n; o.MaxPerTenant = n })
-	url := bridge(b, e)
+	srv := serveAttach(b, e, false, 0)
 	for b.Loop() {
 		before := heapAndStacks()
 		var conns []*websocket.Conn
@@ -290,7 +229,7 @@ func BenchmarkIdleAttachedMemory(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c := dialTerm(b, url, info.ID)
+			c := srv.dial(b, info.ID, nil)
 			if err := c.WriteMessage(websocket.BinaryMessage, []byte("echo rdy$((1+1))\n")); err != nil {
 				b.Fatal(err)
 			}

@@ -58,7 +58,7 @@ func TestBwrapEchoAndOwns(t *testing.T) {
 		o.Dir = func(string) string { return dir }
 	})
 	s := e.create(t, terminal.CreateOptions{Cols: 80, Rows: 24})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send("echo $((40+2))-ok; echo \"uid=$(id -u) home=$HOME\"; pwd\n")
 	c.expect(t, "42-ok")
 	c.expect(t, "uid="+strconv.Itoa(isotest.UID)+" home=/home/user")

@@ -10,7 +10,7 @@ import (
 )
 
 // TestListDuringCreate lists a workspace's terminals while others start:
-// Create must publish the new session's process under the Manager's lock
+// Create must publish the new terminal's process under the Manager's lock
 // (go test -race flags it otherwise).
 func TestListDuringCreate(t *testing.T) {
 	t.Parallel()

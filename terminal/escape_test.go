@@ -26,7 +26,7 @@ func TestEscapeSequencesPassThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := e.create(t, terminal.CreateOptions{})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send("stty -echo -icanon; cat q.bin; echo; echo probe-$((1+1)); timeout 2 cat -v; echo; echo end-$((2+2))\n")
 	c.expect(t, "end-4")
 	out := c.output()

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
 )
@@ -78,6 +83,9 @@ type env struct {
 	runner   *sandbox.Runner
 	instance string
 	dir      string
+
+	attachOnce sync.Once
+	attachSrv  *attachServer // for attach: in-memory pipes
 }
 
 func newEnv(tb testing.TB, mutate ...func(*terminal.Options)) *env {
@@ -122,93 +130,210 @@ func newEnv(tb testing.TB, mutate ...func(*terminal.Options)) *env {
 }
 
 // create starts a terminal of tenant "t1" in workspace "w1".
-func (e *env) create(tb testing.TB, o terminal.CreateOptions) *terminal.Session {
+func (e *env) create(tb testing.TB, o terminal.CreateOptions) *terminal.Terminal {
 	tb.Helper()
 	info, err := e.m.Create(context.Background(), "t1", "w1", o)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := e.m.Get("t1", "w1", info.ID)
+	t, err := e.m.Get("t1", "w1", info.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return s
+	return t
 }
 
-// client is a fake attached client: it records output bytes and control
-// messages, and sends input. With stall set its writes block until
+// attachServer serves attach WebSockets for the terminals of t1/w1 in e,
+// as package server does: /ID attaches to terminal ID through a
+// bridge.Conn and closes with bridge.CloseCode of Attach's result;
+// /ID?c=N also reports that result to client N.
+type attachServer struct {
+	url    string
+	dialer *websocket.Dialer
+	wg     sync.WaitGroup // handlers
+
+	mu      sync.Mutex
+	n       int
+	results map[string]chan error
+}
+
+// serveAttach starts an attachServer for e. With pipes, connections are
+// in-memory pipes that buffer nothing, so a client that stops reading
+// stops the server's writes at once (TCP loopback buffers megabytes);
+// without, they are TCP on loopback.
+func serveAttach(tb testing.TB, e *env, pipes bool, writeTimeout time.Duration) *attachServer {
+	a := &attachServer{dialer: websocket.DefaultDialer, results: map[string]chan error{}}
+	up := websocket.Upgrader{} // gorilla defaults
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, err := e.m.Get("t1", "w1", strings.TrimPrefix(r.URL.Path, "/"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		a.wg.Add(1)
+		defer a.wg.Done()
+		conn := bridge.NewConn(ws, writeTimeout)
+		err = t.Attach(r.Context(), conn)
+		a.mu.Lock()
+		res := a.results[r.URL.Query().Get("c")]
+		a.mu.Unlock()
+		if res != nil {
+			res <- err
+		}
+		conn.CloseWith(bridge.CloseCode(err))
+	}))
+	if pipes {
+		pl := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		_ = srv.Listener.Close()
+		srv.Listener = pl
+		a.dialer = &websocket.Dialer{NetDialContext: pl.dial, HandshakeTimeout: waitShort}
+	}
+	srv.Start()
+	tb.Cleanup(func() { srv.Close(); a.wg.Wait() })
+	a.url = "ws" + strings.TrimPrefix(srv.URL, "http")
+	return a
+}
+
+// dial opens a WebSocket to terminal id; with a result channel, Attach's
+// result is sent to it.
+func (a *attachServer) dial(tb testing.TB, id string, result chan error) *websocket.Conn {
+	tb.Helper()
+	u := a.url + "/" + id
+	if result != nil {
+		a.mu.Lock()
+		a.n++
+		c := strconv.Itoa(a.n)
+		a.results[c] = result
+		a.mu.Unlock()
+		u += "?c=" + c
+	}
+	c, _, err := a.dialer.Dial(u, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// pipeListener accepts the in-memory connections its dial makes.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	server, client := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// client is an attached WebSocket client: it records output bytes and
+// control messages, and sends input. A stalled client reads nothing until
 // unstalled.
 type client struct {
-	in     chan msg
+	ws     *websocket.Conn
+	wmu    sync.Mutex // one writer
 	mu     sync.Mutex
 	out    bytes.Buffer
 	ctrl   []string
+	end    error // the reader's error: the close frame, or the connection's end
 	notify chan struct{}
-	stall  chan struct{} // when non-nil, WriteMessage waits for it to close
-	done   chan struct{} // closed by CloseRead
+	stall  chan struct{} // when non-nil, the reader waits for it to close
+	closed chan struct{} // closed by detach
 	once   sync.Once
-	result chan error // Attach's result
+	read   chan struct{} // closed when the reader has ended
+	result chan error    // Attach's result
 }
 
-type msg struct {
-	binary bool
-	data   []byte
-}
-
-func (c *client) ReadMessage() (bool, []byte, error) {
-	select {
-	case m := <-c.in:
-		return m.binary, m.data, nil
-	case <-c.done:
-		return false, nil, fmt.Errorf("read closed")
-	}
-}
-
-func (c *client) WriteMessage(binary bool, data []byte) error {
-	if c.stall != nil {
-		select {
-		case <-c.stall:
-		case <-c.done:
-			return fmt.Errorf("write closed")
-		}
-	}
-	c.mu.Lock()
-	if binary {
-		c.out.Write(data)
-	} else {
-		c.ctrl = append(c.ctrl, string(data))
-	}
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-func (c *client) CloseRead() error {
-	c.once.Do(func() { close(c.done) })
-	return nil
-}
-
-// attach starts Attach of a new client in a goroutine.
-func attach(tb testing.TB, s *terminal.Session, stalled bool) *client {
+// attach attaches a new client to t over an in-memory pipe; the server's
+// Attach runs until the client detaches or the terminal is done with it.
+func (e *env) attach(tb testing.TB, t *terminal.Terminal, stalled bool) *client {
 	tb.Helper()
-	c := &client{in: make(chan msg, 64), notify: make(chan struct{}, 1), done: make(chan struct{}), result: make(chan error, 1)}
+	e.attachOnce.Do(func() { e.attachSrv = serveAttach(tb, e, true, time.Minute) })
+	c := &client{notify: make(chan struct{}, 1), closed: make(chan struct{}), read: make(chan struct{}), result: make(chan error, 1)}
 	if stalled {
 		c.stall = make(chan struct{})
 	}
-	go func() { c.result <- s.Attach(context.Background(), c) }()
+	c.ws = e.attachSrv.dial(tb, t.ID(), c.result)
+	go c.reader()
 	tb.Cleanup(func() { c.detach(tb) })
 	return c
 }
 
-// detach ends the attachment as a vanished client would and waits for
-// Attach to return.
+// reader records what the server sends until the connection ends.
+func (c *client) reader() {
+	defer close(c.read)
+	for {
+		if c.stall != nil {
+			select {
+			case <-c.stall:
+			case <-c.closed:
+				return
+			}
+		}
+		typ, data, err := c.ws.ReadMessage()
+		c.mu.Lock()
+		switch {
+		case err != nil:
+			c.end = err
+		case typ == websocket.BinaryMessage:
+			c.out.Write(data)
+		default:
+			c.ctrl = append(c.ctrl, string(data))
+		}
+		c.mu.Unlock()
+		select {
+		case c.notify <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// detach ends the attachment as a vanished client would (the connection
+// drops, no close frame) and waits for Attach to return.
 func (c *client) detach(tb testing.TB) error {
 	tb.Helper()
-	_ = c.CloseRead()
-	return c.wait(tb, "return after the client went away")
+	c.once.Do(func() {
+		close(c.closed)
+		_ = c.ws.Close()
+	})
+	err := c.wait(tb, "return after the client went away")
+	<-c.read
+	return err
 }
 
 // wait waits for Attach to return and gives its result (kept for later
@@ -225,9 +350,29 @@ func (c *client) wait(tb testing.TB, what string) error {
 	}
 }
 
-func (c *client) send(s string) { c.in <- msg{binary: true, data: []byte(s)} }
+// closeFrame waits until the server closed the connection and returns the
+// close frame's error (a *websocket.CloseError).
+func (c *client) closeFrame(tb testing.TB) error {
+	tb.Helper()
+	c.waitFor(tb, "the connection to close", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.end != nil
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.end
+}
 
-func (c *client) control(s string) { c.in <- msg{data: []byte(s)} }
+func (c *client) write(typ int, s string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.WriteMessage(typ, []byte(s)) // a failed write shows as missing output
+}
+
+func (c *client) send(s string) { c.write(websocket.BinaryMessage, s) }
+
+func (c *client) control(s string) { c.write(websocket.TextMessage, s) }
 
 func (c *client) output() string {
 	c.mu.Lock()

@@ -8,7 +8,7 @@ import (
 
 // metrics are the package's collectors; labels come from fixed sets.
 type metrics struct {
-	sessions prometheus.Gauge
+	running  prometheus.Gauge // running terminals
 	clients  prometheus.Gauge
 	bytes    *prometheus.CounterVec // direction: "in" (client to PTY), "out" (PTY output)
 	overruns prometheus.Counter
@@ -17,7 +17,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ideserver_terminal_sessions",
 			Help: "Running terminals.",
 		}),
@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.clients, m.bytes, m.overruns} {
+	for _, c := range []prometheus.Collector{m.running, m.clients, m.bytes, m.overruns} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register terminal metrics: %w", err)
 		}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/terminal"
 )
 
@@ -17,7 +20,7 @@ func TestEchoUTF8AndResize(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.create(t, terminal.CreateOptions{Cols: 80, Rows: 24})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send("echo $((40+2))-ok; printf '\\xe2\\x82\\xac \\xc3\\xa9\\n'\n")
 	c.expect(t, "42-ok")
 	c.expect(t, "€ é")
@@ -39,7 +42,7 @@ func TestBadControlMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.create(t, terminal.CreateOptions{})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	for _, m := range []string{
 		`not json`,
 		`{"type":"paint"}`,
@@ -71,10 +74,13 @@ func TestInputTooLarge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *terminal.Options) { o.MaxInput = 1024 })
 	s := e.create(t, terminal.CreateOptions{})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send(strings.Repeat("x", 2048))
 	if err := c.wait(t, "end"); !errors.Is(err, terminal.ErrInputTooLarge) {
 		t.Fatalf("Attach = %v, want ErrInputTooLarge", err)
+	}
+	if err := c.closeFrame(t); !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Errorf("client saw %v, want a 1009 close", err)
 	}
 }
 
@@ -82,7 +88,7 @@ func TestReattachReplaysOnceAndTwoClients(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.create(t, terminal.CreateOptions{})
-	c1 := attach(t, s, false)
+	c1 := e.attach(t, s, false)
 	c1.send("echo first-$((6*7))\n")
 	c1.expect(t, "first-42")
 	if err := c1.detach(t); err == nil {
@@ -92,9 +98,9 @@ func TestReattachReplaysOnceAndTwoClients(t *testing.T) {
 		t.Fatalf("clients after detach = %d", n)
 	}
 	// Output while nobody is attached is kept too.
-	c2 := attach(t, s, false)
+	c2 := e.attach(t, s, false)
 	c2.expect(t, "first-42")
-	c3 := attach(t, s, false)
+	c3 := e.attach(t, s, false)
 	c3.expect(t, "first-42")
 	c2.send("echo second-$((6*8))\n")
 	c2.expect(t, "second-48")
@@ -113,8 +119,8 @@ func TestReattachReplaysOnceAndTwoClients(t *testing.T) {
 			cs := c.controls()
 			return len(cs) > 0 && cs[len(cs)-1] == `{"type":"exit","code":3}`
 		})
-		if err := c.wait(t, "end after exit"); err != nil {
-			t.Errorf("Attach after exit = %v, want nil", err)
+		if code, reason := bridge.CloseCode(c.wait(t, "end after exit")); code != bridge.CloseNormal || reason != "terminal exited" {
+			t.Errorf("Attach after exit closes with %d %q, want 1000 \"terminal exited\"", code, reason)
 		}
 	}
 	if c2.output() != c3.output() {
@@ -138,7 +144,7 @@ func TestExitWithoutClientKeptUntilDelivered(t *testing.T) {
 	if len(l) != 1 || !l[0].Exited || l[0].ExitCode != 7 {
 		t.Fatalf("List = %+v, want the exited terminal with code 7", l)
 	}
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.waitFor(t, "exit", func() bool { return len(c.controls()) > 0 })
 	if !strings.Contains(c.output(), "bye-5") || c.controls()[0] != `{"type":"exit","code":7}` {
 		t.Errorf("output %q control %q", c.output(), c.controls())
@@ -153,7 +159,7 @@ func TestDeleteKillsEverything(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.create(t, terminal.CreateOptions{})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send("sleep 1000 & setsid sleep 1000 & nohup sleep 1000 >/dev/null 2>&1 & echo started-$((1+1))\n")
 	c.expect(t, "started-2")
 	waitPids(t, e.instance, func(n int) bool { return n >= 4 }) // bash + 3 sleeps
@@ -202,8 +208,8 @@ func TestStalledClientDuringFlood(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.create(t, terminal.CreateOptions{})
-	stalled := attach(t, s, true)
-	live := attach(t, s, false)
+	stalled := e.attach(t, s, true)
+	live := e.attach(t, s, false)
 	// About 4 MiB, 16 scrollbacks, while one client reads nothing.
 	live.send("head -c 3000000 /dev/zero | od -v -An -tx1 | head -c 4000000; echo; echo flood-$((3*3))-done\n")
 	live.expect(t, "flood-9-done")
@@ -283,7 +289,7 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *terminal.Options) { o.IdleTimeout = 200 * time.Millisecond })
 	s := e.create(t, terminal.CreateOptions{})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send("echo x-$((1+1))\n")
 	c.expect(t, "x-2")
 	// While attached, the timer does not run.
@@ -305,7 +311,7 @@ func TestCloseThenCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.create(t, terminal.CreateOptions{})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.send("sleep 1000 &\n")
 	ctx := context.Background()
 	if err := e.m.Close(ctx); err != nil {
@@ -326,7 +332,7 @@ func TestExplicitCommandAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := e.create(t, terminal.CreateOptions{Command: []string{"cat", "f.txt"}})
-	c := attach(t, s, false)
+	c := e.attach(t, s, false)
 	c.expect(t, "in-workspace")
 	c.waitFor(t, "exit", func() bool { return len(c.controls()) > 0 })
 	if got := c.controls()[0]; got != `{"type":"exit","code":0}` {

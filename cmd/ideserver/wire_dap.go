@@ -116,10 +116,10 @@ func (t dapTerminals) Start(ctx context.Context, owner, workspace string, cmd da
 	return dapTerminal{m: t.m, s: s, owner: owner, workspace: workspace}, nil
 }
 
-// dapTerminal adapts *terminal.Session to dap.Terminal.
+// dapTerminal adapts *terminal.Terminal to dap.Terminal.
 type dapTerminal struct {
 	m                *terminal.Manager
-	s                *terminal.Session
+	s                *terminal.Terminal
 	owner, workspace string
 }
 
