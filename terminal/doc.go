@@ -3,21 +3,26 @@
 // scrollback ring, any number of attached clients, resize, idle timeout and
 // limits.
 //
-// A terminal outlives its clients. One goroutine per terminal reads the PTY
-// and appends to a ring of at least 256 KiB with absolute offsets; it never
-// writes to a client. Each attachment ([Session.Attach]) has its own writer
-// with its own cursor into the ring, so a slow or stalled client never blocks
-// the shell or other clients: a client that falls a whole ring behind is told
-// (a {"type":"overrun"} control message) and resumes at the oldest retained
-// byte. Attaching replays the ring and subscribes under one lock: no gap, no
-// duplicate.
+// A terminal ([Terminal]) outlives its clients; each client connection to
+// it is an attachment. The [Manager] keeps its terminals in a
+// bridge.Registry, which counts them per workspace and tenant, stops a
+// workspace's terminals and all of them at shutdown. One goroutine per
+// terminal reads the PTY and appends to a ring of at least 256 KiB with
+// absolute offsets; it never writes to a client. Each attachment
+// ([Terminal.Attach]) has its own writer with its own cursor into the
+// ring, so a slow or stalled client never blocks the shell or other
+// clients: a client that falls a whole ring behind is told (a
+// {"type":"overrun"} control message) and resumes at the oldest retained
+// byte. Attaching replays the ring and subscribes under one lock: no gap,
+// no duplicate.
 //
 // The package is a bridge: it knows nothing of HTTP, routing or
-// authentication. Its clients are [Conn]s, message streams that the caller
-// (cmd/ideserver's adapter for package server) makes from WebSockets. Tenant
-// and workspace ids it is given have been checked by the caller; the
-// package only keeps them apart. It imports package sandbox and may be
-// imported by cmd/ideserver and tests only.
+// authentication. Its clients are WebSockets (bridge.Conn) that package
+// server upgraded; Attach returns how each must close (a
+// bridge.CloseError). The owners and workspaces it is given have been
+// checked by the caller; the package only keeps them apart. It imports
+// packages sandbox, workspace and internal/bridge, and is imported by
+// server, dap (the debugger's integrated terminal) and cmd/ideserver.
 //
 // # Attach protocol
 //
