@@ -47,7 +47,7 @@ type attachment struct {
 	replies chan []byte      // control replies from the input side, cap 4
 }
 
-// Stop results of Attach: how the WebSocket closes when the terminal is
+// Results of Attach that say how the WebSocket closes when the terminal is
 // done with the client.
 var (
 	// errExited: the exit message was delivered.
