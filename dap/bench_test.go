@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -47,10 +47,10 @@ func (c pipeConn) recv() ([]byte, error) {
 
 type sockConn struct {
 	c net.Conn
-	r *dap.FrameReader
+	r *bridge.FrameReader
 }
 
-func (c sockConn) send(b []byte) error   { return dap.WriteFrame(c.c, b) }
+func (c sockConn) send(b []byte) error   { return bridge.WriteFrame(c.c, b) }
 func (c sockConn) recv() ([]byte, error) { return c.r.Read() }
 
 // benchClient runs requests over a rawConn.
@@ -170,7 +170,7 @@ func BenchmarkNext(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer conn.Close()
-		bc := &benchClient{tb: b, c: sockConn{conn, dap.NewFrameReader(conn, 0)}}
+		bc := &benchClient{tb: b, c: sockConn{conn, bridge.NewFrameReader(conn, 0)}}
 		thread, d := stopAtLoop(b, bc, map[string]any{
 			"mode": "debug", "program": wsDir, "output": filepath.Join(dir, "__debug_bin"), "outputMode": "remote",
 		}, filepath.Join(wsDir, "main.go"))

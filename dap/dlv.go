@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -107,7 +108,7 @@ func (p *proxy) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.conn, p.fr = c, NewFrameReader(c, o.MaxMessage)
+	p.conn, p.fr = c, bridge.NewFrameReader(c, o.MaxMessage)
 	return nil
 }
 
@@ -292,12 +293,12 @@ func (p *proxy) moveToTerminal() (err error) {
 	if err != nil {
 		return err
 	}
-	fr := NewFrameReader(c, o.MaxMessage)
+	fr := bridge.NewFrameReader(c, o.MaxMessage)
 	if p.initReq != nil {
 		if dl, ok := ctx.Deadline(); ok {
 			_ = c.SetDeadline(dl)
 		}
-		if err := WriteFrame(c, p.initReq); err != nil {
+		if err := bridge.WriteFrame(c, p.initReq); err != nil {
 			return fmt.Errorf("%w: initialize dlv: %w", ErrUnavailable, err)
 		}
 		for {

@@ -114,7 +114,7 @@ type Options struct {
 	HiddenDirs []string
 	// MaxMessage bounds one DAP message in either direction (16 MiB). A
 	// larger one from dlv ends the session.
-	MaxMessage int64
+	MaxMessage int
 	// MaxPerWorkspace and MaxPerTenant bound concurrent sessions (2, 8).
 	MaxPerWorkspace int
 	MaxPerTenant    int

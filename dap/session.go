@@ -13,6 +13,7 @@ import (
 
 	godap "github.com/google/go-dap"
 
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -106,10 +107,10 @@ type proxy struct {
 	// first one, started by start, is replaced by one running in a
 	// terminal when a launch asks for console "integratedTerminal".
 	dlvMu sync.Mutex
-	proc  *sandbox.Process // the first dlv; nil once replaced
-	term  Terminal         // the terminal dlv runs in, if any
-	conn  net.Conn         // the current dlv
-	fr    *FrameReader     // conn's reader, used by pumpDlv only
+	proc  *sandbox.Process    // the first dlv; nil once replaced
+	term  Terminal            // the terminal dlv runs in, if any
+	conn  net.Conn            // the current dlv
+	fr    *bridge.FrameReader // conn's reader, used by pumpDlv only
 
 	initReq       []byte      // the initialize request as forwarded, for a replacement dlv
 	runInTerminal atomic.Bool // the client said supportsRunInTerminalRequest
@@ -120,7 +121,7 @@ type proxy struct {
 }
 
 // current returns the current dlv connection and its reader.
-func (p *proxy) current() (net.Conn, *FrameReader) {
+func (p *proxy) current() (net.Conn, *bridge.FrameReader) {
 	p.dlvMu.Lock()
 	defer p.dlvMu.Unlock()
 	return p.conn, p.fr
@@ -217,7 +218,7 @@ func (p *proxy) pumpDlv() error {
 				conn, fr = now, nfr
 				continue
 			}
-			if errors.Is(err, ErrFrame) {
+			if errors.Is(err, bridge.ErrFrame) {
 				p.log.Warn("dap: bad frame from dlv", "err", err)
 			}
 			return errDlvEnded
@@ -249,7 +250,7 @@ func (p *proxy) writeDlv(msg []byte) error {
 		return net.ErrClosed
 	}
 	_ = p.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	return WriteFrame(p.conn, msg)
+	return bridge.WriteFrame(p.conn, msg)
 }
 
 // sendTerminated tells the client the session is over, once.

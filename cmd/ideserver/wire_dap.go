@@ -38,7 +38,7 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 			return d.tools.Path(ctx, gotool.Dlv())
 		},
 		HiddenDirs:      []string{d.cfg.Data},
-		MaxMessage:      int64(c.MaxMessage),
+		MaxMessage:      int(c.MaxMessage),
 		MaxPerWorkspace: c.MaxSessionsPerWorkspace,
 		MaxPerTenant:    c.MaxSessionsPerTenant,
 		StartTimeout:    time.Duration(c.StartTimeout),
