@@ -2,8 +2,11 @@ package playground
 
 import (
 	"errors"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ideserver/ideserver/internal/ratelimit"
 )
 
 // ErrRateLimited is returned by Share when client has shared too many new
@@ -14,81 +17,31 @@ var ErrRateLimited = errors.New("playground: too many shares")
 // minute per client.
 const DefaultShareRate = 30
 
-// maxShareBuckets bounds the clients tracked at once; beyond it the
+// maxShareClients bounds the clients tracked at once; beyond it the
 // clients not yet tracked share one bucket, so a flood from many
 // addresses is limited as a whole rather than growing memory.
-const maxShareBuckets = 1 << 16
+const maxShareClients = 1 << 16
 
-// overflowKey is the shared bucket of clients beyond maxShareBuckets.
-const overflowKey = "\x00overflow"
-
-// shareLimiter is a token bucket per client: capacity rate, refilled at
-// rate per minute. A full bucket is the same as none, so buckets that have
-// refilled are dropped on a sweep. Safe for concurrent use.
+// shareLimiter is a token bucket per client: capacity perMinute, refilled
+// at perMinute per minute (full buckets are dropped). Safe for concurrent
+// use.
 type shareLimiter struct {
-	rate  float64 // tokens per minute, also the capacity
-	every time.Duration
+	keyed *ratelimit.Keyed
+	every time.Duration // the time one token takes to refill
 	now   func() time.Time
-
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time // when tokens was computed
 }
 
 func newShareLimiter(perMinute int, now func() time.Time) *shareLimiter {
+	every := time.Minute / time.Duration(perMinute)
 	return &shareLimiter{
-		rate: float64(perMinute), every: time.Minute / time.Duration(perMinute),
-		now: now, buckets: make(map[string]*bucket),
+		keyed: ratelimit.New(rate.Every(every), perMinute, maxShareClients, ratelimit.Shared),
+		every: every, now: now,
 	}
 }
 
 // allow takes a token of client's bucket and reports whether there was one.
 func (l *shareLimiter) allow(client string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Sub(l.lastSweep) >= time.Minute {
-		l.sweepLocked(now)
-	}
-	b := l.buckets[client]
-	if b == nil {
-		if len(l.buckets) >= maxShareBuckets {
-			client = overflowKey
-			b = l.buckets[client]
-		}
-		if b == nil {
-			b = &bucket{tokens: l.rate, at: now}
-			l.buckets[client] = b
-		}
-	}
-	l.refill(b, now)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-func (l *shareLimiter) refill(b *bucket, now time.Time) {
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = min(l.rate, b.tokens+l.rate*d.Minutes())
-		b.at = now
-	}
-}
-
-// sweepLocked drops the buckets that have refilled.
-func (l *shareLimiter) sweepLocked(now time.Time) {
-	l.lastSweep = now
-	for k, b := range l.buckets {
-		if l.refill(b, now); b.tokens >= l.rate {
-			delete(l.buckets, k)
-		}
-	}
+	return l.keyed.Allow(client, l.now())
 }
 
 // ShareRetryAfter is how long a client refused with ErrRateLimited should

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -203,8 +201,7 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := s.opts.Playground.Share(client, body)
 	if errors.Is(err, playground.ErrRateLimited) {
-		secs := int(math.Ceil(s.opts.Playground.ShareRetryAfter().Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
+		retryAfter(w, s.opts.Playground.ShareRetryAfter())
 	}
 	if err != nil {
 		return playError(err)

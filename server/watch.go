@@ -3,7 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
-	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/ideserver/ideserver/internal/bridge"
 )
@@ -55,40 +56,18 @@ const (
 // its rate limit; it closes with 1008.
 var errMessageRate = bridge.Closing(bridge.ClosePolicyViolation, "message rate exceeded", nil)
 
-// tokenBucket is a per-connection rate limiter; not safe for concurrent
-// use (one reader owns it).
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate, burst float64, now time.Time) *tokenBucket {
-	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: now}
-}
-
-// allow takes one token at now and reports whether one was available.
-func (b *tokenBucket) allow(now time.Time) bool {
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
 // drain reads and discards client messages until the connection fails or
 // closes; reading is what processes pongs and close frames. A client that
-// sends more than the bucket allows ends with errMessageRate. It runs in
+// sends faster than watchMsgRate allows ends with errMessageRate. It runs in
 // the caller's goroutine and allocates nothing per message beyond gorilla's
 // read.
 func drain(c *bridge.Conn) error {
-	bucket := newTokenBucket(watchMsgRate, watchMsgBurst, time.Now())
+	lim := rate.NewLimiter(watchMsgRate, watchMsgBurst)
 	for {
 		if _, _, err := c.Read(); err != nil {
 			return err
 		}
-		if !bucket.allow(time.Now()) {
+		if !lim.Allow() {
 			return errMessageRate
 		}
 	}
