@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	imetrics "github.com/ideserver/ideserver/internal/metrics"
 )
 
 type metrics struct {
@@ -24,13 +26,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ideserver_dap_refused_total", Help: "DAP requests and sessions refused by the proxy, by reason.",
 		}, []string{"reason"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.sessions, m.launches, m.refused} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register dap metrics: %w", err)
-		}
+	if err := imetrics.Register(reg, m.sessions, m.launches, m.refused); err != nil {
+		return nil, fmt.Errorf("register dap metrics: %w", err)
 	}
 	return m, nil
 }

@@ -106,7 +106,7 @@ var leaves = []string{"internal/bridge", "internal/ratelimit", "internal/metrics
 // comingPackages are named by rules before they exist (they are being
 // written); a rule about any other package that matches none fails, so a
 // misspelt rule cannot pass silently.
-var comingPackages = map[string]bool{"internal/metrics": true}
+var comingPackages = map[string]bool{}
 
 func TestImportRules(t *testing.T) {
 	pkgs := listPackages(t)

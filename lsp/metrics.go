@@ -2,6 +2,8 @@ package lsp
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ideserver/ideserver/internal/metrics"
 )
 
 // Metrics are the language server's Prometheus metrics. Labels come from
@@ -40,12 +42,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "ideserver_lsp_refused_total", Help: "Client messages refused, by reason.",
 		}, []string{"reason"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.sessions, m.processes, m.messages, m.forward, m.restarts, m.refused} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := metrics.Register(reg, m.sessions, m.processes, m.messages, m.forward, m.restarts, m.refused); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ideserver/ideserver/internal/metrics"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
@@ -185,10 +186,8 @@ func New(opts Options) (*Service, error) {
 		Name: "ideserver_playground_requests_pending",
 		Help: "Playground builds and runs waiting for a slot.",
 	})
-	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(pending); err != nil {
-			return nil, fmt.Errorf("playground: register metrics: %w", err)
-		}
+	if err := metrics.Register(opts.Registerer, pending); err != nil {
+		return nil, fmt.Errorf("playground: register metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	svc := &Service{

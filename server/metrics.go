@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	imetrics "github.com/ideserver/ideserver/internal/metrics"
 )
 
 // metrics are the server's Prometheus collectors. Labels come from small
@@ -38,10 +40,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Errors an operator may need to look at, by component and kind.",
 		}, []string{"component", "kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.websockets, m.errors} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
+	if err := imetrics.Register(reg, m.requests, m.duration, m.websockets, m.errors); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	return m, nil
 }

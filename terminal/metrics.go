@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	imetrics "github.com/ideserver/ideserver/internal/metrics"
 )
 
 // metrics are the package's collectors; labels come from fixed sets.
@@ -36,13 +38,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.in = m.bytes.WithLabelValues("in")
 	m.out = m.bytes.WithLabelValues("out")
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.running, m.clients, m.bytes, m.overruns} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register terminal metrics: %w", err)
-		}
+	if err := imetrics.Register(reg, m.running, m.clients, m.bytes, m.overruns); err != nil {
+		return nil, fmt.Errorf("register terminal metrics: %w", err)
 	}
 	return m, nil
 }
