@@ -161,11 +161,35 @@ func (p *OriginPolicy) ownOrigin(host string, tls bool) (string, bool) {
 	return scheme + "://" + hp.String(), true
 }
 
+// ErrNotBare is wrapped by the errors of NormalizeOrigin and NormalizeHost
+// for a value with a path, query, fragment or userinfo: parts an origin or
+// a Host header never has (callers word their message by it).
+var ErrNotBare = errors.New("an origin or host has no path, query, fragment or userinfo")
+
+// notBareError is an error that wraps ErrNotBare with its own message.
+type notBareError string
+
+func (e notBareError) Error() string { return string(e) }
+func (e notBareError) Unwrap() error { return ErrNotBare }
+
+// NormalizeHost parses a Host header value "host[:port]" as allowed hosts
+// are written, and returns it lowercased, an IPv6 address in its
+// canonical form; an explicit port is kept, default or not. It fails as
+// NewOriginPolicy does on a bad allowed host.
+func NormalizeHost(host string) (string, error) {
+	hp, err := parseHostPort(strings.ToLower(host))
+	if err != nil {
+		return "", err
+	}
+	return hp.String(), nil
+}
+
 // NormalizeOrigin parses an origin "scheme://host[:port]" and returns it
 // lowercased with a default port (http:80, https:443) dropped. The scheme
 // must be http or https. It fails on "null", wildcards, paths (a trailing
 // "/" included), queries, fragments, userinfo, whitespace, control and
-// non-ASCII characters, and ports outside 1..65535.
+// non-ASCII characters, and ports outside 1..65535; errors for a path,
+// query, fragment or userinfo wrap ErrNotBare.
 func NormalizeOrigin(origin string) (string, error) {
 	if origin == "" {
 		return "", errors.New("empty origin")
@@ -211,9 +235,9 @@ func parseHostPort(s string) (hostPort, error) {
 		case c == '*':
 			return hostPort{}, errors.New("wildcards are not allowed")
 		case c == '/', c == '?', c == '#':
-			return hostPort{}, errors.New("paths, queries and fragments are not allowed")
+			return hostPort{}, notBareError("paths, queries and fragments are not allowed")
 		case c == '@':
-			return hostPort{}, errors.New("userinfo is not allowed")
+			return hostPort{}, notBareError("userinfo is not allowed")
 		default:
 			return hostPort{}, fmt.Errorf("character %q is not allowed in a host", c)
 		}

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -252,6 +253,48 @@ func TestNormalizeOrigin(t *testing.T) {
 		}
 		if err != nil || got != tt.want {
 			t.Errorf("NormalizeOrigin(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestNormalizeHost(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"IDE.Example", "ide.example"},
+		{"ide.example:443", "ide.example:443"},
+		{"127.0.0.1:80", "127.0.0.1:80"},
+		{"[0:0::1]:8080", "[::1]:8080"},
+		{"::1", ""},
+		{"[1.2.3.4]", ""},
+		{"ide.example:0", ""},
+		{"ide.example:", ""},
+		{"a..b", ""},
+		{"*.ide.example", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got, err := auth.NormalizeHost(tt.in)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("NormalizeHost(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestErrNotBare: errors for the parts an origin or host never has wrap
+// ErrNotBare; others do not.
+func TestErrNotBare(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"https://a.example/app", "https://a.example?x", "https://a.example#f", "https://u@a.example"} {
+		if _, err := auth.NormalizeOrigin(in); !errors.Is(err, auth.ErrNotBare) {
+			t.Errorf("NormalizeOrigin(%q): %v, want ErrNotBare", in, err)
+		}
+	}
+	if _, err := auth.NormalizeHost("a.example/x"); !errors.Is(err, auth.ErrNotBare) {
+		t.Errorf("NormalizeHost with a path: %v, want ErrNotBare", err)
+	}
+	for _, in := range []string{"ftp://a.example", "null", "https://a.example:0", "https://*.example"} {
+		if _, err := auth.NormalizeOrigin(in); err == nil || errors.Is(err, auth.ErrNotBare) {
+			t.Errorf("NormalizeOrigin(%q): %v, want an error other than ErrNotBare", in, err)
 		}
 	}
 }

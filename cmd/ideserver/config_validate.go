@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/ideserver/ideserver/auth"
 )
 
 // HostsFor returns the Host header values the server answers when bound to
@@ -295,57 +297,30 @@ func readableFile(p string) error {
 	return nil
 }
 
-// normalizeOrigin checks an http(s) origin (a "/" path is tolerated) and
-// returns it as scheme://host[:port], lower case, default port dropped, so
-// it compares exactly with a browser's Origin header.
+// normalizeOrigin checks an http(s) origin by auth's rules (a trailing
+// "/" is tolerated, as a URL may carry one) and returns it as
+// scheme://host[:port], lower case, default port dropped, so it compares
+// exactly with a browser's Origin header.
 func normalizeOrigin(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" {
-		return "", fmt.Errorf("%q is not an origin like https://ide.example.com", s)
-	}
-	if u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") || (u.Path != "" && u.Path != "/") {
+	o, err := auth.NormalizeOrigin(strings.TrimSuffix(s, "/"))
+	switch {
+	case errors.Is(err, auth.ErrNotBare):
 		return "", fmt.Errorf("%q must be scheme://host[:port] with no path, query or user", s)
+	case err != nil:
+		return "", fmt.Errorf("%q is not an origin like https://ide.example.com (%v)", s, err)
 	}
-	host, err := normalizeHost(u.Host)
-	if err != nil {
-		return "", fmt.Errorf("%q is not an origin like https://ide.example.com", s)
-	}
-	if u.Scheme == "https" {
-		host = strings.TrimSuffix(host, ":443")
-	} else {
-		host = strings.TrimSuffix(host, ":80")
-	}
-	return u.Scheme + "://" + host, nil
+	return o, nil
 }
 
-// normalizeHost checks a Host header value, host[:port] with an IPv6
-// address in brackets, and returns it lower case.
+// normalizeHost checks a Host header value by auth's rules, host[:port]
+// with an IPv6 address in brackets, and returns it lower case.
 func normalizeHost(h string) (string, error) {
 	h = strings.ToLower(strings.TrimSpace(h))
-	bad := fmt.Errorf("%q is not a host[:port] as sent in the Host header", h)
-	if rest, ok := strings.CutPrefix(h, "["); ok {
-		addr, port, ok := strings.Cut(rest, "]")
-		if ip := net.ParseIP(addr); !ok || ip == nil || ip.To4() != nil {
-			return "", bad
-		}
-		if port != "" {
-			if p, ok := strings.CutPrefix(port, ":"); !ok || !validPort(p, false) {
-				return "", bad
-			}
-		}
-		return h, nil
+	n, err := auth.NormalizeHost(h)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a host[:port] as sent in the Host header (%v)", h, err)
 	}
-	host := h
-	if i := strings.LastIndexByte(h, ':'); i >= 0 {
-		if !validPort(h[i+1:], false) {
-			return "", bad
-		}
-		host = h[:i]
-	}
-	if strings.Contains(host, ":") || (net.ParseIP(host) == nil && !validHostname(host)) {
-		return "", bad
-	}
-	return h, nil
+	return n, nil
 }
 
 // validHostname accepts DNS-style names: letters, digits, '-', '_', '.'.
