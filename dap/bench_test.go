@@ -139,7 +139,7 @@ func BenchmarkNext(b *testing.B) {
 		}
 		p := newPipe()
 		done := make(chan struct{})
-		go func() { _ = s.Serve(context.Background(), p); close(done) }()
+		go func() { _ = s.ServeClient(context.Background(), p); close(done) }()
 		defer func() { _ = p.Close(); <-done }()
 		bc := &benchClient{tb: b, c: pipeConn{p}}
 		thread, d := stopAtLoop(b, bc, map[string]any{"mode": "debug", "program": "/workspace"}, "/workspace/main.go")

@@ -2,13 +2,11 @@ package dap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -20,8 +18,8 @@ import (
 // its connection.
 func (p *proxy) start(ctx context.Context) error {
 	o := &p.m.opts
-	owner, ws := p.owner, p.ws
-	wsDir, err := filepath.Abs(o.Workspaces.Dir(ws))
+	owner, workspaceID := p.owner, p.workspaceID
+	wsDir, err := filepath.Abs(o.Workspaces.Dir(workspaceID))
 	if err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
 	}
@@ -45,7 +43,7 @@ func (p *proxy) start(ctx context.Context) error {
 	if p.dir, err = p.makeSessionDir(); err != nil {
 		return err
 	}
-	viewPath := o.Runner.Viewer(owner, ws) // one View for the session
+	viewPath := o.Runner.Viewer(owner, workspaceID) // one View for the session
 	p.view = newToolView(o.Runner.Isolation() == sandbox.IsolationBwrap,
 		map[string]string{p.dir: SessionTarget, wsDir: viewPath(wsDir)}, viewPath)
 	roots := []Root{{Client: WorkspaceRoot, Host: wsDir}}
@@ -85,7 +83,7 @@ func (p *proxy) start(ctx context.Context) error {
 	p.proc, err = o.Runner.Start(ctx, sandbox.Cmd{
 		Kind:      "dlv",
 		Owner:     owner,
-		Workspace: ws,
+		Workspace: workspaceID,
 		Path:      dlv,
 		Args:      dlvArgs(p.view.path(sock)),
 		Env:       env,
@@ -250,86 +248,4 @@ func (p *proxy) listenDlv(name string) (*dlvListener, string, error) {
 // binds makes the session directory visible to dlv at SessionTarget.
 func (p *proxy) binds() []sandbox.Bind {
 	return []sandbox.Bind{{Host: p.dir, Target: SessionTarget}}
-}
-
-// moveToTerminal replaces the session's dlv with one started in a new
-// terminal of the workspace, so the program it launches has the
-// terminal's PTY as stdin, stdout and stderr: it starts `dlv dap` there,
-// checks the peer, replays the client's initialize, and then makes the
-// new dlv current and ends the first one. It runs on the client pump,
-// before the launch is forwarded.
-func (p *proxy) moveToTerminal() (err error) {
-	o := &p.m.opts
-	ctx, cancel := context.WithTimeout(p.ctx, o.StartTimeout)
-	defer cancel()
-	ln, sock, err := p.listenDlv("term.sock")
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	term, err := o.Terminals.Start(ctx, p.owner, p.ws, TerminalCmd{
-		Argv:   append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
-		Binds:  p.binds(),
-		Ptrace: true,
-	})
-	if err != nil {
-		return fmt.Errorf("start dlv in a terminal: %w", err)
-	}
-	var c *net.UnixConn
-	defer func() {
-		if err == nil {
-			return
-		}
-		if c != nil {
-			_ = c.Close()
-		}
-		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer ccancel()
-		if cerr := term.Close(cctx); cerr != nil {
-			p.log.Warn("dap: end terminal", "err", cerr)
-		}
-	}()
-	c, err = acceptDlv(ctx, ln, term.Done(), func(c *net.UnixConn) error { return checkPeer(c, term.UID(), term.Owns) })
-	if err != nil {
-		return err
-	}
-	fr := bridge.NewFrameReader(c, o.MaxMessage)
-	if p.initReq != nil {
-		if dl, ok := ctx.Deadline(); ok {
-			_ = c.SetDeadline(dl)
-		}
-		if err := bridge.WriteFrame(c, p.initReq); err != nil {
-			return fmt.Errorf("%w: initialize dlv: %w", ErrUnavailable, err)
-		}
-		for {
-			msg, err := fr.Read()
-			if err != nil {
-				return fmt.Errorf("%w: initialize dlv: %w", ErrUnavailable, err)
-			}
-			var r struct {
-				Type    string `json:"type"`
-				Command string `json:"command"`
-				Success bool   `json:"success"`
-			}
-			if json.Unmarshal(msg, &r) == nil && r.Type == "response" && r.Command == "initialize" {
-				if !r.Success {
-					return fmt.Errorf("%w: dlv refused initialize", ErrUnavailable)
-				}
-				break
-			}
-		}
-		_ = c.SetDeadline(time.Time{})
-	}
-	p.dlvMu.Lock()
-	old, oldProc := p.conn, p.proc
-	p.conn, p.fr, p.proc, p.term = c, fr, nil, term
-	p.dlvMu.Unlock()
-	_ = old.Close() // pumpDlv moves on to the new dlv
-	if oldProc != nil {
-		if err := oldProc.Close(); err != nil {
-			p.log.Warn("dap: stop dlv", "err", err)
-		}
-	}
-	p.log.Debug("dap: dlv runs in a terminal", "terminal_id", term.ID())
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/internal/bridge"
 )
 
 func initialize(c *client) {
@@ -82,6 +83,9 @@ func debugMain(t *testing.T, f *fixture) {
 		}
 	case <-time.After(waitLong):
 		t.Fatal("Serve did not return after disconnect")
+	}
+	if code, reason := c.p.closeCode(); code != bridge.CloseNormal {
+		t.Errorf("dlv ended the session: close %d %q, want 1000", code, reason)
 	}
 	c.assertNoHostPath(f.secrets)
 	assertGone(t, f)
@@ -286,7 +290,7 @@ func TestSessionLimits(t *testing.T) {
 		}
 		open = append(open, s)
 	}
-	if _, err := f.m.Open("tenant1", f.wsID); !errors.Is(err, dap.ErrLimit) {
+	if _, err := f.m.Open("tenant1", f.wsID); !errors.Is(err, dap.ErrLimit) || !errors.Is(err, bridge.ErrLimit) {
 		t.Fatalf("third session: %v, want ErrLimit", err)
 	}
 	open[0].Close()

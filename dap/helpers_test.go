@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
@@ -216,19 +218,22 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// pipe is an in-memory dap.Stream: the test is the client.
+// pipe is an in-memory client connection (what *bridge.Conn is to
+// Serve): the test is the client.
 type pipe struct {
 	in     chan []byte // client → proxy
 	out    chan []byte // proxy → client
 	closed chan struct{}
 	once   sync.Once
+	code   atomic.Int32 // the close code, once closed
+	reason atomic.Value // the close reason (a string), once closed
 }
 
 func newPipe() *pipe {
 	return &pipe{in: make(chan []byte, 16), out: make(chan []byte, 4096), closed: make(chan struct{})}
 }
 
-func (p *pipe) ReadMessage() ([]byte, error) {
+func (p *pipe) ReadText() ([]byte, error) {
 	select {
 	case m := <-p.in:
 		return m, nil
@@ -237,7 +242,7 @@ func (p *pipe) ReadMessage() ([]byte, error) {
 	}
 }
 
-func (p *pipe) WriteMessage(m []byte) error {
+func (p *pipe) WriteText(m []byte) error {
 	select {
 	case <-p.closed:
 		return io.ErrClosedPipe
@@ -251,9 +256,26 @@ func (p *pipe) WriteMessage(m []byte) error {
 	}
 }
 
-func (p *pipe) Close() error {
-	p.once.Do(func() { close(p.closed) })
-	return nil
+// Stop closes the pipe with the code bridge.CloseCode gives cause, as
+// *bridge.Conn does; the first close wins.
+func (p *pipe) Stop(cause error) { p.closeWith(bridge.CloseCode(cause)) }
+
+// Close is the client closing its side (a normal closure).
+func (p *pipe) Close() error { p.closeWith(bridge.CloseNormal, ""); return nil }
+
+func (p *pipe) closeWith(code int, reason string) {
+	p.once.Do(func() {
+		p.code.Store(int32(code))
+		p.reason.Store(reason)
+		close(p.closed)
+	})
+}
+
+// closeCode returns the code and reason the pipe was closed with.
+func (p *pipe) closeCode() (int, string) {
+	<-p.closed
+	r, _ := p.reason.Load().(string)
+	return int(p.code.Load()), r
 }
 
 // client drives one session over a pipe.
@@ -275,7 +297,7 @@ func (f *fixture) open() *client {
 		f.t.Fatal(err)
 	}
 	c := &client{t: f.t, p: newPipe(), served: make(chan struct{})}
-	go func() { c.err = s.Serve(context.Background(), c.p); close(c.served) }()
+	go func() { c.err = s.ServeClient(context.Background(), c.p); close(c.served) }()
 	f.t.Cleanup(func() {
 		_ = c.p.Close()
 		select {

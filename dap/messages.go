@@ -2,7 +2,6 @@ package dap
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -147,37 +146,6 @@ func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 	}
 	return out, nil
 }
-
-// launchInTerminal moves dlv into a new terminal and tells the client
-// which (an ideserverTerminal event and a console output event), before
-// the launch is forwarded: the program's output waits in the terminal's
-// scrollback until the client attaches.
-func (p *proxy) launchInTerminal() *refusal {
-	if err := p.moveToTerminal(); err != nil {
-		p.log.Warn("dap: start dlv in a terminal", "err", err)
-		if errors.Is(err, ErrTerminalLimit) {
-			return refuse(reasonTerminal, "The workspace has as many terminals as allowed: close one, or launch with console \"internalConsole\".")
-		}
-		return refuse(reasonTerminal, "The program could not be started in a terminal; try again, or launch with console \"internalConsole\".")
-	}
-	p.dlvMu.Lock()
-	id := p.term.ID()
-	p.dlvMu.Unlock()
-	_ = p.writeClient(mustEncode(map[string]any{
-		"seq": 0, "type": "event", "event": TerminalEvent,
-		"body": map[string]any{"terminalId": id, "title": "Debug"},
-	}))
-	_ = p.writeClient(mustEncode(&godap.OutputEvent{
-		Event: godap.Event{ProtocolMessage: godap.ProtocolMessage{Type: "event"}, Event: "output"},
-		Body:  godap.OutputEventBody{Category: "console", Output: "ideserver: the program runs in terminal " + id + "; attach to it for the program's input and output.\n"},
-	}))
-	return nil
-}
-
-// TerminalEvent is the custom DAP event that names the terminal a launch
-// with console "integratedTerminal" runs in: body {"terminalId": ID,
-// "title": "Debug"}. It is sent before the launch reaches dlv.
-const TerminalEvent = "ideserverTerminal"
 
 // fromDlv rewrites one dlv message for the client, or answers a reverse
 // request itself.

@@ -17,19 +17,39 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// Session is one debug session: one client stream, one dlv. Create it with
-// Manager.Open.
-type Session struct {
-	m      *Manager
-	owner  string // the user's owner key (workspace.Owner.Key)
-	ws     string
-	ctx    context.Context // cancelled by Stop/Close
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Serve returned or Close released an unserved session
-
-	served    atomic.Bool
-	closeOnce sync.Once
+// clientConn is the client's side of a session: a *bridge.Conn carrying
+// one DAP message (JSON, no Content-Length header) per text frame (a fake
+// in the package's tests).
+type clientConn interface {
+	ReadText() ([]byte, error)   // one goroutine only: the client pump
+	WriteText(data []byte) error // the session serialises its writes
+	Stop(cause error)            // close with bridge.CloseCode(cause); the first close wins
 }
+
+// Session is one debug session: one client connection, one dlv. Create it
+// with Manager.Open.
+type Session struct {
+	m           *Manager
+	owner       string // the user's owner key (workspace.Owner.Key)
+	workspaceID string
+	ctx         context.Context // cancelled with the cause by Stop
+	cancel      context.CancelCauseFunc
+	done        chan struct{} // closed when Serve returned or Close released an unserved session
+
+	served      atomic.Bool
+	closeOnce   sync.Once
+	releaseOnce sync.Once
+}
+
+// Stop ends the session with cause (bridge.ErrWorkspaceStopped,
+// bridge.ErrShuttingDown): dlv and the debuggee are killed, the client is
+// told `terminated`, and its connection closes with cause's code. It
+// returns at once; Done is closed when everything is gone.
+func (s *Session) Stop(cause error) { s.cancel(cause) }
+
+// Done is closed once the session has ended: Serve returned, or Close
+// released a session that was never served.
+func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Close releases a session that was never served; after Serve it only
 // makes sure the slot is free. Idempotent.
@@ -38,42 +58,46 @@ func (s *Session) Close() {
 		return
 	}
 	s.closeOnce.Do(func() {
-		s.cancel()
+		s.cancel(nil)
 		s.m.release(s)
 		close(s.done)
 	})
 }
 
-// errDlvEnded is how the dlv pump reports that dlv closed its side.
-var errDlvEnded = errors.New("dlv ended")
-
 // Serve runs the session: it creates a private directory, starts dlv in
 // the workspace through the sandbox, waits for dlv to connect to the
 // directory's socket, and forwards messages both ways until the client's
-// stream fails or closes, dlv ends (after `disconnect`, or killed: the
-// client then gets a `terminated` event), or ctx or the session is
-// cancelled. Before returning it kills dlv and everything it started, and
-// removes the directory with the built binary. It closes client. It must
-// be called at most once; it returns nil when dlv ended the session.
-func (s *Session) Serve(ctx context.Context, client Stream) error {
+// connection fails or closes (a binary frame ends it with 1003), dlv ends
+// (after `disconnect`, or killed: the client then gets a `terminated`
+// event), ctx ends or the session is stopped. Before returning it kills
+// dlv and everything it started, removes the directory with the built
+// binary, and closes conn with the code of its result (bridge.CloseCode):
+// nil when dlv ended the session, Stop's cause when stopped. It must be
+// called at most once.
+func (s *Session) Serve(ctx context.Context, conn *bridge.Conn) error {
+	return s.serve(ctx, conn)
+}
+
+// serve is Serve on any clientConn.
+func (s *Session) serve(ctx context.Context, client clientConn) (err error) {
 	if !s.served.CompareAndSwap(false, true) {
 		return errors.New("dap: session served twice")
 	}
 	defer close(s.done)
 	defer s.m.release(s)
-	defer client.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
+	defer func() { client.Stop(err) }()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.ctx, func() { cancel(context.Cause(s.ctx)) })
 	defer stop()
 
 	p := &proxy{
-		m:      s.m,
-		log:    s.m.log.With("owner", s.owner, "workspace_id", s.ws),
-		client: client,
-		ctx:    ctx,
-		owner:  s.owner,
-		ws:     s.ws,
+		m:           s.m,
+		log:         s.m.log.With("owner", s.owner, "workspace_id", s.workspaceID),
+		client:      client,
+		ctx:         ctx,
+		owner:       s.owner,
+		workspaceID: s.workspaceID,
 	}
 	if err := p.start(ctx); err != nil {
 		p.cleanup()
@@ -81,6 +105,12 @@ func (s *Session) Serve(ctx context.Context, client Stream) error {
 			_ = p.writeClient(p.outputEvent("ideserver: the debugger could not be started; try again in a moment.\n"))
 		}
 		p.sendTerminated()
+		switch {
+		case ctx.Err() != nil: // stopped while starting: close with the stop's cause
+			return context.Cause(ctx)
+		case errors.Is(err, ErrUnavailable):
+			return bridge.Closing(bridge.CloseTryAgainLater, "the debugger is not available right now", err)
+		}
 		return err
 	}
 	defer p.cleanup()
@@ -89,12 +119,12 @@ func (s *Session) Serve(ctx context.Context, client Stream) error {
 
 // proxy is the state of one served session.
 type proxy struct {
-	m      *Manager
-	log    *slog.Logger
-	client Stream
-	ctx    context.Context // Serve's
-	owner  string          // the user's owner key: dlv runs as it
-	ws     string
+	m           *Manager
+	log         *slog.Logger
+	client      clientConn
+	ctx         context.Context // Serve's
+	owner       string          // the user's owner key: dlv runs as it
+	workspaceID string
 
 	dir     string    // private 0700 directory
 	paths   *PathMap  // client ↔ host, for checking launch paths
@@ -167,29 +197,30 @@ func (p *proxy) serve(ctx context.Context) error {
 	case err = <-errc:
 		pending--
 	case <-ctx.Done():
-		err = ctx.Err()
+		err = context.Cause(ctx)
 	}
 	// dlv ended or we are stopping: tell a client that is still there.
 	if errors.Is(err, errDlvEnded) || ctx.Err() != nil {
 		p.sendTerminated()
 	}
-	_ = p.client.Close()
+	result := err
+	if errors.Is(err, errDlvEnded) {
+		result = nil
+	}
+	p.client.Stop(result) // ends pumpClient's read and any write
 	if conn, _ := p.current(); conn != nil {
 		_ = conn.Close()
 	}
 	for ; pending > 0; pending-- {
 		<-errc
 	}
-	if errors.Is(err, errDlvEnded) {
-		return nil
-	}
-	return err
+	return result
 }
 
 // pumpClient is the sole reader of the client.
 func (p *proxy) pumpClient() error {
 	for {
-		msg, err := p.client.ReadMessage()
+		msg, err := p.client.ReadText()
 		if err != nil {
 			return err
 		}
@@ -240,7 +271,7 @@ func (p *proxy) pumpDlv() error {
 func (p *proxy) writeClient(msg []byte) error {
 	p.clientMu.Lock()
 	defer p.clientMu.Unlock()
-	return p.client.WriteMessage(msg)
+	return p.client.WriteText(msg)
 }
 
 func (p *proxy) writeDlv(msg []byte) error {

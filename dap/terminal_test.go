@@ -508,6 +508,9 @@ func TestStopDuringMoveToTerminal(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Errorf("Stop: %v", err)
 	}
+	if code, reason := c.p.closeCode(); code != bridge.CloseGoingAway || reason != "workspace stopped" {
+		t.Errorf("close %d %q, want 1001 \"workspace stopped\"", code, reason)
+	}
 	if n := tm.Count(); n != 0 {
 		t.Errorf("%d terminals after the session", n)
 	}

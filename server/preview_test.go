@@ -1,13 +1,19 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/ideserver/ideserver/dap"
+	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
 )
 
@@ -21,9 +27,27 @@ import (
 // reaches no listener. When preview ports are built, replace this with
 // the real cases.
 
-// nopDAP is a DAPService that is never reached (the test makes no debug
-// session); it only makes the DAP route exist.
-type nopDAP struct{ server.DAPService }
+// nopDAP is a dap.Manager that is never reached (the test makes no debug
+// session, and it has no dlv); it only makes the DAP route exist.
+func nopDAP(tb testing.TB, o *server.Options) *dap.Manager {
+	tb.Helper()
+	r, err := sandbox.New(sandbox.Options{Instance: "srvdap-" + strconv.Itoa(os.Getpid())})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := dap.New(dap.Options{
+		Runner: r, Workspaces: o.Workspaces,
+		Dlv: func(context.Context) (string, error) { return "", errors.New("no dlv in this test") },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = m.Close(context.Background())
+		_ = r.Close()
+	})
+	return m
+}
 
 // TestNoPortForwarding is AUTH-08 and AUTH-09 for the server as built: no
 // route's pattern forwards to a port, and requests naming a user's port in
@@ -54,7 +78,7 @@ func TestNoPortForwarding(t *testing.T) {
 	h := newHarness(t, func(o *server.Options) {
 		o.Terminals = newTerminals(t, o)
 		o.LSP = chattyLSP{1, 1}
-		o.DAP = nopDAP{}
+		o.DAP = nopDAP(t, o)
 		o.Playground = &fakePlay{}
 	})
 	for _, rt := range h.srv.Routes() {

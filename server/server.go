@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/terminal"
@@ -77,7 +78,7 @@ type Options struct {
 	// playground.go).
 	Terminals  *terminal.Manager
 	LSP        LSPService
-	DAP        DAPService
+	DAP        *dap.Manager
 	Playground PlaygroundService
 
 	// TLS is true when clients reach the server over HTTPS (directly or

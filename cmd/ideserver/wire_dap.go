@@ -50,7 +50,7 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 		return feature{}, fmt.Errorf("debugger: %w", err)
 	}
 	d.workspaces.OnStop(m.Stop)
-	opts.DAP = dapService{m}
+	opts.DAP = m
 	return feature{
 		ready: []server.ReadyCheck{{Name: "dlv", Check: func() error { return d.tools.Status(gotool.Dlv()) }}},
 		close: m.Close,
@@ -74,29 +74,6 @@ func dapRunDir(data string) (string, error) {
 	}
 	return dir, nil
 }
-
-// dapService adapts dap.Manager to server.DAPService.
-type dapService struct{ m *dap.Manager }
-
-func (s dapService) OpenDAP(owner, workspaceID string) (server.DAPSession, error) {
-	sess, err := s.m.Open(owner, workspaceID)
-	if errors.Is(err, dap.ErrLimit) {
-		return nil, fmt.Errorf("%w: %w", server.ErrDAPLimit, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return dapSession{sess}, nil
-}
-
-// dapSession adapts *dap.Session to server.DAPSession.
-type dapSession struct{ s *dap.Session }
-
-func (s dapSession) Serve(ctx context.Context, conn server.DAPConn) error {
-	return s.s.Serve(ctx, conn)
-}
-
-func (s dapSession) Close() { s.s.Close() }
 
 // dapTerminals adapts terminal.Manager to dap.Terminals.
 type dapTerminals struct{ m *terminal.Manager }
