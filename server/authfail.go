@@ -60,16 +60,6 @@ func (a *authFailures) fail(addr string, now time.Time) {
 	a.keyed.Allow(addr, now)
 }
 
-// presentsCredential reports whether r carries something authenticate
-// would check.
-func (s *Server) presentsCredential(r *http.Request, upgrade bool) bool {
-	if r.Header.Get("Authorization") != "" || (upgrade && r.URL.Query().Has("ticket")) {
-		return true
-	}
-	c, err := r.Cookie(s.cookieName())
-	return err == nil && c.Value != ""
-}
-
 // retryAfter sets Retry-After to d rounded up to whole seconds (at
 // least 1).
 func retryAfter(w http.ResponseWriter, d time.Duration) {

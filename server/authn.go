@@ -27,58 +27,97 @@ func (s *Server) cookieName() string {
 	return sessionCookie
 }
 
-// authenticate finds the caller from, in order, the Authorization header,
-// a WebSocket ticket (only when upgrade is true), and the session cookie.
-// A presented but bad credential is an error even if another would work:
-// clients should learn that their token is wrong.
-func (s *Server) authenticate(r *http.Request, upgrade bool) (principal, error) {
+// credSource says where a request presents its credential.
+type credSource int
+
+const (
+	fromNone          credSource = iota
+	fromAuthorization            // the Authorization header
+	fromTicket                   // a WebSocket ticket in the query
+	fromCookie                   // the login cookie
+)
+
+// presented is the credential a request presents: where, and its value
+// (the header value, the ticket or the cookie's value).
+type presented struct {
+	from  credSource
+	value string
+}
+
+// findCredential finds the credential r presents, in the one order: the
+// Authorization header, a WebSocket ticket (only when upgrade is true),
+// then the login cookie. The first one present is the request's
+// credential, whatever follows it.
+func (s *Server) findCredential(r *http.Request, upgrade bool) presented {
 	if h := r.Header.Get("Authorization"); h != "" {
-		cred, ok := strings.CutPrefix(h, "Bearer ")
+		return presented{fromAuthorization, h}
+	}
+	if upgrade && r.URL.Query().Has("ticket") {
+		return presented{fromTicket, r.URL.Query().Get("ticket")}
+	}
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
+		return presented{fromCookie, c.Value}
+	}
+	return presented{}
+}
+
+// authenticate checks the credential findCredential found in r and
+// returns the caller. A presented but bad credential is an error even if
+// another would work: clients should learn that their token is wrong.
+func (s *Server) authenticate(r *http.Request, c presented) (principal, error) {
+	switch c.from {
+	case fromAuthorization:
+		cred, ok := strings.CutPrefix(c.value, "Bearer ")
 		if !ok || cred == "" {
 			return principal{}, errUnauthorized
 		}
 		return s.authenticateBearer(r, strings.TrimSpace(cred))
-	}
-	if upgrade && r.URL.Query().Has("ticket") {
-		ticket := r.URL.Query().Get("ticket")
-		tenant, user, err := s.opts.Tickets.Redeem(ticket, r.URL.Path)
-		if err != nil {
-			s.log(r).Debug("ticket refused", "err", err)
-			return principal{}, errUnauthorized
-		}
-		p, err := s.principalFor(tenant, user, "ticket")
-		if err != nil {
-			return principal{}, err
-		}
-		// The socket lives as long as the credential that issued the
-		// ticket; failing that record, as long as the user.
-		p.cred = credential{kind: credUser, tenant: tenant, user: user}
-		if cred, ok := s.ticketCreds.take(string(auth.HashSecret(ticket))); ok {
-			p.cred = cred
-		}
-		return p, nil
-	}
-	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
-		hash := auth.HashSecret(c.Value)
-		sess, err := s.opts.Store.SessionByHash(hash)
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				return principal{}, fmt.Errorf("look up session: %w", err)
-			}
-			return principal{}, errUnauthorized
-		}
-		if sess.Source == "" {
-			// Stored by a version that did not record what a session was
-			// made from: nothing would end it when its credential goes
-			// (SBX-06). The browser signs in again.
-			_ = s.opts.Store.DeleteSession(hash)
-			return principal{}, errUnauthorized
-		}
-		p, err := s.principalFor(sess.TenantID, sess.UserID, "cookie")
-		p.cred = credential{kind: credSession, hash: string(hash)}
-		return p, err
+	case fromTicket:
+		return s.authenticateTicket(r, c.value)
+	case fromCookie:
+		return s.authenticateCookie(c.value)
 	}
 	return principal{}, errUnauthorized
+}
+
+func (s *Server) authenticateTicket(r *http.Request, ticket string) (principal, error) {
+	tenant, user, err := s.opts.Tickets.Redeem(ticket, r.URL.Path)
+	if err != nil {
+		s.log(r).Debug("ticket refused", "err", err)
+		return principal{}, errUnauthorized
+	}
+	p, err := s.principalFor(tenant, user, "ticket")
+	if err != nil {
+		return principal{}, err
+	}
+	// The socket lives as long as the credential that issued the ticket;
+	// failing that record, as long as the user.
+	p.cred = credential{kind: credUser, tenant: tenant, user: user}
+	if cred, ok := s.ticketCreds.take(string(auth.HashSecret(ticket))); ok {
+		p.cred = cred
+	}
+	return p, nil
+}
+
+func (s *Server) authenticateCookie(secret string) (principal, error) {
+	hash := auth.HashSecret(secret)
+	sess, err := s.opts.Store.SessionByHash(hash)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return principal{}, fmt.Errorf("look up session: %w", err)
+		}
+		return principal{}, errUnauthorized
+	}
+	if sess.Source == "" {
+		// Stored by a version that did not record what a session was
+		// made from: nothing would end it when its credential goes
+		// (SBX-06). The browser signs in again.
+		_ = s.opts.Store.DeleteSession(hash)
+		return principal{}, errUnauthorized
+	}
+	p, err := s.principalFor(sess.TenantID, sess.UserID, "cookie")
+	p.cred = credential{kind: credSession, hash: string(hash)}
+	return p, err
 }
 
 func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, error) {

@@ -270,12 +270,12 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 	var p principal
 	var err error
 	addr, now := clientAddr(r), time.Now()
-	if !s.presentsCredential(r, upgrade) {
+	if cred := s.findCredential(r, upgrade); cred.from == fromNone {
 		err = errUnauthorized
 	} else if wait, blocked := s.authFails.blocked(addr, now); blocked && oracle {
 		retryAfter(w, wait) // the credential is not even looked at
 		err = errTooManyFailures
-	} else if p, err = s.authenticate(r, upgrade); oracle && errors.Is(err, errUnauthorized) {
+	} else if p, err = s.authenticate(r, cred); oracle && errors.Is(err, errUnauthorized) {
 		s.authFails.fail(addr, now)
 	}
 	if rt.cookieless && err == nil && p.Via == "cookie" {
