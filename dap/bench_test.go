@@ -133,7 +133,7 @@ func BenchmarkNext(b *testing.B) {
 	files := map[string]string{"go.mod": "module loop\n\ngo 1.26\n", "main.go": loopMain}
 	b.Run("proxy", func(b *testing.B) {
 		f := newFixture(b, dlv, files)
-		s, err := f.m.Open("tenant1", f.wsID)
+		s, err := f.m.Open("tenant1", f.workspaceID)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -155,11 +155,11 @@ func BenchmarkNext(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		env, _ := f.ws.ProcessEnv("tenant1")
-		wsDir := f.ws.Dir(f.wsID)
+		env, _ := f.workspaces.ProcessEnv("tenant1")
+		workspaceDir := f.workspaces.Dir(f.workspaceID)
 		proc, err := f.runner.Start(context.Background(), sandbox.Cmd{
-			Kind: "dlv", Owner: "tenant1", Workspace: f.wsID, Path: dlv,
-			Args: []string{"dap", "--client-addr=unix:" + sock}, Env: env, Dir: wsDir,
+			Kind: "dlv", Owner: "tenant1", Workspace: f.workspaceID, Path: dlv,
+			Args: []string{"dap", "--client-addr=unix:" + sock}, Env: env, Dir: workspaceDir,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -172,8 +172,8 @@ func BenchmarkNext(b *testing.B) {
 		defer conn.Close()
 		bc := &benchClient{tb: b, c: sockConn{conn, bridge.NewFrameReader(conn, 0)}}
 		thread, d := stopAtLoop(b, bc, map[string]any{
-			"mode": "debug", "program": wsDir, "output": filepath.Join(dir, "__debug_bin"), "outputMode": "remote",
-		}, filepath.Join(wsDir, "main.go"))
+			"mode": "debug", "program": workspaceDir, "output": filepath.Join(dir, "__debug_bin"), "outputMode": "remote",
+		}, filepath.Join(workspaceDir, "main.go"))
 		nextLoop(b, bc, thread)
 		b.ReportMetric(float64(d.Milliseconds()), "launch-to-stopped-ms") // after ResetTimer, which drops metrics
 		_ = os.RemoveAll(dir)

@@ -17,7 +17,7 @@ import (
 // /workspace, HOME at /home/user (GOPATH and GOMODCACHE inside), GOROOT at
 // /goroot and the tools at /opt/ideserver/bin; the linked build cache at
 // /gocache.
-func isolate(t testing.TB, root string, f *fakeWorkspaces, wsID, dlv string, ropts *sandbox.Options) string {
+func isolate(t testing.TB, root string, f *fakeWorkspaces, workspaceID, dlv string, ropts *sandbox.Options) string {
 	t.Helper()
 	tools := filepath.Join(root, "tools")
 	if err := os.Mkdir(tools, 0o755); err != nil {
@@ -39,17 +39,17 @@ func isolate(t testing.TB, root string, f *fakeWorkspaces, wsID, dlv string, rop
 	if err := isotest.Traversable(f.base, f.tenants); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{filepath.Join(f.tenants, "tenant1"), f.Dir(wsID)} {
+	for _, dir := range []string{filepath.Join(f.tenants, "tenant1"), f.Dir(workspaceID)} {
 		if err := isotest.ChownTree(dir, isotest.UID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ropts.Isolation = sandbox.IsolationBwrap
 	ropts.OwnerUID = func(string) (int, error) { return isotest.UID, nil }
-	ropts.View = func(tenant, ws string) ([]sandbox.Bind, error) {
+	ropts.View = func(owner, workspaceID string) ([]sandbox.Bind, error) {
 		var b []sandbox.Bind
-		if ws != "" {
-			b = append(b, sandbox.Bind{Host: f.Dir(ws), Target: "/workspace"})
+		if workspaceID != "" {
+			b = append(b, sandbox.Bind{Host: f.Dir(workspaceID), Target: "/workspace"})
 		}
 		return append(b,
 			sandbox.Bind{Host: d.Home, Target: "/home/user"},

@@ -53,7 +53,7 @@ func TestStopClosesWithCause(t *testing.T) {
 		stop   func() error
 		reason string
 	}{
-		{func() error { return f.m.Stop(ctx, f.wsID) }, "workspace stopped"},
+		{func() error { return f.m.Stop(ctx, f.workspaceID) }, "workspace stopped"},
 		{func() error { return f.m.Close(ctx) }, "server shutting down"},
 	} {
 		// As many as the workspace may have: the second round opens as
@@ -78,7 +78,7 @@ func TestStopClosesWithCause(t *testing.T) {
 			}
 		}
 	}
-	if _, err := f.m.Open("tenant1", f.wsID); !errors.Is(err, dap.ErrClosed) || !errors.Is(err, bridge.ErrClosed) {
+	if _, err := f.m.Open("tenant1", f.workspaceID); !errors.Is(err, dap.ErrClosed) || !errors.Is(err, bridge.ErrClosed) {
 		t.Errorf("Open after Close: %v, want ErrClosed", err)
 	}
 }

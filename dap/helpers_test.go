@@ -94,13 +94,13 @@ func (f *fakeWorkspaces) ProcessEnv(owner string, extra ...string) ([]string, er
 
 // fixture is a manager with one workspace.
 type fixture struct {
-	t       testing.TB
-	m       *dap.Manager
-	runner  *sandbox.Runner
-	ws      *fakeWorkspaces
-	wsID    string
-	tmp     string // the manager's RunDir
-	secrets []string
+	t           testing.TB
+	m           *dap.Manager
+	runner      *sandbox.Runner
+	workspaces  *fakeWorkspaces
+	workspaceID string
+	tmp         string // the manager's RunDir
+	secrets     []string
 }
 
 const helloMain = `package main
@@ -158,9 +158,9 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 		base: filepath.Join(root, "workspaces"), tenants: filepath.Join(root, "tenants"),
 		goroot: goEnv(t, "GOROOT"), gocache: goEnv(t, "GOCACHE"),
 	}
-	wsID := "ws1"
+	workspaceID := "ws1"
 	for name, content := range files {
-		p := filepath.Join(f.Dir(wsID), name)
+		p := filepath.Join(f.Dir(workspaceID), name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(f.Dir(wsID), 0o755); err != nil {
+	if err := os.MkdirAll(f.Dir(workspaceID), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(root, "tmp")
@@ -177,7 +177,7 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 	}
 	ropts := sandbox.Options{Instance: "daptest-" + strconv.Itoa(os.Getpid()), KillGrace: 500 * time.Millisecond}
 	if bwrap {
-		dlv = isolate(t, root, f, wsID, dlv, &ropts)
+		dlv = isolate(t, root, f, workspaceID, dlv, &ropts)
 	}
 	runner, err := sandbox.New(ropts)
 	if err != nil {
@@ -207,7 +207,7 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 			t.Error(err)
 		}
 	})
-	return &fixture{t: t, m: m, runner: runner, ws: f, wsID: wsID, tmp: tmp,
+	return &fixture{t: t, m: m, runner: runner, workspaces: f, workspaceID: workspaceID, tmp: tmp,
 		secrets: []string{root, f.goroot, f.gocache}}
 }
 
@@ -292,7 +292,7 @@ type client struct {
 // open serves a new session of the fixture's workspace.
 func (f *fixture) open() *client {
 	f.t.Helper()
-	s, err := f.m.Open("tenant1", f.wsID)
+	s, err := f.m.Open("tenant1", f.workspaceID)
 	if err != nil {
 		f.t.Fatal(err)
 	}

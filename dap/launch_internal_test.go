@@ -10,9 +10,9 @@ import (
 func launchFixture(t *testing.T) launchEnv {
 	t.Helper()
 	root := t.TempDir()
-	ws := filepath.Join(root, "ws")
+	workspaceDir := filepath.Join(root, "workspaceDir")
 	outside := filepath.Join(root, "outside")
-	for _, d := range []string{filepath.Join(ws, "sub"), filepath.Join(ws, "nested", "mod"), outside} {
+	for _, d := range []string{filepath.Join(workspaceDir, "sub"), filepath.Join(workspaceDir, "nested", "mod"), outside} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -21,21 +21,21 @@ func launchFixture(t *testing.T) launchEnv {
 		"go.mod": "module m\n", "main.go": "package main\n", "main_test.go": "package main\n",
 		"nested/mod/go.mod": "module n\n", "nested/mod/main.go": "package main\n",
 	} {
-		if err := os.WriteFile(filepath.Join(ws, name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(workspaceDir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink(outside, filepath.Join(ws, "escape")); err != nil {
+	if err := os.Symlink(outside, filepath.Join(workspaceDir, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/bin/sh", filepath.Join(ws, "sh")); err != nil {
+	if err := os.Symlink("/bin/sh", filepath.Join(workspaceDir, "sh")); err != nil {
 		t.Fatal(err)
 	}
-	pm, err := NewPathMap([]Root{{Client: WorkspaceRoot, Host: ws}, {Client: GorootRoot, Host: filepath.Join(root, "goroot")}})
+	pm, err := NewPathMap([]Root{{Client: WorkspaceRoot, Host: workspaceDir}, {Client: GorootRoot, Host: filepath.Join(root, "goroot")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return launchEnv{paths: pm, wsRoot: ws, output: filepath.Join(root, "priv", "__debug_bin")}
+	return launchEnv{paths: pm, wsRoot: workspaceDir, output: filepath.Join(root, "priv", "__debug_bin")}
 }
 
 // TestCheckLaunchRefuses covers the launch checks of DAP-01 (mode exec,
@@ -124,7 +124,7 @@ func TestCheckLaunchRefuses(t *testing.T) {
 func TestCheckLaunchAccepts(t *testing.T) {
 	t.Parallel()
 	env := launchFixture(t)
-	ws := env.wsRoot
+	workspaceDir := env.wsRoot
 	for _, tc := range []struct {
 		name                   string
 		args                   string
@@ -134,17 +134,17 @@ func TestCheckLaunchAccepts(t *testing.T) {
 		wantCwd                string
 		wantNoEnv, wantNoDebug bool
 	}{
-		{name: "workspace root", args: `{"mode":"debug","program":"/workspace"}`, mode: "debug", program: ws, dlvCwd: ws, wantNoEnv: true},
-		{name: "default mode, relative", args: `{"program":"."}`, mode: "debug", program: ws, dlvCwd: ws, wantNoEnv: true},
-		{name: "file", args: `{"program":"main.go","noDebug":true}`, mode: "debug", program: filepath.Join(ws, "main.go"), dlvCwd: ws, wantNoEnv: true, wantNoDebug: true},
-		{name: "auto test file", args: `{"mode":"auto","program":"/workspace/main_test.go"}`, mode: "test", program: ws, dlvCwd: ws, wantNoEnv: true},
-		{name: "auto main", args: `{"mode":"auto","program":"/workspace/main.go"}`, mode: "debug", program: filepath.Join(ws, "main.go"), dlvCwd: ws, wantNoEnv: true},
-		{name: "nested module", args: `{"program":"nested/mod"}`, mode: "debug", program: filepath.Join(ws, "nested", "mod"), dlvCwd: filepath.Join(ws, "nested", "mod"), wantNoEnv: true},
+		{name: "workspace root", args: `{"mode":"debug","program":"/workspace"}`, mode: "debug", program: workspaceDir, dlvCwd: workspaceDir, wantNoEnv: true},
+		{name: "default mode, relative", args: `{"program":"."}`, mode: "debug", program: workspaceDir, dlvCwd: workspaceDir, wantNoEnv: true},
+		{name: "file", args: `{"program":"main.go","noDebug":true}`, mode: "debug", program: filepath.Join(workspaceDir, "main.go"), dlvCwd: workspaceDir, wantNoEnv: true, wantNoDebug: true},
+		{name: "auto test file", args: `{"mode":"auto","program":"/workspace/main_test.go"}`, mode: "test", program: workspaceDir, dlvCwd: workspaceDir, wantNoEnv: true},
+		{name: "auto main", args: `{"mode":"auto","program":"/workspace/main.go"}`, mode: "debug", program: filepath.Join(workspaceDir, "main.go"), dlvCwd: workspaceDir, wantNoEnv: true},
+		{name: "nested module", args: `{"program":"nested/mod"}`, mode: "debug", program: filepath.Join(workspaceDir, "nested", "mod"), dlvCwd: filepath.Join(workspaceDir, "nested", "mod"), wantNoEnv: true},
 		{name: "flags and args", args: `{"program":".","buildFlags":"-tags=a,b -race -gcflags 'all=-N -l'","args":["/workspace/sub","x"],"cwd":"/workspace/sub","env":{"FOO":"1","GOMAXPROCS":"2","BAR":null}}`,
-			mode: "debug", program: ws, dlvCwd: ws, buildFlags: []string{"-tags=a,b", "-race", "-gcflags=all=-N -l"},
-			wantArgs: []string{filepath.Join(ws, "sub"), "x"}, wantCwd: filepath.Join(ws, "sub")},
-		{name: "double dash flags", args: `{"program":".","buildFlags":["--tags","x"]}`, mode: "debug", program: ws, dlvCwd: ws, buildFlags: []string{"-tags=x"}, wantNoEnv: true},
-		{name: "default backend", args: `{"program":".","backend":"default","console":"internalConsole","showLog":true}`, mode: "debug", program: ws, dlvCwd: ws, wantNoEnv: true},
+			mode: "debug", program: workspaceDir, dlvCwd: workspaceDir, buildFlags: []string{"-tags=a,b", "-race", "-gcflags=all=-N -l"},
+			wantArgs: []string{filepath.Join(workspaceDir, "sub"), "x"}, wantCwd: filepath.Join(workspaceDir, "sub")},
+		{name: "double dash flags", args: `{"program":".","buildFlags":["--tags","x"]}`, mode: "debug", program: workspaceDir, dlvCwd: workspaceDir, buildFlags: []string{"-tags=x"}, wantNoEnv: true},
+		{name: "default backend", args: `{"program":".","backend":"default","console":"internalConsole","showLog":true}`, mode: "debug", program: workspaceDir, dlvCwd: workspaceDir, wantNoEnv: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, mode, r := checkLaunch(json.RawMessage(tc.args), env)

@@ -203,36 +203,36 @@ func TestServerRealPath(t *testing.T) {
 func TestResolveInNoOracle(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
-	ws := filepath.Join(base, "ws")
-	if err := os.MkdirAll(filepath.Join(ws, "sub"), 0o755); err != nil {
+	workspaceDir := filepath.Join(base, "workspaceDir")
+	if err := os.MkdirAll(filepath.Join(workspaceDir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	exists := filepath.Join(base, "exists")
 	if err := os.WriteFile(exists, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	root, err := os.OpenRoot(ws)
+	root, err := os.OpenRoot(workspaceDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer root.Close()
 	for _, target := range []string{exists, "/nonexistent", "../exists", "../nonexistent", "sub/../../exists", "/"} {
-		link := filepath.Join(ws, "link")
+		link := filepath.Join(workspaceDir, "link")
 		_ = os.Remove(link)
 		if err := os.Symlink(target, link); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := resolveIn(root, ws, "link"); !errors.Is(err, errEscapes) {
+		if _, _, err := resolveIn(root, workspaceDir, "link"); !errors.Is(err, errEscapes) {
 			t.Errorf("link to %s: %v, want errEscapes", target, err)
 		}
 	}
-	if err := os.Symlink("sub", filepath.Join(ws, "in")); err != nil {
+	if err := os.Symlink("sub", filepath.Join(workspaceDir, "in")); err != nil {
 		t.Fatal(err)
 	}
-	if p, fi, err := resolveIn(root, ws, "in"); err != nil || p != filepath.Join(ws, "sub") || !fi.IsDir() {
+	if p, fi, err := resolveIn(root, workspaceDir, "in"); err != nil || p != filepath.Join(workspaceDir, "sub") || !fi.IsDir() {
 		t.Errorf("link inside: %q, %v", p, err)
 	}
-	if _, _, err := resolveIn(root, ws, "absent"); !errors.Is(err, os.ErrNotExist) {
+	if _, _, err := resolveIn(root, workspaceDir, "absent"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing: %v", err)
 	}
 }

@@ -246,11 +246,11 @@ func integratedTerminal(t *testing.T, bwrap bool) {
 	launch := c.send("launch", map[string]any{"mode": "debug", "program": "/workspace", "console": "integratedTerminal"})
 	ev := c.event(dap.TerminalEvent)
 	id := ev.str("body", "terminalId")
-	list := tm.List("tenant1", f.wsID)
+	list := tm.List("tenant1", f.workspaceID)
 	if id == "" || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("terminal event %v; terminals %+v", ev, list)
 	}
-	sess, err := tm.Get("tenant1", f.wsID, id)
+	sess, err := tm.Get("tenant1", f.workspaceID, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	c := open()
 	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal", "noDebug": true})
 	id := c.event(dap.TerminalEvent).str("body", "terminalId")
-	sess, err := tm.Get("tenant1", f.wsID, id)
+	sess, err := tm.Get("tenant1", f.workspaceID, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	if err := tm.Delete(ctx, "tenant1", f.wsID, id); err != nil {
+	if err := tm.Delete(ctx, "tenant1", f.workspaceID, id); err != nil {
 		t.Fatal(err)
 	}
 	c.event("terminated")
@@ -496,7 +496,7 @@ func TestStopDuringMoveToTerminal(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 		defer cancel()
-		stopped <- f.m.Stop(ctx, f.wsID)
+		stopped <- f.m.Stop(ctx, f.workspaceID)
 	}()
 	<-c.p.closed // serve is ending: it closes the client, then dlv's connection
 	close(gt.gate)
