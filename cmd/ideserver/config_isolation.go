@@ -95,11 +95,8 @@ func (n IsolationNetwork) allowPrefixes() []netip.Prefix {
 // parseAllowPrefix parses one entry of isolation.network.allow: a CIDR
 // prefix without host bits, or an address (a /32).
 func parseAllowPrefix(s string) (netip.Prefix, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		s = netip.PrefixFrom(a, a.BitLen()).String()
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
+	p, ok := parsePrefix(s)
+	if !ok {
 		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as 10.1.0.0/16 or an address", s)
 	}
 	if p.Masked() != p {

@@ -360,24 +360,35 @@ func between[T cmp.Ordered](bad func(key, format string, args ...any), key strin
 	}
 }
 
+// parsePrefix reads a configured address range: a CIDR, or a single
+// address (its /32 or /128), surrounding spaces ignored, no zone. Host
+// bits are kept; callers decide about them, about families and ranges,
+// and word the message (server.trusted_proxies, isolation.network.allow).
+func parsePrefix(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
+			return netip.Prefix{}, false
+		}
+		return netip.PrefixFrom(ip, ip.BitLen()), true
+	}
+	p, err := netip.ParsePrefix(s)
+	return p, err == nil
+}
+
 // parseProxyPrefix reads one server.trusted_proxies entry: a CIDR, or a
 // single address (its /32 or /128). A prefix of length 0 (every address)
 // is refused: trusting everyone is the same as letting every client
 // choose its address.
 func parseProxyPrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
-	var p netip.Prefix
-	if strings.Contains(s, "/") {
-		var err error
-		if p, err = netip.ParsePrefix(s); err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", s)
-		}
-	} else {
-		ip, err := netip.ParseAddr(s)
-		if err != nil || ip.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
-		}
-		p = netip.PrefixFrom(ip, ip.BitLen())
+	p, ok := parsePrefix(s)
+	switch {
+	case !ok && strings.Contains(s, "/"):
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", s)
+	case !ok:
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
 	}
 	if p.Addr().Is4In6() {
 		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
