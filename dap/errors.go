@@ -16,9 +16,6 @@ var (
 	// ErrUnavailable wraps failures to start a session (dlv missing or not
 	// built yet, dlv not connecting). It wraps bridge.ErrUnavailable.
 	ErrUnavailable = fmt.Errorf("dap: debugger %w", bridge.ErrUnavailable)
-	// ErrTerminalLimit is what a Terminals implementation wraps when the
-	// workspace or tenant has as many terminals as allowed.
-	ErrTerminalLimit = errors.New("dap: too many terminals")
 )
 
 // errDlvEnded is how the dlv pump reports that dlv closed its side.

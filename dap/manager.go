@@ -22,6 +22,10 @@ type Manager struct {
 	// returned) or was closed unserved; it enforces MaxPerWorkspace and
 	// MaxPerTenant.
 	sessions *bridge.Registry[*Session]
+
+	// peerCheckHook, set by tests only, runs before the peer check of a
+	// dlv started in a terminal.
+	peerCheckHook func()
 }
 
 // New checks opts and returns a Manager. It starts nothing.

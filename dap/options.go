@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/terminal"
 	"github.com/ideserver/ideserver/workspace"
 )
 
@@ -56,9 +57,9 @@ type Options struct {
 	StartTimeout time.Duration
 	// Terminals, when set, lets a launch with console "integratedTerminal"
 	// run dlv, and so the program, in a workspace terminal that the
-	// client attaches to for the program's stdin and output (nil: such a
-	// launch is refused).
-	Terminals Terminals
+	// client attaches to for the program's stdin and output, listed and
+	// attachable like any other (nil: such a launch is refused).
+	Terminals *terminal.Manager
 
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Logger     *slog.Logger          // nil: discard

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/terminal"
 )
 
 // clientConn is the client's side of a session: a *bridge.Conn carrying
@@ -138,7 +139,7 @@ type proxy struct {
 	// terminal when a launch asks for console "integratedTerminal".
 	dlvMu sync.Mutex
 	proc  *sandbox.Process    // the first dlv; nil once replaced
-	term  Terminal            // the terminal dlv runs in, if any
+	term  *terminal.Terminal  // the terminal dlv runs in, if any
 	conn  net.Conn            // the current dlv
 	fr    *bridge.FrameReader // conn's reader, used by pumpDlv only
 
@@ -173,7 +174,7 @@ func (p *proxy) cleanup() {
 	}
 	if term != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := term.Close(ctx); err != nil {
+		if err := p.endTerminal(ctx, term); err != nil {
 			p.log.Warn("dap: end terminal", "err", err)
 		}
 		cancel()

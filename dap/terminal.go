@@ -11,46 +11,8 @@ import (
 	godap "github.com/google/go-dap"
 
 	"github.com/ideserver/ideserver/internal/bridge"
-	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/terminal"
 )
-
-// Terminals starts programs in the workspaces' terminals: cmd/ideserver
-// adapts package terminal to it, so a terminal started here is listed and
-// attachable like any other.
-type Terminals interface {
-	// Start runs cmd in a new terminal of owner's workspace: on a PTY
-	// that is its stdin, stdout and stderr, in the workspace directory,
-	// with the user's process environment, through the sandbox with
-	// cmd's Binds and Ptrace (terminal.CreateOptions has both). Errors
-	// wrap ErrTerminalLimit at the terminal limits and never hold a host
-	// path.
-	Start(ctx context.Context, owner, workspaceID string, cmd TerminalCmd) (Terminal, error)
-}
-
-// TerminalCmd is the program Terminals.Start runs: dlv.
-type TerminalCmd struct {
-	Argv   []string       // argv[0] an absolute host path
-	Binds  []sandbox.Bind // further host paths it sees (sandbox.Cmd.Binds)
-	Ptrace bool           // it is a debugger (sandbox.Cmd.Ptrace)
-}
-
-// Terminal is a terminal started by Terminals.
-type Terminal interface {
-	// ID is the terminal's id in the terminals API.
-	ID() string
-	// Owns reports whether pid is the terminal's process or a live
-	// descendant of it (sandbox.Process.Owns): the dlv it runs, which
-	// under bubblewrap is a descendant.
-	Owns(pid int) bool
-	// UID is the host uid the terminal's processes run as
-	// (sandbox.Process.UID).
-	UID() int
-	// Done is closed when the terminal's process has ended.
-	Done() <-chan struct{}
-	// Close ends the terminal and everything started in it and returns
-	// when they are gone or ctx ends. Safe to call more than once.
-	Close(ctx context.Context) error
-}
 
 // TerminalEvent is the custom DAP event that names the terminal a launch
 // with console "integratedTerminal" runs in: body {"terminalId": ID,
@@ -64,7 +26,7 @@ const TerminalEvent = "ideserverTerminal"
 func (p *proxy) launchInTerminal() *refusal {
 	if err := p.moveToTerminal(); err != nil {
 		p.log.Warn("dap: start dlv in a terminal", "err", err)
-		if errors.Is(err, ErrTerminalLimit) {
+		if errors.Is(err, terminal.ErrLimit) {
 			return refuse(reasonTerminal, "The workspace has as many terminals as allowed: close one, or launch with console \"internalConsole\".")
 		}
 		return refuse(reasonTerminal, "The program could not be started in a terminal; try again, or launch with console \"internalConsole\".")
@@ -98,11 +60,15 @@ func (p *proxy) moveToTerminal() (err error) {
 		return err
 	}
 	defer ln.Close()
-	term, err := o.Terminals.Start(ctx, p.owner, p.workspaceID, TerminalCmd{
-		Argv:   append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
-		Binds:  p.binds(),
-		Ptrace: true,
+	info, err := o.Terminals.Create(ctx, p.owner, p.workspaceID, terminal.CreateOptions{
+		Command: append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
+		Binds:   p.binds(),
+		Ptrace:  true,
 	})
+	if err != nil {
+		return fmt.Errorf("start dlv in a terminal: %w", err)
+	}
+	term, err := o.Terminals.Get(p.owner, p.workspaceID, info.ID)
 	if err != nil {
 		return fmt.Errorf("start dlv in a terminal: %w", err)
 	}
@@ -116,11 +82,16 @@ func (p *proxy) moveToTerminal() (err error) {
 		}
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer ccancel()
-		if cerr := term.Close(cctx); cerr != nil {
+		if cerr := p.endTerminal(cctx, term); cerr != nil {
 			p.log.Warn("dap: end terminal", "err", cerr)
 		}
 	}()
-	c, err = acceptDlv(ctx, ln, term.Done(), func(c *net.UnixConn) error { return checkPeer(c, term.UID(), term.Owns) })
+	c, err = acceptDlv(ctx, ln, term.Done(), func(c *net.UnixConn) error {
+		if h := p.m.peerCheckHook; h != nil {
+			h()
+		}
+		return checkPeer(c, term.UID(), term.Owns)
+	})
 	if err != nil {
 		return err
 	}
@@ -163,4 +134,20 @@ func (p *proxy) moveToTerminal() (err error) {
 	}
 	p.log.Debug("dap: dlv runs in a terminal", "terminal_id", term.ID())
 	return nil
+}
+
+// endTerminal ends the terminal dlv runs in and waits until its processes
+// are gone or ctx ends.
+func (p *proxy) endTerminal(ctx context.Context, t *terminal.Terminal) error {
+	err := p.m.opts.Terminals.Delete(ctx, p.owner, p.workspaceID, t.ID())
+	if errors.Is(err, terminal.ErrNotFound) {
+		// Ended already, or being ended by someone else (its exit
+		// delivered, or its workspace stopped): its processes are gone
+		// once its reader is done.
+		if err := bridge.WaitClosed(ctx, t.Done()); err != nil {
+			return fmt.Errorf("end debug terminal: %w", err)
+		}
+		return nil
+	}
+	return err
 }

@@ -3,8 +3,6 @@ package dap_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,47 +17,6 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
 )
-
-// testTerminals adapts terminal.Manager to dap.Terminals, as cmd/ideserver
-// does.
-type testTerminals struct{ m *terminal.Manager }
-
-func (t testTerminals) Start(ctx context.Context, tenant, ws string, cmd dap.TerminalCmd) (dap.Terminal, error) {
-	info, err := t.m.Create(ctx, tenant, ws, terminal.CreateOptions{Command: cmd.Argv, Binds: cmd.Binds, Ptrace: cmd.Ptrace})
-	if errors.Is(err, terminal.ErrLimit) {
-		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s, err := t.m.Get(tenant, ws, info.ID)
-	if err != nil {
-		return nil, err
-	}
-	return testTerminal{m: t.m, s: s, tenant: tenant, ws: ws}, nil
-}
-
-type testTerminal struct {
-	m          *terminal.Manager
-	s          *terminal.Terminal
-	tenant, ws string
-}
-
-func (t testTerminal) ID() string            { return t.s.ID() }
-func (t testTerminal) Owns(pid int) bool     { return t.s.Owns(pid) }
-func (t testTerminal) UID() int              { return t.s.UID() }
-func (t testTerminal) Done() <-chan struct{} { return t.s.Done() }
-func (t testTerminal) Close(ctx context.Context) error {
-	if err := t.m.Delete(ctx, t.tenant, t.ws, t.s.ID()); !errors.Is(err, terminal.ErrNotFound) {
-		return err
-	}
-	select {
-	case <-t.s.Done():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // termConn is a WebSocket client of a terminal for the test: input queued
 // by type_, output collected.
@@ -171,23 +128,18 @@ func main() {
 
 // newTerminalFixture is newFixtureMode on stdinMain with a
 // terminal.Manager (maxTerms terminals per workspace; 0: its default) as the
-// manager's Terminals, through wrap when set; the terminal manager is
-// closed at cleanup.
-func newTerminalFixture(tb testing.TB, dlv string, bwrap bool, maxTerms int, wrap func(testTerminals) dap.Terminals) (*fixture, *terminal.Manager) {
+// manager's Terminals; the terminal manager is closed at cleanup.
+func newTerminalFixture(tb testing.TB, dlv string, bwrap bool, maxTerms int) (*fixture, *terminal.Manager) {
 	tb.Helper()
 	var tm *terminal.Manager
 	f := newFixtureMode(tb, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
-		func(r *sandbox.Runner, ws *fakeWorkspaces, o *dap.Options) {
+		func(r *sandbox.Runner, workspaces *fakeWorkspaces, o *dap.Options) {
 			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: ws.ProcessEnv, Dir: ws.Dir, MaxPerWorkspace: maxTerms})
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: workspaces.ProcessEnv, Dir: workspaces.Dir, MaxPerWorkspace: maxTerms})
 			if err != nil {
 				tb.Fatal(err)
 			}
-			var terms dap.Terminals = testTerminals{tm}
-			if wrap != nil {
-				terms = wrap(testTerminals{tm})
-			}
-			o.Terminals = terms
+			o.Terminals = tm
 		})
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -220,7 +172,7 @@ func TestIntegratedTerminal(t *testing.T) {
 // bubblewrap (newFixtureMode).
 func integratedTerminal(t *testing.T, bwrap bool) {
 	dlv := requireDlv(t)
-	f, tm := newTerminalFixture(t, dlv, bwrap, 1, nil)
+	f, tm := newTerminalFixture(t, dlv, bwrap, 1)
 
 	// Without supportsRunInTerminalRequest the client could not attach:
 	// refused, nothing started.
@@ -313,7 +265,7 @@ func integratedTerminal(t *testing.T, bwrap bool) {
 // refuse the launch cleanly.
 func TestIntegratedTerminalClosed(t *testing.T) {
 	dlv := requireDlv(t)
-	f, tm := newTerminalFixture(t, dlv, false, 1, nil)
+	f, tm := newTerminalFixture(t, dlv, false, 1)
 	c := f.open()
 	c.initTerminal()
 	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal"})
@@ -350,7 +302,7 @@ func TestIntegratedTerminalClosed(t *testing.T) {
 // too; deleting the terminal ends the debug session with terminated.
 func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	dlv := requireDlv(t)
-	f, tm := newTerminalFixture(t, dlv, false, 0, nil)
+	f, tm := newTerminalFixture(t, dlv, false, 0)
 	open := func() *client {
 		t.Helper()
 		c := f.open()
@@ -415,7 +367,7 @@ func BenchmarkLaunchToStopped(b *testing.B) {
 // launchToStopped is BenchmarkLaunchToStopped with dlv started directly
 // or, with bwrap, inside bubblewrap as the tenant's uid.
 func launchToStopped(b *testing.B, dlv string, bwrap bool) {
-	f, _ := newTerminalFixture(b, dlv, bwrap, 0, nil)
+	f, _ := newTerminalFixture(b, dlv, bwrap, 0)
 	for _, console := range []string{"internalConsole", "integratedTerminal"} {
 		b.Run(console, func(b *testing.B) {
 			for b.Loop() {
@@ -443,46 +395,21 @@ func launchToStopped(b *testing.B, dlv string, bwrap bool) {
 	}
 }
 
-// gatedTerminals hands out terminals whose UID (asked once dlv has dialled
-// in) waits for gate: the test stops the session in between.
-type gatedTerminals struct {
-	testTerminals
-	asked chan struct{}
-	gate  chan struct{}
-}
-
-func (g gatedTerminals) Start(ctx context.Context, tenant, ws string, cmd dap.TerminalCmd) (dap.Terminal, error) {
-	term, err := g.testTerminals.Start(ctx, tenant, ws, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return gatedTerminal{testTerminal: term.(testTerminal), asked: g.asked, gate: g.gate}, nil
-}
-
-type gatedTerminal struct {
-	testTerminal
-	asked chan struct{}
-	gate  chan struct{}
-}
-
-func (t gatedTerminal) UID() int {
-	select {
-	case t.asked <- struct{}{}:
-	default:
-	}
-	<-t.gate
-	return t.testTerminal.UID()
-}
-
 // TestStopDuringMoveToTerminal: a session stopped while its dlv moves into
 // a terminal must not adopt the new dlv (the dlv pump would follow it and
 // Serve would never return, leaving dlv running).
 func TestStopDuringMoveToTerminal(t *testing.T) {
 	dlv := requireDlv(t)
-	gt := gatedTerminals{asked: make(chan struct{}, 1), gate: make(chan struct{})}
-	f, tm := newTerminalFixture(t, dlv, false, 1, func(tt testTerminals) dap.Terminals {
-		gt.testTerminals = tt
-		return gt
+	// The peer check of the dlv in the terminal (it has dialled in) waits
+	// for gate: the test stops the session in between.
+	gt := struct{ asked, gate chan struct{} }{make(chan struct{}, 1), make(chan struct{})}
+	f, tm := newTerminalFixture(t, dlv, false, 1)
+	f.m.SetPeerCheckHook(func() {
+		select {
+		case gt.asked <- struct{}{}:
+		default:
+		}
+		<-gt.gate
 	})
 	c := f.open()
 	c.initTerminal()

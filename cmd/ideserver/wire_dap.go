@@ -12,7 +12,6 @@ import (
 	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/gotool"
 	"github.com/ideserver/ideserver/server"
-	"github.com/ideserver/ideserver/terminal"
 )
 
 // wireDAP builds the dap feature into opts: a dap.Manager running one dlv
@@ -22,10 +21,6 @@ import (
 func wireDAP(d *deps, opts *server.Options) (feature, error) {
 	c := d.cfg.DAP
 	d.tools.Prepare(gotool.Dlv())
-	var terms dap.Terminals
-	if d.terminals != nil {
-		terms = dapTerminals{d.terminals}
-	}
 	runDir, err := dapRunDir(d.cfg.Data)
 	if err != nil {
 		return feature{}, err
@@ -42,7 +37,7 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 		MaxPerWorkspace: c.MaxSessionsPerWorkspace,
 		MaxPerTenant:    c.MaxSessionsPerTenant,
 		StartTimeout:    time.Duration(c.StartTimeout),
-		Terminals:       terms,
+		Terminals:       d.terminals,
 		Registerer:      d.registerer,
 		Logger:          d.logger.With("component", "dap"),
 	})
@@ -73,48 +68,4 @@ func dapRunDir(data string) (string, error) {
 		}
 	}
 	return dir, nil
-}
-
-// dapTerminals adapts terminal.Manager to dap.Terminals.
-type dapTerminals struct{ m *terminal.Manager }
-
-func (t dapTerminals) Start(ctx context.Context, owner, workspace string, cmd dap.TerminalCmd) (dap.Terminal, error) {
-	info, err := t.m.Create(ctx, owner, workspace, terminal.CreateOptions{Command: cmd.Argv, Binds: cmd.Binds, Ptrace: cmd.Ptrace})
-	if errors.Is(err, terminal.ErrLimit) {
-		return nil, fmt.Errorf("%w: %w", dap.ErrTerminalLimit, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s, err := t.m.Get(owner, workspace, info.ID)
-	if err != nil {
-		return nil, err
-	}
-	return dapTerminal{m: t.m, s: s, owner: owner, workspace: workspace}, nil
-}
-
-// dapTerminal adapts *terminal.Terminal to dap.Terminal.
-type dapTerminal struct {
-	m                *terminal.Manager
-	s                *terminal.Terminal
-	owner, workspace string
-}
-
-func (t dapTerminal) ID() string            { return t.s.ID() }
-func (t dapTerminal) Owns(pid int) bool     { return t.s.Owns(pid) }
-func (t dapTerminal) UID() int              { return t.s.UID() }
-func (t dapTerminal) Done() <-chan struct{} { return t.s.Done() }
-func (t dapTerminal) Close(ctx context.Context) error {
-	err := t.m.Delete(ctx, t.owner, t.workspace, t.s.ID())
-	if errors.Is(err, terminal.ErrNotFound) {
-		// Ended already, or being ended by someone else: its processes
-		// are gone once its reader is done.
-		select {
-		case <-t.s.Done():
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("end debug terminal: %w", ctx.Err())
-		}
-	}
-	return err
 }
