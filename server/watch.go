@@ -13,13 +13,13 @@ import (
 // {"type","path"} until either side closes.
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 	o := owner(r)
-	id := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, id); err != nil {
+	workspaceID := r.PathValue("ws")
+	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
 		return err
 	}
 	// Subscribe before the upgrade, so every change after the client sees
 	// the handshake complete is reported.
-	sub, err := s.opts.Watchers.Subscribe(r.Context(), id, s.opts.Workspaces.Dir(id))
+	sub, err := s.opts.Watchers.Subscribe(r.Context(), workspaceID, s.opts.Workspaces.Dir(workspaceID))
 	if err != nil {
 		return err
 	}
