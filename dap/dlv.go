@@ -43,8 +43,8 @@ func (p *proxy) start(ctx context.Context) error {
 	if p.dir, err = p.makeSessionDir(); err != nil {
 		return err
 	}
-	viewPath := o.Runner.Viewer(owner, workspaceID) // one View for the session
-	p.view = newToolView(o.Runner.Isolation() == sandbox.IsolationBwrap,
+	viewPath := o.Runner.Viewer(owner, workspaceID) // one sandbox view for the session
+	p.procPaths = newProcessPaths(o.Runner.Isolation() == sandbox.IsolationBwrap,
 		map[string]string{p.dir: SessionTarget, wsDir: viewPath(wsDir)}, viewPath)
 	roots := []Root{{Client: WorkspaceRoot, Host: wsDir}}
 	if goroot := envValue(env, "GOROOT"); goroot != "" {
@@ -63,7 +63,7 @@ func (p *proxy) start(ctx context.Context) error {
 	if p.paths, err = NewPathMap(roots); err != nil {
 		return err
 	}
-	if p.tpaths, err = NewPathMap(p.view.toolRoots(roots)); err != nil {
+	if p.dlvPaths, err = NewPathMap(p.procPaths.processRoots(roots)); err != nil {
 		return err
 	}
 
@@ -85,7 +85,7 @@ func (p *proxy) start(ctx context.Context) error {
 		Owner:     owner,
 		Workspace: workspaceID,
 		Path:      dlv,
-		Args:      dlvArgs(p.view.path(sock)),
+		Args:      dlvArgs(p.procPaths.path(sock)),
 		Env:       env,
 		Dir:       p.wsRoot,
 		Stdout:    &logWriter{log: p.log, stream: "stdout"},
@@ -219,7 +219,7 @@ func (l *dlvListener) Close() error {
 // first.
 func (p *proxy) listenDlv(name string) (*dlvListener, string, error) {
 	sock := filepath.Join(p.dir, name)
-	if len(p.view.path(sock)) > maxSocketPath {
+	if len(p.procPaths.path(sock)) > maxSocketPath {
 		// Only without isolation, where dlv dials the host path.
 		return nil, "", fmt.Errorf("%w: the session directory's path is too long for a socket address; use a shorter data directory", ErrUnavailable)
 	}

@@ -12,12 +12,12 @@ import (
 // launchEnv is what checking a launch needs to know of the session.
 type launchEnv struct {
 	paths *PathMap // client ↔ host: paths are checked on the host
-	// tpaths and tool map to dlv's view what is forwarded (the identity
+	// dlvPaths and tool map to dlv's process paths what is forwarded (the identity
 	// and paths when nil, as with IsolationNone).
-	tpaths *PathMap
-	tool   func(host string) string
-	wsRoot string // the workspace's host directory, symlinks resolved
-	output string // host path of the binary dlv builds
+	dlvPaths *PathMap
+	tool     func(host string) string
+	wsRoot   string // the workspace's host directory, symlinks resolved
+	output   string // host path of the binary dlv builds
 	// terminal: console "integratedTerminal" is possible (the server has
 	// terminals and the client said supportsRunInTerminalRequest). The
 	// launch then gets outputMode "local": the caller runs dlv in a
@@ -55,16 +55,16 @@ var (
 )
 
 // checkLaunch validates the arguments of a launch request and returns the
-// arguments to forward, with program, cwd and args mapped to dlv's view
-// (env.tool, env.tpaths; the host paths checked) and
+// arguments to forward, with program, cwd and args mapped to dlv's process paths
+// (env.tool, env.dlvPaths; the host paths checked) and
 // dlvCwd, output and outputMode set by the proxy (outputMode "local"
 // exactly when the launch asked for console "integratedTerminal", which
 // env.terminal allows). Unknown keys are dropped.
 // It also returns the effective mode, "debug" or "test" ("auto" resolved),
 // for metrics.
 func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *refusal) {
-	if env.tpaths == nil {
-		env.tpaths = env.paths
+	if env.dlvPaths == nil {
+		env.dlvPaths = env.paths
 	}
 	if env.tool == nil {
 		env.tool = func(h string) string { return h }
@@ -197,7 +197,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 				return nil, "", refuse(reasonMalformed, "args must be a list of strings.")
 			}
 		}
-		mapped, _ := env.tpaths.rewriteToHost(list, false)
+		mapped, _ := env.dlvPaths.rewriteToHost(list, false)
 		out["args"] = mapped
 	}
 

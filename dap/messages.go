@@ -108,7 +108,7 @@ func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 	}
 	if h.Command == "launch" {
 		args, mode, r := checkLaunch(h.Arguments, launchEnv{
-			paths: p.paths, tpaths: p.tpaths, tool: p.view.path,
+			paths: p.paths, dlvPaths: p.dlvPaths, tool: p.procPaths.path,
 			wsRoot: p.wsRoot, output: filepath.Join(p.dir, "__debug_bin"),
 			terminal: p.m.opts.Terminals != nil && p.runInTerminal.Load(),
 		})
@@ -129,7 +129,7 @@ func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 		return mustEncode(obj), nil
 	}
 	if a, ok := obj["arguments"]; ok {
-		na, err := p.tpaths.rewriteToHost(a, false)
+		na, err := p.dlvPaths.rewriteToHost(a, false)
 		if err != nil {
 			return nil, refuse(reasonPath, "A source path in this request is outside the workspace, /goroot and /gomodcache.")
 		}
@@ -168,7 +168,7 @@ func (p *proxy) fromDlv(msg []byte) (fwd, reply []byte) {
 	if h.Type == "response" && h.Command == "initialize" {
 		msg = withoutRestart(msg)
 	}
-	out, err := p.tpaths.MessageToClient(msg)
+	out, err := p.dlvPaths.MessageToClient(msg)
 	if err != nil {
 		p.log.Warn("dap: dropped message from dlv", "err", err)
 		return nil, nil

@@ -32,7 +32,7 @@ type Root struct {
 	Hidden bool
 }
 
-// PathMap rewrites paths between the client's view and the host. It is
+// PathMap rewrites paths between client paths and host (or process) paths. It is
 // immutable and safe for concurrent use.
 type PathMap struct {
 	roots []Root    // in the order given; ToHost uses the non-hidden ones

@@ -127,12 +127,12 @@ type proxy struct {
 	owner       string          // the user's owner key: dlv runs as it
 	workspaceID string
 
-	dir     string    // private 0700 directory
-	paths   *PathMap  // client ↔ host, for checking launch paths
-	tpaths  *PathMap  // client ↔ dlv's view (paths with IsolationNone)
-	view    *toolView // host → dlv's view
-	wsRoot  string
-	dlvPath string
+	dir       string        // private 0700 directory
+	paths     *PathMap      // client ↔ host paths, for checking launch paths
+	dlvPaths  *PathMap      // client ↔ process paths (dlv's)
+	procPaths *processPaths // host → process paths
+	wsRoot    string
+	dlvPath   string
 
 	// dlvMu serialises writes to dlv and guards the current dlv: the
 	// first one, started by start, is replaced by one running in a

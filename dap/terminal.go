@@ -61,7 +61,7 @@ func (p *proxy) moveToTerminal() (err error) {
 	}
 	defer ln.Close()
 	info, err := o.Terminals.Create(ctx, p.owner, p.workspaceID, terminal.CreateOptions{
-		Command: append([]string{p.dlvPath}, dlvArgs(p.view.path(sock))...),
+		Command: append([]string{p.dlvPath}, dlvArgs(p.procPaths.path(sock))...),
 		Binds:   p.binds(),
 		Ptrace:  true,
 	})

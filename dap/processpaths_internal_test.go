@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestToolView: the identity without isolation; under bubblewrap the
+// TestProcessPaths: the identity without isolation; under bubblewrap the
 // session directory and the workspace map to their targets, the rest to
-// the runner's view, and the tool PathMap turns dlv's paths, and host
+// the runner's ViewPath, and the process PathMap turns dlv's paths, and host
 // paths that still turn up, into client paths.
-func TestToolView(t *testing.T) {
+func TestProcessPaths(t *testing.T) {
 	t.Parallel()
 	dirs := map[string]string{"/srv/tmp/dap-1": SessionTarget, "/srv/ws/ws1": "/workspace"}
 	fallback := func(h string) string {
@@ -18,10 +18,10 @@ func TestToolView(t *testing.T) {
 		}
 		return h
 	}
-	if v := newToolView(false, dirs, fallback); v.path("/srv/ws/ws1/main.go") != "/srv/ws/ws1/main.go" {
+	if v := newProcessPaths(false, dirs, fallback); v.path("/srv/ws/ws1/main.go") != "/srv/ws/ws1/main.go" {
 		t.Errorf("no isolation: %q", v.path("/srv/ws/ws1/main.go"))
 	}
-	v := newToolView(true, dirs, fallback)
+	v := newProcessPaths(true, dirs, fallback)
 	for in, want := range map[string]string{
 		"/srv/tmp/dap-1/dlv.sock":  SessionTarget + "/dlv.sock",
 		"/srv/ws/ws1":              "/workspace",
@@ -34,7 +34,7 @@ func TestToolView(t *testing.T) {
 			t.Errorf("path(%q) = %q, want %q", in, got, want)
 		}
 	}
-	pm, err := NewPathMap(v.toolRoots([]Root{
+	pm, err := NewPathMap(v.processRoots([]Root{
 		{Client: WorkspaceRoot, Host: "/srv/ws/ws1"},
 		{Client: GorootRoot, Host: "/usr/local/go"},
 		{Client: "/tmp/debug", Host: "/srv/tmp/dap-1", Hidden: true},

@@ -10,28 +10,29 @@ import (
 // bubblewrap isolation. With IsolationNone dlv sees the host directory.
 const SessionTarget = "/ideserver-dap"
 
-// toolView translates host paths into the paths dlv sees: unchanged when
-// dlv runs directly; under bubblewrap the session directory becomes
-// SessionTarget, the workspace (also by its symlink-resolved path) its
-// view, and anything else what the runner's ViewPath makes of it. It is
-// immutable after newToolView.
-type toolView struct {
-	pairs    []hostMap           // host directory → tool directory, longest host first
+// processPaths translates host paths into process paths, the paths dlv
+// sees in its sandbox view: unchanged when dlv runs directly; under
+// bubblewrap the session directory becomes SessionTarget, the workspace
+// (also by its symlink-resolved path) its target in the view, and anything
+// else what the runner's ViewPath makes of it. It is immutable after
+// newProcessPaths.
+type processPaths struct {
+	pairs    []hostMap           // host directory → process directory, longest host first
 	fallback func(string) string // Runner.ViewPath of the session; nil: identity
 }
 
-// newToolView returns the view for dirs (host directory → tool directory).
-// isolated false gives the identity.
-func newToolView(isolated bool, dirs map[string]string, fallback func(string) string) *toolView {
-	v := &toolView{}
+// newProcessPaths returns the translation of dirs (host directory →
+// process directory). isolated false gives the identity.
+func newProcessPaths(isolated bool, dirs map[string]string, fallback func(string) string) *processPaths {
+	v := &processPaths{}
 	if !isolated {
 		return v
 	}
 	v.fallback = fallback
-	for host, tool := range dirs {
-		v.pairs = append(v.pairs, hostMap{host: host, client: tool})
+	for host, proc := range dirs {
+		v.pairs = append(v.pairs, hostMap{host: host, client: proc})
 		if real, ok := serverRealPath(host); ok && real != host {
-			v.pairs = append(v.pairs, hostMap{host: real, client: tool})
+			v.pairs = append(v.pairs, hostMap{host: real, client: proc})
 		}
 	}
 	slices.SortStableFunc(v.pairs, func(a, b hostMap) int {
@@ -44,10 +45,10 @@ func newToolView(isolated bool, dirs map[string]string, fallback func(string) st
 }
 
 // identity reports whether dlv sees host paths.
-func (v *toolView) identity() bool { return v.fallback == nil && len(v.pairs) == 0 }
+func (v *processPaths) identity() bool { return v.fallback == nil && len(v.pairs) == 0 }
 
 // path returns the host path p as dlv sees it.
-func (v *toolView) path(p string) string {
+func (v *processPaths) path(p string) string {
 	if v.identity() {
 		return p
 	}
@@ -65,11 +66,11 @@ func (v *toolView) path(p string) string {
 	return p
 }
 
-// toolRoots returns roots with every Host in dlv's view. Where that
+// processRoots returns roots with every Host a process path. Where that
 // differs from the host path, the host path is kept as a hidden root of the
 // same client path, so that a host path that still turns up in a message
 // is rewritten too.
-func (v *toolView) toolRoots(roots []Root) []Root {
+func (v *processPaths) processRoots(roots []Root) []Root {
 	if v.identity() {
 		return roots
 	}
