@@ -45,25 +45,25 @@ func (p *proxy) start(ctx context.Context) error {
 	}
 	viewPath := o.Runner.Viewer(owner, workspaceID) // one sandbox view for the session
 	p.procPaths = newProcessPaths(o.Runner.Isolation() == sandbox.IsolationBwrap,
-		map[string]string{p.dir: SessionTarget, wsDir: viewPath(wsDir)}, viewPath)
-	roots := []Root{{Client: WorkspaceRoot, Host: wsDir}}
+		map[string]string{p.dir: sessionTarget, wsDir: viewPath(wsDir)}, viewPath)
+	roots := []pathRoot{{Client: workspaceRoot, Host: wsDir}}
 	if goroot := envValue(env, "GOROOT"); goroot != "" {
-		roots = append(roots, Root{Client: GorootRoot, Host: goroot})
+		roots = append(roots, pathRoot{Client: gorootRoot, Host: goroot})
 	}
 	roots = append(roots,
-		Root{Client: GomodcacheRoot, Host: td.GoModCache},
-		Root{Client: "/tmp/debug", Host: p.dir, Hidden: true},
-		Root{Client: "/home", Host: td.Home, Hidden: true},
-		Root{Client: "/gopath", Host: td.GoPath, Hidden: true},
-		Root{Client: "/gocache", Host: td.GoCache, Hidden: true},
+		pathRoot{Client: gomodcacheRoot, Host: td.GoModCache},
+		pathRoot{Client: "/tmp/debug", Host: p.dir, Hidden: true},
+		pathRoot{Client: "/home", Host: td.Home, Hidden: true},
+		pathRoot{Client: "/gopath", Host: td.GoPath, Hidden: true},
+		pathRoot{Client: "/gocache", Host: td.GoCache, Hidden: true},
 	)
 	for _, h := range o.HiddenDirs {
-		roots = append(roots, Root{Client: "/ideserver", Host: h, Hidden: true})
+		roots = append(roots, pathRoot{Client: "/ideserver", Host: h, Hidden: true})
 	}
-	if p.paths, err = NewPathMap(roots); err != nil {
+	if p.paths, err = newPathMap(roots); err != nil {
 		return err
 	}
-	if p.dlvPaths, err = NewPathMap(p.procPaths.processRoots(roots)); err != nil {
+	if p.dlvPaths, err = newPathMap(p.procPaths.processRoots(roots)); err != nil {
 		return err
 	}
 
@@ -245,7 +245,7 @@ func (p *proxy) listenDlv(name string) (*dlvListener, string, error) {
 	return l, sock, nil
 }
 
-// binds makes the session directory visible to dlv at SessionTarget.
+// binds makes the session directory visible to dlv at sessionTarget.
 func (p *proxy) binds() []sandbox.Bind {
-	return []sandbox.Bind{{Host: p.dir, Target: SessionTarget}}
+	return []sandbox.Bind{{Host: p.dir, Target: sessionTarget}}
 }

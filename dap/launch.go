@@ -11,10 +11,10 @@ import (
 
 // launchEnv is what checking a launch needs to know of the session.
 type launchEnv struct {
-	paths *PathMap // client ↔ host: paths are checked on the host
+	paths *pathMap // client ↔ host: paths are checked on the host
 	// dlvPaths and tool map to dlv's process paths what is forwarded (the identity
 	// and paths when nil, as with IsolationNone).
-	dlvPaths *PathMap
+	dlvPaths *pathMap
 	tool     func(host string) string
 	wsRoot   string // the workspace's host directory, symlinks resolved
 	output   string // host path of the binary dlv builds
@@ -240,10 +240,10 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 func workspacePath(env launchEnv, root *os.Root, p, what string) (string, os.FileInfo, *refusal) {
 	host, r, err := env.paths.ToHost(p)
 	var rel string
-	if err == nil && r == WorkspaceRoot {
-		rel, err = filepath.Rel(env.paths.hostOf(WorkspaceRoot), host)
+	if err == nil && r == workspaceRoot {
+		rel, err = filepath.Rel(env.paths.hostOf(workspaceRoot), host)
 	}
-	if err != nil || r != WorkspaceRoot || !filepath.IsLocal(rel) && rel != "." {
+	if err != nil || r != workspaceRoot || !filepath.IsLocal(rel) && rel != "." {
 		return "", nil, refuse(reasonPath, "%s %q is outside the workspace: use a path under /workspace or relative to it.", what, p)
 	}
 	real, fi, err := resolveIn(root, env.wsRoot, rel)

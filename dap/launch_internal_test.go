@@ -31,7 +31,7 @@ func launchFixture(t *testing.T) launchEnv {
 	if err := os.Symlink("/bin/sh", filepath.Join(workspaceDir, "sh")); err != nil {
 		t.Fatal(err)
 	}
-	pm, err := NewPathMap([]Root{{Client: WorkspaceRoot, Host: workspaceDir}, {Client: GorootRoot, Host: filepath.Join(root, "goroot")}})
+	pm, err := newPathMap([]pathRoot{{Client: workspaceRoot, Host: workspaceDir}, {Client: gorootRoot, Host: filepath.Join(root, "goroot")}})
 	if err != nil {
 		t.Fatal(err)
 	}

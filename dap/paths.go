@@ -11,18 +11,18 @@ import (
 	"strings"
 )
 
-// ErrOutside is returned for a client path outside every client root.
-var ErrOutside = errors.New("dap: path outside the workspace")
+// errOutside is returned for a client path outside every client root.
+var errOutside = errors.New("dap: path outside the workspace")
 
 // Client roots every session shows.
 const (
-	WorkspaceRoot  = "/workspace"
-	GorootRoot     = "/goroot"
-	GomodcacheRoot = "/gomodcache"
+	workspaceRoot  = "/workspace"
+	gorootRoot     = "/goroot"
+	gomodcacheRoot = "/gomodcache"
 )
 
-// Root maps a directory as the client sees it to a host directory.
-type Root struct {
+// pathRoot maps a directory as the client sees it to a host directory.
+type pathRoot struct {
 	Client string // absolute slash path, e.g. "/workspace"
 	Host   string // absolute host directory
 	// Hidden roots are rewritten towards the client only: a client path
@@ -32,22 +32,22 @@ type Root struct {
 	Hidden bool
 }
 
-// PathMap rewrites paths between client paths and host (or process) paths. It is
-// immutable and safe for concurrent use.
-type PathMap struct {
-	roots []Root    // in the order given; ToHost uses the non-hidden ones
-	pairs []hostMap // host prefix (and symlink-resolved aliases) → client, longest host first
+// pathMap rewrites paths between client paths and host (or process)
+// paths. It is immutable and safe for concurrent use.
+type pathMap struct {
+	roots []pathRoot // in the order given; ToHost uses the non-hidden ones
+	pairs []hostMap  // host prefix (and symlink-resolved aliases) → client, longest host first
 }
 
 type hostMap struct {
 	host, client string
 }
 
-// NewPathMap returns a map of roots. Host directories are cleaned and made
+// newPathMap returns a map of roots. Host directories are cleaned and made
 // absolute; their symlink-resolved forms are rewritten too. A root of "/"
 // or a relative client root is an error.
-func NewPathMap(roots []Root) (*PathMap, error) {
-	m := &PathMap{}
+func newPathMap(roots []pathRoot) (*pathMap, error) {
+	m := &pathMap{}
 	for _, r := range roots {
 		if !path.IsAbs(r.Client) || path.Clean(r.Client) != r.Client || r.Client == "/" {
 			return nil, fmt.Errorf("dap: client root %q must be a clean absolute path", r.Client)
@@ -76,15 +76,15 @@ func NewPathMap(roots []Root) (*PathMap, error) {
 // ToHost maps a client path to a host path: an absolute path under a
 // non-hidden root, or a relative path (taken relative to the first root,
 // the workspace). It returns the host path and the client root it is
-// under, or an error wrapping ErrOutside. It does not resolve symlinks.
-func (m *PathMap) ToHost(p string) (host, root string, err error) {
+// under, or an error wrapping errOutside. It does not resolve symlinks.
+func (m *pathMap) ToHost(p string) (host, root string, err error) {
 	if p == "" || strings.ContainsAny(p, "\x00\\") || strings.HasPrefix(p, "file:") {
-		return "", "", fmt.Errorf("%w: %q", ErrOutside, p)
+		return "", "", fmt.Errorf("%w: %q", errOutside, p)
 	}
 	clean := path.Clean(p)
 	if !path.IsAbs(clean) {
 		if len(m.roots) == 0 || (clean != "." && !filepath.IsLocal(clean)) {
-			return "", "", fmt.Errorf("%w: %q", ErrOutside, p)
+			return "", "", fmt.Errorf("%w: %q", errOutside, p)
 		}
 		clean = path.Join(m.roots[0].Client, clean)
 	}
@@ -96,12 +96,12 @@ func (m *PathMap) ToHost(p string) (host, root string, err error) {
 			return filepath.Join(r.Host, filepath.FromSlash(rel)), r.Client, nil
 		}
 	}
-	return "", "", fmt.Errorf("%w: %q", ErrOutside, p)
+	return "", "", fmt.Errorf("%w: %q", errOutside, p)
 }
 
 // hostOf returns the host directory of the client root named client, or
 // "".
-func (m *PathMap) hostOf(client string) string {
+func (m *pathMap) hostOf(client string) string {
 	for _, r := range m.roots {
 		if r.Client == client {
 			return r.Host
@@ -126,7 +126,7 @@ func under(p, root string) (string, bool) {
 // path, or after "file://", and ending at the end of s or before '/' or
 // another byte that cannot continue a file name) with its client root. The rest of that path
 // is copied unchanged; text between paths is copied unchanged.
-func (m *PathMap) ToClient(s string) string {
+func (m *pathMap) ToClient(s string) string {
 	var b strings.Builder
 	i, copied := 0, 0
 	for i < len(s) {
@@ -186,7 +186,7 @@ func nameByte(c byte) bool {
 }
 
 // underClientRoot reports whether a client path lies under one of the roots.
-func (m *PathMap) underClientRoot(p string) bool {
+func (m *pathMap) underClientRoot(p string) bool {
 	for _, r := range m.roots {
 		if _, ok := under(path.Clean(p), r.Client); ok {
 			return true
@@ -200,7 +200,7 @@ func (m *PathMap) underClientRoot(p string) bool {
 // is still an absolute path outside the client roots (a system library,
 // say) is emptied. Keys are left alone. The result is compact JSON with
 // HTML-significant characters escaped.
-func (m *PathMap) MessageToClient(msg []byte) ([]byte, error) {
+func (m *pathMap) MessageToClient(msg []byte) ([]byte, error) {
 	v, err := decodeJSON(msg)
 	if err != nil {
 		return nil, err
@@ -209,7 +209,7 @@ func (m *PathMap) MessageToClient(msg []byte) ([]byte, error) {
 	return encodeJSON(v)
 }
 
-func (m *PathMap) walkToClient(v any, key string) any {
+func (m *pathMap) walkToClient(v any, key string) any {
 	switch x := v.(type) {
 	case string:
 		s := m.ToClient(x)
@@ -233,10 +233,10 @@ func (m *PathMap) walkToClient(v any, key string) any {
 
 // rewriteToHost rewrites a decoded client value in place. isSource says v
 // is a DAP Source (the value of a "source" key, or an element of
-// "sources"): its "path" must map to a host path, else ErrOutside. Any
+// "sources"): its "path" must map to a host path, else errOutside. Any
 // other string that is a clean client path under a root is mapped to the
 // host; everything else is left alone.
-func (m *PathMap) rewriteToHost(v any, isSource bool) (any, error) {
+func (m *pathMap) rewriteToHost(v any, isSource bool) (any, error) {
 	switch x := v.(type) {
 	case string:
 		if strings.HasPrefix(x, "/") && path.Clean(x) == x {
@@ -250,7 +250,7 @@ func (m *PathMap) rewriteToHost(v any, isSource bool) (any, error) {
 			if isSource && k == "path" {
 				s, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%w: source path is not a string", ErrOutside)
+					return nil, fmt.Errorf("%w: source path is not a string", errOutside)
 				}
 				h, _, err := m.ToHost(s)
 				if err != nil {

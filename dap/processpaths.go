@@ -5,14 +5,14 @@ import (
 	"strings"
 )
 
-// SessionTarget is where a session's private directory (the socket dlv
+// sessionTarget is where a session's private directory (the socket dlv
 // dials and the debug binary it builds) appears inside the sandbox under
 // bubblewrap isolation. With IsolationNone dlv sees the host directory.
-const SessionTarget = "/ideserver-dap"
+const sessionTarget = "/ideserver-dap"
 
 // processPaths translates host paths into process paths, the paths dlv
 // sees in its sandbox view: unchanged when dlv runs directly; under
-// bubblewrap the session directory becomes SessionTarget, the workspace
+// bubblewrap the session directory becomes sessionTarget, the workspace
 // (also by its symlink-resolved path) its target in the view, and anything
 // else what the runner's ViewPath makes of it. It is immutable after
 // newProcessPaths.
@@ -70,20 +70,20 @@ func (v *processPaths) path(p string) string {
 // differs from the host path, the host path is kept as a hidden root of the
 // same client path, so that a host path that still turns up in a message
 // is rewritten too.
-func (v *processPaths) processRoots(roots []Root) []Root {
+func (v *processPaths) processRoots(roots []pathRoot) []pathRoot {
 	if v.identity() {
 		return roots
 	}
-	out := make([]Root, 0, 2*len(roots))
-	var aliases []Root
+	out := make([]pathRoot, 0, 2*len(roots))
+	var aliases []pathRoot
 	for _, r := range roots {
 		t := v.path(r.Host)
 		if t == r.Host {
 			out = append(out, r)
 			continue
 		}
-		out = append(out, Root{Client: r.Client, Host: t, Hidden: r.Hidden})
-		aliases = append(aliases, Root{Client: r.Client, Host: r.Host, Hidden: true})
+		out = append(out, pathRoot{Client: r.Client, Host: t, Hidden: r.Hidden})
+		aliases = append(aliases, pathRoot{Client: r.Client, Host: r.Host, Hidden: true})
 	}
 	return append(out, aliases...)
 }

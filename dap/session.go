@@ -128,8 +128,8 @@ type proxy struct {
 	workspaceID string
 
 	dir       string        // private 0700 directory
-	paths     *PathMap      // client ↔ host paths, for checking launch paths
-	dlvPaths  *PathMap      // client ↔ process paths (dlv's)
+	paths     *pathMap      // client ↔ host paths, for checking launch paths
+	dlvPaths  *pathMap      // client ↔ process paths (dlv's)
 	procPaths *processPaths // host → process paths
 	wsRoot    string
 	dlvPath   string
