@@ -19,17 +19,17 @@ import (
 func (p *proxy) start(ctx context.Context) error {
 	o := &p.m.opts
 	owner, workspaceID := p.owner, p.workspaceID
-	wsDir, err := filepath.Abs(o.Workspaces.Dir(workspaceID))
+	workspaceDir, err := filepath.Abs(o.Workspaces.Dir(workspaceID))
 	if err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
 	}
 	// The server's own symlinks only (the data directory's path), by
 	// descriptors: nothing a tenant made is followed (SBX-12).
-	real, ok := serverRealPath(wsDir)
+	real, ok := serverRealPath(workspaceDir)
 	if !ok {
 		return errors.New("workspace directory: cannot be resolved")
 	}
-	p.wsRoot = real
+	p.workspaceReal = real
 	env, err := o.Workspaces.ProcessEnv(owner)
 	if err != nil {
 		return fmt.Errorf("user environment: %w", err)
@@ -45,8 +45,8 @@ func (p *proxy) start(ctx context.Context) error {
 	}
 	viewPath := o.Runner.Viewer(owner, workspaceID) // one sandbox view for the session
 	p.procPaths = newProcessPaths(o.Runner.Isolation() == sandbox.IsolationBwrap,
-		map[string]string{p.dir: sessionTarget, wsDir: viewPath(wsDir)}, viewPath)
-	roots := []pathRoot{{Client: workspaceRoot, Host: wsDir}}
+		map[string]string{p.dir: sessionTarget, workspaceDir: viewPath(workspaceDir)}, viewPath)
+	roots := []pathRoot{{Client: workspaceRoot, Host: workspaceDir}}
 	if goroot := envValue(env, "GOROOT"); goroot != "" {
 		roots = append(roots, pathRoot{Client: gorootRoot, Host: goroot})
 	}
@@ -87,7 +87,7 @@ func (p *proxy) start(ctx context.Context) error {
 		Path:      dlv,
 		Args:      dlvArgs(p.procPaths.path(sock)),
 		Env:       env,
-		Dir:       p.wsRoot,
+		Dir:       p.workspaceReal,
 		Stdout:    &logWriter{log: p.log, stream: "stdout"},
 		Stderr:    &logWriter{log: p.log, stream: "stderr"},
 		Binds:     p.binds(),

@@ -14,10 +14,10 @@ type launchEnv struct {
 	paths *pathMap // client ↔ host: paths are checked on the host
 	// dlvPaths and tool map to dlv's process paths what is forwarded (the identity
 	// and paths when nil, as with IsolationNone).
-	dlvPaths *pathMap
-	tool     func(host string) string
-	wsRoot   string // the workspace's host directory, symlinks resolved
-	output   string // host path of the binary dlv builds
+	dlvPaths      *pathMap
+	tool          func(host string) string
+	workspaceReal string // the workspace's host directory, symlinks resolved
+	output        string // host path of the binary dlv builds
 	// terminal: console "integratedTerminal" is possible (the server has
 	// terminals and the client said supportsRunInTerminalRequest). The
 	// launch then gets outputMode "local": the caller runs dlv in a
@@ -147,7 +147,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 	}
 	// Paths are resolved inside the workspace's root only: what a
 	// symlink outside points at is never looked at (SBX-12).
-	root, err := os.OpenRoot(env.wsRoot)
+	root, err := os.OpenRoot(env.workspaceReal)
 	if err != nil {
 		return nil, "", refuse(reasonPath, "The workspace cannot be opened.")
 	}
@@ -221,7 +221,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 
-	out["dlvCwd"] = env.tool(moduleDir(root, pkgDir, env.wsRoot))
+	out["dlvCwd"] = env.tool(moduleDir(root, pkgDir, env.workspaceReal))
 	out["output"] = env.tool(env.output)
 	out["outputMode"] = "remote"
 	if inTerminal {
@@ -246,7 +246,7 @@ func workspacePath(env launchEnv, root *os.Root, p, what string) (string, os.Fil
 	if err != nil || r != workspaceRoot || !filepath.IsLocal(rel) && rel != "." {
 		return "", nil, refuse(reasonPath, "%s %q is outside the workspace: use a path under /workspace or relative to it.", what, p)
 	}
-	real, fi, err := resolveIn(root, env.wsRoot, rel)
+	real, fi, err := resolveIn(root, env.workspaceReal, rel)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return "", nil, refuse(reasonPath, "%s %q does not exist in the workspace.", what, p)

@@ -35,7 +35,7 @@ func launchFixture(t *testing.T) launchEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return launchEnv{paths: pm, wsRoot: workspaceDir, output: filepath.Join(root, "priv", "__debug_bin")}
+	return launchEnv{paths: pm, workspaceReal: workspaceDir, output: filepath.Join(root, "priv", "__debug_bin")}
 }
 
 // TestCheckLaunchRefuses covers the launch checks of DAP-01 (mode exec,
@@ -124,7 +124,7 @@ func TestCheckLaunchRefuses(t *testing.T) {
 func TestCheckLaunchAccepts(t *testing.T) {
 	t.Parallel()
 	env := launchFixture(t)
-	workspaceDir := env.wsRoot
+	workspaceDir := env.workspaceReal
 	for _, tc := range []struct {
 		name                   string
 		args                   string

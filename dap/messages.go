@@ -109,7 +109,7 @@ func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 	if h.Command == "launch" {
 		args, mode, r := checkLaunch(h.Arguments, launchEnv{
 			paths: p.paths, dlvPaths: p.dlvPaths, tool: p.procPaths.path,
-			wsRoot: p.wsRoot, output: filepath.Join(p.dir, "__debug_bin"),
+			workspaceReal: p.workspaceReal, output: filepath.Join(p.dir, "__debug_bin"),
 			terminal: p.m.opts.Terminals != nil && p.runInTerminal.Load(),
 		})
 		if r != nil {

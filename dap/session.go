@@ -127,12 +127,12 @@ type proxy struct {
 	owner       string          // the user's owner key: dlv runs as it
 	workspaceID string
 
-	dir       string        // private 0700 directory
-	paths     *pathMap      // client ↔ host paths, for checking launch paths
-	dlvPaths  *pathMap      // client ↔ process paths (dlv's)
-	procPaths *processPaths // host → process paths
-	wsRoot    string
-	dlvPath   string
+	dir           string        // private 0700 directory
+	paths         *pathMap      // client ↔ host paths, for checking launch paths
+	dlvPaths      *pathMap      // client ↔ process paths (dlv's)
+	procPaths     *processPaths // host → process paths
+	workspaceReal string
+	dlvPath       string
 
 	// dlvMu serialises writes to dlv and guards the current dlv: the
 	// first one, started by start, is replaced by one running in a
