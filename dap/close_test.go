@@ -2,10 +2,15 @@ package dap_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/bridge"
@@ -81,4 +86,79 @@ func TestStopClosesWithCause(t *testing.T) {
 	if _, err := f.m.Open("tenant1", f.workspaceID); !errors.Is(err, dap.ErrClosed) || !errors.Is(err, bridge.ErrClosed) {
 		t.Errorf("Open after Close: %v, want ErrClosed", err)
 	}
+}
+
+// TestServeWebSocket serves a session over a real WebSocket, as package
+// server does: text frames carry DAP messages both ways, and a binary
+// frame ends the session with 1003 and leaves nothing behind.
+func TestServeWebSocket(t *testing.T) {
+	dlv := requireDlv(t)
+	f := newFixture(t, dlv, map[string]string{"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloMain})
+	served := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := f.m.Open("tenant1", f.workspaceID)
+		if err != nil {
+			served <- err
+			return
+		}
+		defer s.Close()
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			served <- err
+			return
+		}
+		c := bridge.NewConn(ws, 0)
+		err = s.Serve(r.Context(), c)
+		c.CloseWith(bridge.CloseCode(err))
+		served <- err
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(waitLong))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"go","pathFormat":"path"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		typ, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("before the initialize response: %v", err)
+		}
+		if typ != websocket.TextMessage {
+			t.Fatalf("a frame of type %d", typ)
+		}
+		var m msg
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.str("type") == "response" && m.str("command") == "initialize" {
+			if m.str("success") != "true" {
+				t.Fatalf("initialize: %s", data)
+			}
+			break
+		}
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, _, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != bridge.CloseUnsupportedData {
+				t.Errorf("close %d %q, want 1003", ce.Code, ce.Text)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("read: %v, want a close frame", err)
+		}
+	}
+	if err := <-served; bridge.IsPeerClose(err) || err == nil {
+		t.Errorf("Serve = %v, want the binary frame's error", err)
+	}
+	assertGone(t, f)
 }
