@@ -1,5 +1,6 @@
 // The HTTP and WebSocket API as the browser uses it: cookie sessions with
 // the CSRF header on every request, single-use tickets for WebSockets.
+import { encodePath, type Root } from './paths';
 
 /** An error answer of the API: {"error":{"code","message"}}. */
 export class ApiError extends Error {
@@ -59,13 +60,17 @@ export async function openSocket(path: string): Promise<WebSocket> {
 }
 
 /** The API path of a workspace. */
-export function wsPath(id: string): string {
-  return `/api/v1/workspaces/${encodeURIComponent(id)}`;
+export function workspaceAPI(workspaceID: string): string {
+  return `/api/v1/workspaces/${encodeURIComponent(workspaceID)}`;
 }
 
-/** Percent-encodes each segment of a slash-separated workspace path. */
-export function encodePath(path: string): string {
-  return path.split('/').map(encodeURIComponent).join('/');
+/**
+ * The API path of a file or directory at a path under a root: the
+ * workspace's own through its files endpoint, the read-only roots' through
+ * theirs (…/goroot/…, …/gomodcache/…).
+ */
+export function fileAPI(workspaceID: string, path: string, root: Root = 'workspace'): string {
+  return `${workspaceAPI(workspaceID)}/${root === 'workspace' ? 'files' : root}/${encodePath(path)}`;
 }
 
 export interface Workspace { id: string; name: string; state: string; created_at: string; updated_at: string }

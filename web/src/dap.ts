@@ -1,7 +1,7 @@
 // A small Debug Adapter Protocol client over the workspace's DAP WebSocket:
 // one DAP message (JSON, no Content-Length header) per text frame. Requests
 // are promises of their response bodies; events go to handlers by name.
-import { openSocket, wsPath } from './api';
+import { openSocket, workspaceAPI } from './api';
 
 /** A DAP message as it travels on the socket. */
 export interface DapMessage {
@@ -62,8 +62,8 @@ export class DapClient {
   }
 
   /** Opens the DAP socket of a workspace (with a fresh ticket). */
-  static async connect(wsID: string): Promise<DapClient> {
-    return new DapClient(await openSocket(`${wsPath(wsID)}/dap`));
+  static async connect(workspaceID: string): Promise<DapClient> {
+    return new DapClient(await openSocket(`${workspaceAPI(workspaceID)}/dap`));
   }
 
   /** Whether the socket has closed. */

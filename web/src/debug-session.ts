@@ -8,16 +8,22 @@ import { EditorView } from '@codemirror/view';
 import { ApiError } from './api';
 import type { Loc } from './breakpoints';
 import { DapClient, DapError } from './dap';
-import { pathURI, shortPath, uriPath, type DebugHost } from './debug';
 import { byId, el, say } from './dom';
+import { baseName, clientPathURI, isWorkspaceURI, parentDir, shortPath, uriClientPath, workspaceRoot } from './paths';
 
 /** Makes control characters (ANSI and OSC sequences included) visible instead of interpreting them. */
 export function printable(s: string): string {
   return s.replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** What a session needs from the debug view that loaded it. */
-export interface SessionHost extends DebugHost {
+/** What a session needs from the debug view that loaded it (and, through it, from the workbench). */
+export interface SessionHost {
+  /** Opens and shows the tab of a document URI; its editor, or null when it cannot be opened. */
+  open(uri: string): Promise<EditorView | null>;
+  /** The URI and editor of the active tab, or null. */
+  active(): { uri: string; view: EditorView } | null;
+  /** Saves every modified workspace file (debugging builds what is on disk). */
+  saveAll(): Promise<void>;
   /** The breakpoint lines (1-based) by document URI. */
   readonly breakpoints: ReadonlyMap<string, readonly number[]>;
   /** Shows (or, with null, hides) the current line in the editors. */
@@ -43,7 +49,7 @@ export class DebugSession {
   private exitCode: number | null = null;
   private bpTimers = new Map<string, number>();
 
-  constructor(readonly wsID: string, private readonly host: SessionHost) {
+  constructor(readonly workspaceID: string, private readonly host: SessionHost) {
     byId<HTMLInputElement>('dbg-eval').addEventListener('keydown', (e) => {
       if (e.key !== 'Enter') return;
       const input = e.target as HTMLInputElement;
@@ -70,10 +76,10 @@ export class DebugSession {
     const c = this.client;
     if (!c) return;
     const lines = this.host.breakpoints.get(uri) ?? [];
-    const path = uriPath(uri);
+    const path = uriClientPath(uri);
     try {
       const r = await c.request<{ breakpoints: { verified: boolean; line?: number; message?: string }[] }>('setBreakpoints', {
-        source: { path, name: path.slice(path.lastIndexOf('/') + 1) },
+        source: { path, name: baseName(path) },
         breakpoints: lines.map((line) => ({ line })),
       });
       r.breakpoints?.forEach((b, i) => {
@@ -88,19 +94,18 @@ export class DebugSession {
 
   /** Debugs the main package of the active file's directory (when it is one), else of the workspace root. */
   async debugMain(): Promise<void> {
-    let program = '/workspace';
+    let program = workspaceRoot;
     const a = this.host.active();
-    if (a && a.uri.startsWith('file:///workspace/') && a.uri.endsWith('.go') && !a.uri.endsWith('_test.go') && /^package main\b/m.test(a.view.state.doc.toString())) {
-      const path = uriPath(a.uri);
-      program = path.slice(0, path.lastIndexOf('/'));
+    if (a && isWorkspaceURI(a.uri) && a.uri.endsWith('.go') && !a.uri.endsWith('_test.go') && /^package main\b/m.test(a.view.state.doc.toString())) {
+      program = parentDir(uriClientPath(a.uri));
     }
-    await this.launch({ mode: 'debug', program }, `main package ${program === '/workspace' ? '.' : shortPath(program)}`);
+    await this.launch({ mode: 'debug', program }, `main package ${program === workspaceRoot ? '.' : shortPath(program)}`);
   }
 
   /** Debugs the test function under the cursor (mode test, -test.run ^Name$). */
   async debugTest(): Promise<void> {
     const a = this.host.active();
-    if (!a || !a.uri.startsWith('file:///workspace/') || !a.uri.endsWith('_test.go')) {
+    if (!a || !isWorkspaceURI(a.uri) || !a.uri.endsWith('_test.go')) {
       say('Put the cursor in a test function of a _test.go file.');
       return;
     }
@@ -116,8 +121,7 @@ export class DebugSession {
       say('Put the cursor in a test function (func TestXxx).');
       return;
     }
-    const path = uriPath(a.uri);
-    const program = path.slice(0, path.lastIndexOf('/'));
+    const program = parentDir(uriClientPath(a.uri));
     await this.launch({ mode: 'test', program, args: ['-test.run', `^${name}$`, '-test.v'] }, `test ${name}`);
   }
 
@@ -134,7 +138,7 @@ export class DebugSession {
     this.setState('starting', 'Building…');
     let c: DapClient;
     try {
-      c = await DapClient.connect(this.wsID);
+      c = await DapClient.connect(this.workspaceID);
     } catch (e) {
       this.setState('idle', e instanceof ApiError ? e.message : 'The debugger is not available.');
       return;
@@ -230,7 +234,7 @@ export class DebugSession {
     this.setState('stopped', `Stopped at ${where} (${reason})`);
     if (b.reason === 'exception' && b.text) this.print(`${b.text}\n`, 'stderr');
     this.renderStack();
-    const first = this.frames.findIndex((f) => pathURI(f.source?.path) !== null);
+    const first = this.frames.findIndex((f) => clientPathURI(f.source?.path) !== null);
     await this.selectFrame(first < 0 ? 0 : first);
   }
 
@@ -238,7 +242,7 @@ export class DebugSession {
     byId('dbg-stack').replaceChildren(...this.frames.map((f, i) => {
       const li = el('li', i === this.frame ? 'selected' : '');
       const path = f.source?.path ?? '';
-      const file = path.startsWith('/workspace/') ? shortPath(path) : path.slice(path.lastIndexOf('/') + 1);
+      const file = path.startsWith(`${workspaceRoot}/`) ? shortPath(path) : baseName(path);
       li.append(el('span', 'fn', f.name), el('span', 'at', path ? `${file}:${f.line}` : ''));
       li.title = f.source?.path ? `${f.source.path}:${f.line}` : f.name;
       li.addEventListener('click', () => void this.selectFrame(i));
@@ -253,7 +257,7 @@ export class DebugSession {
     this.frame = i;
     this.renderStack();
     const gen = this.gen;
-    const uri = pathURI(f.source?.path);
+    const uri = clientPathURI(f.source?.path);
     if (uri) {
       this.host.showLoc({ uri, line: f.line, top: i === 0 });
       const view = await this.host.open(uri).catch(() => null);

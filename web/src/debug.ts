@@ -5,41 +5,16 @@
 // variables, debug console) is in debug-session.ts, loaded on first use.
 import { Prec, StateField, type Extension } from '@codemirror/state';
 import { EditorView, ViewPlugin, gutter, keymap, type DecorationSet } from '@codemirror/view';
-import { encodePath } from './api';
 import { SpacerMarker, bpField, bpLines, locDeco, markers, setLoc, toggleAt, type Loc } from './breakpoints';
-import type { DebugSession } from './debug-session';
+import type { DebugSession, SessionHost } from './debug-session';
 import { byId, say } from './dom';
 
-/** What the debug view needs from the workbench. */
-export interface DebugHost {
-  /** Opens and shows the tab of a document URI; its editor, or null when it cannot be opened. */
-  open(uri: string): Promise<EditorView | null>;
-  /** The URI and editor of the active tab, or null. */
-  active(): { uri: string; view: EditorView } | null;
-  /** Saves every modified workspace file (debugging builds what is on disk). */
-  saveAll(): Promise<void>;
-}
-
-// --- paths
-
-const roots = ['/workspace/', '/goroot/', '/gomodcache/'];
-
-/** The document URI of a DAP source path, or null outside the roots. */
-export function pathURI(path: string | undefined): string | null {
-  return path && roots.some((r) => path.startsWith(r)) ? `file://${encodePath(path)}` : null;
-}
-
-/** The DAP path of a document URI. */
-export function uriPath(uri: string): string {
-  return decodeURIComponent(uri.slice('file://'.length));
-}
-
-/** A short name of a DAP path for the user: workspace-relative, else the path. */
-export function shortPath(path: string): string {
-  return path.startsWith('/workspace/') ? path.slice('/workspace/'.length) : path;
-}
-
-// --- the panel
+/**
+ * What the debug view needs from the workbench: the part of a session's
+ * host that the workbench provides (the view adds the breakpoints and the
+ * current line).
+ */
+export type DebugHost = Pick<SessionHost, 'open' | 'active' | 'saveAll'>;
 
 /** The debug view of one workspace; one debug session at a time. */
 export class DebugPanel {
@@ -53,8 +28,8 @@ export class DebugPanel {
   /** Called when the view is shown or hidden. */
   onToggle: (visible: boolean) => void = () => {};
 
-  constructor(readonly wsID: string, private readonly host: DebugHost) {
-    this.storeKey = `ideserver.breakpoints.${wsID}`;
+  constructor(readonly workspaceID: string, private readonly host: DebugHost) {
+    this.storeKey = `ideserver.breakpoints.${workspaceID}`;
     try {
       const saved = JSON.parse(localStorage.getItem(this.storeKey) ?? '{}') as Record<string, number[]>;
       for (const [uri, lines] of Object.entries(saved)) if (Array.isArray(lines)) this.breakpoints.set(uri, lines.filter(Number.isInteger));
@@ -96,7 +71,7 @@ export class DebugPanel {
   private async with(f: (s: DebugSession) => unknown): Promise<void> {
     this.setVisible(true);
     this.loading ??= import('./debug-session').then(
-      ({ DebugSession }) => (this.session = new DebugSession(this.wsID, {
+      ({ DebugSession }) => (this.session = new DebugSession(this.workspaceID, {
         open: (u) => this.host.open(u),
         active: () => this.host.active(),
         saveAll: () => this.host.saveAll(),

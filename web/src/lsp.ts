@@ -9,9 +9,10 @@ import { LSPClient, LSPPlugin, Workspace, languageServerExtensions, type LSPClie
 import type { EditorView } from '@codemirror/view';
 import type { Text } from '@codemirror/state';
 import type * as lsp from 'vscode-languageserver-protocol';
-import { openSocket, wsPath } from './api';
+import { openSocket, workspaceAPI } from './api';
 import { byId, sanitizeHTML, say } from './dom';
 import { applyWorkspaceEdit, errorText, offsetOf, type QuietOpener } from './editor-lsp';
+import { workspaceRootURI } from './paths';
 
 /** Opens a document URI in a tab and returns its editor (or null). */
 export type Opener = (uri: string) => Promise<EditorView | null>;
@@ -141,10 +142,10 @@ function socketTransport(ws: WebSocket, requests: Record<string, ServerRequestHa
  * after a command) land as unsaved changes; files without a tab are opened
  * with openQuietly. Documents gopls asks to show open with open.
  */
-export function startLSP(wsID: string, open: Opener, openQuietly: QuietOpener): LSPClient {
+export function startLSP(workspaceID: string, open: Opener, openQuietly: QuietOpener): LSPClient {
   const status = byId('lsp-status');
   const client = new LSPClient({
-    rootUri: 'file:///workspace',
+    rootUri: workspaceRootURI,
     workspace: (c) => new TabWorkspace(c, open),
     extensions: [codeActionCapabilities, ...languageServerExtensions()],
     sanitizeHTML,
@@ -197,7 +198,7 @@ export function startLSP(wsID: string, open: Opener, openQuietly: QuietOpener): 
     status.textContent = 'gopls: starting';
     let ws: WebSocket;
     try {
-      ws = await openSocket(`${wsPath(wsID)}/lsp`);
+      ws = await openSocket(`${workspaceAPI(workspaceID)}/lsp`);
     } catch {
       status.textContent = 'gopls: unavailable, retrying';
       setTimeout(connect, delay);

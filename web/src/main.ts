@@ -4,7 +4,7 @@
 // the workbench of that workspace. The workbench and the editor are in the
 // first bundle; the share and playground pages load their own module.
 import './style.css';
-import { ApiError, call, signIn, wsPath, type Workspace } from './api';
+import { ApiError, call, signIn, type Workspace } from './api';
 import { byId, el } from './dom';
 import { appPath, embedded } from './embed';
 import { openWorkbench } from './workbench';
@@ -57,8 +57,8 @@ async function main(): Promise<void> {
   m = /^\/p\/([^/]+)$/.exec(path);
   if (m) return (await import('./view')).openPlay(decodeURIComponent(m[1]));
   if (path === '/play') return (await import('./view')).openPlay(null);
-  const embedWS = /^\/ws\/([^/]+)$/.exec(path);
-  if (embedded && !embedWS) {
+  const embedWorkspace = /^\/ws\/([^/]+)$/.exec(path);
+  if (embedded && !embedWorkspace) {
     status.textContent = 'Nothing to embed here: use /embed/play, /embed/p/ID, /embed/s/ID or /embed/ws/ID.';
     return;
   }
@@ -72,10 +72,10 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const id = embedWS ? decodeURIComponent(embedWS[1]) : new URLSearchParams(location.search).get('ws');
-  if (id) {
+  const workspaceID = embedWorkspace ? decodeURIComponent(embedWorkspace[1]) : new URLSearchParams(location.search).get('ws');
+  if (workspaceID) {
     try {
-      await openWorkbench(id);
+      await openWorkbench(workspaceID);
     } catch (e) {
       status.textContent = e instanceof ApiError && e.status === 404 ? 'No such workspace.' : `Cannot open the workspace: ${(e as Error).message}`;
       status.append(' ', Object.assign(el('a', '', 'All workspaces'), { href: '/' }));

@@ -2,7 +2,7 @@
 // the workspace's search endpoint, results grouped by file and shown as
 // text; clicking a result opens the file at the match.
 import type { EditorView } from '@codemirror/view';
-import { call, wsPath } from './api';
+import { call, workspaceAPI } from './api';
 import { byId, el } from './dom';
 import type { SideBar } from './side';
 
@@ -26,7 +26,7 @@ export function revealAt(view: EditorView, line: number, column: number): void {
  * #search-open button) shows #search-pane instead of the file tree;
  * choosing a result calls open(path, line, column).
  */
-export function installSearch(wsID: string, open: (path: string, line: number, column: number) => Promise<void>, side: SideBar): void {
+export function installSearch(workspaceID: string, open: (path: string, line: number, column: number) => Promise<void>, side: SideBar): void {
   const input = byId<HTMLInputElement>('search-q');
   const regex = byId<HTMLInputElement>('search-regex');
   const matchCase = byId<HTMLInputElement>('search-case');
@@ -47,7 +47,7 @@ export function installSearch(wsID: string, open: (path: string, line: number, c
     const params = new URLSearchParams({ q, regex: String(regex.checked), case: String(matchCase.checked), max: String(maxResults) });
     let res: { matches: SearchMatch[]; truncated: boolean };
     try {
-      res = await call<{ matches: SearchMatch[]; truncated: boolean }>('GET', `${wsPath(wsID)}/search?${params}`);
+      res = await call<{ matches: SearchMatch[]; truncated: boolean }>('GET', `${workspaceAPI(workspaceID)}/search?${params}`);
     } catch (e) {
       if (mine !== seq) return;
       info.textContent = e instanceof Error ? e.message : String(e);

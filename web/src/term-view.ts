@@ -4,9 +4,22 @@
 // is shown, so a workbench without terminals never fetches it.
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { openSocket, wsPath } from './api';
+import { openSocket, workspaceAPI } from './api';
 import { el } from './dom';
-import type { TermPanel } from './terminal';
+
+/** What a terminal's view needs from the panel that shows it (the terminal panel). */
+export interface TermHost {
+  /** The workspace whose terminals the panel shows. */
+  readonly workspaceID: string;
+  /** Whether the panel still has the view (a dropped view does not reattach). */
+  has(v: TermView): boolean;
+  /** Shows the view (its tab was clicked). */
+  show(v: TermView): void;
+  /** Removes the view from the panel and closes it (it cannot reattach). */
+  drop(v: TermView): void;
+  /** Kills the view's terminal on the server and drops the view (its tab's close button). */
+  kill(v: TermView): Promise<void>;
+}
 
 /** A terminal's view and connection; its panel shows, drops and kills it. */
 export class TermView {
@@ -20,7 +33,7 @@ export class TermView {
   /** Called with the terminal's output as text and, at exit, with kind "end". */
   onOutput: ((kind: 'stdout' | 'end', body: string) => void) | null = null;
 
-  constructor(readonly panel: TermPanel, readonly id: string, label: string) {
+  constructor(private readonly panel: TermHost, readonly id: string, label: string) {
     this.term.loadAddon(this.fit);
     const name = el('span', 'name', label);
     const close = el('button', 'close', '×');
@@ -41,7 +54,7 @@ export class TermView {
 
   /** Attaches to the server's terminal; the server replays its scrollback first. */
   async attach(): Promise<void> {
-    const ws = await openSocket(`${wsPath(this.panel.wsID)}/terminals/${encodeURIComponent(this.id)}/attach`);
+    const ws = await openSocket(`${workspaceAPI(this.panel.workspaceID)}/terminals/${encodeURIComponent(this.id)}/attach`);
     this.ws = ws;
     ws.addEventListener('message', (e) => {
       if (typeof e.data === 'string') {

@@ -3,9 +3,9 @@
 // shown). The terminals live on the server, so a reload lists and
 // re-attaches them, in the saved order and with the saved one active; the
 // panel's height is dragged at its top edge and saved too.
-import { call, wsPath, type TerminalInfo } from './api';
+import { call, workspaceAPI, type TerminalInfo } from './api';
 import { byId, say } from './dom';
-import type { TermView } from './term-view';
+import type { TermHost, TermView } from './term-view';
 
 /** The panel's layout as kept in the workspace state. */
 export interface TermLayout {
@@ -20,7 +20,7 @@ export interface TermLayout {
 const minHeight = 60;
 
 /** The terminal panel of one workspace. */
-export class TermPanel {
+export class TermPanel implements TermHost {
   private views: TermView[] = [];
   private active: TermView | null = null;
   private count = 0;
@@ -29,7 +29,7 @@ export class TermPanel {
   /** Called after a change of the layout (terminals, the shown one, the height). */
   onChange: () => void = () => {};
 
-  constructor(readonly wsID: string) {
+  constructor(readonly workspaceID: string) {
     byId('new-term').addEventListener('click', () => { this.create().catch((e) => say(String(e.message ?? e))); });
     new ResizeObserver(() => this.active?.fit.fit()).observe(byId('terms'));
     this.installResize();
@@ -48,7 +48,7 @@ export class TermPanel {
    */
   async restore(saved: TermLayout = {}): Promise<void> {
     if (saved.height) this.setHeight(saved.height);
-    const { terminals } = await call<{ terminals: TerminalInfo[] }>('GET', `${wsPath(this.wsID)}/terminals`);
+    const { terminals } = await call<{ terminals: TerminalInfo[] }>('GET', `${workspaceAPI(this.workspaceID)}/terminals`);
     const order = saved.order ?? [];
     const rank = (id: string) => { const i = order.indexOf(id); return i < 0 ? order.length : i; };
     const live = terminals.filter((t) => !t.exited).sort((a, b) => rank(a.id) - rank(b.id));
@@ -62,7 +62,7 @@ export class TermPanel {
    * onOutput, when given, receives its output as text.
    */
   async create(command?: string[], onOutput?: TermView['onOutput']): Promise<void> {
-    const t = await call<TerminalInfo>('POST', `${wsPath(this.wsID)}/terminals`, { cols: 80, rows: 24, ...(command ? { command } : {}) });
+    const t = await call<TerminalInfo>('POST', `${workspaceAPI(this.workspaceID)}/terminals`, { cols: 80, rows: 24, ...(command ? { command } : {}) });
     await this.add(t.id, onOutput);
   }
 
@@ -114,7 +114,7 @@ export class TermPanel {
 
   async kill(v: TermView): Promise<void> {
     this.drop(v);
-    await call('DELETE', `${wsPath(this.wsID)}/terminals/${encodeURIComponent(v.id)}`).catch(() => undefined);
+    await call('DELETE', `${workspaceAPI(this.workspaceID)}/terminals/${encodeURIComponent(v.id)}`).catch(() => undefined);
   }
 
   // --- height

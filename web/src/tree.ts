@@ -2,8 +2,9 @@
 // API, expand/collapse, selection, and the + File, + Folder, Rename and
 // Delete actions of the tree's tool bar. Tabs, saved state and live updates
 // belong to the workbench, which the tree reaches through a TreeHost.
-import { api, ApiError, call, encodePath, wsPath, type Entry } from './api';
+import { api, ApiError, call, fileAPI, workspaceAPI, type Entry } from './api';
 import { byId, el, say } from './dom';
+import { parentDir } from './paths';
 
 /** What the tree asks of the workbench that owns it. */
 export interface TreeHost {
@@ -26,12 +27,6 @@ async function act(f: () => Promise<unknown>): Promise<void> {
   }
 }
 
-/** The parent directory of a workspace path ("" for the root). */
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i < 0 ? '' : path.slice(0, i);
-}
-
 /**
  * The file tree of one workspace. Constructing it wires the tool bar
  * buttons (#new-file, #new-dir, #rename, #delete); the tree shows nothing
@@ -44,7 +39,7 @@ export class FileTree {
   private expanded = new Set<string>();
   private selected: { path: string; type: string } | null = null;
 
-  constructor(readonly id: string, private readonly host: TreeHost) {
+  constructor(readonly workspaceID: string, private readonly host: TreeHost) {
     byId('new-file').addEventListener('click', () => void act(() => this.newItem(false)));
     byId('new-dir').addEventListener('click', () => void act(() => this.newItem(true)));
     byId('rename').addEventListener('click', () => void act(() => this.renameSelected()));
@@ -63,7 +58,7 @@ export class FileTree {
 
   /** Lists a workspace directory ("" = root): directories first, then by name. */
   async list(dir: string): Promise<Entry[]> {
-    const { entries } = await call<{ entries: Entry[] }>('GET', `${wsPath(this.id)}/files/${encodePath(dir)}${dir ? '/' : ''}`);
+    const { entries } = await call<{ entries: Entry[] }>('GET', `${fileAPI(this.workspaceID, dir)}${dir ? '/' : ''}`);
     entries.sort((a, b) => (a.type === 'dir' ? 0 : 1) - (b.type === 'dir' ? 0 : 1) || a.name.localeCompare(b.name));
     return entries;
   }
@@ -122,7 +117,7 @@ export class FileTree {
   private targetDir(): string {
     const s = this.selected;
     if (!s) return '';
-    return s.type === 'dir' ? s.path : parentOf(s.path);
+    return s.type === 'dir' ? s.path : parentDir(s.path);
   }
 
   private async newItem(dir: boolean): Promise<void> {
@@ -130,11 +125,11 @@ export class FileTree {
     const name = prompt(dir ? 'New folder name' : 'New file name', base ? `${base}/` : '');
     if (!name) return;
     if (dir) {
-      await call('POST', `${wsPath(this.id)}/fs/mkdir`, { path: name });
+      await call('POST', `${workspaceAPI(this.workspaceID)}/fs/mkdir`, { path: name });
     } else {
-      await api(`${wsPath(this.id)}/files/${encodePath(name)}`, { method: 'PUT', body: '' });
+      await api(fileAPI(this.workspaceID, name), { method: 'PUT', body: '' });
     }
-    for (let p = parentOf(name); p; p = parentOf(p)) this.expanded.add(p);
+    for (let p = parentDir(name); p; p = parentDir(p)) this.expanded.add(p);
     await this.refresh();
     if (!dir) await this.host.open(name);
   }
@@ -144,7 +139,7 @@ export class FileTree {
     if (!s) return say('Select a file or folder first.');
     const to = prompt(`Rename ${s.path} to`, s.path);
     if (!to || to === s.path) return;
-    await call('POST', `${wsPath(this.id)}/fs/rename`, { from: s.path, to });
+    await call('POST', `${workspaceAPI(this.workspaceID)}/fs/rename`, { from: s.path, to });
     await this.host.renamed(s.path, to);
     this.selected = { path: to, type: s.type };
     await this.refresh();
@@ -154,7 +149,7 @@ export class FileTree {
     const s = this.selected;
     if (!s) return say('Select a file or folder first.');
     if (!confirm(`Delete ${s.path}${s.type === 'dir' ? ' and everything in it' : ''}?`)) return;
-    await api(`${wsPath(this.id)}/files/${encodePath(s.path)}${s.type === 'dir' ? '?recursive=true' : ''}`, { method: 'DELETE' });
+    await api(`${fileAPI(this.workspaceID, s.path)}${s.type === 'dir' ? '?recursive=true' : ''}`, { method: 'DELETE' });
     this.host.deleted(s.path);
     this.selected = null;
     await this.refresh();

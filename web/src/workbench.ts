@@ -8,31 +8,20 @@ import { EditorView, keymap, type Command } from '@codemirror/view';
 import { go } from '@codemirror/lang-go';
 import { indentUnit } from '@codemirror/language';
 import type { LSPClient } from '@codemirror/lsp-client';
-import { api, ApiError, call, encodePath, openSocket, wsPath, type Workspace } from './api';
+import { api, ApiError, call, fileAPI, openSocket, workspaceAPI, type Workspace } from './api';
 import { byId, el, say } from './dom';
 import { post, startEmbed } from './embed';
 import { startLSP } from './lsp';
 import { formatBeforeSave, goEditing, offsetOf } from './editor-lsp';
 import { codeActions, organizeImports } from './code-actions';
 import { installKeysHelp } from './editor-help';
+import { baseName, isReadOnly, parseURI, workspacePath, workspaceURI } from './paths';
 import { installQuickOpen } from './quickopen';
 import { installSearch, revealAt } from './search';
 import { DebugPanel } from './debug';
 import { SideBar, type SideMode } from './side';
 import { TermPanel, type TermLayout } from './terminal';
 import { FileTree } from './tree';
-
-const wsRoot = 'file:///workspace/';
-const roRoots: Record<string, string> = { 'file:///goroot/': 'goroot', 'file:///gomodcache/': 'gomodcache' };
-
-/** The workspace path of a file:///workspace URI, or null. */
-function workspacePath(uri: string): string | null {
-  return uri.startsWith(wsRoot) ? decodeURIComponent(uri.slice(wsRoot.length)) : null;
-}
-
-function fileURI(path: string): string {
-  return wsRoot + encodePath(path);
-}
 
 /** The UI state kept in the workspace's state endpoint. */
 interface SavedState {
@@ -62,28 +51,28 @@ class Tab {
   get dirty(): boolean { return !this.view.state.doc.eq(this.saved); }
 }
 
-/** Opens the workbench for the workspace id in the page. */
-export async function openWorkbench(id: string): Promise<void> {
-  const w = await call<Workspace>('GET', wsPath(id));
+/** Opens the workbench of a workspace in the page. */
+export async function openWorkbench(workspaceID: string): Promise<void> {
+  const w = await call<Workspace>('GET', workspaceAPI(workspaceID));
   document.title = `${w.name} — ideserver`;
   byId('ws-title').textContent = w.name;
   byId('status').hidden = true;
   byId('wb').hidden = false;
-  const wb = new Workbench(id);
-  byId('share').addEventListener('click', () => void shareWorkspace(id));
+  const wb = new Workbench(workspaceID);
+  byId('share').addEventListener('click', () => void shareWorkspace(workspaceID));
   await wb.start();
   startEmbed('workbench', {
     open: async (path) => {
-      if (!(await wb.open(fileURI(path)))) throw new Error(`cannot open ${path}`);
+      if (!(await wb.open(workspaceURI(path)))) throw new Error(`cannot open ${path}`);
     },
     run: () => wb.run(),
   }, (origin) => say(`Ignored a message from ${origin}.`));
 }
 
 /** Creates a view share of the workspace and shows and copies its URL. */
-async function shareWorkspace(id: string): Promise<void> {
+async function shareWorkspace(workspaceID: string): Promise<void> {
   try {
-    const sh = await call<{ url: string; skipped?: { path: string }[] }>('POST', `${wsPath(id)}/shares`, { access: 'view' });
+    const sh = await call<{ url: string; skipped?: { path: string }[] }>('POST', `${workspaceAPI(workspaceID)}/shares`, { access: 'view' });
     const input = byId<HTMLInputElement>('share-url');
     input.value = sh.url;
     input.hidden = false;
@@ -107,22 +96,22 @@ class Workbench {
   private saveTimer = 0;
   private opening = new Map<string, Promise<Tab | null>>();
 
-  constructor(readonly id: string) {
-    this.client = startLSP(id, async (uri) => (await this.open(uri))?.view ?? null, this.openQuietly);
-    this.terms = new TermPanel(id);
-    this.tree = new FileTree(id, {
-      open: (path) => this.open(fileURI(path)),
+  constructor(readonly workspaceID: string) {
+    this.client = startLSP(workspaceID, async (uri) => (await this.open(uri))?.view ?? null, this.openQuietly);
+    this.terms = new TermPanel(workspaceID);
+    this.tree = new FileTree(workspaceID, {
+      open: (path) => this.open(workspaceURI(path)),
       persist: () => this.persist(),
       renamed: (from, to) => this.moveTabs(from, to),
       deleted: (path) => this.closeTabs(path),
     });
-    this.debug = new DebugPanel(id, {
+    this.debug = new DebugPanel(workspaceID, {
       open: async (u) => (await this.open(u))?.view ?? null,
       active: () => (this.active ? { uri: this.active.uri, view: this.active.view } : null),
       saveAll: async () => { for (const t of this.tabs) if (t.dirty && !t.readOnly) await this.save(t); },
     });
-    installQuickOpen((d) => this.tree.list(d), (p) => this.act(() => this.open(fileURI(p))));
-    installSearch(id, (p, line, col) => this.act(async () => { const t = await this.open(fileURI(p)); if (t) revealAt(t.view, line, col); }), this.side);
+    installQuickOpen((d) => this.tree.list(d), (p) => this.act(() => this.open(workspaceURI(p))));
+    installSearch(workspaceID, (p, line, col) => this.act(async () => { const t = await this.open(workspaceURI(p)); if (t) revealAt(t.view, line, col); }), this.side);
     byId('refs-close').addEventListener('click', () => this.side.set('tree'));
     byId('refs-pane').addEventListener('keydown', (e) => { if (e.key === 'Escape') this.side.set('tree'); });
     this.side.onChange = () => this.persist();
@@ -150,7 +139,7 @@ class Workbench {
   private async createIfMissing(uri: string): Promise<void> {
     const path = workspacePath(uri);
     if (path === null) throw new Error('Cannot create a file outside the workspace.');
-    const url = `${wsPath(this.id)}/files/${encodePath(path)}`;
+    const url = fileAPI(this.workspaceID, path);
     try {
       await api(url);
       return;
@@ -169,7 +158,7 @@ class Workbench {
   }
 
   async start(): Promise<void> {
-    const state = ((await call<SavedState | null>('GET', `${wsPath(this.id)}/state`)) ?? {}) as SavedState;
+    const state = ((await call<SavedState | null>('GET', `${workspaceAPI(this.workspaceID)}/state`)) ?? {}) as SavedState;
     this.tree.restore(state.expanded ?? []);
     if (state.debug === true) this.debug.setVisible(true); // hidden until used
     if (state.side === 'search') this.side.set(state.side); // reference results are not kept
@@ -202,7 +191,7 @@ class Workbench {
         debug: this.debug.visible,
         terminals: this.terms.layout(),
       };
-      call('PUT', `${wsPath(this.id)}/state`, state).catch(() => undefined);
+      call('PUT', `${workspaceAPI(this.workspaceID)}/state`, state).catch(() => undefined);
     }, 300);
   }
 
@@ -215,7 +204,7 @@ class Workbench {
       if (p !== null && (p === from || p.startsWith(`${from}/`)) && !t.dirty) {
         const wasActive = t === this.active;
         this.close(t);
-        const moved = await this.open(fileURI(to + p.slice(from.length)), wasActive);
+        const moved = await this.open(workspaceURI(to + p.slice(from.length)), wasActive);
         if (moved && wasActive) this.show(moved);
       }
     }
@@ -241,14 +230,14 @@ class Workbench {
       changed.clear();
       void this.act(() => this.tree.refresh());
       for (const p of paths) {
-        const t = this.tabs.find((x) => x.uri === fileURI(p));
+        const t = this.tabs.find((x) => x.uri === workspaceURI(p));
         if (t) void this.act(() => this.reload(t));
       }
     };
     for (;;) {
       let ws: WebSocket;
       try {
-        ws = await openSocket(`${wsPath(this.id)}/watch`);
+        ws = await openSocket(`${workspaceAPI(this.workspaceID)}/watch`);
       } catch {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 10000);
@@ -272,7 +261,7 @@ class Workbench {
     if (p === null || t.dirty) return;
     let r: Response;
     try {
-      r = await api(`${wsPath(this.id)}/files/${encodePath(p)}`, { headers: { 'If-None-Match': t.etag } });
+      r = await api(fileAPI(this.workspaceID, p), { headers: { 'If-None-Match': t.etag } });
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) return say(`${p} was deleted.`);
       throw e;
@@ -306,17 +295,11 @@ class Workbench {
 
   /** Where the text of a document URI comes from, its tab's label and its name for lists; null for other URIs. */
   private source(uri: string): { url: string; label: string; name: string; readOnly: boolean } | null {
-    const path = workspacePath(uri);
-    if (path !== null) return { url: `${wsPath(this.id)}/files/${encodePath(path)}`, label: path.slice(path.lastIndexOf('/') + 1), name: path, readOnly: false };
-    const root = Object.keys(roRoots).find((r) => uri.startsWith(r));
-    if (!root) return null;
-    const rest = decodeURIComponent(uri.slice(root.length));
-    return {
-      url: `${wsPath(this.id)}/${roRoots[root]}/${encodePath(rest)}`,
-      label: `${rest.slice(rest.lastIndexOf('/') + 1)} (${roRoots[root]}, read-only)`,
-      name: `${roRoots[root]}: ${rest}`,
-      readOnly: true,
-    };
+    const p = parseURI(uri);
+    if (!p) return null;
+    const url = fileAPI(this.workspaceID, p.path, p.root);
+    if (!isReadOnly(p.root)) return { url, label: baseName(p.path), name: p.path, readOnly: false };
+    return { url, label: `${baseName(p.path)} (${p.root}, read-only)`, name: `${p.root}: ${p.path}`, readOnly: true };
   }
 
   /** The text of a document URI: its tab's, else fetched; null when it cannot be read. */
@@ -433,7 +416,7 @@ class Workbench {
       await formatBeforeSave(t.view);
     }
     const doc = t.view.state.doc;
-    const url = `${wsPath(this.id)}/files/${encodePath(path)}`;
+    const url = fileAPI(this.workspaceID, path);
     const put = (ifMatch: boolean) => api(url, { method: 'PUT', body: doc.toString(), headers: ifMatch && t.etag ? { 'If-Match': t.etag } : {} });
     let r: Response;
     try {
