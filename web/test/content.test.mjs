@@ -38,24 +38,24 @@ async function pwnedWorkspace(page) {
 }
 
 test('EMB-04: user content in the share view, playground, workbench, terminal and debug console stays text', { timeout: 400_000 }, async () => {
-  let id = '';
+  let workspaceID = '';
   let shareURL = '';
   let snippet = '';
   await withPage(env.browser, env.ide, 'content-owner', async (page) => {
     await signIn(page, env.ide.base, token);
-    id = await createWorkspace(page, 'content', { 'main.go': mainGo, 'page.html': `<!doctype html>${payload}\n` });
-    ({ shareURL, snippet } = await page.evaluate(async ({ id, mainGo }) => {
+    workspaceID = await createWorkspace(page, 'content', { 'main.go': mainGo, 'page.html': `<!doctype html>${payload}\n` });
+    ({ shareURL, snippet } = await page.evaluate(async ({ workspaceID, mainGo }) => {
       const h = { 'X-Requested-With': 'ideserver' };
-      const sh = await (await fetch(`/api/v1/workspaces/${id}/shares`, { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: '{"access":"view"}' })).json();
+      const sh = await (await fetch(`/api/v1/workspaces/${workspaceID}/shares`, { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: '{"access":"view"}' })).json();
       const snippet = (await (await fetch('/share', { method: 'POST', body: mainGo })).text()).trim();
       return { shareURL: sh.url, snippet };
-    }, { id, mainGo }));
+    }, { workspaceID, mainGo }));
 
     // The raw file is never served as a page of the IDE's origin.
-    const raw = await page.evaluate(async (id) => {
-      const r = await fetch(`/api/v1/workspaces/${id}/files/page.html`, { headers: { 'X-Requested-With': 'ideserver' } });
+    const raw = await page.evaluate(async (workspaceID) => {
+      const r = await fetch(`/api/v1/workspaces/${workspaceID}/files/page.html`, { headers: { 'X-Requested-With': 'ideserver' } });
       return { type: r.headers.get('Content-Type'), nosniff: r.headers.get('X-Content-Type-Options') };
-    }, id);
+    }, workspaceID);
     assert.ok(!/html|javascript|svg|xml/.test(raw.type ?? ''), `page.html served as ${raw.type}`);
     assert.equal(raw.nosniff, 'nosniff');
 
@@ -74,7 +74,7 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
 
     // The workbench: the file in an editor, the program's output in a
     // terminal, and in the debug console.
-    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(id)}`);
+    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(workspaceID)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.click('#tree [data-path="page.html"]');
     const html = editorOf(page, 'page.html');

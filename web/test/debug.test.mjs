@@ -53,8 +53,8 @@ async function clickGutter(editor, line) {
 test('debug view: gutter breakpoint, stop, variables, console, continue; debug the test under the cursor', { timeout: 600_000 }, async () => {
   await withPage(env.browser, env.ide, 'debugger', async (page) => {
     await signIn(page, env.ide.base, token);
-    const id = await createWorkspace(page, 'dbg', { 'main.go': mainGo, 'main_test.go': mainTestGo });
-    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(id)}`);
+    const workspaceID = await createWorkspace(page, 'dbg', { 'main.go': mainGo, 'main_test.go': mainTestGo });
+    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(workspaceID)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#debug').isVisible(), false, 'the debug view is shown before it is used');
     await page.click('#debug-toggle');

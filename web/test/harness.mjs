@@ -188,12 +188,12 @@ export function createWorkspace(page, name, files = {}) {
     const h = { 'X-Requested-With': 'ideserver' };
     const r = await fetch('/api/v1/workspaces', { method: 'POST', headers: { ...h, 'Content-Type': 'application/json' }, body: JSON.stringify({ name, template: 'hello' }) });
     if (!r.ok) throw new Error(`POST workspace ${name}: ${r.status}`);
-    const { id } = await r.json();
+    const { id: workspaceID } = await r.json();
     for (const [path, body] of Object.entries(files)) {
-      const w = await fetch(`/api/v1/workspaces/${id}/files/${path}`, { method: 'PUT', headers: h, body });
+      const w = await fetch(`/api/v1/workspaces/${workspaceID}/files/${path}`, { method: 'PUT', headers: h, body });
       if (!w.ok) throw new Error(`PUT ${path}: ${w.status}`);
     }
-    return id;
+    return workspaceID;
   }, { name, files });
 }
 
@@ -203,8 +203,8 @@ export function createWorkspace(page, name, files = {}) {
  */
 export function fileAPI(page, method, path, body) {
   return page.evaluate(async ([method, path, body]) => {
-    const ws = new URLSearchParams(location.search).get('ws');
-    const r = await fetch(`/api/v1/workspaces/${ws}/files/${path}`, { method, body, headers: { 'X-Requested-With': 'ideserver' } });
+    const workspaceID = new URLSearchParams(location.search).get('ws');
+    const r = await fetch(`/api/v1/workspaces/${workspaceID}/files/${path}`, { method, body, headers: { 'X-Requested-With': 'ideserver' } });
     return { status: r.status, text: await r.text() };
   }, [method, path, body]);
 }
@@ -219,8 +219,8 @@ export async function fileOK(page, method, path, body) {
 /** The saved UI state of the page's workspace (?ws=), read through the API. */
 export function savedState(page) {
   return page.evaluate(async () => {
-    const ws = new URLSearchParams(location.search).get('ws');
-    return (await fetch(`/api/v1/workspaces/${ws}/state`, { headers: { 'X-Requested-With': 'ideserver' } })).json();
+    const workspaceID = new URLSearchParams(location.search).get('ws');
+    return (await fetch(`/api/v1/workspaces/${workspaceID}/state`, { headers: { 'X-Requested-With': 'ideserver' } })).json();
   });
 }
 

@@ -21,12 +21,12 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     const scripts = [];
     page.on('request', (r) => { if (r.url().endsWith('.js')) scripts.push(new URL(r.url()).pathname); });
     await signIn(page, env.ide.base, token);
-    const id = await createWorkspace(page, 'layout', { 'main.go': mainGo, 'util.go': utilGo, 'notes/todo.md': '- [ ] ship\n' });
+    const workspaceID = await createWorkspace(page, 'layout', { 'main.go': mainGo, 'util.go': utilGo, 'notes/todo.md': '- [ ] ship\n' });
 
     // A cold workbench load: the entry and its chunks, not xterm.js (no
     // terminal yet) nor the debug session (not used yet).
     scripts.length = 0;
-    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(id)}`);
+    await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(workspaceID)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.click('#tree [data-path="util.go"]');
     const util = editorOf(page, 'util.go');

@@ -149,8 +149,8 @@ test('embedded workbench: open, save and run through postMessage', { timeout: 18
     // Sign in on the IDE's origin; the portal on the same site (another
     // port) frames the IDE with the Lax session cookie.
     await signIn(page, env.ide.base, token);
-    const id = await createWorkspace(page, 'embedded');
-    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(env.ide.base)}&page=/embed/ws/${id}`);
+    const workspaceID = await createWorkspace(page, 'embedded');
+    await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(env.ide.base)}&page=/embed/ws/${workspaceID}`);
     const log = page.locator('#log');
     await log.filter({ hasText: 'ready (workbench)' }).waitFor({ timeout: 60_000 });
     const ideFrame = page.frameLocator('#ide');
