@@ -41,6 +41,11 @@ func (m *Manager) ProcessEnv(owner string, extra ...string) ([]string, error) {
 		return nil, err
 	}
 	o, _ := ParseOwnerKey(owner) // valid: HomeDirs checked it
+	return m.processEnv(o, d, extra), nil
+}
+
+// processEnv is ProcessEnv for user o, whose directories d are prepared.
+func (m *Manager) processEnv(o Owner, d HomeDirs, extra []string) []string {
 	g := m.opts.Go
 	path := "/usr/local/bin:/usr/bin:/bin"
 	if g.Root != "" {
@@ -66,7 +71,7 @@ func (m *Manager) ProcessEnv(owner string, extra ...string) ([]string, error) {
 			env = append(env, kv[0]+"="+kv[1])
 		}
 	}
-	return dedupEnv(append(env, extra...)), nil
+	return dedupEnv(append(env, extra...))
 }
 
 // dedupEnv keeps the last entry of each key, in first-seen order.

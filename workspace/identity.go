@@ -86,25 +86,38 @@ func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
 		return nil, err
 	}
 	o, _ := ParseOwnerKey(owner) // valid: HomeDirs checked it
-	var binds []sandbox.Bind
-	if workspace != "" {
-		w, err := m.opts.Store.GetWorkspace(workspace)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !owns(o, w)) {
-			return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get workspace: %w", err)
-		}
-		if fi, err := os.Lstat(m.Dir(workspace)); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%w: workspace %q has no directory", ErrNotFound, workspace)
-		}
-		if err := m.adoptWorkspace(owner, workspace); err != nil {
-			return nil, err
-		}
-		binds = append(binds, sandbox.Bind{Host: m.Dir(workspace), Target: SandboxWorkspace})
+	if workspace == "" {
+		return append([]sandbox.Bind{{Host: dirs.Home, Target: SandboxHome}}, goroot...), nil
 	}
-	binds = append(binds, sandbox.Bind{Host: dirs.Home, Target: SandboxHome})
-	return append(binds, goroot...), nil
+	w, err := m.opts.Store.GetWorkspace(workspace)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !owns(o, w)) {
+		return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get workspace: %w", err)
+	}
+	return m.workspaceBinds(owner, workspace, dirs)
+}
+
+// workspaceBinds returns the binds of owner's processes in workspace,
+// whose ownership the caller has checked: the workspace at
+// SandboxWorkspace (the directory given to the owner's uid first), HOME at
+// SandboxHome, and GOROOT read-only at SandboxGoRoot when configured.
+func (m *Manager) workspaceBinds(owner, workspace string, dirs HomeDirs) ([]sandbox.Bind, error) {
+	if fi, err := os.Lstat(m.Dir(workspace)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: workspace %q has no directory", ErrNotFound, workspace)
+	}
+	if err := m.adoptWorkspace(owner, workspace); err != nil {
+		return nil, err
+	}
+	binds := []sandbox.Bind{
+		{Host: m.Dir(workspace), Target: SandboxWorkspace},
+		{Host: dirs.Home, Target: SandboxHome},
+	}
+	if m.opts.Go.Root != "" {
+		binds = append(binds, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
+	}
+	return binds, nil
 }
 
 // adoptWorkspace gives the directory of workspace id, and everything in it,

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
 )
 
@@ -70,6 +71,18 @@ type ManagerOptions struct {
 	// server's own uid owns everything and no ownership is changed. Its
 	// answers are cached; an error is not.
 	Identity func(owner string) (uid int, err error)
+	// Runner starts the processes of a Handle (Handle.Start); its
+	// isolation decides the Handle's process paths. nil: Handle.Start
+	// fails, and process paths are host paths.
+	Runner *sandbox.Runner
+	// ToolBinds are binds every process started through a Handle gets
+	// under bubblewrap after the workspace's own (the published gopls and
+	// dlv, read-only); their hosts must exist then.
+	ToolBinds []sandbox.Bind
+	// Redact are host directories besides the user's own that must never
+	// reach a client (the data directory): a Handle's Paths replaces them
+	// in text with "…".
+	Redact []string
 	// MaxPerUser caps how many workspaces one user may own; 0 means 100.
 	MaxPerUser int
 	Logger     *slog.Logger // nil: discard
