@@ -73,7 +73,7 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start %s: sandbox view: %w", c.Kind, safeErr(err))
 		}
-		c.Binds = append(vb[:len(vb):len(vb)], c.Binds...)
+		c.Binds = append(missingBinds(vb, c.Binds), c.Binds...)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err

@@ -65,7 +65,13 @@ type Options struct {
 	// runs) gets before its [Cmd.Binds]: typically the workspace at
 	// /workspace, the owner's HOME, GOROOT and the tools
 	// read-only. It is called on every Start and [Runner.ViewPath]; its
-	// error fails the start. nil means none.
+	// error fails the start. A bind it returns that the Cmd carries
+	// already (workspace.Handle.Start gives every bind itself) is not
+	// added twice. nil means none.
+	//
+	// Deprecated: start workspace processes with workspace.Handle.Start,
+	// which gives the binds in [Cmd.Binds]; View goes once every caller
+	// does (the playground then gives its GOROOT bind itself).
 	View func(owner, workspace string) ([]Bind, error)
 
 	// Networks overrides [Cmd.Network] for the processes of a [Cmd.Kind]
@@ -202,6 +208,9 @@ func (r *Runner) Isolation() Isolation { return r.iso }
 // (the bind with the longest Host wins); otherwise, with [IsolationNone],
 // or when View fails, host is returned unchanged. Callers use it to speak
 // to a tool in its own terms (file URIs for gopls, paths for dlv).
+//
+// Deprecated: use workspace.Handle's Paths and ProcessPath (or the pure
+// [ViewPath] of binds); it goes with [Options.View].
 func (r *Runner) ViewPath(owner, workspace, host string) string {
 	return r.Viewer(owner, workspace)(host)
 }
@@ -210,6 +219,9 @@ func (r *Runner) ViewPath(owner, workspace, host string) string {
 // [Options.View] once rather than on every translation (View prepares
 // directories and reads the store). The function is safe for concurrent
 // use; it does not see binds that change later.
+//
+// Deprecated: use workspace.Handle's Paths and ProcessPath (or the pure
+// [ViewPath] of binds); it goes with [Options.View].
 func (r *Runner) Viewer(owner, workspace string) func(host string) string {
 	identity := func(host string) string { return host }
 	if r.iso != IsolationBwrap || r.view == nil {
@@ -219,10 +231,7 @@ func (r *Runner) Viewer(owner, workspace string) func(host string) string {
 	if err != nil {
 		return identity
 	}
-	return func(host string) string {
-		p, _ := sandboxPath(host, binds, nil)
-		return p
-	}
+	return func(host string) string { return ViewPath(binds, host) }
 }
 
 // OwnerUID returns the host uid owner's processes run as. ok is false

@@ -90,6 +90,45 @@ echo x > "$HOME/written"
 	}
 }
 
+// TestViewBindsGivenByCmd: a Cmd that carries its view's binds itself
+// (workspace.Handle.Start does) gets each once, not again from
+// Options.View, and starts in /workspace as with View alone.
+func TestViewBindsGivenByCmd(t *testing.T) {
+	e := newIsoEnv(t)
+	r := newViewRunner(t, e)
+	c := e.sh(`pwd; ls /workspace; grep -c ' /workspace ' /proc/self/mountinfo`)
+	c.Workspace = "w1"
+	c.Binds = []sandbox.Bind{{Host: e.data, Target: "/home/user"}, {Host: e.ws, Target: "/workspace"}}
+	out, st := run(t, r, c)
+	if st.Code != 0 || !strings.HasPrefix(out, "/workspace\n") || !strings.HasSuffix(out, "\n1\n") {
+		t.Errorf("exit %d, output %q; want pwd /workspace and one mount there", st.Code, out)
+	}
+}
+
+// TestViewPathOfBinds: the pure ViewPath maps below the longest bind's
+// host to its target and leaves other paths alone.
+func TestViewPathOfBinds(t *testing.T) {
+	binds := []sandbox.Bind{
+		{Host: "/data/ws/w1", Target: "/workspace"},
+		{Host: "/data/home", Target: "/home/user"},
+		{Host: "/data/home/go/pkg/mod/cache", Target: "/cache", ReadOnly: true},
+		{Host: "/opt/tools"},
+	}
+	for host, want := range map[string]string{
+		"/data/ws/w1":                   "/workspace",
+		"/data/ws/w1/a/b.go":            "/workspace/a/b.go",
+		"/data/ws/w10":                  "/data/ws/w10",
+		"/data/home/go/pkg/mod/x":       "/home/user/go/pkg/mod/x",
+		"/data/home/go/pkg/mod/cache/d": "/cache/d",
+		"/opt/tools/gopls":              "/opt/tools/gopls",
+		"/usr/local/go":                 "/usr/local/go",
+	} {
+		if got := sandbox.ViewPath(binds, host); got != want {
+			t.Errorf("ViewPath(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
 func TestViewPathAndIdentity(t *testing.T) {
 	e := newIsoEnv(t)
 	r := newViewRunner(t, e)

@@ -63,6 +63,9 @@ func (m *Manager) ownerUID(owner string) (int, error) {
 //     else (no HOME, no workspace: a workspace is ErrNotFound). Its caller
 //     adds what its processes need.
 //
+// ManagerOptions.ToolBinds follow in both cases. A user's binds in a
+// workspace are those [Handle.Start] gives.
+//
 // No bind's source lies inside another's. It prepares what it binds as
 // HomeDirs does (creating directories, giving them to the user's uid) and
 // gives a workspace directory owned by another uid (from before isolation,
@@ -79,7 +82,7 @@ func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
 		if workspace != "" {
 			return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
 		}
-		return goroot, nil
+		return append(goroot, m.opts.ToolBinds...), nil
 	}
 	dirs, err := m.HomeDirs(owner)
 	if err != nil {
@@ -87,7 +90,8 @@ func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
 	}
 	o, _ := ParseOwnerKey(owner) // valid: HomeDirs checked it
 	if workspace == "" {
-		return append([]sandbox.Bind{{Host: dirs.Home, Target: SandboxHome}}, goroot...), nil
+		binds := append([]sandbox.Bind{{Host: dirs.Home, Target: SandboxHome}}, goroot...)
+		return append(binds, m.opts.ToolBinds...), nil
 	}
 	w, err := m.opts.Store.GetWorkspace(workspace)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !owns(o, w)) {
@@ -96,7 +100,11 @@ func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get workspace: %w", err)
 	}
-	return m.workspaceBinds(owner, workspace, dirs)
+	binds, err := m.workspaceBinds(owner, workspace, dirs)
+	if err != nil {
+		return nil, err
+	}
+	return append(binds, m.opts.ToolBinds...), nil
 }
 
 // workspaceBinds returns the binds of owner's processes in workspace,

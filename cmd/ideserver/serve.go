@@ -94,21 +94,19 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 
 	// The runner comes first: the isolation mode it ends up in decides the
-	// workspace manager's Identity and the tools' Publish. Its View reads
-	// the manager, built below before anything starts a process (the
-	// self-test's probe does not use View).
+	// workspace manager's Identity and the tools' Publish. A workspace's
+	// processes get their binds from workspace.Handle.Start (the manager
+	// holds the runner). Until every starter goes through a Handle, the
+	// runner's deprecated View asks the manager, built below before
+	// anything starts a process (the self-test's probe does not use View).
 	var manager *workspace.Manager
 	toolsDir := filepath.Join(cfg.Data, "tools")
 	toolsBin := filepath.Join(toolsDir, "bin")
-	view := func(owner, ws string) ([]sandbox.Bind, error) {
+	view := func(owner, workspaceID string) ([]sandbox.Bind, error) {
 		if manager == nil {
 			return nil, errors.New("workspace view: the server is not ready")
 		}
-		binds, err := manager.View(owner, ws)
-		if err != nil {
-			return nil, err
-		}
-		return append(binds, sandbox.Bind{Host: toolsBin, Target: toolsTarget, ReadOnly: true}), nil
+		return manager.View(owner, workspaceID)
 	}
 	iso, err := newIsolation(ctx, cfg, db, logger, view)
 	if err != nil {
@@ -157,8 +155,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		NoSumDB: cfg.Go.NoSumDB,
 		Flags:   cfg.Go.Flags,
 	}
+	var toolBinds []sandbox.Bind
+	if isolated {
+		toolBinds = []sandbox.Bind{{Host: toolsBin, Target: toolsTarget, ReadOnly: true}}
+	}
 	manager, err = workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
+		Runner:     runner,
+		ToolBinds:  toolBinds,
+		Redact:     []string{cfg.Data},
 		Identity:   iso.ownerUID,
 		Dir:        filepath.Join(cfg.Data, "workspaces"),
 		TenantsDir: filepath.Join(cfg.Data, "tenants"),
