@@ -26,13 +26,14 @@
 //
 // A bind is mounted at its [Bind.Target] (a fixed path such as /workspace)
 // or, without one, at its host path; [Options.ReadOnlyPaths] keep their host
-// paths. [Options.View] gives every process of a tenant's workspace its
-// binds (the workspace at /workspace, HOME, GOMODCACHE, GOROOT, the tools),
-// so the features that start processes need not know about them.
+// paths. workspace.Handle.Start gives every process of a user's workspace
+// its binds in [Cmd.Binds] (the workspace at /workspace, HOME, GOROOT, the
+// tools), so the features that start processes need not know about them
+// ([Options.View], which did so from inside the runner, is deprecated).
 // [Cmd.Dir], [Cmd.Path] and host paths in [Cmd.Env] are translated into the
 // sandbox's view (see [Cmd.Binds]), so a tenant process with its workspace
-// bound at /workspace never sees the host path; [Runner.ViewPath] does the
-// same translation for callers that speak to a tool in its own terms (file
+// bound at /workspace never sees the host path; [ViewPath] does the same
+// translation for callers that speak to a tool in its own terms (file
 // URIs for gopls). Each process gets an /etc/passwd and /etc/group of its
 // own naming only root, nobody and the owner's user. What the sandbox hides is
 // everything not bound: other workspaces, other tenants' caches, the data

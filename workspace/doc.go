@@ -18,9 +18,15 @@
 // [ManagerOptions.Identity] each user's files on the host belong to the
 // user's own uid (the one its isolated processes run as): its HOME and Go
 // caches ([Manager.HomeDirs]), its workspaces, and every entry written
-// through [Files]. [Manager.View] gives the sandbox the binds of an owner's
-// processes; package sandbox is the only package of ours it imports besides
-// store.
+// through [Files].
+//
+// A bridge (lsp, dap, terminal) gets a [Handle] from [Manager.Open], the
+// one ownership check: it starts the workspace's processes with their
+// binds (the sandbox view: the workspace at /workspace, HOME, GOROOT, the
+// tools) and carries the [Paths] that map client paths (/workspace,
+// /goroot, /gomodcache) to process paths and back, and rewrite the text a
+// process writes for the client. It imports sandbox and store, and the
+// leaf internal/bridge (for [Handle.Key]).
 //
 // Who may import it: server, lsp, dap, playground and cmd/ideserver.
 package workspace
