@@ -116,7 +116,7 @@ func (r *rpc) openHello(tb testing.TB, root, uri string) {
 }
 
 // dialProxy serves m over a loopback WebSocket and connects an rpc to it.
-func dialProxy(tb testing.TB, m *lsp.Manager, wsID string) (*rpc, func()) {
+func dialProxy(tb testing.TB, m *lsp.Manager, workspaceID string) (*rpc, func()) {
 	up := websocket.Upgrader{}
 	var wg sync.WaitGroup
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -127,7 +127,7 @@ func dialProxy(tb testing.TB, m *lsp.Manager, wsID string) (*rpc, func()) {
 		wg.Add(1)
 		defer wg.Done()
 		c := bridge.NewConn(conn, 0) // as package server does
-		c.CloseWith(bridge.CloseCode(m.Serve(req.Context(), "t1", wsID, c)))
+		c.CloseWith(bridge.CloseCode(m.Serve(req.Context(), "t1", workspaceID, c)))
 	}))
 	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http"), nil)
 	if err != nil {
@@ -168,8 +168,8 @@ func startDirect(tb testing.TB, e *env, gopls string) (*rpc, int, func()) {
 	procEnv, _ := e.ProcessEnv("t1")
 	inR, inW, _ := os.Pipe()
 	outR, outW, _ := os.Pipe()
-	p, err := runner.Start(context.Background(), sandbox.Cmd{Kind: "gopls", Owner: "t1", Workspace: e.wsID, Path: gopls,
-		Env: procEnv, Dir: e.Dir(e.wsID), Stdin: inR, Stdout: outW})
+	p, err := runner.Start(context.Background(), sandbox.Cmd{Kind: "gopls", Owner: "t1", Workspace: e.workspaceID, Path: gopls,
+		Env: procEnv, Dir: e.Dir(e.workspaceID), Stdin: inR, Stdout: outW})
 	_ = inR.Close()
 	_ = outW.Close()
 	if err != nil {
@@ -224,12 +224,12 @@ func BenchmarkHover(b *testing.B) {
 // be in every answer.
 func compareHover(b *testing.B, e *env, exe string, warmup int, want string) {
 	m := newManager(b, e, exe, func(o *lsp.Options) { o.MessageRate = 1e6; o.MessageBurst = 1e6 })
-	proxy, closeProxy := dialProxy(b, m, e.wsID)
+	proxy, closeProxy := dialProxy(b, m, e.workspaceID)
 	defer closeProxy()
 	direct, _, closeDirect := startDirect(b, e, exe)
 	defer closeDirect()
 
-	hostRoot := "file://" + filepath.ToSlash(e.Dir(e.wsID))
+	hostRoot := "file://" + filepath.ToSlash(e.Dir(e.workspaceID))
 	proxy.openHello(b, "file:///workspace", "file:///workspace/main.go")
 	direct.openHello(b, hostRoot, hostRoot+"/main.go")
 	hover := func(r *rpc, uri string) time.Duration {
@@ -288,7 +288,7 @@ func firstDiagnostics(b *testing.B, e *env, m *lsp.Manager) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		r, closeProxy := dialProxy(b, m, e.wsID)
+		r, closeProxy := dialProxy(b, m, e.workspaceID)
 		r.openHello(b, "file:///workspace", "file:///workspace/main.go")
 		r.awaitDiagnostics(b)
 		times = append(times, time.Since(start))

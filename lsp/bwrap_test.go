@@ -62,7 +62,7 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 	if err := isotest.Traversable(e.data, filepath.Join(e.data, "workspaces"), filepath.Join(e.data, "tenants")); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{filepath.Join(e.data, "tenants", "t1"), e.Dir(e.wsID)} {
+	for _, d := range []string{filepath.Join(e.data, "tenants", "t1"), e.Dir(e.workspaceID)} {
 		if err := isotest.ChownTree(d, isotest.UID); err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestRealGoplsBwrap(t *testing.T) {
 	runner, g := isolate(t, e, gopls)
 	m := newManagerWith(t, runner, e, g, nil)
 	start := time.Now()
-	c := startSession(t, m, e.wsID)
+	c := startSession(t, m, e.workspaceID)
 	c.initialize(waitLong)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": helloMain,
@@ -123,7 +123,7 @@ func TestRealGoplsBwrap(t *testing.T) {
 		t.Fatalf("definition = %s", s)
 	}
 
-	other := filepath.Join(e.Dir(e.wsID), "other.go")
+	other := filepath.Join(e.Dir(e.workspaceID), "other.go")
 	if err := os.WriteFile(other, []byte("package main\n\nvar x int = \"no\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

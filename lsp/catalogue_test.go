@@ -15,7 +15,7 @@ import (
 // adding "/" or the server's HOME never reaches gopls.
 func TestWorkspaceFoldersFixed(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.wsID)
+	c := startSession(t, m, e.workspaceID)
 	resp := c.initialize(waitShort)
 	got, _ := resp["result"].(map[string]any)["params"].(map[string]any)
 	if got["rootUri"] != "file:///workspace" {
@@ -62,7 +62,7 @@ func TestCrashLoopLeavesOthersAlone(t *testing.T) {
 	other.initialize(waitShort)
 	before := other.call("fake/state", nil, waitShort)["result"].(map[string]any)
 
-	c := startSession(t, m, e.wsID)
+	c := startSession(t, m, e.workspaceID)
 	c.initialize(waitShort)
 	for range 3 {
 		c.request("fake/crash", nil)

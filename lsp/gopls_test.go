@@ -73,7 +73,7 @@ func TestRealGoplsRecoversAndWatches(t *testing.T) {
 	gopls := requireGopls(t)
 	e := newEnv(t, helloFiles)
 	m := newManager(t, e, gopls, nil)
-	c := startSession(t, m, e.wsID)
+	c := startSession(t, m, e.workspaceID)
 	c.initialize(waitLong)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": helloMain,
@@ -98,7 +98,7 @@ func TestRealGoplsRecoversAndWatches(t *testing.T) {
 	}
 
 	// A file changed by a "shell" (not through the client) reaches gopls.
-	if err := os.WriteFile(filepath.Join(e.Dir(e.wsID), "other.go"), []byte("package main\n\nvar x int = \"no\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir(e.workspaceID), "other.go"), []byte("package main\n\nvar x int = \"no\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.await("diagnostics for other.go", waitLong, hasDiagnostics("file:///workspace/other.go"))

@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 // tenant's directories.
 type env struct {
 	data     string
-	wsID     string
+	workspaceID     string
 	dirs     workspace.HomeDirs
 	goroot   string
 	fake     bool
@@ -98,7 +98,7 @@ func newEnvIn(t testing.TB, data string, files map[string]string) *env {
 	t.Helper()
 	e := &env{
 		data: data,
-		wsID: "ws1",
+		workspaceID: "ws1",
 		dirs: workspace.HomeDirs{ // the server's layout: everything in HOME
 			Home:       filepath.Join(data, "tenants", "t1", "users", "u1", "home"),
 			GoPath:     filepath.Join(data, "tenants", "t1", "users", "u1", "home", "go"),
@@ -107,13 +107,13 @@ func newEnvIn(t testing.TB, data string, files map[string]string) *env {
 		},
 		goroot: goRoot(t),
 	}
-	for _, d := range []string{e.dirs.Home, e.dirs.GoModCache, e.dirs.GoCache, e.Dir(e.wsID)} {
+	for _, d := range []string{e.dirs.Home, e.dirs.GoModCache, e.dirs.GoCache, e.Dir(e.workspaceID)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for name, content := range files {
-		p := filepath.Join(e.Dir(e.wsID), name)
+		p := filepath.Join(e.Dir(e.workspaceID), name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}

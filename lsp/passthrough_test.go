@@ -27,8 +27,8 @@ const (
 // the proxy rewrites in part, reach gopls unchanged too.
 func TestProxyKeepsUnknownFields(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.wsID)
-	host := e.Dir(e.wsID)
+	c := startSession(t, m, e.workspaceID)
+	host := e.Dir(e.workspaceID)
 
 	// initialize: unknown capabilities survive the proxy's own rewrite.
 	params := initParams()

@@ -79,7 +79,7 @@ func TestRenameStandardLibraryRefused(t *testing.T) {
 		"util.go": "package main\n\nfunc greet() string { return \"hi\" }\n",
 	})
 	m := newManager(t, e, gopls, nil)
-	c := startSession(t, m, e.wsID)
+	c := startSession(t, m, e.workspaceID)
 	c.initialize(waitLong)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": helloMain,
@@ -120,7 +120,7 @@ func TestRenameStandardLibraryRefused(t *testing.T) {
 // GOROOT is refused before it reaches gopls.
 func TestReadOnlyEditsRefused(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.wsID)
+	c := startSession(t, m, e.workspaceID)
 	c.initialize(waitShort)
 
 	mark := len(c.seen)
