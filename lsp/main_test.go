@@ -53,12 +53,12 @@ func TestMain(m *testing.M) {
 // env is a test's host layout: a data directory with one workspace and a
 // tenant's directories.
 type env struct {
-	data     string
-	workspaceID     string
-	dirs     workspace.HomeDirs
-	goroot   string
-	fake     bool
-	extraEnv []string
+	data        string
+	workspaceID string
+	dirs        workspace.HomeDirs
+	goroot      string
+	fake        bool
+	extraEnv    []string
 }
 
 func (e *env) Dir(id string) string { return filepath.Join(e.data, "workspaces", id) }
@@ -97,7 +97,7 @@ func newEnv(t testing.TB, files map[string]string) *env {
 func newEnvIn(t testing.TB, data string, files map[string]string) *env {
 	t.Helper()
 	e := &env{
-		data: data,
+		data:        data,
 		workspaceID: "ws1",
 		dirs: workspace.HomeDirs{ // the server's layout: everything in HOME
 			Home:       filepath.Join(data, "tenants", "t1", "users", "u1", "home"),
