@@ -40,7 +40,9 @@ func (f *fakeSession) stoppedWith() error {
 
 func TestRegistryLimits(t *testing.T) {
 	r := bridge.NewRegistry[*fakeSession](bridge.Limits{PerWorkspace: 2, PerTenant: 3, PerOwner: 3})
-	k := func(tenant, owner, ws string) bridge.Key { return bridge.Key{Tenant: tenant, Owner: owner, WorkspaceID: ws} }
+	k := func(tenant, owner, ws string) bridge.Key {
+		return bridge.Key{Tenant: tenant, Owner: owner, WorkspaceID: ws}
+	}
 	a, b, c := newFake(), newFake(), newFake()
 	if err := r.Add(k("t", "t/u", "w1"), "", a); err != nil {
 		t.Fatal(err)
