@@ -88,7 +88,8 @@ type watchedFilesCapabilities struct {
 	RelativePatternSupport bool `json:"relativePatternSupport"`
 }
 
-// allowedCommands are the gopls commands (gopls doc/commands.md, v0.23) a
+// allowedCommands are the gopls commands
+// (https://github.com/golang/tools/blob/gopls/v0.23.0/gopls/doc/commands.md) a
 // client may run through workspace/executeCommand (LSP-05). Commands that
 // build, test, generate or fetch modules run code; they are allowed only
 // because gopls runs in the tenant's sandbox with the tenant's environment.
