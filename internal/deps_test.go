@@ -83,6 +83,7 @@ var rules = []rule{
 	{"server", "github.com/google/go-dap", "server never reads DAP message bodies"},
 	{"*", "testing", "tests only (tailscale's rule)"},
 	{"*", module + "/internal/isotest", "bubblewrap test helpers: _test.go files only"},
+	{"*", module + "/internal/wstest", "workspace test helpers: _test.go files only"},
 	{"*", "flag", "configuration is read once in cmd/ideserver"},
 }
 
@@ -141,7 +142,9 @@ func TestImportRules(t *testing.T) {
 	}
 	for _, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
-		if strings.HasPrefix(rel, "cmd/") || rel == "e2e" || strings.HasPrefix(rel, "internal/testutil") {
+		// internal/wstest is a test helper (testing, isotest), for _test.go
+		// files only, as its rule below says.
+		if strings.HasPrefix(rel, "cmd/") || rel == "e2e" || strings.HasPrefix(rel, "internal/testutil") || rel == "internal/wstest" {
 			continue
 		}
 		for _, r := range rules {

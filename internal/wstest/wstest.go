@@ -1,0 +1,129 @@
+// Package wstest builds real workspaces for tests: a workspace.Manager on a
+// real bbolt store in a test's temporary directory, and a Handle on one of
+// its workspaces (Manager.Open, the one ownership check), with or without
+// bubblewrap. It is imported by _test.go files only (a rule of
+// internal/deps_test.go). Everything it makes is removed by the test's
+// Cleanup.
+package wstest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/store"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// Options configures an Env. Zero fields take the defaults named.
+type Options struct {
+	// Runner starts the handles' processes (Handle.Start). nil: a runner
+	// without isolation, closed by the test's Cleanup. Under bubblewrap
+	// the data directory is one every uid may traverse
+	// (isotest.PublicDir) and each user runs as isotest.UID.
+	Runner *sandbox.Runner
+	// Instance names the runner made when Runner is nil (sandbox
+	// Options.Instance); "": "wstest-<pid>-<n>".
+	Instance string
+	// Owner is the user Handle opens a workspace for; zero: tenant "t1",
+	// user "u1".
+	Owner workspace.Owner
+	// Files are the initial files of Handle's workspace (path → content).
+	Files map[string]string
+	// GoRoot is the Manager's GOROOT (workspace.GoEnv.Root); "": none.
+	GoRoot string
+	// ToolBinds are the Manager's ToolBinds (workspace.ManagerOptions).
+	ToolBinds []sandbox.Bind
+}
+
+// Env is a real workspace.Manager on a real store, for one test.
+type Env struct {
+	Manager *workspace.Manager
+	Store   *store.DB
+	Runner  *sandbox.Runner
+	Data    string // the data directory: store, workspaces, tenants
+}
+
+// instances numbers the runners New makes, so their Instances differ.
+var instances atomic.Int64
+
+// New returns an Env for tb: a store, a Manager (with o's runner, GOROOT
+// and tool binds) and, when o.Runner is nil, a runner without isolation.
+func New(tb testing.TB, o Options) *Env {
+	tb.Helper()
+	e := &Env{Runner: o.Runner}
+	var identity func(string) (int, error)
+	if o.Runner != nil && o.Runner.Isolation() == sandbox.IsolationBwrap {
+		dir, err := isotest.PublicDir(tb.Cleanup)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		e.Data = dir
+		identity = func(string) (int, error) { return isotest.UID, nil }
+	} else {
+		e.Data = tb.TempDir()
+	}
+	if e.Runner == nil {
+		inst := o.Instance
+		if inst == "" {
+			inst = "wstest-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(instances.Add(1), 10)
+		}
+		r, err := sandbox.New(sandbox.Options{Instance: inst, KillGrace: 300 * time.Millisecond})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = r.Close() })
+		e.Runner = r
+	}
+	db, err := store.Open(store.Options{Path: filepath.Join(e.Data, "ideserver.db")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	e.Store = db
+	m, err := workspace.NewManager(workspace.ManagerOptions{
+		Store: db, Dir: filepath.Join(e.Data, "workspaces"), TenantsDir: filepath.Join(e.Data, "tenants"),
+		Identity: identity, Go: workspace.GoEnv{Root: o.GoRoot},
+		Runner: e.Runner, ToolBinds: o.ToolBinds,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = m.Close(context.Background()) })
+	e.Manager = m
+	return e
+}
+
+// Handle creates a workspace of owner (the user is created when missing)
+// with files, and returns the Handle Manager.Open gives for it.
+func (e *Env) Handle(tb testing.TB, owner workspace.Owner, files map[string]string) *workspace.Handle {
+	tb.Helper()
+	if _, err := e.Store.EnsureUser(owner.Tenant, owner.User); err != nil {
+		tb.Fatal(err)
+	}
+	w, err := e.Manager.Create(context.Background(), owner, workspace.CreateOptions{Files: files})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := e.Manager.Open(owner, w.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// Handle is New(tb, o).Handle for o.Owner (zero: t1/u1) and o.Files.
+func Handle(tb testing.TB, o Options) *workspace.Handle {
+	tb.Helper()
+	owner := o.Owner
+	if owner == (workspace.Owner{}) {
+		owner = workspace.Owner{Tenant: "t1", User: "u1"}
+	}
+	return New(tb, o).Handle(tb, owner, o.Files)
+}
