@@ -133,7 +133,7 @@ func BenchmarkNext(b *testing.B) {
 	files := map[string]string{"go.mod": "module loop\n\ngo 1.26\n", "main.go": loopMain}
 	b.Run("proxy", func(b *testing.B) {
 		f := newFixture(b, dlv, files)
-		s, err := f.m.Open("tenant1", f.workspaceID)
+		s, err := f.m.Open(f.h)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -155,10 +155,10 @@ func BenchmarkNext(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ln.Close()
-		env, _ := f.workspaces.ProcessEnv("tenant1")
-		workspaceDir := f.workspaces.Dir(f.workspaceID)
-		proc, err := f.runner.Start(context.Background(), sandbox.Cmd{
-			Kind: "dlv", Owner: "tenant1", Workspace: f.workspaceID, Path: dlv,
+		env, _ := f.h.Env()
+		workspaceDir := f.h.Dir
+		proc, err := f.h.Start(context.Background(), sandbox.Cmd{
+			Kind: "dlv", Path: dlv,
 			Args: []string{"dap", "--client-addr=unix:" + sock}, Env: env, Dir: workspaceDir,
 		})
 		if err != nil {

@@ -2,62 +2,51 @@ package dap_test
 
 import (
 	"os"
-	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
 )
 
-// isolate prepares the fixture below root for tenant1 running as
-// isotest.UID inside bubblewrap, completes ropts to match, and returns the
-// dlv copy the tenant can run. The copy of the build cache starts warm
-// (isotest.LinkCache): a cold cache would rebuild the runtime for every
-// debug build. The view is the server's layout: the workspace at
-// /workspace, HOME at /home/user (GOPATH and GOMODCACHE inside), GOROOT at
-// /goroot and the tools at /opt/ideserver/bin; the linked build cache at
-// /gocache.
-func isolate(t testing.TB, root string, f *fakeWorkspaces, workspaceID, dlv string, ropts *sandbox.Options) string {
+// isolate completes wo for a user running as isotest.UID inside
+// bubblewrap and returns the dlv copy the user can run. The view is the
+// server's layout (workspace.Handle.Start): the workspace at /workspace,
+// HOME at /home/user (GOPATH, GOMODCACHE and GOCACHE inside), GOROOT at
+// /goroot and the tools (wo.ToolBinds) at /opt/ideserver/bin. The runner's
+// View forwards to the manager mgr returns (for processes not started by
+// a Handle).
+func isolate(t testing.TB, dlv string, wo *wstest.Options, mgr func() *workspace.Manager) string {
 	t.Helper()
-	tools := filepath.Join(root, "tools")
-	if err := os.Mkdir(tools, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dlv, err := isotest.CopyExecutable(dlv, tools)
+	tools, err := isotest.PublicDir(t.Cleanup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := filepath.Join(root, "gocache")
-	if err := isotest.LinkCache(f.gocache, cache, isotest.UID); err != nil {
+	if dlv, err = isotest.CopyExecutable(dlv, tools); err != nil {
 		t.Fatal(err)
 	}
-	f.gocache = cache
-	d, err := f.HomeDirs("tenant1")
+	runner, err := sandbox.New(sandbox.Options{
+		Instance:  "daptest-" + strconv.Itoa(os.Getpid()),
+		KillGrace: 500 * time.Millisecond,
+		Isolation: sandbox.IsolationBwrap,
+		OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
+		View: func(owner, workspaceID string) ([]sandbox.Bind, error) {
+			return mgr().View(owner, workspaceID)
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := isotest.Traversable(f.base, f.tenants); err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range []string{filepath.Join(f.tenants, "tenant1"), f.Dir(workspaceID)} {
-		if err := isotest.ChownTree(dir, isotest.UID); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		if err := runner.Close(); err != nil {
+			t.Error(err)
 		}
-	}
-	ropts.Isolation = sandbox.IsolationBwrap
-	ropts.OwnerUID = func(string) (int, error) { return isotest.UID, nil }
-	ropts.View = func(owner, workspaceID string) ([]sandbox.Bind, error) {
-		var b []sandbox.Bind
-		if workspaceID != "" {
-			b = append(b, sandbox.Bind{Host: f.Dir(workspaceID), Target: "/workspace"})
-		}
-		return append(b,
-			sandbox.Bind{Host: d.Home, Target: "/home/user"},
-			sandbox.Bind{Host: cache, Target: "/gocache"},
-			sandbox.Bind{Host: f.goroot, Target: "/goroot", ReadOnly: true},
-			sandbox.Bind{Host: tools, Target: "/opt/ideserver/bin", ReadOnly: true},
-		), nil
-	}
+	})
+	wo.Runner = runner
+	wo.ToolBinds = []sandbox.Bind{{Host: tools, Target: "/opt/ideserver/bin", ReadOnly: true}}
 	return dlv
 }
 

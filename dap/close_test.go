@@ -14,6 +14,7 @@ import (
 
 	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -22,7 +23,7 @@ import (
 // (try again later); Serve's error wraps ErrUnavailable and the bridge's.
 func TestStartUnavailable(t *testing.T) {
 	t.Parallel()
-	f := newFixtureWith(t, "", nil, func(_ *sandbox.Runner, _ *fakeWorkspaces, o *dap.Options) {
+	f := newFixtureWith(t, "", nil, func(_ *sandbox.Runner, _ *wstest.Env, o *dap.Options) {
 		o.Dlv = func(context.Context) (string, error) { return "", errors.New("dlv is being built") }
 	})
 	c := f.open()
@@ -46,7 +47,7 @@ func TestStartUnavailable(t *testing.T) {
 // freed, and Open fails with ErrClosed after Close.
 func TestStopClosesWithCause(t *testing.T) {
 	t.Parallel()
-	f := newFixtureWith(t, "", nil, func(_ *sandbox.Runner, _ *fakeWorkspaces, o *dap.Options) {
+	f := newFixtureWith(t, "", nil, func(_ *sandbox.Runner, _ *wstest.Env, o *dap.Options) {
 		// dlv is never ready: each session waits in its start until it
 		// is stopped.
 		o.Dlv = func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
@@ -83,7 +84,7 @@ func TestStopClosesWithCause(t *testing.T) {
 			}
 		}
 	}
-	if _, err := f.m.Open("tenant1", f.workspaceID); !errors.Is(err, dap.ErrClosed) || !errors.Is(err, bridge.ErrClosed) {
+	if _, err := f.m.Open(f.h); !errors.Is(err, dap.ErrClosed) || !errors.Is(err, bridge.ErrClosed) {
 		t.Errorf("Open after Close: %v, want ErrClosed", err)
 	}
 }
@@ -96,7 +97,7 @@ func TestServeWebSocket(t *testing.T) {
 	f := newFixture(t, dlv, map[string]string{"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloMain})
 	served := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := f.m.Open("tenant1", f.workspaceID)
+		s, err := f.m.Open(f.h)
 		if err != nil {
 			served <- err
 			return

@@ -17,9 +17,8 @@ import (
 // start prepares the directory and the path map, starts dlv and waits for
 // its connection.
 func (p *proxy) start(ctx context.Context) error {
-	o := &p.m.opts
-	owner, workspaceID := p.owner, p.workspaceID
-	workspaceDir, err := filepath.Abs(o.Workspaces.Dir(workspaceID))
+	o, h := &p.m.opts, p.h
+	workspaceDir, err := filepath.Abs(h.Dir)
 	if err != nil {
 		return fmt.Errorf("workspace directory: %w", err)
 	}
@@ -30,22 +29,18 @@ func (p *proxy) start(ctx context.Context) error {
 		return errors.New("workspace directory: cannot be resolved")
 	}
 	p.workspaceReal = real
-	env, err := o.Workspaces.ProcessEnv(owner)
+	env, err := h.Env()
 	if err != nil {
 		return fmt.Errorf("user environment: %w", err)
 	}
-	td, err := o.Workspaces.HomeDirs(owner)
-	if err != nil {
-		return fmt.Errorf("user directories: %w", err)
-	}
+	td := h.Home
 	// dlv may run as the tenant's uid: it dials the socket and writes the
 	// debug binary in the session directory (sessiondir.go).
 	if p.dir, err = p.makeSessionDir(); err != nil {
 		return err
 	}
-	viewPath := o.Runner.Viewer(owner, workspaceID) // one sandbox view for the session
 	p.procPaths = newProcessPaths(o.Runner.Isolation() == sandbox.IsolationBwrap,
-		map[string]string{p.dir: sessionTarget, workspaceDir: viewPath(workspaceDir)}, viewPath)
+		map[string]string{p.dir: sessionTarget, workspaceDir: h.ProcessPath(workspaceDir)}, h.ProcessPath)
 	roots := []pathRoot{{Client: workspaceRoot, Host: workspaceDir}}
 	if goroot := envValue(env, "GOROOT"); goroot != "" {
 		roots = append(roots, pathRoot{Client: gorootRoot, Host: goroot})
@@ -80,18 +75,16 @@ func (p *proxy) start(ctx context.Context) error {
 	}
 	defer ln.Close()
 
-	p.proc, err = o.Runner.Start(ctx, sandbox.Cmd{
-		Kind:      "dlv",
-		Owner:     owner,
-		Workspace: workspaceID,
-		Path:      dlv,
-		Args:      dlvArgs(p.procPaths.path(sock)),
-		Env:       env,
-		Dir:       p.workspaceReal,
-		Stdout:    &logWriter{log: p.log, stream: "stdout"},
-		Stderr:    &logWriter{log: p.log, stream: "stderr"},
-		Binds:     p.binds(),
-		Ptrace:    true, // dlv traces the program it starts
+	p.proc, err = h.Start(ctx, sandbox.Cmd{
+		Kind:   "dlv",
+		Path:   dlv,
+		Args:   dlvArgs(p.procPaths.path(sock)),
+		Env:    env,
+		Dir:    p.workspaceReal,
+		Stdout: &logWriter{log: p.log, stream: "stdout"},
+		Stderr: &logWriter{log: p.log, stream: "stderr"},
+		Binds:  p.binds(),
+		Ptrace: true, // dlv traces the program it starts
 		// dlv builds (modules may be fetched) and the program may use the
 		// network; with isolation, not the host's loopback.
 		Network: sandbox.NetworkOutbound,

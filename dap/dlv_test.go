@@ -284,17 +284,17 @@ func TestSessionLimits(t *testing.T) {
 	f := newFixture(t, dlv, nil)
 	var open []*dap.Session
 	for range 2 {
-		s, err := f.m.Open("tenant1", f.workspaceID)
+		s, err := f.m.Open(f.h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		open = append(open, s)
 	}
-	if _, err := f.m.Open("tenant1", f.workspaceID); !errors.Is(err, dap.ErrLimit) || !errors.Is(err, bridge.ErrLimit) {
+	if _, err := f.m.Open(f.h); !errors.Is(err, dap.ErrLimit) || !errors.Is(err, bridge.ErrLimit) {
 		t.Fatalf("third session: %v, want ErrLimit", err)
 	}
 	open[0].Close()
-	s, err := f.m.Open("tenant1", f.workspaceID)
+	s, err := f.m.Open(f.h)
 	if err != nil {
 		t.Fatalf("after Close: %v", err)
 	}

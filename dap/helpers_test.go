@@ -19,6 +19,7 @@ import (
 	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -54,51 +55,15 @@ func goEnv(t testing.TB, key string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// fakeWorkspaces is workspace.Manager's process side over directories: it
-// reuses the developer's Go build cache so debug builds are quick.
-type fakeWorkspaces struct {
-	base    string
-	tenants string
-	goroot  string
-	gocache string
-}
-
-func (f *fakeWorkspaces) Dir(id string) string { return filepath.Join(f.base, id) }
-
-func (f *fakeWorkspaces) HomeDirs(owner string) (workspace.HomeDirs, error) {
-	home := filepath.Join(f.tenants, owner, "home")
-	d := workspace.HomeDirs{
-		Home: home, GoPath: filepath.Join(home, "go"),
-		GoModCache: filepath.Join(home, "go", "pkg", "mod"), GoCache: f.gocache,
-	}
-	for _, dir := range []string{d.Home, d.GoModCache} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return d, err
-		}
-	}
-	return d, nil
-}
-
-func (f *fakeWorkspaces) ProcessEnv(owner string, extra ...string) ([]string, error) {
-	d, err := f.HomeDirs(owner)
-	if err != nil {
-		return nil, err
-	}
-	env := []string{
-		"HOME=" + d.Home, "PATH=" + filepath.Join(f.goroot, "bin") + ":/usr/bin:/bin",
-		"GOROOT=" + f.goroot, "GOPATH=" + d.GoPath, "GOMODCACHE=" + d.GoModCache,
-		"GOCACHE=" + d.GoCache, "GOPROXY=off", "GOTOOLCHAIN=local", "GOFLAGS=", "GOTELEMETRY=off",
-	}
-	return append(env, extra...), nil
-}
-
 // fixture is a manager with one workspace.
 type fixture struct {
 	t           testing.TB
 	m           *dap.Manager
 	runner      *sandbox.Runner
-	workspaces  *fakeWorkspaces
-	workspaceID string
+	workspaces  *wstest.Env
+	h           *workspace.Handle // the workspace's handle (Manager.Open)
+	owner       string            // h.Owner.Key()
+	workspaceID string            // h.WorkspaceID
 	tmp         string // the manager's RunDir
 	secrets     []string
 }
@@ -135,63 +100,48 @@ func newFixture(t testing.TB, dlv string, files map[string]string) *fixture {
 
 // newFixtureWith is newFixture with a hook that completes the manager's
 // Options (e.g. Terminals) before New.
-func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func(*sandbox.Runner, *fakeWorkspaces, *dap.Options)) *fixture {
+func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func(*sandbox.Runner, *wstest.Env, *dap.Options)) *fixture {
 	t.Helper()
 	return newFixtureMode(t, dlv, files, false, hook)
 }
 
-// newFixtureMode is newFixtureWith whose runner, when bwrap is set, runs
-// tenant1 inside bubblewrap as isotest.UID (see isolate).
-func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap bool, hook func(*sandbox.Runner, *fakeWorkspaces, *dap.Options)) *fixture {
+// newFixtureMode is newFixtureWith on a real workspace.Manager
+// (internal/wstest) whose runner, when bwrap is set, runs the user inside
+// bubblewrap as isotest.UID (see isolate). The user's build cache starts
+// warm (isotest.LinkCache): a cold cache would rebuild the runtime for
+// every debug build.
+func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap bool, hook func(*sandbox.Runner, *wstest.Env, *dap.Options)) *fixture {
 	t.Helper()
-	root := t.TempDir()
+	goroot, gocache := goEnv(t, "GOROOT"), goEnv(t, "GOCACHE")
+	wo := wstest.Options{GoRoot: goroot}
+	uid := os.Getuid()
+	var mgr *workspace.Manager // the terminals' runner forwards View to it
 	if bwrap {
 		if why := isotest.Unavailable(); why != "" {
 			t.Skip(why)
 		}
-		var err error
-		if root, err = isotest.PublicDir(t.Cleanup); err != nil {
-			t.Fatal(err)
-		}
+		dlv = isolate(t, dlv, &wo, func() *workspace.Manager { return mgr })
+		uid = isotest.UID
 	}
-	f := &fakeWorkspaces{
-		base: filepath.Join(root, "workspaces"), tenants: filepath.Join(root, "tenants"),
-		goroot: goEnv(t, "GOROOT"), gocache: goEnv(t, "GOCACHE"),
-	}
-	workspaceID := "ws1"
-	for name, content := range files {
-		p := filepath.Join(f.Dir(workspaceID), name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(f.Dir(workspaceID), 0o755); err != nil {
+	e := wstest.New(t, wo)
+	mgr = e.Manager
+	h := e.Handle(t, workspace.Owner{Tenant: "tenant1", User: "u1"}, files)
+	if err := isotest.LinkCache(gocache, h.Home.GoCache, uid); err != nil {
 		t.Fatal(err)
 	}
-	tmp := filepath.Join(root, "tmp")
+	tmp := filepath.Join(e.Data, "run")
 	if err := os.MkdirAll(tmp, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	ropts := sandbox.Options{Instance: "daptest-" + strconv.Itoa(os.Getpid()), KillGrace: 500 * time.Millisecond}
-	if bwrap {
-		dlv = isolate(t, root, f, workspaceID, dlv, &ropts)
-	}
-	runner, err := sandbox.New(ropts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := dap.Options{
-		Runner: runner, Workspaces: f,
+		Runner:     e.Runner,
 		Dlv:        func(context.Context) (string, error) { return dlv, nil },
 		RunDir:     tmp,
-		HiddenDirs: []string{root},
+		HiddenDirs: []string{e.Data},
 		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if hook != nil {
-		hook(runner, f, &opts)
+		hook(e.Runner, e, &opts)
 	}
 	m, err := dap.New(opts)
 	if err != nil {
@@ -203,12 +153,9 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 		if err := m.Close(ctx); err != nil {
 			t.Error(err)
 		}
-		if err := runner.Close(); err != nil {
-			t.Error(err)
-		}
 	})
-	return &fixture{t: t, m: m, runner: runner, workspaces: f, workspaceID: workspaceID, tmp: tmp,
-		secrets: []string{root, f.goroot, f.gocache}}
+	return &fixture{t: t, m: m, runner: e.Runner, workspaces: e, h: h, owner: h.Owner.Key(), workspaceID: h.WorkspaceID, tmp: tmp,
+		secrets: []string{e.Data, goroot, gocache}}
 }
 
 type testWriter struct{ t testing.TB }
@@ -292,7 +239,7 @@ type client struct {
 // open serves a new session of the fixture's workspace.
 func (f *fixture) open() *client {
 	f.t.Helper()
-	s, err := f.m.Open("tenant1", f.workspaceID)
+	s, err := f.m.Open(f.h)
 	if err != nil {
 		f.t.Fatal(err)
 	}

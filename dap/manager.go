@@ -57,19 +57,18 @@ func New(opts Options) (*Manager, error) {
 	}, nil
 }
 
-// Open reserves a debug session for owner's workspace; owner is the user's
-// owner key (workspace.Owner.Key), whose uid, HOME and caches dlv gets. The
-// caller has checked that owner owns the workspace. It returns an error
-// wrapping ErrLimit when the workspace or its tenant is at its limit and
-// ErrClosed after Close. The session must be served or closed.
-func (m *Manager) Open(owner, workspaceID string) (*Session, error) {
+// Open reserves a debug session for the workspace of h (the caller's
+// checked access: dlv runs as h's user, with its uid, HOME and caches, and
+// is started with h.Start). It returns an error wrapping ErrLimit when the
+// workspace or its tenant is at its limit and ErrClosed after Close. The
+// session must be served or closed.
+func (m *Manager) Open(h *workspace.Handle) (*Session, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s := &Session{
-		m: m, owner: owner, workspaceID: workspaceID,
+		m: m, h: h,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
-	k := bridge.Key{Tenant: workspace.OwnerTenant(owner), Owner: owner, WorkspaceID: workspaceID}
-	if err := m.sessions.Add(k, "", s); err != nil {
+	if err := m.sessions.Add(h.Key(), "", s); err != nil {
 		cancel(nil)
 		switch {
 		case errors.Is(err, bridge.ErrLimit):

@@ -10,27 +10,14 @@ import (
 
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
-	"github.com/ideserver/ideserver/workspace"
 )
 
-// Workspaces is what the manager needs of workspace.Manager.
-type Workspaces interface {
-	// Dir is the workspace's host directory.
-	Dir(workspaceID string) string
-	// ProcessEnv is the complete environment of a user's processes
-	// (owner is its owner key, workspace.Owner.Key).
-	ProcessEnv(owner string, extra ...string) ([]string, error)
-	// HomeDirs are the user's own directories (HOME, its module cache).
-	HomeDirs(owner string) (workspace.HomeDirs, error)
-}
-
-var _ Workspaces = (*workspace.Manager)(nil)
-
-// Options configures a Manager. Runner, Workspaces and Dlv are required;
+// Options configures a Manager. Runner and Dlv are required;
 // zero values of the others take the defaults in parentheses.
 type Options struct {
-	Runner     *sandbox.Runner
-	Workspaces Workspaces
+	// Runner is the sandbox runner the workspaces' handles start with; the
+	// manager asks it only for the isolation and a user's uid.
+	Runner *sandbox.Runner
 	// Dlv returns the dlv binary, waiting until ctx ends while it is being
 	// prepared.
 	Dlv func(ctx context.Context) (string, error)
@@ -70,8 +57,6 @@ func (o *Options) setDefaults() error {
 	switch {
 	case o.Runner == nil:
 		return errors.New("dap: Options.Runner is required")
-	case o.Workspaces == nil:
-		return errors.New("dap: Options.Workspaces is required")
 	case o.Dlv == nil:
 		return errors.New("dap: Options.Dlv is required")
 	}

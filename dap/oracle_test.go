@@ -20,7 +20,7 @@ func TestLaunchNoHostOracle(t *testing.T) {
 	if err := os.WriteFile(exists, []byte("secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(f.workspaces.Dir(f.workspaceID), "prog")
+	link := filepath.Join(f.h.Dir, "prog")
 	c := f.open()
 	initialize(c)
 	answer := func(target string, args map[string]any) string {
@@ -41,7 +41,7 @@ func TestLaunchNoHostOracle(t *testing.T) {
 		}
 		return string(b)
 	}
-	rel, err := filepath.Rel(f.workspaces.Dir(f.workspaceID), exists)
+	rel, err := filepath.Rel(f.h.Dir, exists)
 	if err != nil {
 		t.Fatal(err)
 	}

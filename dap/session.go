@@ -16,6 +16,7 @@ import (
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 // clientConn is the client's side of a session: a *bridge.Conn carrying
@@ -30,12 +31,11 @@ type clientConn interface {
 // Session is one debug session: one client connection, one dlv. Create it
 // with Manager.Open.
 type Session struct {
-	m           *Manager
-	owner       string // the user's owner key (workspace.Owner.Key)
-	workspaceID string
-	ctx         context.Context // cancelled with the cause by Stop
-	cancel      context.CancelCauseFunc
-	done        chan struct{} // closed when Serve returned or Close released an unserved session
+	m      *Manager
+	h      *workspace.Handle       // the user's checked access to the workspace
+	ctx    context.Context         // cancelled with the cause by Stop
+	cancel context.CancelCauseFunc // cancels ctx
+	done   chan struct{}           // closed when Serve returned or Close released an unserved session
 
 	served      atomic.Bool
 	closeOnce   sync.Once
@@ -94,11 +94,12 @@ func (s *Session) serve(ctx context.Context, client clientConn) (err error) {
 
 	p := &proxy{
 		m:           s.m,
-		log:         s.m.log.With("owner", s.owner, "workspace_id", s.workspaceID),
+		log:         s.m.log.With("owner", s.h.Owner.Key(), "workspace_id", s.h.WorkspaceID),
 		client:      client,
 		ctx:         ctx,
-		owner:       s.owner,
-		workspaceID: s.workspaceID,
+		h:           s.h,
+		owner:       s.h.Owner.Key(),
+		workspaceID: s.h.WorkspaceID,
 	}
 	if err := p.start(ctx); err != nil {
 		p.cleanup()
@@ -123,9 +124,10 @@ type proxy struct {
 	m           *Manager
 	log         *slog.Logger
 	client      clientConn
-	ctx         context.Context // Serve's
-	owner       string          // the user's owner key: dlv runs as it
-	workspaceID string
+	ctx         context.Context   // Serve's
+	h           *workspace.Handle // the session's handle: dlv is started with h.Start
+	owner       string            // h.Owner.Key(): dlv runs as it
+	workspaceID string            // h.WorkspaceID
 
 	dir           string        // private 0700 directory
 	paths         *pathMap      // client ↔ host paths, for checking launch paths

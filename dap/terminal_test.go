@@ -14,6 +14,7 @@ import (
 
 	"github.com/ideserver/ideserver/dap"
 	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
 )
@@ -133,9 +134,9 @@ func newTerminalFixture(tb testing.TB, dlv string, bwrap bool, maxTerms int) (*f
 	tb.Helper()
 	var tm *terminal.Manager
 	f := newFixtureMode(tb, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
-		func(r *sandbox.Runner, workspaces *fakeWorkspaces, o *dap.Options) {
+		func(r *sandbox.Runner, workspaces *wstest.Env, o *dap.Options) {
 			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: workspaces.ProcessEnv, Dir: workspaces.Dir, MaxPerWorkspace: maxTerms})
+			tm, err = terminal.New(terminal.Options{Runner: r, Env: workspaces.Manager.ProcessEnv, Dir: workspaces.Manager.Dir, MaxPerWorkspace: maxTerms})
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -198,11 +199,11 @@ func integratedTerminal(t *testing.T, bwrap bool) {
 	launch := c.send("launch", map[string]any{"mode": "debug", "program": "/workspace", "console": "integratedTerminal"})
 	ev := c.event(dap.TerminalEvent)
 	id := ev.str("body", "terminalId")
-	list := tm.List("tenant1", f.workspaceID)
+	list := tm.List(f.owner, f.workspaceID)
 	if id == "" || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("terminal event %v; terminals %+v", ev, list)
 	}
-	sess, err := tm.Get("tenant1", f.workspaceID, id)
+	sess, err := tm.Get(f.owner, f.workspaceID, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	c := open()
 	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal", "noDebug": true})
 	id := c.event(dap.TerminalEvent).str("body", "terminalId")
-	sess, err := tm.Get("tenant1", f.workspaceID, id)
+	sess, err := tm.Get(f.owner, f.workspaceID, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	if err := tm.Delete(ctx, "tenant1", f.workspaceID, id); err != nil {
+	if err := tm.Delete(ctx, f.owner, f.workspaceID, id); err != nil {
 		t.Fatal(err)
 	}
 	c.event("terminated")

@@ -22,12 +22,11 @@ func (s *Server) dapRoutes() []route {
 // the debugger cannot take one), then the session bridges the socket to
 // its dlv.
 func (s *Server) handleDAP(w http.ResponseWriter, r *http.Request) error {
-	o := owner(r)
-	workspaceID := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
+	h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+	if err != nil {
 		return err
 	}
-	sess, err := s.opts.DAP.Open(o.Key(), workspaceID)
+	sess, err := s.opts.DAP.Open(h)
 	if err != nil {
 		if errors.Is(err, bridge.ErrLimit) {
 			return &apiError{http.StatusTooManyRequests, "too_many_debug_sessions", "This workspace or account has as many debug sessions as allowed; close one first.", err}

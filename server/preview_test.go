@@ -36,7 +36,7 @@ func nopDAP(tb testing.TB, o *server.Options) *dap.Manager {
 		tb.Fatal(err)
 	}
 	m, err := dap.New(dap.Options{
-		Runner: r, Workspaces: o.Workspaces,
+		Runner: r,
 		Dlv: func(context.Context) (string, error) { return "", errors.New("no dlv in this test") },
 	})
 	if err != nil {

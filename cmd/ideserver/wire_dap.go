@@ -26,9 +26,8 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 		return feature{}, err
 	}
 	m, err := dap.New(dap.Options{
-		RunDir:     runDir,
-		Runner:     d.runner,
-		Workspaces: d.workspaces,
+		RunDir: runDir,
+		Runner: d.runner,
 		Dlv: func(ctx context.Context) (string, error) {
 			return d.tools.Path(ctx, gotool.Dlv())
 		},
