@@ -116,7 +116,7 @@ func (r *rpc) openHello(tb testing.TB, root, uri string) {
 }
 
 // dialProxy serves m over a loopback WebSocket and connects an rpc to it.
-func dialProxy(tb testing.TB, m *lsp.Manager, workspaceID string) (*rpc, func()) {
+func dialProxy(tb testing.TB, m *lsp.Manager, target lsp.Target) (*rpc, func()) {
 	up := websocket.Upgrader{}
 	var wg sync.WaitGroup
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -127,7 +127,7 @@ func dialProxy(tb testing.TB, m *lsp.Manager, workspaceID string) (*rpc, func())
 		wg.Add(1)
 		defer wg.Done()
 		c := bridge.NewConn(conn, 0) // as package server does
-		c.CloseWith(bridge.CloseCode(m.Serve(req.Context(), "t1", workspaceID, c)))
+		c.CloseWith(bridge.CloseCode(m.ServeTarget(req.Context(), target, c)))
 	}))
 	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http"), nil)
 	if err != nil {
@@ -224,7 +224,7 @@ func BenchmarkHover(b *testing.B) {
 // be in every answer.
 func compareHover(b *testing.B, e *env, exe string, warmup int, want string) {
 	m := newManager(b, e, exe, func(o *lsp.Options) { o.MessageRate = 1e6; o.MessageBurst = 1e6 })
-	proxy, closeProxy := dialProxy(b, m, e.workspaceID)
+	proxy, closeProxy := dialProxy(b, m, e.target("t1", e.workspaceID))
 	defer closeProxy()
 	direct, _, closeDirect := startDirect(b, e, exe)
 	defer closeDirect()
@@ -288,7 +288,7 @@ func firstDiagnostics(b *testing.B, e *env, m *lsp.Manager) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		r, closeProxy := dialProxy(b, m, e.workspaceID)
+		r, closeProxy := dialProxy(b, m, e.target("t1", e.workspaceID))
 		r.openHello(b, "file:///workspace", "file:///workspace/main.go")
 		r.awaitDiagnostics(b)
 		times = append(times, time.Since(start))

@@ -103,7 +103,7 @@ func TestRealGoplsBwrap(t *testing.T) {
 	runner, g := isolate(t, e, gopls)
 	m := newManagerWith(t, runner, e, g, nil)
 	start := time.Now()
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitLong)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": helloMain,

@@ -15,7 +15,7 @@ import (
 // adding "/" or the server's HOME never reaches gopls.
 func TestWorkspaceFoldersFixed(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	resp := c.initialize(waitShort)
 	got, _ := resp["result"].(map[string]any)["params"].(map[string]any)
 	if got["rootUri"] != "file:///workspace" {
@@ -53,7 +53,7 @@ func TestCrashLoopLeavesOthersAlone(t *testing.T) {
 	}
 	other := &client{t: t, p: newPipe(), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { other.done <- m.ServeClient(ctx, "t2/u2", "ws2", other.p) }()
+	go func() { other.done <- m.ServeClient(ctx, e.target("t2/u2", "ws2"), other.p) }()
 	t.Cleanup(func() {
 		cancel()
 		other.p.CloseWith(1000, "")
@@ -62,7 +62,7 @@ func TestCrashLoopLeavesOthersAlone(t *testing.T) {
 	other.initialize(waitShort)
 	before := other.call("fake/state", nil, waitShort)["result"].(map[string]any)
 
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	for range 3 {
 		c.request("fake/crash", nil)

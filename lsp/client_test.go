@@ -85,11 +85,11 @@ type client struct {
 
 // startSession runs m.Serve (ServeClient) in the background with a new
 // client.
-func startSession(t testing.TB, m *lsp.Manager, workspaceID string) *client {
+func startSession(t testing.TB, m *lsp.Manager, w lsp.Target) *client {
 	t.Helper()
 	c := &client{t: t, p: newPipe(), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { c.done <- m.ServeClient(ctx, "t1", workspaceID, c.p) }()
+	go func() { c.done <- m.ServeClient(ctx, w, c.p) }()
 	t.Cleanup(func() {
 		cancel()
 		c.p.CloseWith(1000, "")

@@ -1,11 +1,51 @@
 package lsp
 
-import "context"
+import (
+	"context"
+
+	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+// Target is a test's workspace without a workspace.Handle: a host layout
+// and a runner (whose view, under bubblewrap, its Options.View gives).
+type Target struct {
+	Key    bridge.Key
+	Dir    string // the workspace's host directory
+	Env    func(extra ...string) ([]string, error)
+	Runner *sandbox.Runner
+	GoRoot string
+	Home   workspace.HomeDirs
+	Redact []string
+}
+
+// target is the session target of t: Roots from the runner's view as a
+// Handle's Paths make them (toolRoots), processes started by the runner as
+// the owner of t.Key.
+func (t Target) target() target {
+	view := t.Runner.Viewer(t.Key.Owner, t.Key.WorkspaceID) //nolint:staticcheck // the tests' layout has no Handle
+	return target{
+		key:   t.Key,
+		dir:   t.Dir,
+		env:   t.Env,
+		roots: toolRoots(view, t.Dir, t.GoRoot, t.Home, t.Redact),
+		start: func(ctx context.Context, cmd sandbox.Cmd) (*sandbox.Process, error) {
+			cmd.Owner, cmd.Workspace = t.Key.Owner, t.Key.WorkspaceID
+			return t.Runner.Start(ctx, cmd)
+		},
+	}
+}
 
 // ServeClient is Serve over any client connection (the tests' in-memory
-// pipe).
-func (m *Manager) ServeClient(ctx context.Context, owner, workspaceID string, c clientConn) error {
-	return m.serve(ctx, owner, workspaceID, c)
+// pipe) for the workspace t.
+func (m *Manager) ServeClient(ctx context.Context, t Target, c clientConn) error {
+	return m.serve(ctx, t.target(), c)
+}
+
+// ServeTarget is Serve over a *bridge.Conn for the workspace t.
+func (m *Manager) ServeTarget(ctx context.Context, t Target, c *bridge.Conn) error {
+	return m.serve(ctx, t.target(), c)
 }
 
 // Rewriter is the proxy's message rewriter, for the external tests.
@@ -16,3 +56,43 @@ func NewRewriter(roots Roots) *Rewriter { return newRewriter(roots) }
 
 // ClientText rewrites host directories in s as text towards the client.
 func (rw *rewriter) ClientText(s string) string { return rw.text.rewrite(s) }
+
+// toolRoots returns the Roots of a session: the client roots mapped to
+// the directories as the tool sees them (view translates a host path,
+// Runner.ViewPath), and as Redact the user's other directories in both
+// forms, the host forms of the roots where the tool sees them elsewhere,
+// and extra. With IsolationNone view is the identity and the roots are the
+// host directories.
+func toolRoots(view func(string) string, wsDir, goroot string, dirs workspace.HomeDirs, extra []string) Roots {
+	v := func(host string) string {
+		if host == "" {
+			return ""
+		}
+		return view(host)
+	}
+	r := Roots{Workspace: v(wsDir), GoRoot: v(goroot), GoModCache: v(dirs.GoModCache)}
+	for _, h := range []string{dirs.Home, dirs.GoPath, dirs.GoCache} {
+		if h != "" {
+			r.Redact = append(r.Redact, h)
+			if t := v(h); t != h {
+				r.Redact = append(r.Redact, t)
+			}
+		}
+	}
+	for _, h := range []string{wsDir, goroot, dirs.GoModCache} {
+		if h != "" && v(h) != h {
+			r.Redact = append(r.Redact, h) // gopls never sees it; text that holds it is not the client's
+		}
+	}
+	r.Redact = append(r.Redact, extra...)
+	return r
+}
+
+// ServeHandle is Serve over any client connection for the workspace h,
+// with extraEnv added to gopls's environment (the fake gopls's switch).
+func (m *Manager) ServeHandle(ctx context.Context, h *workspace.Handle, c clientConn, extraEnv ...string) error {
+	t := handleTarget(h)
+	env := t.env
+	t.env = func(extra ...string) ([]string, error) { return env(append(extraEnv, extra...)...) }
+	return m.serve(ctx, t, c)
+}

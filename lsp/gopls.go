@@ -55,7 +55,7 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lsp: %w: %w", bridge.ErrUnavailable, err)
 	}
-	env, err := s.m.opts.Workspaces.ProcessEnv(s.owner)
+	env, err := s.ws.env()
 	if err != nil {
 		return nil, fmt.Errorf("gopls env: %w", err)
 	}
@@ -69,15 +69,13 @@ func (s *session) startGopls(ctx context.Context) (*gopls, error) {
 		_ = inW.Close()
 		return nil, fmt.Errorf("gopls stdout: %w", err)
 	}
-	proc, err := s.m.opts.Runner.Start(context.WithoutCancel(ctx), sandbox.Cmd{
-		Kind:      "gopls",
-		Owner:     s.owner,
-		Workspace: s.workspaceID,
-		Path:      path,
-		Env:       env,
-		Dir:       s.dir,
-		Stdin:     inR,
-		Stdout:    outW,
+	proc, err := s.ws.start(context.WithoutCancel(ctx), sandbox.Cmd{
+		Kind:   "gopls",
+		Path:   path,
+		Env:    env,
+		Dir:    s.dir,
+		Stdin:  inR,
+		Stdout: outW,
 		// gopls runs go list, which may fetch modules through GOPROXY.
 		Network: sandbox.NetworkOutbound,
 	})

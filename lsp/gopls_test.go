@@ -73,7 +73,7 @@ func TestRealGoplsRecoversAndWatches(t *testing.T) {
 	gopls := requireGopls(t)
 	e := newEnv(t, helloFiles)
 	m := newManager(t, e, gopls, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitLong)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": helloMain,

@@ -59,6 +59,21 @@ type env struct {
 	goroot      string
 	fake        bool
 	extraEnv    []string
+	runner      *sandbox.Runner // newManagerWith's
+}
+
+// target is the workspace workspaceID of e as owner sees it, served by
+// e's runner.
+func (e *env) target(owner, workspaceID string) lsp.Target {
+	return lsp.Target{
+		Key:    bridge.Key{Owner: owner, WorkspaceID: workspaceID},
+		Dir:    e.Dir(workspaceID),
+		Env:    func(extra ...string) ([]string, error) { return e.ProcessEnv(owner, extra...) },
+		Runner: e.runner,
+		GoRoot: e.goroot,
+		Home:   e.dirs,
+		Redact: []string{e.data},
+	}
 }
 
 func (e *env) Dir(id string) string { return filepath.Join(e.data, "workspaces", id) }
@@ -191,13 +206,10 @@ func newManager(t testing.TB, e *env, gopls string, tweak func(*lsp.Options)) *l
 func newManagerWith(t testing.TB, runner *sandbox.Runner, e *env, gopls string, tweak func(*lsp.Options)) *lsp.Manager {
 	t.Helper()
 	watchers := workspace.NewWatchers(workspace.WatcherOptions{})
+	e.runner = runner
 	opts := lsp.Options{
-		Runner:         runner,
-		Workspaces:     e,
 		Watchers:       watchers,
 		GoplsPath:      func(context.Context) (string, error) { return gopls, nil },
-		GoRoot:         e.goroot,
-		Redact:         []string{e.data},
 		RestartBackoff: 20 * time.Millisecond,
 	}
 	if tweak != nil {

@@ -5,41 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ideserver/ideserver/internal/bridge"
-	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// Workspaces is what the Manager needs of workspace.Manager (which
-// satisfies it).
-type Workspaces interface {
-	Dir(id string) string
-	ProcessEnv(owner string, extra ...string) ([]string, error)
-	HomeDirs(owner string) (workspace.HomeDirs, error)
-}
-
-var _ Workspaces = (*workspace.Manager)(nil)
-
 // Options configures a Manager.
 type Options struct {
-	Runner     *sandbox.Runner // required
-	Workspaces Workspaces      // required
 	// Watchers feeds gopls the workspace's file events; nil: no feeding.
 	Watchers *workspace.Watchers
 	// GoplsPath resolves the gopls binary (gotool.Installer.Path); required.
 	GoplsPath func(ctx context.Context) (string, error)
-	// GoRoot is the host GOROOT, served to clients as file:///goroot.
-	// gopls sees it, like the workspace and GOMODCACHE, as
-	// Runner.ViewPath translates it (under bubblewrap: /goroot), and the
-	// proxy rewrites URIs between the client's view and that one.
-	GoRoot string
-	// Redact are host directories besides the roots that must never reach
-	// a client (the data directory); text holding them shows "…".
-	Redact []string
 
 	// IdleTimeout stops a session's gopls after that long without a client
 	// message; the next message starts it again. 0 means 10 minutes.
@@ -88,10 +65,6 @@ type Manager struct {
 // NewManager checks opts and returns a Manager.
 func NewManager(opts Options) (*Manager, error) {
 	switch {
-	case opts.Runner == nil:
-		return nil, errors.New("lsp: Options.Runner is required")
-	case opts.Workspaces == nil:
-		return nil, errors.New("lsp: Options.Workspaces is required")
 	case opts.GoplsPath == nil:
 		return nil, errors.New("lsp: Options.GoplsPath is required")
 	}
@@ -129,31 +102,27 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, log: opts.Logger, sessions: bridge.NewRegistry[*session](bridge.Limits{})}, nil
 }
 
-// Serve proxies one LSP connection of owner's workspace workspaceID until
-// the client leaves, ctx ends, the workspace stops (StopWorkspace) or the
-// manager closes. conn carries one JSON-RPC message per text frame. Serve
-// starts gopls before reading the client, and when it returns gopls has
-// been shut down and nothing it started runs. It returns a
+// Serve proxies one LSP connection of the workspace h until the client
+// leaves, ctx ends, the workspace stops (StopWorkspace) or the manager
+// closes. conn carries one JSON-RPC message per text frame. Serve starts
+// gopls (h.Start: as h's user, with its HOME and caches, in the sandbox
+// view of the workspace) before reading the client, and when it returns
+// gopls has been shut down and nothing it started runs. URIs are mapped
+// between the client roots and gopls's paths by h.Paths. It returns a
 // *bridge.CloseError when the client must be told why it ended (1007
 // malformed message, 1008 open documents over the limit, 1011 gopls keeps
 // crashing, 1013 gopls unavailable, 1001 workspace stopped or server
 // shutting down), having closed conn with it already; after Close it
-// fails with bridge.ErrClosed. owner is the user's owner key
-// (workspace.Owner.Key): gopls runs as that user, with its HOME and
-// caches. The caller must have checked that owner owns workspaceID.
-func (m *Manager) Serve(ctx context.Context, owner, workspaceID string, conn *bridge.Conn) error {
-	return m.serve(ctx, owner, workspaceID, conn)
+// fails with bridge.ErrClosed.
+func (m *Manager) Serve(ctx context.Context, h *workspace.Handle, conn *bridge.Conn) error {
+	return m.serve(ctx, handleTarget(h), conn)
 }
 
-func (m *Manager) serve(ctx context.Context, owner, workspaceID string, client clientConn) error {
+func (m *Manager) serve(ctx context.Context, t target, client clientConn) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dirs, err := m.opts.Workspaces.HomeDirs(owner)
-	if err != nil {
-		return fmt.Errorf("lsp: home dirs: %w", err)
-	}
-	s := newSession(m, owner, workspaceID, dirs, client, cancel)
-	if err := m.sessions.Add(bridge.Key{Owner: owner, WorkspaceID: workspaceID}, "", s); err != nil {
+	s := newSession(m, t, client, cancel)
+	if err := m.sessions.Add(t.key, "", s); err != nil {
 		return fmt.Errorf("lsp: %w", err)
 	}
 	defer func() {
@@ -182,36 +151,3 @@ func (m *Manager) Close(ctx context.Context) error {
 
 // Sessions returns how many LSP connections are being served.
 func (m *Manager) Sessions() int { return m.sessions.Len() }
-
-// ReadOnlyRoot opens the directory behind a read-only client root of
-// owner (a user's owner key): "goroot" or "gomodcache", for the server's
-// file endpoints; the caller closes it. The module cache lies in the
-// user's HOME, where the user's processes can replace any directory with a
-// symlink, so it is opened inside a root on HOME (whose own path only the
-// server can change): a symlink there resolves inside HOME or fails, never
-// reaching the host. The path never reaches a client.
-func (m *Manager) ReadOnlyRoot(owner, name string) (*os.Root, error) {
-	switch name {
-	case "goroot":
-		if m.opts.GoRoot == "" {
-			return nil, fmt.Errorf("lsp: %w: no GOROOT", workspace.ErrNotFound)
-		}
-		return os.OpenRoot(m.opts.GoRoot)
-	case "gomodcache":
-		d, err := m.opts.Workspaces.HomeDirs(owner)
-		if err != nil {
-			return nil, err
-		}
-		rel, err := filepath.Rel(d.Home, d.GoModCache)
-		if err != nil || !filepath.IsLocal(rel) {
-			return nil, fmt.Errorf("lsp: %w: the module cache is not inside HOME", workspace.ErrNotFound)
-		}
-		home, err := os.OpenRoot(d.Home)
-		if err != nil {
-			return nil, err
-		}
-		defer home.Close()
-		return home.OpenRoot(rel)
-	}
-	return nil, fmt.Errorf("lsp: %w: %q", workspace.ErrNotFound, name)
-}

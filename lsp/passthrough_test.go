@@ -27,7 +27,7 @@ const (
 // the proxy rewrites in part, reach gopls unchanged too.
 func TestProxyKeepsUnknownFields(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	host := e.Dir(e.workspaceID)
 
 	// initialize: unknown capabilities survive the proxy's own rewrite.

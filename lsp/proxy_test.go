@@ -29,7 +29,7 @@ func fakeManager(t *testing.T, tweak func(*lsp.Options)) (*env, *lsp.Manager) {
 // host path of the data directory at all), and the inline cases.
 func TestProxyRewritesAndRefuses(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	resp := c.initialize(waitShort)
 
 	// What gopls received, echoed back (and rewritten on the way).
@@ -130,7 +130,7 @@ func TestProxyRewritesAndRefuses(t *testing.T) {
 
 func TestProxyCrashRecovery(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": "package main\n",
@@ -175,7 +175,7 @@ func TestProxyCrashRecovery(t *testing.T) {
 // theirs).
 func TestProxyCrashLoopIsCapped(t *testing.T) {
 	e, m := fakeManager(t, func(o *lsp.Options) { o.MaxRestarts = 2 })
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	for i := 0; i < 3; i++ {
 		c.request("fake/crash", nil)
@@ -190,7 +190,7 @@ func TestProxyCrashLoopIsCapped(t *testing.T) {
 func TestProxyMalformed(t *testing.T) {
 	for _, bad := range []string{"{", "[]", `{"jsonrpc":"2.0"}`, `{"id":{},"method":"x"}`, strings.Repeat("[", 20000)} {
 		e, m := fakeManager(t, nil)
-		c := startSession(t, m, e.workspaceID)
+		c := startSession(t, m, e.target("t1", e.workspaceID))
 		c.sendRaw([]byte(bad))
 		c.awaitEnd(fmt.Sprintf("%.20q: ", bad), 1007)
 	}
@@ -205,7 +205,7 @@ func TestProxyRefusesCaseFoldedKeys(t *testing.T) {
 		`{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///workspace/a.go","URI":"file:///etc/passwd","text":""}}}`,
 	} {
 		e, m := fakeManager(t, nil)
-		c := startSession(t, m, e.workspaceID)
+		c := startSession(t, m, e.target("t1", e.workspaceID))
 		c.sendRaw([]byte(bad))
 		c.awaitEnd(fmt.Sprintf("%.60q: ", bad), 1007)
 	}
@@ -249,7 +249,7 @@ func TestProxyOpenDocumentsBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e, m := fakeManager(t, func(o *lsp.Options) { o.MaxOpenBytes = limit; o.MessageRate = 1e6; o.MessageBurst = 4000 })
-		c := startSession(t, m, e.workspaceID)
+		c := startSession(t, m, e.target("t1", e.workspaceID))
 		c.initialize(waitShort)
 		tt.run(c)
 		if !tt.end {
@@ -262,7 +262,7 @@ func TestProxyOpenDocumentsBounded(t *testing.T) {
 
 func TestProxyFeedsFileEvents(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	// The registration is answered by the proxy; wait until gopls has it
 	// by a round trip after initialized.
@@ -285,7 +285,7 @@ func TestProxyFeedsFileEvents(t *testing.T) {
 
 func TestProxyInFlightLimit(t *testing.T) {
 	e, m := fakeManager(t, func(o *lsp.Options) { o.MaxInFlight = 2 })
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	c.request("fake/slow", nil)
 	c.request("fake/slow", nil)
@@ -296,7 +296,7 @@ func TestProxyInFlightLimit(t *testing.T) {
 
 func TestProxyIdleStopAndReplay(t *testing.T) {
 	e, m := fakeManager(t, func(o *lsp.Options) { o.IdleTimeout = 100 * time.Millisecond })
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 		"uri": "file:///workspace/main.go", "languageId": "go", "version": 1, "text": "package main // v1\n",
@@ -314,7 +314,7 @@ func TestProxyIdleStopAndReplay(t *testing.T) {
 
 func TestStopWorkspaceEndsSessions(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	ctx, cancel := context.WithTimeout(context.Background(), waitShort)
 	defer cancel()
@@ -331,7 +331,7 @@ func TestStopWorkspaceEndsSessions(t *testing.T) {
 
 func TestProxySanitizesServerRequests(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 
 	// LSP-06: the client's configuration reply loses env and unsafe flags.
@@ -375,7 +375,7 @@ func fakeResponse(id int) func(map[string]any) bool {
 // gopls is restarted and the pending request gets an error.
 func TestProxyServerFramingGarbage(t *testing.T) {
 	e, m := fakeManager(t, nil)
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	before := c.call("fake/state", nil, waitShort)["result"].(map[string]any)
 	if r := c.call("fake/garbage", nil, waitShort); errCode(r) != -32803 {
@@ -390,7 +390,7 @@ func TestProxyServerFramingGarbage(t *testing.T) {
 // LSP-10: a flood is slowed to the configured rate, in order.
 func TestProxyRateLimit(t *testing.T) {
 	e, m := fakeManager(t, func(o *lsp.Options) { o.MessageRate = 100; o.MessageBurst = 10 })
-	c := startSession(t, m, e.workspaceID)
+	c := startSession(t, m, e.target("t1", e.workspaceID))
 	c.initialize(waitShort)
 	start := time.Now()
 	for i := 0; i < 50; i++ {

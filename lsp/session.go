@@ -12,7 +12,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ideserver/ideserver/internal/bridge"
-	"github.com/ideserver/ideserver/workspace"
 )
 
 // clientConn is the client's side of a session: a *bridge.Conn carrying
@@ -27,12 +26,12 @@ type clientConn interface {
 type session struct {
 	m           *Manager
 	log         *slog.Logger
-	owner       string // the user's owner key: gopls runs as it
+	ws          target // the workspace: gopls runs as its user, in its view
 	workspaceID string
 	dir         string // host workspace directory
-	// toolDir is the workspace directory as gopls sees it
-	// (Runner.ViewPath): dir itself with IsolationNone, /workspace under
-	// bubblewrap. Every URI sent to gopls is built from it.
+	// toolDir is the workspace directory as gopls sees it (its process
+	// path): dir itself without isolation, /workspace under bubblewrap.
+	// Every URI sent to gopls is built from it.
 	toolDir string
 	rw      *rewriter
 	client  clientConn
@@ -66,17 +65,15 @@ type session struct {
 	wg      sync.WaitGroup
 }
 
-func newSession(m *Manager, owner, workspaceID string, dirs workspace.HomeDirs, client clientConn, cancel context.CancelFunc) *session {
-	dir := m.opts.Workspaces.Dir(workspaceID)
-	roots := toolRoots(m.opts.Runner.Viewer(owner, workspaceID), dir, m.opts.GoRoot, dirs, m.opts.Redact) // one View for the session
+func newSession(m *Manager, t target, client clientConn, cancel context.CancelFunc) *session {
 	s := &session{
 		m:           m,
-		log:         m.log.With("workspace_id", workspaceID, "owner", owner),
-		owner:       owner,
-		workspaceID: workspaceID,
-		dir:         dir,
-		toolDir:     roots.Workspace,
-		rw:          newRewriter(roots),
+		log:         m.log.With("workspace_id", t.key.WorkspaceID, "owner", t.key.Owner),
+		ws:          t,
+		workspaceID: t.key.WorkspaceID,
+		dir:         t.dir,
+		toolDir:     t.roots.Workspace,
+		rw:          newRewriter(t.roots),
 		client:      client,
 		cancel:      cancel,
 		done:        make(chan struct{}),
@@ -95,37 +92,6 @@ func newSession(m *Manager, owner, workspaceID string, dirs workspace.HomeDirs, 
 // toolWorkspaceURI is the workspace's URI as gopls knows it.
 func (s *session) toolWorkspaceURI() protocol.DocumentURI {
 	return fileURI(filepath.ToSlash(s.toolDir))
-}
-
-// toolRoots returns the Roots of a session: the client roots mapped to
-// the directories as the tool sees them (view translates a host path,
-// Runner.ViewPath), and as Redact the user's other directories in both
-// forms, the host forms of the roots where the tool sees them elsewhere,
-// and extra. With IsolationNone view is the identity and the roots are the
-// host directories.
-func toolRoots(view func(string) string, wsDir, goroot string, dirs workspace.HomeDirs, extra []string) Roots {
-	v := func(host string) string {
-		if host == "" {
-			return ""
-		}
-		return view(host)
-	}
-	r := Roots{Workspace: v(wsDir), GoRoot: v(goroot), GoModCache: v(dirs.GoModCache)}
-	for _, h := range []string{dirs.Home, dirs.GoPath, dirs.GoCache} {
-		if h != "" {
-			r.Redact = append(r.Redact, h)
-			if t := v(h); t != h {
-				r.Redact = append(r.Redact, t)
-			}
-		}
-	}
-	for _, h := range []string{wsDir, goroot, dirs.GoModCache} {
-		if h != "" && v(h) != h {
-			r.Redact = append(r.Redact, h) // gopls never sees it; text that holds it is not the client's
-		}
-	}
-	r.Redact = append(r.Redact, extra...)
-	return r
 }
 
 // Stop ends the session with cause (bridge.ErrWorkspaceStopped,

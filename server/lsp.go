@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -14,19 +13,15 @@ import (
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// LSPService bridges LSP WebSockets to gopls (an *lsp.Manager). Nil in
-// Options: the LSP routes are not served.
+// LSPService bridges LSP WebSockets to gopls (an *lsp.Manager; the
+// server's tests give fakes that stress the socket). Nil in Options: the
+// LSP routes are not served.
 type LSPService interface {
-	// Serve proxies one LSP connection of owner's workspace until the
+	// Serve proxies one LSP connection of the workspace h until the
 	// client leaves or the service ends it. conn carries one JSON-RPC
 	// message per text frame. A *bridge.CloseError result says how the
-	// socket closes. owner is the user's owner key (workspace.Owner.Key):
-	// gopls runs as that user.
-	Serve(ctx context.Context, owner, workspaceID string, conn *bridge.Conn) error
-	// ReadOnlyRoot opens a read-only root of owner ("goroot" or
-	// "gomodcache") without resolving any path a user can change; the
-	// caller closes it. Its host path never reaches a client.
-	ReadOnlyRoot(owner, name string) (*os.Root, error)
+	// socket closes. gopls runs as h's user.
+	Serve(ctx context.Context, h *workspace.Handle, conn *bridge.Conn) error
 }
 
 // lspRoutes are the Language server routes of docs/api.md.
@@ -45,30 +40,29 @@ func (s *Server) lspRoutes() []route {
 // handleLSP upgrades to a WebSocket carrying one JSON-RPC message per text
 // frame and hands it to the LSP service.
 func (s *Server) handleLSP(w http.ResponseWriter, r *http.Request) error {
-	o := owner(r)
-	workspaceID := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
+	h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+	if err != nil {
 		return err
 	}
 	return s.serveSocket(w, r, func(ctx context.Context, c *bridge.Conn) error {
-		return s.opts.LSP.Serve(ctx, o.Key(), workspaceID, c)
+		return s.opts.LSP.Serve(ctx, h, c)
 	})
 }
 
 // readOnlyFiles serves a file (or a directory listing) below a read-only
-// root of the caller (its user's module cache, or GOROOT), resolved with
-// os.Root.
+// root of the caller's workspace (its user's module cache, or GOROOT;
+// workspace.Handle.ReadOnlyRoot), resolved with os.Root.
 func (s *Server) readOnlyFiles(name string) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		o := owner(r)
-		if _, err := s.opts.Workspaces.Use(o, r.PathValue("ws")); err != nil {
+		h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+		if err != nil {
 			return err
 		}
 		rel, err := workspace.CleanPath(strings.TrimSuffix(r.PathValue("path"), "/"))
 		if err != nil {
 			return err
 		}
-		root, err := s.opts.LSP.ReadOnlyRoot(o.Key(), name)
+		root, err := h.ReadOnlyRoot(name)
 		if err != nil {
 			return errNotFound
 		}

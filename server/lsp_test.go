@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,15 +13,15 @@ import (
 
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/server"
+	"github.com/ideserver/ideserver/workspace"
 )
 
-// fakeLSP echoes each message with the owner key and workspace it was given;
-// a message "close" ends the session with a close code.
-type fakeLSP struct {
-	goroot, modcache string
-}
+// fakeLSP echoes each message with the owner key and workspace of the
+// handle it was given; a message "close" ends the session with a close
+// code.
+type fakeLSP struct{}
 
-func (f *fakeLSP) Serve(ctx context.Context, owner, ws string, client *bridge.Conn) error {
+func (f *fakeLSP) Serve(ctx context.Context, h *workspace.Handle, client *bridge.Conn) error {
 	for {
 		raw, err := client.ReadText()
 		if err != nil {
@@ -31,42 +30,47 @@ func (f *fakeLSP) Serve(ctx context.Context, owner, ws string, client *bridge.Co
 		if string(raw) == `"close"` {
 			return bridge.Closing(1011, "gopls keeps crashing", nil)
 		}
-		out, _ := json.Marshal(map[string]any{"owner": owner, "ws": ws, "got": json.RawMessage(raw)})
+		out, _ := json.Marshal(map[string]any{"owner": h.Owner.Key(), "ws": h.WorkspaceID, "got": json.RawMessage(raw)})
 		if err := client.WriteText(out); err != nil {
 			return err
 		}
 	}
 }
 
-func (f *fakeLSP) ReadOnlyRoot(owner, name string) (*os.Root, error) {
-	switch name {
-	case "goroot":
-		return os.OpenRoot(f.goroot)
-	case "gomodcache":
-		return os.OpenRoot(f.modcache)
-	}
-	return nil, errors.New("no such root")
-}
-
+// newLSPHarness is a harness serving fakeLSP, whose workspaces' read-only
+// roots (workspace.Handle.ReadOnlyRoot) are a fake GOROOT holding
+// src/fmt/print.go and a symlink out (src/escape), and the users' module
+// caches. The server's workspace.Manager is one with that GOROOT over the
+// harness's store and workspace directory.
 func newLSPHarness(t *testing.T) (*harness, *fakeLSP) {
 	t.Helper()
 	base := t.TempDir()
-	f := &fakeLSP{goroot: filepath.Join(base, "goroot"), modcache: filepath.Join(base, "mod")}
-	for _, d := range []string{filepath.Join(f.goroot, "src", "fmt"), f.modcache} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	goroot := filepath.Join(base, "goroot")
+	if err := os.MkdirAll(filepath.Join(goroot, "src", "fmt"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(f.goroot, "src", "fmt", "print.go"), []byte("package fmt\n\nfunc Println() {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(goroot, "src", "fmt", "print.go"), []byte("package fmt\n\nfunc Println() {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(base, "secret"), []byte("host secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(base, "secret"), filepath.Join(f.goroot, "src", "escape")); err != nil {
+	if err := os.Symlink(filepath.Join(base, "secret"), filepath.Join(goroot, "src", "escape")); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, func(o *server.Options) { o.LSP = f })
+	f := &fakeLSP{}
+	h := newHarness(t, func(o *server.Options) {
+		m, err := workspace.NewManager(workspace.ManagerOptions{
+			Store: o.Store, Dir: o.Workspaces.Dir(""), TenantsDir: filepath.Join(base, "tenants"),
+			Watchers: o.Watchers, Go: workspace.GoEnv{Root: goroot},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Close(context.Background()) })
+		o.Workspaces = m
+		o.LSP = f
+	})
 	return h, f
 }
 

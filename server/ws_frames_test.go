@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -138,11 +136,15 @@ func TestWebSocketSlowReader(t *testing.T) {
 		m = newTerminals(t, o)
 		o.Terminals = m
 	})
-	info, err := m.Create(context.Background(), workspace.Owner{Tenant: "a", User: "a1"}.Key(), h.wsA, terminal.CreateOptions{Command: floodCmd})
+	wh, err := h.mgr.Open(workspace.Owner{Tenant: "a", User: "a1"}, h.wsA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	term, err := m.Get(workspace.Owner{Tenant: "a", User: "a1"}.Key(), h.wsA, info.ID)
+	info, err := m.Create(context.Background(), wh, terminal.CreateOptions{Command: floodCmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, err := m.Get(wh, info.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +176,7 @@ func TestWebSocketSlowReader(t *testing.T) {
 	}
 	_ = conn.Close()
 	h.waitNoSockets()
-	if err := m.Delete(context.Background(), workspace.Owner{Tenant: "a", User: "a1"}.Key(), h.wsA, info.ID); err != nil {
+	if err := m.Delete(context.Background(), wh, info.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -183,7 +185,7 @@ func TestWebSocketSlowReader(t *testing.T) {
 // goroutines at once, as gopls's notifications and replies do.
 type chattyLSP struct{ writers, each int }
 
-func (c chattyLSP) Serve(ctx context.Context, owner, ws string, client *bridge.Conn) error {
+func (c chattyLSP) Serve(ctx context.Context, _ *workspace.Handle, client *bridge.Conn) error {
 	if _, err := client.ReadText(); err != nil {
 		return err
 	}
@@ -207,10 +209,6 @@ func (c chattyLSP) Serve(ctx context.Context, owner, ws string, client *bridge.C
 	}
 	_, err := client.ReadText() // until the client leaves
 	return err
-}
-
-func (chattyLSP) ReadOnlyRoot(owner, name string) (*os.Root, error) {
-	return nil, errors.New("no roots")
 }
 
 // TestWebSocketConcurrentWriters is WS-11: many goroutines write to one

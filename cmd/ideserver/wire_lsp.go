@@ -22,14 +22,10 @@ func wireLSP(d *deps, opts *server.Options) (feature, error) {
 	}
 	c := d.cfg.LSP
 	m, err := lsp.NewManager(lsp.Options{
-		Runner:     d.runner,
-		Workspaces: d.workspaces,
-		Watchers:   d.watchers,
+		Watchers: d.watchers,
 		GoplsPath: func(ctx context.Context) (string, error) {
 			return d.tools.Path(ctx, gopls)
 		},
-		GoRoot:        d.goRoot,
-		Redact:        []string{d.cfg.Data},
 		IdleTimeout:   time.Duration(c.IdleTimeout),
 		MaxInFlight:   c.MaxInFlight,
 		MessageRate:   float64(c.MessageRate),
