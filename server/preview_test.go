@@ -37,7 +37,7 @@ func nopDAP(tb testing.TB, o *server.Options) *dap.Manager {
 	}
 	m, err := dap.New(dap.Options{
 		Runner: r,
-		Dlv: func(context.Context) (string, error) { return "", errors.New("no dlv in this test") },
+		Dlv:    func(context.Context) (string, error) { return "", errors.New("no dlv in this test") },
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -52,6 +52,7 @@ func TestWebSocketCredentialRevoked(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	h := newHarness(t, func(o *server.Options) {
 		o.PingInterval = ping
+		o.PongWait = time.Minute // only the revocation closes sockets here
 		v, err := auth.NewJWTVerifier(auth.JWTOptions{HMACSecret: secret})
 		if err != nil {
 			t.Fatal(err)
@@ -157,10 +158,10 @@ func TestWebSocketCredentialRevoked(t *testing.T) {
 // across many credential checks, whichever way it authenticated.
 func TestWebSocketCredentialKept(t *testing.T) {
 	t.Parallel()
-	// Long enough that a loaded machine answers each ping within the pong
-	// deadline (2.5 intervals); ten of them still fit waitFor's limit.
+	// The credential is checked every ping; a late pong on a loaded
+	// machine must not be what closes a socket here.
 	const ping = 100 * time.Millisecond
-	h := newHarness(t, func(o *server.Options) { o.PingInterval = ping })
+	h := newHarness(t, func(o *server.Options) { o.PingInterval = ping; o.PongWait = time.Minute })
 	path := h.watchPath(h.wsA)
 	c := h.login(h.tokA)
 	for _, tc := range []struct {

@@ -92,6 +92,9 @@ type Options struct {
 	// PingInterval is how often WebSockets are pinged; a peer that does not
 	// answer within 2.5 intervals is dropped. 0 means 25s.
 	PingInterval time.Duration
+	// PongWait is how long a WebSocket may stay silent (no pong, no
+	// message) before it is dropped; 0 means 2.5 ping intervals.
+	PongWait time.Duration
 	// BodyIdle is how long reading a request body may wait for a byte; a
 	// body must also arrive at 32 KiB/s on average (see timedBody). 0
 	// means 15s.

@@ -101,7 +101,10 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(
 	if ping <= 0 {
 		ping = defaultPing
 	}
-	pongWait := 2*ping + ping/2
+	pongWait := s.opts.PongWait
+	if pongWait <= 0 {
+		pongWait = 2*ping + ping/2
+	}
 	ws.SetReadLimit(s.opts.Limits.MaxWSMessage)
 	_ = ws.SetReadDeadline(time.Now().Add(pongWait))
 	ws.SetPongHandler(func(string) error {
