@@ -60,7 +60,7 @@ func (p *proxy) moveToTerminal() (err error) {
 		return err
 	}
 	defer ln.Close()
-	info, err := o.Terminals.Create(ctx, p.owner, p.workspaceID, terminal.CreateOptions{
+	info, err := o.Terminals.Create(ctx, p.h, terminal.CreateOptions{
 		Command: append([]string{p.dlvPath}, dlvArgs(p.procPaths.path(sock))...),
 		Binds:   p.binds(),
 		Ptrace:  true,
@@ -68,7 +68,7 @@ func (p *proxy) moveToTerminal() (err error) {
 	if err != nil {
 		return fmt.Errorf("start dlv in a terminal: %w", err)
 	}
-	term, err := o.Terminals.Get(p.owner, p.workspaceID, info.ID)
+	term, err := o.Terminals.Get(p.h, info.ID)
 	if err != nil {
 		return fmt.Errorf("start dlv in a terminal: %w", err)
 	}
@@ -139,7 +139,7 @@ func (p *proxy) moveToTerminal() (err error) {
 // endTerminal ends the terminal dlv runs in and waits until its processes
 // are gone or ctx ends.
 func (p *proxy) endTerminal(ctx context.Context, t *terminal.Terminal) error {
-	err := p.m.opts.Terminals.Delete(ctx, p.owner, p.workspaceID, t.ID())
+	err := p.m.opts.Terminals.Delete(ctx, p.h, t.ID())
 	if errors.Is(err, terminal.ErrNotFound) {
 		// Ended already, or being ended by someone else (its exit
 		// delivered, or its workspace stopped): its processes are gone

@@ -136,7 +136,7 @@ func newTerminalFixture(tb testing.TB, dlv string, bwrap bool, maxTerms int) (*f
 	f := newFixtureMode(tb, dlv, map[string]string{"go.mod": "module stdin\n\ngo 1.26\n", "main.go": stdinMain}, bwrap,
 		func(r *sandbox.Runner, workspaces *wstest.Env, o *dap.Options) {
 			var err error
-			tm, err = terminal.New(terminal.Options{Runner: r, Env: workspaces.Manager.ProcessEnv, Dir: workspaces.Manager.Dir, MaxPerWorkspace: maxTerms})
+			tm, err = terminal.New(terminal.Options{MaxPerWorkspace: maxTerms})
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -199,11 +199,11 @@ func integratedTerminal(t *testing.T, bwrap bool) {
 	launch := c.send("launch", map[string]any{"mode": "debug", "program": "/workspace", "console": "integratedTerminal"})
 	ev := c.event(dap.TerminalEvent)
 	id := ev.str("body", "terminalId")
-	list := tm.List(f.owner, f.workspaceID)
+	list := tm.List(f.h)
 	if id == "" || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("terminal event %v; terminals %+v", ev, list)
 	}
-	sess, err := tm.Get(f.owner, f.workspaceID, id)
+	sess, err := tm.Get(f.h, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	c := open()
 	launch := c.send("launch", map[string]any{"program": ".", "console": "integratedTerminal", "noDebug": true})
 	id := c.event(dap.TerminalEvent).str("body", "terminalId")
-	sess, err := tm.Get(f.owner, f.workspaceID, id)
+	sess, err := tm.Get(f.h, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestIntegratedTerminalNoDebugAndDelete(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	if err := tm.Delete(ctx, f.owner, f.workspaceID, id); err != nil {
+	if err := tm.Delete(ctx, f.h, id); err != nil {
 		t.Fatal(err)
 	}
 	c.event("terminated")

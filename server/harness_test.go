@@ -14,8 +14,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ideserver/ideserver/auth"
+	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
@@ -72,6 +75,9 @@ var initialA = map[string]string{
 	"dir/sub.txt": "hello from a subdirectory\n",
 }
 
+// harnessSeq numbers the harnesses' runners, so their Instances differ.
+var harnessSeq atomic.Int32
+
 // newHarness starts a server. mutate, when given, adjusts the Options
 // before server.New (limits, JWT, tickets, TLS, ...).
 func newHarness(tb testing.TB, mutate ...func(*server.Options)) *harness {
@@ -91,8 +97,16 @@ func newHarness(tb testing.TB, mutate ...func(*server.Options)) *harness {
 	}
 	h.watchers = workspace.NewWatchers(workspace.WatcherOptions{Logger: logger.With("component", "watch")})
 	h.wsRoot = filepath.Join(h.dataDir, "workspaces")
+	// The runner starts the handles' processes (terminals, debuggers),
+	// without isolation; it closes after everything that uses it.
+	runner, err := sandbox.New(sandbox.Options{Instance: "srvharness-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(harnessSeq.Add(1))), KillGrace: 300 * time.Millisecond})
+	if err != nil {
+		tb.Fatalf("new runner: %v", err)
+	}
+	tb.Cleanup(func() { _ = runner.Close() })
 	h.mgr, err = workspace.NewManager(workspace.ManagerOptions{
-		Store: h.db, Dir: h.wsRoot, Watchers: h.watchers, Logger: logger.With("component", "workspace"),
+		Store: h.db, Dir: h.wsRoot, TenantsDir: filepath.Join(h.dataDir, "tenants"), Runner: runner,
+		Watchers: h.watchers, Logger: logger.With("component", "workspace"),
 	})
 	if err != nil {
 		tb.Fatalf("new manager: %v", err)

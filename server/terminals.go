@@ -52,9 +52,8 @@ func terminalError(err error) error {
 }
 
 func (s *Server) handleCreateTerminal(w http.ResponseWriter, r *http.Request) error {
-	o := owner(r)
-	workspaceID := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
+	h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+	if err != nil {
 		return err
 	}
 	var req terminalRequest
@@ -68,32 +67,30 @@ func (s *Server) handleCreateTerminal(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	t, err := s.opts.Terminals.Create(r.Context(), o.Key(), workspaceID, terminal.CreateOptions{Cols: req.Cols, Rows: req.Rows, Command: req.Command})
+	t, err := s.opts.Terminals.Create(r.Context(), h, terminal.CreateOptions{Cols: req.Cols, Rows: req.Rows, Command: req.Command})
 	if err != nil {
 		return terminalError(err)
 	}
-	w.Header().Set("Location", "/api/v1/workspaces/"+workspaceID+"/terminals/"+t.ID)
+	w.Header().Set("Location", "/api/v1/workspaces/"+h.WorkspaceID+"/terminals/"+t.ID)
 	writeJSON(w, http.StatusCreated, t)
 	return nil
 }
 
 func (s *Server) handleListTerminals(w http.ResponseWriter, r *http.Request) error {
-	o := owner(r)
-	workspaceID := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
+	h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"terminals": s.opts.Terminals.List(o.Key(), workspaceID)})
+	writeJSON(w, http.StatusOK, map[string]any{"terminals": s.opts.Terminals.List(h)})
 	return nil
 }
 
 func (s *Server) handleDeleteTerminal(w http.ResponseWriter, r *http.Request) error {
-	o := owner(r)
-	workspaceID := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
+	h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+	if err != nil {
 		return err
 	}
-	if err := s.opts.Terminals.Delete(r.Context(), o.Key(), workspaceID, r.PathValue("id")); err != nil {
+	if err := s.opts.Terminals.Delete(r.Context(), h, r.PathValue("id")); err != nil {
 		return terminalError(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -104,12 +101,11 @@ func (s *Server) handleDeleteTerminal(w http.ResponseWriter, r *http.Request) er
 // attach protocol). An unknown terminal is a 404 before the upgrade; how
 // the socket closes is Attach's to say.
 func (s *Server) handleAttachTerminal(w http.ResponseWriter, r *http.Request) error {
-	o := owner(r)
-	workspaceID := r.PathValue("ws")
-	if _, err := s.opts.Workspaces.Use(o, workspaceID); err != nil {
+	h, err := s.opts.Workspaces.Open(owner(r), r.PathValue("ws"))
+	if err != nil {
 		return err
 	}
-	t, err := s.opts.Terminals.Get(o.Key(), workspaceID, r.PathValue("id"))
+	t, err := s.opts.Terminals.Get(h, r.PathValue("id"))
 	if err != nil {
 		return terminalError(err)
 	}

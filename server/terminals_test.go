@@ -7,38 +7,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
 	"github.com/ideserver/ideserver/terminal"
 )
 
-// termSeq numbers the runners of newTerminals.
-var termSeq atomic.Int32
-
-// newTerminals returns a real terminal.Manager for o's workspaces, its
-// processes started without isolation, closed when the test ends (after
-// the harness, whose cleanup is registered later).
+// newTerminals returns a real terminal.Manager for o's workspaces, whose
+// handles start its processes (the harness's runner, without isolation),
+// closed when the test ends (before the harness's runner, whose cleanup is
+// registered earlier).
 func newTerminals(tb testing.TB, o *server.Options, mutate ...func(*terminal.Options)) *terminal.Manager {
 	tb.Helper()
-	instance := "srvterm-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(termSeq.Add(1)))
-	r, err := sandbox.New(sandbox.Options{Instance: instance, KillGrace: 300 * time.Millisecond})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	home := tb.TempDir()
-	opts := terminal.Options{
-		Runner: r,
-		Env: func(owner string, extra ...string) ([]string, error) {
-			return append([]string{"HOME=" + home, "PATH=/usr/bin:/bin", "PS1=$ "}, extra...), nil
-		},
-		Dir: o.Workspaces.Dir,
-	}
+	var opts terminal.Options
 	for _, f := range mutate {
 		f(&opts)
 	}
@@ -51,9 +34,6 @@ func newTerminals(tb testing.TB, o *server.Options, mutate ...func(*terminal.Opt
 		defer cancel()
 		if err := m.Close(ctx); err != nil {
 			tb.Errorf("close terminals: %v", err)
-		}
-		if err := r.Close(); err != nil {
-			tb.Errorf("close runner: %v", err)
 		}
 	})
 	return m
@@ -100,16 +80,24 @@ func TestTerminalRoutes(t *testing.T) {
 	} {
 		wantError(t, c.what, h.do("POST", base, []byte(c.body), bearer(h.tokA)), c.status, c.code)
 	}
-	// A start that fails for a reason of the host (the workspace directory
-	// is gone): 500, and nothing of the cause (a host path) in the answer
-	// (h.do checks every body for host paths).
+	// A start that fails for a reason the server does not map (the
+	// program exists but cannot be executed): 500, and nothing of the
+	// cause (a host path) in the answer (h.do checks every body for host
+	// paths).
 	dir := filepath.Join(h.wsRoot, h.wsA)
-	if err := os.Rename(dir, dir+".away"); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "noexec"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h.logs.allowErrors("request failed")
-	r = h.do("POST", base, []byte(`{"command":["sleep","1000"]}`), bearer(h.tokA))
+	r = h.do("POST", base, []byte(`{"command":["./noexec"]}`), bearer(h.tokA))
 	wantError(t, "start failure", r, http.StatusInternalServerError, "internal")
+	// A workspace whose directory is gone is not found: the handle
+	// (workspace.Manager.Open) refuses it before any start.
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	r = h.do("POST", base, []byte(`{"command":["sleep","1000"]}`), bearer(h.tokA))
+	wantError(t, "workspace directory gone", r, http.StatusNotFound, "not_found")
 	if err := os.Rename(dir+".away", dir); err != nil {
 		t.Fatal(err)
 	}

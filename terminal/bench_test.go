@@ -28,7 +28,7 @@ func floodCmd(n int) []string {
 // its master.
 func directPTY(tb testing.TB, e *env, argv []string) *sandbox.Process {
 	p, err := e.runner.Start(context.Background(), sandbox.Cmd{
-		Kind: "terminal", Owner: "t1", Path: argv[0], Args: argv[1:], Dir: e.dir,
+		Kind: "terminal", Owner: e.h.Owner.Key(), Path: argv[0], Args: argv[1:], Dir: e.dir,
 		Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm-256color", "LANG=C.UTF-8"},
 		PTY: &sandbox.Winsize{Cols: 80, Rows: 24},
 	})
@@ -71,7 +71,7 @@ func BenchmarkThroughput(b *testing.B) {
 
 		// Bridge: terminal session, ring, attachment, WebSocket, client.
 		start = time.Now()
-		info, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: floodCmd(size)})
+		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: floodCmd(size)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func BenchmarkEcho(b *testing.B) {
 		}
 		_ = p.Close()
 
-		info, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: echoCmd})
+		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: echoCmd})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func BenchmarkEcho(b *testing.B) {
 			bridged = append(bridged, time.Since(start))
 		}
 		_ = c.Close()
-		if err := e.m.Delete(context.Background(), "t1", "w1", info.ID); err != nil && !errors.Is(err, terminal.ErrNotFound) {
+		if err := e.m.Delete(context.Background(), e.h, info.ID); err != nil && !errors.Is(err, terminal.ErrNotFound) {
 			b.Fatal(err)
 		}
 	}
@@ -225,7 +225,7 @@ func BenchmarkIdleAttachedMemory(b *testing.B) {
 		before := heapAndStacks()
 		var conns []*websocket.Conn
 		for range n {
-			info, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{})
+			info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -248,7 +248,7 @@ func BenchmarkIdleAttachedMemory(b *testing.B) {
 		for _, c := range conns {
 			_ = c.Close()
 		}
-		if err := e.m.StopWorkspace(context.Background(), "w1"); err != nil {
+		if err := e.m.StopWorkspace(context.Background(), e.h.WorkspaceID); err != nil {
 			b.Fatal(err)
 		}
 	}

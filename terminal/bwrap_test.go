@@ -21,42 +21,20 @@ func TestBwrapEchoAndOwns(t *testing.T) {
 	if why := isotest.Unavailable(); why != "" {
 		t.Skip(why)
 	}
-	root, err := isotest.PublicDir(t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home, dir := filepath.Join(root, "home"), filepath.Join(root, "ws")
-	for _, d := range []string{home, dir} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(d, isotest.UID, isotest.UID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	instSeq.Lock()
-	instSeq.n++
-	instance := instancePrefix + strconv.Itoa(instSeq.n)
-	instSeq.Unlock()
+	instance := nextInstance()
 	r, err := sandbox.New(sandbox.Options{
 		Instance: instance, KillGrace: 300 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
 		OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
-		View: func(tenant, ws string) ([]sandbox.Bind, error) {
-			return []sandbox.Bind{{Host: dir, Target: "/workspace"}, {Host: home, Target: "/home/user"}}, nil
-		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() }) // after the manager's Close (cleanups run last first)
-	e := newEnv(t, func(o *terminal.Options) {
-		o.Runner = r
-		o.Env = func(tenant string, extra ...string) ([]string, error) {
-			return append([]string{"HOME=" + home, "PATH=/usr/bin:/bin", "USER=" + tenant, "PS1=$ "}, extra...), nil
-		}
-		o.Dir = func(string) string { return dir }
-	})
+	// The workspace's own binds (workspace at /workspace, HOME at
+	// /home/user) come from its handle.
+	e := newEnvOn(t, r)
+	root := e.ws.Data
 	s := e.create(t, terminal.CreateOptions{Cols: 80, Rows: 24})
 	c := e.attach(t, s, false)
 	c.send("echo $((40+2))-ok; echo \"uid=$(id -u) home=$HOME\"; pwd\n")

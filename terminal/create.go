@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
-	ideworkspace "github.com/ideserver/ideserver/workspace"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 // Command limits.
@@ -87,16 +86,16 @@ func checkCommand(argv []string) error {
 	return nil
 }
 
-// Create starts a terminal in workspaceID for owner, a user's owner key
-// (workspace.Owner.Key): the command (default the shell) in the workspace
-// directory, on a PTY of the given size, as the user's uid with the user's
-// environment plus TERM=xterm-256color and LANG=C.UTF-8. The caller has
-// checked that owner owns the workspace. ctx bounds the start only; the
+// Create starts a terminal in h's workspace for h's user: the command
+// (default the shell) in the workspace directory (h.Start), on a PTY of the
+// given size, as the user's uid with the user's environment (h.Env) plus
+// TERM=xterm-256color and LANG=C.UTF-8. h is the caller's checked access
+// (workspace.Manager.Open). ctx bounds the start only; the
 // terminal lives until Delete, idle timeout, StopWorkspace or Close.
 // Errors: ErrInvalidSize, ErrInvalidCommand (also for an unknown program,
 // then wrapping sandbox.ErrNotFound too), ErrLimit, ErrClosed, or the
 // start error, never with a host path.
-func (m *Manager) Create(ctx context.Context, owner, workspaceID string, o CreateOptions) (Info, error) {
+func (m *Manager) Create(ctx context.Context, h *workspace.Handle, o CreateOptions) (Info, error) {
 	if o.Cols == 0 && o.Rows == 0 {
 		o.Cols, o.Rows = DefaultCols, DefaultRows
 	}
@@ -110,7 +109,7 @@ func (m *Manager) Create(ctx context.Context, owner, workspaceID string, o Creat
 	if err != nil {
 		return Info{}, err
 	}
-	k := key(owner, workspaceID)
+	k := h.Key()
 	t := &Terminal{
 		m:        m,
 		id:       id,
@@ -121,14 +120,14 @@ func (m *Manager) Create(ctx context.Context, owner, workspaceID string, o Creat
 		ring:     newRing(m.opts.Scrollback),
 		subs:     make(map[*attachment]struct{}),
 		readDone: make(chan struct{}),
-		log:      m.log.With("owner", owner, "workspace_id", workspaceID, "terminal_id", id),
+		log:      m.log.With("owner", k.Owner, "workspace_id", k.WorkspaceID, "terminal_id", id),
 	}
 	// Take the slot before starting, so concurrent Creates cannot both
 	// pass the limit.
 	if err := m.reg.Add(k, id, t); err != nil {
 		return Info{}, addErr(err)
 	}
-	proc, err := m.start(ctx, t, o)
+	proc, err := m.start(ctx, h, o)
 	// Publish the process under the lock Stop reads it under: a Stop
 	// (StopWorkspace, Close) that came while the process started found
 	// none to end, so it is ended here instead of outliving them.
@@ -160,18 +159,16 @@ func (m *Manager) Create(ctx context.Context, owner, workspaceID string, o Creat
 	return t.Info(), nil
 }
 
-// key is the registry key of owner's workspace.
-func key(owner, workspaceID string) bridge.Key {
-	return bridge.Key{Tenant: ideworkspace.OwnerTenant(owner), Owner: owner, WorkspaceID: workspaceID}
-}
-
 // start runs the command through the sandbox. The default is an
 // interactive bash, else sh. bash is not run as a login shell (-l): a
 // login shell sources /etc/profile, which on Debian-like systems sets a
-// fixed PATH and would drop the Go toolchain that Env puts first.
-func (m *Manager) start(ctx context.Context, t *Terminal, o CreateOptions) (*sandbox.Process, error) {
+// fixed PATH and would drop the Go toolchain that h.Env puts first.
+func (m *Manager) start(ctx context.Context, h *workspace.Handle, o CreateOptions) (*sandbox.Process, error) {
 	argv := o.Command
-	env, err := m.opts.Env(t.key.Owner, "TERM=xterm-256color", "LANG=C.UTF-8")
+	if m.beforeStart != nil {
+		m.beforeStart()
+	}
+	env, err := h.Env("TERM=xterm-256color", "LANG=C.UTF-8")
 	if err != nil {
 		return nil, fmt.Errorf("terminal environment: %w", err)
 	}
@@ -179,25 +176,22 @@ func (m *Manager) start(ctx context.Context, t *Terminal, o CreateOptions) (*san
 		return nil, fmt.Errorf("start terminal: %w", err)
 	}
 	cmd := sandbox.Cmd{
-		Kind:      "terminal",
-		Owner:     t.key.Owner,
-		Workspace: t.key.WorkspaceID,
-		Env:       env,
-		Dir:       m.opts.Dir(t.key.WorkspaceID),
-		PTY:       &sandbox.Winsize{Cols: uint16(o.Cols), Rows: uint16(o.Rows)},
-		Binds:     slices.Clone(o.Binds),
-		Ptrace:    o.Ptrace,
+		Kind:   "terminal",
+		Env:    env,
+		PTY:    &sandbox.Winsize{Cols: uint16(o.Cols), Rows: uint16(o.Rows)},
+		Binds:  slices.Clone(o.Binds),
+		Ptrace: o.Ptrace,
 		// A developer's shell fetches modules (go get) and reaches the
 		// internet; with isolation, not the host's loopback.
 		Network: sandbox.NetworkOutbound,
 	}
 	if argv != nil {
 		cmd.Path, cmd.Args = argv[0], slices.Clone(argv[1:])
-		return m.opts.Runner.Start(m.ctx, cmd)
+		return h.Start(m.ctx, cmd)
 	}
 	for _, sh := range []string{"bash", "sh"} {
 		cmd.Path = sh
-		p, err := m.opts.Runner.Start(m.ctx, cmd)
+		p, err := h.Start(m.ctx, cmd)
 		if errors.Is(err, sandbox.ErrNotFound) {
 			continue
 		}

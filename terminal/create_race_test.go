@@ -23,18 +23,18 @@ func TestListDuringCreate(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				_ = e.m.List("t1", "w1")
+				_ = e.m.List(e.h)
 			}
 		}
 	})
 	for range 3 {
-		if _, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: []string{"sleep", "100"}}); err != nil {
+		if _, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: []string{"sleep", "100"}}); err != nil {
 			t.Error(err)
 		}
 	}
 	close(stop)
 	wg.Wait()
-	if n := len(e.m.List("t1", "w1")); n != 3 {
+	if n := len(e.m.List(e.h)); n != 3 {
 		t.Errorf("List has %d terminals, want 3", n)
 	}
 }
@@ -46,16 +46,11 @@ func TestCloseDuringCreate(t *testing.T) {
 	t.Parallel()
 	for range 5 {
 		entered := make(chan struct{})
-		e := newEnv(t, func(o *terminal.Options) {
-			env := o.Env
-			o.Env = func(tenant string, extra ...string) ([]string, error) {
-				close(entered)
-				return env(tenant, extra...)
-			}
-		})
+		e := newEnv(t)
+		terminal.SetBeforeStart(e.m, func() { close(entered) })
 		errc := make(chan error, 1)
 		go func() {
-			_, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: []string{"sleep", "100"}})
+			_, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: []string{"sleep", "100"}})
 			errc <- err
 		}()
 		<-entered

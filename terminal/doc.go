@@ -19,8 +19,10 @@
 // The package is a bridge: it knows nothing of HTTP, routing or
 // authentication. Its clients are WebSockets (bridge.Conn) that package
 // server upgraded; Attach returns how each must close (a
-// bridge.CloseError). The owners and workspaces it is given have been
-// checked by the caller; the package only keeps them apart. It imports
+// bridge.CloseError). Each call names its workspace by a
+// workspace.Handle, the caller's checked access (workspace.Manager.Open):
+// the handle starts the terminal's process (Handle.Start, with the user's
+// environment, Handle.Env) and its Key keeps owners and workspaces apart. It imports
 // packages sandbox, workspace and internal/bridge, and is imported by
 // server, dap (the debugger's integrated terminal) and cmd/ideserver.
 //

@@ -19,8 +19,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/terminal"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 const waitShort = 15 * time.Second // bound for events that normally take milliseconds
@@ -80,34 +82,52 @@ var instSeq struct {
 // env is one test's manager with its runner, instance and workspace.
 type env struct {
 	m        *terminal.Manager
+	ws       *wstest.Env       // the real workspaces
+	h        *workspace.Handle // t1/u1's workspace, where create starts terminals
 	runner   *sandbox.Runner
-	instance string
-	dir      string
+	instance string // the runner's Instance, when newEnv made it
+	dir      string // h.Dir
 
 	attachOnce sync.Once
 	attachSrv  *attachServer // for attach: in-memory pipes
 }
 
+// nextInstance returns a new runner Instance starting with instancePrefix.
+func nextInstance() string {
+	instSeq.Lock()
+	defer instSeq.Unlock()
+	instSeq.n++
+	return instancePrefix + strconv.Itoa(instSeq.n)
+}
+
+// owner1 is the user of env.h.
+var owner1 = workspace.Owner{Tenant: "t1", User: "u1"}
+
+// newEnv returns a manager whose terminals run without isolation, in a
+// real workspace of owner1 (env.h).
 func newEnv(tb testing.TB, mutate ...func(*terminal.Options)) *env {
 	tb.Helper()
-	instSeq.Lock()
-	instSeq.n++
-	instance := instancePrefix + strconv.Itoa(instSeq.n)
-	instSeq.Unlock()
+	instance := nextInstance()
 	r, err := sandbox.New(sandbox.Options{Instance: instance, KillGrace: 300 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	home := tb.TempDir()
-	dir := tb.TempDir()
-	opts := terminal.Options{
-		Runner: r,
-		Env: func(tenant string, extra ...string) ([]string, error) {
-			e := []string{"HOME=" + home, "PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin", "USER=" + tenant, "PS1=$ "}
-			return append(e, extra...), nil
-		},
-		Dir: func(string) string { return dir },
-	}
+	tb.Cleanup(func() { // after the manager's Close (cleanups run last first)
+		if err := r.Close(); err != nil {
+			tb.Errorf("close runner: %v", err)
+		}
+	})
+	e := newEnvOn(tb, r, mutate...)
+	e.instance = instance
+	return e
+}
+
+// newEnvOn is newEnv with the runner r (which the caller closes).
+func newEnvOn(tb testing.TB, r *sandbox.Runner, mutate ...func(*terminal.Options)) *env {
+	tb.Helper()
+	ws := wstest.New(tb, wstest.Options{Runner: r, GoRoot: "/usr/local/go"})
+	h := ws.Handle(tb, owner1, nil)
+	var opts terminal.Options
 	for _, f := range mutate {
 		f(&opts)
 	}
@@ -115,35 +135,38 @@ func newEnv(tb testing.TB, mutate ...func(*terminal.Options)) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{m: m, runner: r, instance: instance, dir: dir}
+	e := &env{m: m, ws: ws, h: h, runner: r, dir: h.Dir}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitShort)
 		defer cancel()
 		if err := m.Close(ctx); err != nil {
 			tb.Errorf("close manager: %v", err)
 		}
-		if err := r.Close(); err != nil {
-			tb.Errorf("close runner: %v", err)
-		}
 	})
 	return e
 }
 
-// create starts a terminal of tenant "t1" in workspace "w1".
+// handle returns a new workspace of owner.
+func (e *env) handle(tb testing.TB, owner workspace.Owner) *workspace.Handle {
+	tb.Helper()
+	return e.ws.Handle(tb, owner, nil)
+}
+
+// create starts a terminal of owner1 in e.h's workspace.
 func (e *env) create(tb testing.TB, o terminal.CreateOptions) *terminal.Terminal {
 	tb.Helper()
-	info, err := e.m.Create(context.Background(), "t1", "w1", o)
+	info, err := e.m.Create(context.Background(), e.h, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	t, err := e.m.Get("t1", "w1", info.ID)
+	t, err := e.m.Get(e.h, info.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return t
 }
 
-// attachServer serves attach WebSockets for the terminals of t1/w1 in e,
+// attachServer serves attach WebSockets for the terminals of e.h,
 // as package server does: /ID attaches to terminal ID through a
 // bridge.Conn and closes with bridge.CloseCode of Attach's result;
 // /ID?c=N also reports that result to client N.
@@ -165,7 +188,7 @@ func serveAttach(tb testing.TB, e *env, pipes bool, writeTimeout time.Duration) 
 	a := &attachServer{dialer: websocket.DefaultDialer, results: map[string]chan error{}}
 	up := websocket.Upgrader{} // gorilla defaults
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t, err := e.m.Get("t1", "w1", strings.TrimPrefix(r.URL.Path, "/"))
+		t, err := e.m.Get(e.h, strings.TrimPrefix(r.URL.Path, "/"))
 		if err != nil {
 			http.NotFound(w, r)
 			return

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 // Manager owns the terminals of all workspaces. Its methods are safe for
@@ -26,13 +27,13 @@ type Manager struct {
 	wg  sync.WaitGroup // terminal readers and the process closers Stop starts
 
 	chunks sync.Pool // *[]byte of writeChunk bytes, for client writers
+
+	beforeStart func() // tests only (export_test.go): called as a start begins
 }
 
 // New returns a Manager. It starts nothing until Create.
 func New(opts Options) (*Manager, error) {
-	if err := opts.setDefaults(); err != nil {
-		return nil, err
-	}
+	opts.setDefaults()
 	met, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -49,19 +50,19 @@ func New(opts Options) (*Manager, error) {
 	}, nil
 }
 
-// Get returns owner's terminal id in workspaceID, or ErrNotFound (also for
-// another owner's or workspace's terminal, and while it starts).
-func (m *Manager) Get(owner, workspaceID, id string) (*Terminal, error) {
-	t, ok := m.reg.Get(key(owner, workspaceID), id)
+// Get returns the terminal id of h's user in h's workspace, or ErrNotFound
+// (also for another user's or workspace's terminal, and while it starts).
+func (m *Manager) Get(h *workspace.Handle, id string) (*Terminal, error) {
+	t, ok := m.reg.Get(h.Key(), id)
 	if !ok || t.process() == nil {
 		return nil, ErrNotFound
 	}
 	return t, nil
 }
 
-// List returns the terminals of owner's workspace, oldest first.
-func (m *Manager) List(owner, workspaceID string) []Info {
-	ts := m.reg.List(key(owner, workspaceID))
+// List returns the terminals of h's user in h's workspace, oldest first.
+func (m *Manager) List(h *workspace.Handle) []Info {
+	ts := m.reg.List(h.Key())
 	out := make([]Info, 0, len(ts))
 	for _, t := range ts {
 		if t.process() != nil {
@@ -71,13 +72,13 @@ func (m *Manager) List(owner, workspaceID string) []Info {
 	return out
 }
 
-// Delete ends owner's terminal id in workspaceID: it kills every process
+// Delete ends the terminal id of h's user in h's workspace: it kills every process
 // the terminal started (background jobs and setsid'ed children included)
 // and returns when they are gone. Attached clients receive the remaining
 // output and the exit message. ErrNotFound for an unknown terminal; an
 // error wrapping sandbox.ErrSurvivors if something could not be killed.
-func (m *Manager) Delete(ctx context.Context, owner, workspaceID, id string) error {
-	t, err := m.Get(owner, workspaceID, id)
+func (m *Manager) Delete(ctx context.Context, h *workspace.Handle, id string) error {
+	t, err := m.Get(h, id)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,10 @@
 package terminal
 
 import (
-	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ideserver/ideserver/sandbox"
 )
 
 // Defaults for zero Options fields.
@@ -31,17 +28,6 @@ const (
 
 // Options configures a Manager. Zero fields take the defaults named.
 type Options struct {
-	// Runner starts every terminal process. Required.
-	Runner *sandbox.Runner
-	// Env returns the complete environment for a process of owner (a
-	// user's owner key, workspace.Owner.Key), with extra ("KEY=value")
-	// entries winning over earlier ones; the signature of
-	// workspace.Manager.ProcessEnv. Required.
-	Env func(owner string, extra ...string) ([]string, error)
-	// Dir returns the host directory of a workspace, the terminal's working
-	// directory. Required. It never reaches a client.
-	Dir func(workspace string) string
-
 	// IdleTimeout ends a terminal no client has been attached to for this
 	// long (DefaultIdleTimeout, 1h).
 	IdleTimeout time.Duration
@@ -66,15 +52,7 @@ type Options struct {
 	Registerer prometheus.Registerer // nil: no metrics registered
 }
 
-func (o *Options) setDefaults() error {
-	switch {
-	case o.Runner == nil:
-		return errors.New("new terminal manager: Runner is required")
-	case o.Env == nil:
-		return errors.New("new terminal manager: Env is required")
-	case o.Dir == nil:
-		return errors.New("new terminal manager: Dir is required")
-	}
+func (o *Options) setDefaults() {
 	orDefault(&o.IdleTimeout, DefaultIdleTimeout)
 	orDefault(&o.MaxPerWorkspace, DefaultMaxPerWorkspace)
 	orDefault(&o.MaxPerTenant, DefaultMaxPerTenant)
@@ -86,7 +64,6 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
 }
 
 // orDefault sets *v to def when it is zero or negative.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/terminal"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 func TestEchoUTF8AndResize(t *testing.T) {
@@ -126,7 +127,7 @@ func TestReattachReplaysOnceAndTwoClients(t *testing.T) {
 	if c2.output() != c3.output() {
 		t.Errorf("clients saw different bytes:\n%q\n%q", c2.output(), c3.output())
 	}
-	if _, err := e.m.Get("t1", "w1", s.ID()); !errors.Is(err, terminal.ErrNotFound) {
+	if _, err := e.m.Get(e.h, s.ID()); !errors.Is(err, terminal.ErrNotFound) {
 		t.Errorf("exited terminal still listed after delivery: %v", err)
 	}
 }
@@ -140,7 +141,7 @@ func TestExitWithoutClientKeptUntilDelivered(t *testing.T) {
 	case <-time.After(waitShort):
 		t.Fatal("command did not end")
 	}
-	l := e.m.List("t1", "w1")
+	l := e.m.List(e.h)
 	if len(l) != 1 || !l[0].Exited || l[0].ExitCode != 7 {
 		t.Fatalf("List = %+v, want the exited terminal with code 7", l)
 	}
@@ -150,7 +151,7 @@ func TestExitWithoutClientKeptUntilDelivered(t *testing.T) {
 		t.Errorf("output %q control %q", c.output(), c.controls())
 	}
 	c.detach(t)
-	if l := e.m.List("t1", "w1"); len(l) != 0 {
+	if l := e.m.List(e.h); len(l) != 0 {
 		t.Errorf("List after delivery = %+v", l)
 	}
 }
@@ -165,7 +166,7 @@ func TestDeleteKillsEverything(t *testing.T) {
 	waitPids(t, e.instance, func(n int) bool { return n >= 4 }) // bash + 3 sleeps
 	ctx, cancel := context.WithTimeout(context.Background(), waitShort)
 	defer cancel()
-	if err := e.m.Delete(ctx, "t1", "w1", s.ID()); err != nil {
+	if err := e.m.Delete(ctx, e.h, s.ID()); err != nil {
 		t.Fatal(err)
 	}
 	if pids := markedPids(e.instance); len(pids) > 0 {
@@ -180,10 +181,10 @@ func TestDeleteKillsEverything(t *testing.T) {
 		cs := c.controls()
 		return len(cs) > 0 && strings.HasPrefix(cs[len(cs)-1], `{"type":"exit"`)
 	})
-	if _, err := e.m.Get("t1", "w1", s.ID()); !errors.Is(err, terminal.ErrNotFound) {
+	if _, err := e.m.Get(e.h, s.ID()); !errors.Is(err, terminal.ErrNotFound) {
 		t.Errorf("Get after Delete = %v", err)
 	}
-	if err := e.m.Delete(ctx, "t1", "w1", s.ID()); !errors.Is(err, terminal.ErrNotFound) {
+	if err := e.m.Delete(ctx, e.h, s.ID()); !errors.Is(err, terminal.ErrNotFound) {
 		t.Errorf("second Delete = %v", err)
 	}
 }
@@ -234,53 +235,58 @@ func TestLimits(t *testing.T) {
 	e := newEnv(t, func(o *terminal.Options) { o.MaxPerWorkspace = 2; o.MaxPerTenant = 3 })
 	ctx := context.Background()
 	sh := terminal.CreateOptions{Command: []string{"sleep", "1000"}}
+	w1, w2, w3 := e.h, e.handle(t, owner1), e.handle(t, workspace.Owner{Tenant: "t1", User: "u2"})
+	t2, t3 := workspace.Owner{Tenant: "t2", User: "u1"}, workspace.Owner{Tenant: "t3", User: "u1"}
 	for range 2 {
-		if _, err := e.m.Create(ctx, "t1", "w1", sh); err != nil {
+		if _, err := e.m.Create(ctx, w1, sh); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.m.Create(ctx, "t1", "w1", sh); !errors.Is(err, terminal.ErrLimit) {
+	if _, err := e.m.Create(ctx, w1, sh); !errors.Is(err, terminal.ErrLimit) {
 		t.Errorf("third in workspace: %v, want ErrLimit", err)
 	}
-	if _, err := e.m.Create(ctx, "t1", "w2", sh); err != nil {
+	if _, err := e.m.Create(ctx, w2, sh); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Create(ctx, "t1", "w3", sh); !errors.Is(err, terminal.ErrLimit) {
+	if _, err := e.m.Create(ctx, w3, sh); !errors.Is(err, terminal.ErrLimit) {
 		t.Errorf("fourth of tenant: %v, want ErrLimit", err)
 	}
-	if _, err := e.m.Create(ctx, "t2", "w9", sh); err != nil {
+	if _, err := e.m.Create(ctx, e.handle(t, t2), sh); err != nil {
 		t.Errorf("other tenant: %v", err)
 	}
+	other := e.handle(t, t3)
 	for _, o := range []terminal.CreateOptions{
 		{Cols: 0, Rows: 5}, {Cols: -1, Rows: 5}, {Cols: 5000, Rows: 5}, {Cols: 80, Rows: 1001},
 	} {
-		if _, err := e.m.Create(ctx, "t3", "w1", o); !errors.Is(err, terminal.ErrInvalidSize) {
+		if _, err := e.m.Create(ctx, other, o); !errors.Is(err, terminal.ErrInvalidSize) {
 			t.Errorf("Create %dx%d: %v, want ErrInvalidSize", o.Cols, o.Rows, err)
 		}
 	}
 	for _, cmd := range [][]string{{}, {""}, {"a\x00b"}} {
-		if _, err := e.m.Create(ctx, "t3", "w1", terminal.CreateOptions{Command: cmd}); !errors.Is(err, terminal.ErrInvalidCommand) {
+		if _, err := e.m.Create(ctx, other, terminal.CreateOptions{Command: cmd}); !errors.Is(err, terminal.ErrInvalidCommand) {
 			t.Errorf("Create %q: %v, want ErrInvalidCommand", cmd, err)
 		}
 	}
 	// Tenants and workspaces are kept apart.
-	l := e.m.List("t1", "w1")
+	l := e.m.List(w1)
 	if len(l) != 2 {
-		t.Fatalf("List t1/w1 = %d terminals", len(l))
+		t.Fatalf("List of w1 = %d terminals", len(l))
 	}
-	if _, err := e.m.Get("t2", "w1", l[0].ID); !errors.Is(err, terminal.ErrNotFound) {
+	// A handle of another tenant on w1 (which Open never gives: the
+	// manager keeps owners apart on its own).
+	if _, err := e.m.Get(&workspace.Handle{Owner: t2, WorkspaceID: w1.WorkspaceID}, l[0].ID); !errors.Is(err, terminal.ErrNotFound) {
 		t.Errorf("other tenant's Get: %v", err)
 	}
-	if err := e.m.Delete(ctx, "t1", "w2", l[0].ID); !errors.Is(err, terminal.ErrNotFound) {
+	if err := e.m.Delete(ctx, w2, l[0].ID); !errors.Is(err, terminal.ErrNotFound) {
 		t.Errorf("Delete through another workspace: %v", err)
 	}
-	if err := e.m.StopWorkspace(ctx, "w1"); err != nil {
+	if err := e.m.StopWorkspace(ctx, w1.WorkspaceID); err != nil {
 		t.Fatal(err)
 	}
-	if l := e.m.List("t1", "w1"); len(l) != 0 {
+	if l := e.m.List(w1); len(l) != 0 {
 		t.Errorf("List after StopWorkspace = %+v", l)
 	}
-	if l := e.m.List("t1", "w2"); len(l) != 1 {
+	if l := e.m.List(w2); len(l) != 1 {
 		t.Errorf("StopWorkspace(w1) ended w2's terminal too")
 	}
 }
@@ -320,7 +326,7 @@ func TestCloseThenCreate(t *testing.T) {
 	if pids := markedPids(e.instance); len(pids) > 0 {
 		t.Fatalf("processes survived Close: %v", pids)
 	}
-	if _, err := e.m.Create(ctx, "t1", "w1", terminal.CreateOptions{}); !errors.Is(err, terminal.ErrClosed) {
+	if _, err := e.m.Create(ctx, e.h, terminal.CreateOptions{}); !errors.Is(err, terminal.ErrClosed) {
 		t.Errorf("Create after Close: %v", err)
 	}
 }
@@ -338,7 +344,7 @@ func TestExplicitCommandAndEnvironment(t *testing.T) {
 	if got := c.controls()[0]; got != `{"type":"exit","code":0}` {
 		t.Errorf("exit = %s", got)
 	}
-	if _, err := e.m.Create(context.Background(), "t1", "w1", terminal.CreateOptions{Command: []string{"no-such-program-" + strconv.Itoa(os.Getpid())}}); err == nil || strings.Contains(err.Error(), e.dir) {
+	if _, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: []string{"no-such-program-" + strconv.Itoa(os.Getpid())}}); err == nil || strings.Contains(err.Error(), e.dir) {
 		t.Errorf("unknown program: %v", err)
 	}
 }

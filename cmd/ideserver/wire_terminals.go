@@ -12,9 +12,6 @@ import (
 func wireTerminals(d *deps, opts *server.Options) (feature, error) {
 	c := d.cfg.Terminal
 	m, err := terminal.New(terminal.Options{
-		Runner:          d.runner,
-		Env:             d.workspaces.ProcessEnv,
-		Dir:             d.workspaces.Dir,
 		IdleTimeout:     time.Duration(c.IdleTimeout),
 		MaxPerWorkspace: c.MaxPerWorkspace,
 		MaxPerTenant:    c.MaxPerTenant,
