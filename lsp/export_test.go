@@ -96,3 +96,26 @@ func (m *Manager) ServeHandle(ctx context.Context, h *workspace.Handle, c client
 	t.env = func(extra ...string) ([]string, error) { return env(append(extraEnv, extra...)...) }
 	return m.serve(ctx, t, c)
 }
+
+// ToHostURI maps a client URI to gopls's (the URI mapping of a session
+// over r; see workspace.Paths.ToProcessURI).
+func (r *Roots) ToHostURI(clientURI string) (string, error) {
+	p, err := r.paths()
+	if err != nil {
+		return "", err
+	}
+	return p.ToProcessURI(clientURI)
+}
+
+// ToClientURI maps a URI of gopls's inside a root to the client's
+// (workspace.Paths.ToClientURI).
+func (r *Roots) ToClientURI(hostURI string) (string, bool) {
+	p, err := r.paths()
+	if err != nil {
+		return "", false
+	}
+	return p.ToClientURI(hostURI)
+}
+
+// HandleRoots is the Roots a session of h uses.
+func HandleRoots(h *workspace.Handle) Roots { return handleTarget(h).roots }

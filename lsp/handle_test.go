@@ -3,6 +3,7 @@ package lsp_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,17 @@ func TestServeHandle(t *testing.T) {
 	}
 	w := wstest.New(t, wstest.Options{Instance: instance, GoRoot: goRoot(t)})
 	h := w.Handle(t, workspace.Owner{Tenant: "t1", User: "u1"}, map[string]string{"main.go": "package main\n"})
+	// Without isolation gopls sees the host directories; the user's
+	// other directories are redacted (TestToolRoots, for a Handle).
+	r := lsp.HandleRoots(h)
+	if r.Workspace != h.Dir || r.GoRoot != goRoot(t) || r.GoModCache != h.Home.GoModCache {
+		t.Errorf("roots = %+v, want the host directories", r)
+	}
+	for _, d := range []string{h.Home.Home, h.Home.GoPath, h.Home.GoCache} {
+		if !slices.Contains(r.Redact, d) {
+			t.Errorf("Redact = %q lacks %q", r.Redact, d)
+		}
+	}
 	m, err := lsp.NewManager(lsp.Options{
 		GoplsPath:      func(context.Context) (string, error) { return exe, nil },
 		RestartBackoff: 20 * time.Millisecond,

@@ -3,12 +3,14 @@ package lsp
 import (
 	"maps"
 	"strings"
+
+	"github.com/ideserver/ideserver/workspace"
 )
 
 // rewriter rewrites decoded messages between the client's view and the
 // host's. It is safe for concurrent use once built.
 type rewriter struct {
-	roots *Roots
+	paths *workspace.Paths // client URIs to gopls's
 	text  *textRewriter
 	// rawSafe: no host form holds a character that JSON escapes, so host
 	// directories can be replaced in raw JSON text.
@@ -18,7 +20,13 @@ type rewriter struct {
 // newRewriter builds a rewriter for roots.
 func newRewriter(roots Roots) *rewriter {
 	r := roots
-	rw := &rewriter{roots: &r, text: newTextRewriter(&r), rawSafe: true}
+	paths, err := r.paths()
+	if err != nil {
+		// A directory that is not clean and absolute, or "/" (never a
+		// Handle's): no client URI is mapped at all.
+		paths, _ = workspace.NewPaths(workspace.PathsConfig{})
+	}
+	rw := &rewriter{paths: paths, text: newTextRewriter(&r), rawSafe: true}
 	for _, n := range rw.text.needles {
 		if strings.ContainsFunc(n, func(c rune) bool {
 			return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c == 0x2028 || c == 0x2029 || c == 0x7f
@@ -60,7 +68,7 @@ func (rw *rewriter) toHost(v any, key string) (any, error) {
 				return nil, err
 			}
 			if strings.Contains(k, ":") {
-				nk, err := rw.roots.ToHostURI(k)
+				nk, err := rw.paths.ToProcessURI(k)
 				if err != nil {
 					return nil, err
 				}
@@ -86,7 +94,7 @@ func (rw *rewriter) toHost(v any, key string) (any, error) {
 		return x, nil
 	case string:
 		if uriKey(key) || (!textKey(key) && hasScheme(x, "file")) {
-			return rw.roots.ToHostURI(x)
+			return rw.paths.ToProcessURI(x)
 		}
 		return x, nil
 	}

@@ -1,8 +1,6 @@
 package lsp
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -14,22 +12,27 @@ import (
 )
 
 // ErrOutsideRoots is wrapped by errors for client URIs that are not inside
-// file:///workspace, file:///goroot or file:///gomodcache.
-var ErrOutsideRoots = errors.New("uri outside the workspace roots")
+// file:///workspace, file:///goroot or file:///gomodcache
+// (workspace.ErrOutsideRoots).
+var ErrOutsideRoots = workspace.ErrOutsideRoots
 
 // Client-side roots: what the browser sees instead of host directories.
 const (
-	ClientWorkspace  = "/workspace"
-	ClientGoRoot     = "/goroot"
-	ClientGoModCache = "/gomodcache"
+	ClientWorkspace  = workspace.ClientWorkspace
+	ClientGoRoot     = workspace.ClientGoRoot
+	ClientGoModCache = workspace.ClientGoModCache
 )
 
 // Roots maps the client's view to the tool's: the directories as gopls
-// sees them, which are the host directories when it runs directly and the
-// sandbox's paths (/workspace, /goroot, /home/user/go/pkg/mod, see
-// sandbox.Runner.ViewPath) under bubblewrap. "Host" below means that view.
-// The directories are absolute and clean; GoRoot and GoModCache may be
-// empty (then the client roots of the same name are refused).
+// sees them (their process paths, from the workspace.Handle's Paths),
+// which are the host directories when it runs directly and the sandbox's
+// paths (/workspace, /goroot, /home/user/go/pkg/mod) under bubblewrap.
+// "Host" below means that view. The directories are absolute and clean;
+// GoRoot and GoModCache may be empty (then the client roots of the same
+// name are refused). URIs are mapped by a workspace.Paths over the roots
+// (paths); text by textRewriter, which replaces a host directory wherever
+// it occurs (not only at a path boundary, as workspace.Paths.ReplaceInText
+// does) and so lets a message from gopls be rewritten as raw JSON.
 type Roots struct {
 	Workspace  string // the workspace directory as gopls sees it
 	GoRoot     string // GOROOT as gopls sees it
@@ -64,81 +67,24 @@ func (r *Roots) pairs() []rootPair {
 // path absolute against the server's working directory and expands a
 // leading "$GOROOT".
 func fileURI(p string) protocol.DocumentURI {
-	return protocol.DocumentURI((&url.URL{Scheme: "file", Path: p}).String())
+	return protocol.DocumentURI(workspace.FileURI(p))
 }
 
-// ToHostURI maps a client URI (file:///workspace/main.go) to the host URI
-// gopls uses. It refuses, with an error wrapping ErrOutsideRoots, anything
-// but a plain file URI without host, query or fragment whose path is one of
-// the client roots or a path below one that workspace.CleanPath accepts:
-// "..", "%2e%2e", "%00", "file://host/", "untitled:" and other schemes all
-// fail. The error quotes only the client's input. ToHostURI is pure.
-func (r *Roots) ToHostURI(clientURI string) (string, error) {
-	bad := func(why string) error {
-		return fmt.Errorf("%w: %s: %q", ErrOutsideRoots, why, shorten(clientURI))
-	}
-	if strings.ContainsAny(clientURI, "\x00\\") || strings.Contains(strings.ToLower(clientURI), "%00") {
-		return "", bad("control character")
-	}
-	u, err := url.Parse(clientURI)
-	if err != nil {
-		return "", bad("not a URI")
-	}
-	if u.Scheme != "file" || u.Opaque != "" || u.User != nil || u.Host != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(clientURI, "#") {
-		return "", bad("not a file URI of this server")
-	}
-	for _, p := range []rootPair{
-		{ClientWorkspace, r.Workspace},
-		{ClientGoRoot, r.GoRoot},
-		{ClientGoModCache, r.GoModCache},
-	} {
-		rest, ok := strings.CutPrefix(u.Path, p.client)
-		if !ok || (rest != "" && rest[0] != '/') {
-			continue
+// paths is the workspace.Paths of r for URIs: the three client roots
+// mapped to r's directories both ways (a root whose directory is empty is
+// refused). Text is rewritten by textRewriter, which also redacts.
+func (r *Roots) paths() (*workspace.Paths, error) {
+	dir := func(d string) string {
+		if d == "" {
+			return ""
 		}
-		if p.host == "" {
-			return "", bad("root not available")
-		}
-		rest = strings.TrimPrefix(rest, "/")
-		if rest != "" {
-			if _, err := workspace.CleanPath(rest); err != nil {
-				return "", bad("invalid path")
-			}
-		}
-		host := filepath.ToSlash(filepath.Clean(p.host))
-		if rest != "" {
-			host += "/" + rest
-		}
-		return string(fileURI(host)), nil
+		return filepath.ToSlash(filepath.Clean(d))
 	}
-	return "", bad("outside /workspace, /goroot and /gomodcache")
-}
-
-// ToClientURI maps a host file URI inside one of the roots to the client's
-// view; ok is false for any other URI. For a canonical host URI h (as
-// fileURI makes) of a path that CleanPath accepts below a root,
-// ToHostURI(ToClientURI(h)) == h.
-func (r *Roots) ToClientURI(hostURI string) (client string, ok bool) {
-	u, err := url.Parse(hostURI)
-	if err != nil || u.Scheme != "file" || u.Host != "" || u.Opaque != "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", false
-	}
-	for _, p := range r.pairs() {
-		rest, found := strings.CutPrefix(u.Path, p.host)
-		if !found || (rest != "" && rest[0] != '/') {
-			continue
-		}
-		return string(fileURI(p.client + rest)), true
-	}
-	return "", false
-}
-
-// shorten keeps error messages small.
-func shorten(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
+	return workspace.NewPaths(workspace.PathsConfig{Roots: []workspace.Root{
+		{Client: ClientWorkspace, Process: dir(r.Workspace)},
+		{Client: ClientGoRoot, Process: dir(r.GoRoot), ReadOnly: true},
+		{Client: ClientGoModCache, Process: dir(r.GoModCache), ReadOnly: true},
+	}})
 }
 
 // textRewriter replaces host directories in any text (URIs, hover markdown,
