@@ -1,12 +1,14 @@
 // Package lsp runs gopls for workspaces and bridges the browser's LSP
 // WebSocket to it.
 //
-// A Manager starts one gopls per LSP connection, through sandbox, in the
-// workspace directory with the tenant's Go environment and no listeners or
-// debug servers. Between the client and gopls it forwards one JSON-RPC
+// A Manager starts one gopls per LSP connection of a workspace.Handle (the
+// one ownership check is the caller's, workspace.Manager.Open), through
+// Handle.Start, in the workspace directory with the user's Go environment
+// (Handle.Env) and no listeners or debug servers. Between the client and gopls it forwards one JSON-RPC
 // message at a time, in order, rewriting URIs and paths in both directions
 // between the client's view (file:///workspace, file:///goroot,
-// file:///gomodcache) and the host directories (Roots), refusing client URIs
+// file:///gomodcache) and the directories as gopls sees them (Roots, from
+// the Handle's Paths, whose URI mapping they use), refusing client URIs
 // outside those roots with InvalidParams, sanitising initialize parameters
 // and configuration replies, allowlisting workspace/executeCommand, and
 // answering gopls's file-watch registration itself by feeding it the
