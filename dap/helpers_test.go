@@ -64,7 +64,7 @@ type fixture struct {
 	h           *workspace.Handle // the workspace's handle (Manager.Open)
 	owner       string            // h.Owner.Key()
 	workspaceID string            // h.WorkspaceID
-	tmp         string // the manager's RunDir
+	tmp         string            // the manager's RunDir
 	secrets     []string
 }
 
