@@ -9,17 +9,14 @@ import (
 	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
-	"github.com/ideserver/ideserver/workspace"
 )
 
 // isolate completes wo for a user running as isotest.UID inside
 // bubblewrap and returns the dlv copy the user can run. The view is the
 // server's layout (workspace.Handle.Start): the workspace at /workspace,
 // HOME at /home/user (GOPATH, GOMODCACHE and GOCACHE inside), GOROOT at
-// /goroot and the tools (wo.ToolBinds) at /opt/ideserver/bin. The runner's
-// View forwards to the manager mgr returns (for processes not started by
-// a Handle).
-func isolate(t testing.TB, dlv string, wo *wstest.Options, mgr func() *workspace.Manager) string {
+// /goroot and the tools (wo.ToolBinds) at /opt/ideserver/bin.
+func isolate(t testing.TB, dlv string, wo *wstest.Options) string {
 	t.Helper()
 	tools, err := isotest.PublicDir(t.Cleanup)
 	if err != nil {
@@ -33,9 +30,6 @@ func isolate(t testing.TB, dlv string, wo *wstest.Options, mgr func() *workspace
 		KillGrace: 500 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
 		OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
-		View: func(owner, workspaceID string) ([]sandbox.Bind, error) {
-			return mgr().View(owner, workspaceID)
-		},
 	})
 	if err != nil {
 		t.Fatal(err)

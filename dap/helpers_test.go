@@ -115,16 +115,14 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 	goroot, gocache := goEnv(t, "GOROOT"), goEnv(t, "GOCACHE")
 	wo := wstest.Options{GoRoot: goroot}
 	uid := os.Getuid()
-	var mgr *workspace.Manager // the terminals' runner forwards View to it
 	if bwrap {
 		if why := isotest.Unavailable(); why != "" {
 			t.Skip(why)
 		}
-		dlv = isolate(t, dlv, &wo, func() *workspace.Manager { return mgr })
+		dlv = isolate(t, dlv, &wo)
 		uid = isotest.UID
 	}
 	e := wstest.New(t, wo)
-	mgr = e.Manager
 	h := e.Handle(t, workspace.Owner{Tenant: "tenant1", User: "u1"}, files)
 	if err := isotest.LinkCache(gocache, h.Home.GoCache, uid); err != nil {
 		t.Fatal(err)

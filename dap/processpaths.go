@@ -14,11 +14,11 @@ const sessionTarget = "/ideserver-dap"
 // sees in its sandbox view: unchanged when dlv runs directly; under
 // bubblewrap the session directory becomes sessionTarget, the workspace
 // (also by its symlink-resolved path) its target in the view, and anything
-// else what the runner's ViewPath makes of it. It is immutable after
+// else what the session Handle's ProcessPath makes of it. It is immutable after
 // newProcessPaths.
 type processPaths struct {
 	pairs    []hostMap           // host directory → process directory, longest host first
-	fallback func(string) string // Runner.ViewPath of the session; nil: identity
+	fallback func(string) string // the session Handle's ProcessPath; nil: identity
 }
 
 // newProcessPaths returns the translation of dirs (host directory →

@@ -7,7 +7,7 @@ import (
 
 // TestProcessPaths: the identity without isolation; under bubblewrap the
 // session directory and the workspace map to their targets, the rest to
-// the runner's ViewPath, and the process pathMap turns dlv's paths, and host
+// the Handle's ProcessPath, and the process pathMap turns dlv's paths, and host
 // paths that still turn up, into client paths.
 func TestProcessPaths(t *testing.T) {
 	t.Parallel()

@@ -46,7 +46,7 @@ func newBwrapEnv(t testing.TB) *env {
 
 // isolate prepares e (made by newBwrapEnv) for
 // tenant t1 running as isotest.UID under bubblewrap, and returns the runner and the
-// gopls copy its processes can run. The view is the server's layout:
+// gopls copy its processes can run. e.binds gives the server's layout:
 // the workspace at /workspace, HOME (GOPATH, GOMODCACHE and GOCACHE in it)
 // at /home/user, GOROOT at /goroot and the tools at /opt/ideserver/bin.
 func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
@@ -67,23 +67,19 @@ func isolate(t testing.TB, e *env, gopls string) (*sandbox.Runner, string) {
 			t.Fatal(err)
 		}
 	}
-	view := func(tenant, ws string) ([]sandbox.Bind, error) {
-		var b []sandbox.Bind
-		if ws != "" {
-			b = append(b, sandbox.Bind{Host: e.Dir(ws), Target: "/workspace"})
+	e.binds = func(workspaceID string) []sandbox.Bind {
+		return []sandbox.Bind{
+			{Host: e.Dir(workspaceID), Target: "/workspace"},
+			{Host: e.dirs.Home, Target: "/home/user"},
+			{Host: e.goroot, Target: "/goroot", ReadOnly: true},
+			{Host: tools, Target: "/opt/ideserver/bin", ReadOnly: true},
 		}
-		return append(b,
-			sandbox.Bind{Host: e.dirs.Home, Target: "/home/user"},
-			sandbox.Bind{Host: e.goroot, Target: "/goroot", ReadOnly: true},
-			sandbox.Bind{Host: tools, Target: "/opt/ideserver/bin", ReadOnly: true},
-		), nil
 	}
 	runner, err := sandbox.New(sandbox.Options{
 		Instance:  instance,
 		KillGrace: 500 * time.Millisecond,
 		Isolation: sandbox.IsolationBwrap,
 		OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
-		View:      view,
 	})
 	if err != nil {
 		t.Fatal(err)

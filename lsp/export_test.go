@@ -2,29 +2,38 @@ package lsp
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// Target is a test's workspace without a workspace.Handle: a host layout
-// and a runner (whose view, under bubblewrap, its Options.View gives).
+// Target is a test's workspace without a workspace.Handle: a host layout,
+// a runner, and the binds its processes get under bubblewrap (as
+// workspace.Handle.Start gives them).
 type Target struct {
 	Key    bridge.Key
 	Dir    string // the workspace's host directory
 	Env    func(extra ...string) ([]string, error)
 	Runner *sandbox.Runner
+	Binds  []sandbox.Bind // under bubblewrap: the processes' view; nil without isolation
 	GoRoot string
 	Home   workspace.HomeDirs
 	Redact []string
 }
 
-// target is the session target of t: Roots from the runner's view as a
-// Handle's Paths make them (toolRoots), processes started by the runner as
-// the owner of t.Key.
+// target is the session target of t: Roots from t.Binds as a Handle's
+// Paths make them (toolRoots), processes started by the runner as the
+// owner of t.Key with t.Binds before their own.
 func (t Target) target() target {
-	view := t.Runner.Viewer(t.Key.Owner, t.Key.WorkspaceID) //nolint:staticcheck // the tests' layout has no Handle
+	isolated := t.Runner.Isolation() == sandbox.IsolationBwrap
+	view := func(host string) string {
+		if !isolated {
+			return host
+		}
+		return sandbox.ViewPath(t.Binds, host)
+	}
 	return target{
 		key:   t.Key,
 		dir:   t.Dir,
@@ -32,6 +41,9 @@ func (t Target) target() target {
 		roots: toolRoots(view, t.Dir, t.GoRoot, t.Home, t.Redact),
 		start: func(ctx context.Context, cmd sandbox.Cmd) (*sandbox.Process, error) {
 			cmd.Owner, cmd.Workspace = t.Key.Owner, t.Key.WorkspaceID
+			if isolated {
+				cmd.Binds = append(slices.Clone(t.Binds), cmd.Binds...)
+			}
 			return t.Runner.Start(ctx, cmd)
 		},
 	}
@@ -59,7 +71,7 @@ func (rw *rewriter) ClientText(s string) string { return rw.text.rewrite(s) }
 
 // toolRoots returns the Roots of a session: the client roots mapped to
 // the directories as the tool sees them (view translates a host path,
-// Runner.ViewPath), and as Redact the user's other directories in both
+// sandbox.ViewPath), and as Redact the user's other directories in both
 // forms, the host forms of the roots where the tool sees them elsewhere,
 // and extra. With IsolationNone view is the identity and the roots are the
 // host directories.

@@ -60,12 +60,20 @@ type env struct {
 	fake        bool
 	extraEnv    []string
 	runner      *sandbox.Runner // newManagerWith's
+	// binds returns the binds of a workspace's processes under
+	// bubblewrap (isolate's); nil without isolation.
+	binds func(workspaceID string) []sandbox.Bind
 }
 
 // target is the workspace workspaceID of e as owner sees it, served by
 // e's runner.
 func (e *env) target(owner, workspaceID string) lsp.Target {
+	var binds []sandbox.Bind
+	if e.binds != nil {
+		binds = e.binds(workspaceID)
+	}
 	return lsp.Target{
+		Binds:  binds,
 		Key:    bridge.Key{Owner: owner, WorkspaceID: workspaceID},
 		Dir:    e.Dir(workspaceID),
 		Env:    func(extra ...string) ([]string, error) { return e.ProcessEnv(owner, extra...) },

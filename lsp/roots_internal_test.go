@@ -8,7 +8,7 @@ import (
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// TestToolRoots checks the roots a session builds from the runner's view:
+// TestToolRoots checks the roots a session builds from the process view:
 // the identity keeps today's host roots; a bubblewrap-like view gives
 // identity-like roots, maps gopls's /workspace URIs back unchanged, and
 // still hides the host directories and the tool's HOME.

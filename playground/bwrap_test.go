@@ -12,8 +12,7 @@ import (
 )
 
 // isolate makes ropts a bubblewrap runner whose processes run as
-// isotest.UID with the server's view of the playground's internal owners
-// (GOROOT read-only at /goroot, nothing else), and returns the data
+// isotest.UID, and returns the data
 // directory and the run directories' parent, below a directory every uid
 // may traverse.
 func isolate(t testing.TB, ropts *sandbox.Options) (data, runs string) {
@@ -31,9 +30,6 @@ func isolate(t testing.TB, ropts *sandbox.Options) (data, runs string) {
 	}
 	ropts.Isolation = sandbox.IsolationBwrap
 	ropts.OwnerUID = func(string) (int, error) { return isotest.UID, nil }
-	ropts.View = func(owner, ws string) ([]sandbox.Bind, error) {
-		return []sandbox.Bind{{Host: hostGo.root, Target: "/goroot", ReadOnly: true}}, nil
-	}
 	return data, runs
 }
 

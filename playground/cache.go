@@ -181,7 +181,7 @@ func (s *Service) cacheGo(ctx context.Context, root, dir string, args []string) 
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "build", Owner: CacheOwner, Path: "go", Args: args,
 		Env: env, Dir: dir, Stdout: &buf, Stderr: &buf,
-		Network: sandbox.NetworkNone, Binds: binds,
+		Network: sandbox.NetworkNone, Binds: s.binds(binds...),
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("prepare cache: start go %s: %w", args[0], err)

@@ -41,10 +41,20 @@ func (s *Service) scratchDir(root string) string {
 // isolated reports whether processes run inside bubblewrap.
 func (s *Service) isolated() bool { return s.opts.Runner.Isolation() == sandbox.IsolationBwrap }
 
+// binds returns the binds of a process with its own binds own: under
+// bubblewrap Options.Binds first, then own, in a new slice.
+func (s *Service) binds(own ...sandbox.Bind) []sandbox.Bind {
+	var out []sandbox.Bind
+	if s.isolated() {
+		out = append(out, s.opts.Binds...)
+	}
+	return append(out, own...)
+}
+
 // goEnv is the complete environment of the go command for a run or the
 // prebuild: scratch holds HOME, TMPDIR, GOPATH and GOCACHE; gocacheprog,
 // when not "", is GOCACHEPROG. Host paths of GOROOT are translated by the
-// sandbox (GOROOT is bound read-only by the runner's view).
+// sandbox (GOROOT is bound read-only by Options.Binds).
 func (s *Service) goEnv(scratch, gocacheprog string) []string {
 	env := []string{
 		"PATH=" + filepath.Join(s.opts.GOROOT, "bin") + ":/usr/bin:/bin",

@@ -68,6 +68,11 @@ func newEnvMode(t testing.TB, mod func(*playground.Options), bwrap bool) *env {
 	if p, err := exec.LookPath("prlimit"); err == nil {
 		opts.Prlimit = p
 	}
+	if bwrap {
+		// The server's binds of the playground's internal owners
+		// (GOROOT read-only at /goroot, no tools).
+		opts.Binds = mgr.InternalBinds()
+	}
 	if mod != nil {
 		mod(&opts)
 	}

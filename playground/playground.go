@@ -91,10 +91,16 @@ type Options struct {
 	// means no limit. Repeats of stored snippets are free.
 	ShareRate int
 	// GOROOT is the host path of the Go installation programs are built
-	// with (the runner's view binds it read-only) and whose standard
+	// with (Binds bind it read-only) and whose standard
 	// library /fmt with imports resolves against (its api/ directory); ""
 	// means go/build's default.
 	GOROOT string
+	// Binds are the binds every playground process gets under bubblewrap
+	// before its own: GOROOT read-only (at the target its GOROOT maps to)
+	// and the tools, as workspace.Manager.InternalBinds gives them. nil
+	// means none (a process then sees only its run directory and the
+	// runner's read-only paths).
+	Binds []sandbox.Bind
 
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Logger     *slog.Logger          // nil: discard

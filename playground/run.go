@@ -209,7 +209,7 @@ func (s *Service) goTool(ctx context.Context, p *prepared, args []string) (out *
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "build", Owner: Owner, Path: "go", Args: args,
 		Env: s.goEnv(p.scratch, prog), Dir: dir, Stdout: &buf, Stderr: &buf,
-		Network: sandbox.NetworkNone, Binds: append(runBinds(dir), cacheBinds...),
+		Network: sandbox.NetworkNone, Binds: s.binds(append(runBinds(dir), cacheBinds...)...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start go %s: %w", args[0], err)
@@ -343,7 +343,7 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "run", Owner: Owner, Path: pathArg, Args: args, Env: s.runEnv(p.scratch), Dir: p.dir,
 		Stdout: lim.writer("stdout"), Stderr: lim.writer("stderr"),
-		Network: sandbox.NetworkNone, Binds: []sandbox.Bind{{Host: p.dir, Target: RunTarget, ReadOnly: true}},
+		Network: sandbox.NetworkNone, Binds: s.binds(sandbox.Bind{Host: p.dir, Target: RunTarget, ReadOnly: true}),
 	})
 	if err != nil {
 		return runResult{}, fmt.Errorf("start program: %w", err)

@@ -120,16 +120,13 @@ type Cmd struct {
 	// <host workspace>/sub starts in /workspace/sub. Dir must lie inside a
 	// bind or a read-only path (or be / or /tmp). Env is translated the same
 	// way: every value, and every ':'-separated element of a value (PATH),
-	// that is a host path below a bind's Host. [Options.View]'s binds come
-	// first, then these.
+	// that is a host path below a bind's Host.
 	Binds []Bind
 
 	// Ptrace lets an isolated process trace its own descendants (a
 	// debugger); otherwise seccomp refuses ptrace. It never reaches a
 	// process outside the sandbox's pid namespace.
 	Ptrace bool
-
-	noView bool // SelfTest's probe: Binds alone, without Options.View
 }
 
 // validate checks the fields Start needs. Messages never hold host paths.

@@ -28,8 +28,8 @@
 // or, without one, at its host path; [Options.ReadOnlyPaths] keep their host
 // paths. workspace.Handle.Start gives every process of a user's workspace
 // its binds in [Cmd.Binds] (the workspace at /workspace, HOME, GOROOT, the
-// tools), so the features that start processes need not know about them
-// ([Options.View], which did so from inside the runner, is deprecated).
+// tools), so the features that start processes need not know about them;
+// processes outside a workspace (the playground's) carry their own binds.
 // [Cmd.Dir], [Cmd.Path] and host paths in [Cmd.Env] are translated into the
 // sandbox's view (see [Cmd.Binds]), so a tenant process with its workspace
 // bound at /workspace never sees the host path; [ViewPath] does the same

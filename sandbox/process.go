@@ -68,13 +68,6 @@ func (r *Runner) Start(ctx context.Context, c Cmd) (*Process, error) {
 	if n, ok := r.networks[c.Kind]; ok {
 		c.Network = n
 	}
-	if r.iso == IsolationBwrap && r.view != nil && !c.noView {
-		vb, err := r.view(c.Owner, c.Workspace)
-		if err != nil {
-			return nil, fmt.Errorf("start %s: sandbox view: %w", c.Kind, safeErr(err))
-		}
-		c.Binds = append(missingBinds(vb, c.Binds), c.Binds...)
-	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}

@@ -60,20 +60,6 @@ type Options struct {
 	// limits of every workspace; the zero value means their defaults.
 	Limits Limits
 
-	// View returns the binds every isolated process of owner in
-	// workspace ("" for processes outside a workspace, such as playground
-	// runs) gets before its [Cmd.Binds]: typically the workspace at
-	// /workspace, the owner's HOME, GOROOT and the tools
-	// read-only. It is called on every Start and [Runner.ViewPath]; its
-	// error fails the start. A bind it returns that the Cmd carries
-	// already (workspace.Handle.Start gives every bind itself) is not
-	// added twice. nil means none.
-	//
-	// Deprecated: start workspace processes with workspace.Handle.Start,
-	// which gives the binds in [Cmd.Binds]; View goes once every caller
-	// does (the playground then gives its GOROOT bind itself).
-	View func(owner, workspace string) ([]Bind, error)
-
 	// Networks overrides [Cmd.Network] for the processes of a [Cmd.Kind]
 	// ("terminal", "gopls", "dlv"), so a deployment chooses what each kind
 	// may reach. nil or a missing kind: Cmd.Network.
@@ -107,7 +93,6 @@ type Runner struct {
 	slirp         string // slirp4netns; "" when NetworkOutbound has no network (fails closed)
 	roPaths       []string
 	ownerUID      func(string) (int, error)
-	view          func(owner, workspace string) ([]Bind, error)
 	networks      map[string]Network
 	egress        *egressPolicy // filter of NetworkOutbound sandboxes; nil for none
 	limits        Limits
@@ -179,7 +164,6 @@ func New(opts Options) (*Runner, error) {
 		}
 		r.roPaths = append([]string(nil), opts.ReadOnlyPaths...)
 		r.ownerUID = opts.OwnerUID
-		r.view = opts.View
 		r.networks = maps.Clone(opts.Networks)
 		if r.egress, err = newEgress(opts, r.slirp, log); err != nil {
 			return nil, fmt.Errorf("new sandbox runner: %w", err)
@@ -201,38 +185,6 @@ func New(opts Options) (*Runner, error) {
 
 // Isolation returns the mode in force.
 func (r *Runner) Isolation() Isolation { return r.iso }
-
-// ViewPath returns the host path host as owner's processes in workspace
-// see it. With [IsolationBwrap], a path below the Host of one of
-// [Options.View]'s binds becomes the same relative path below its Target
-// (the bind with the longest Host wins); otherwise, with [IsolationNone],
-// or when View fails, host is returned unchanged. Callers use it to speak
-// to a tool in its own terms (file URIs for gopls, paths for dlv).
-//
-// Deprecated: use workspace.Handle's Paths and ProcessPath (or the pure
-// [ViewPath] of binds); it goes with [Options.View].
-func (r *Runner) ViewPath(owner, workspace, host string) string {
-	return r.Viewer(owner, workspace)(host)
-}
-
-// Viewer returns ViewPath for owner and workspace as a function, calling
-// [Options.View] once rather than on every translation (View prepares
-// directories and reads the store). The function is safe for concurrent
-// use; it does not see binds that change later.
-//
-// Deprecated: use workspace.Handle's Paths and ProcessPath (or the pure
-// [ViewPath] of binds); it goes with [Options.View].
-func (r *Runner) Viewer(owner, workspace string) func(host string) string {
-	identity := func(host string) string { return host }
-	if r.iso != IsolationBwrap || r.view == nil {
-		return identity
-	}
-	binds, err := r.view(owner, workspace)
-	if err != nil {
-		return identity
-	}
-	return func(host string) string { return ViewPath(binds, host) }
-}
 
 // OwnerUID returns the host uid owner's processes run as. ok is false
 // when they run as the server's own uid (with [IsolationNone], or without

@@ -179,7 +179,7 @@ func (r *Runner) SelfTest(ctx context.Context, probe SelfTestProbe) (SelfTestRep
 		Kind: "selftest", Owner: probe.Owner, Workspace: "selftest",
 		Path: "/bin/sh", Args: append([]string{"-c", selfTestScript, "selftest"}, hidden...),
 		Env: env, Dir: ws.Host, Stdout: &out, Stderr: &out,
-		Network: probe.Network, Binds: probe.Binds, noView: true,
+		Network: probe.Network, Binds: probe.Binds,
 	})
 	if err != nil {
 		return rep, fmt.Errorf("self-test: %w", err)

@@ -51,17 +51,30 @@ func (m *Manager) ownerUID(owner string) (int, error) {
 	return uid, nil
 }
 
+// InternalBinds returns the binds every isolated process of the server's
+// internal identities (PlaygroundOwner, PlaygroundCacheOwner) gets before
+// its own: GOROOT read-only at SandboxGoRoot when ManagerOptions.Go.Root is
+// set, then ManagerOptions.ToolBinds. They have no HOME and no workspace;
+// their starter adds what its processes need. The result is a new slice;
+// its Host paths are for the sandbox only. Safe for concurrent use.
+func (m *Manager) InternalBinds() []sandbox.Bind {
+	var binds []sandbox.Bind
+	if m.opts.Go.Root != "" {
+		binds = append(binds, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
+	}
+	return append(binds, m.opts.ToolBinds...)
+}
+
 // View returns the binds every isolated process of owner (an owner key, see
-// [Owner.Key]) in workspace gets (the shape of sandbox.Options.View):
+// [Owner.Key]) in workspace gets:
 //
 //   - for a user: the workspace directory at SandboxWorkspace when
 //     workspace is not "" (the workspace must exist and belong to that
 //     tenant and user, else the error wraps ErrNotFound), the user's HOME
 //     at SandboxHome, and GOROOT read-only at SandboxGoRoot when
 //     ManagerOptions.Go.Root is set;
-//   - for an internal identity ("@<name>"): GOROOT read-only and nothing
-//     else (no HOME, no workspace: a workspace is ErrNotFound). Its caller
-//     adds what its processes need.
+//   - for an internal identity ("@<name>"): [Manager.InternalBinds] (no
+//     HOME, no workspace: a workspace is ErrNotFound).
 //
 // ManagerOptions.ToolBinds follow in both cases. A user's binds in a
 // workspace are those [Handle.Start] gives.
@@ -74,15 +87,15 @@ func (m *Manager) ownerUID(owner string) (int, error) {
 // paths are for the sandbox only and never reach a client. Safe for
 // concurrent use.
 func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
-	var goroot []sandbox.Bind
-	if m.opts.Go.Root != "" {
-		goroot = append(goroot, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
-	}
 	if IsInternalOwner(owner) {
 		if workspace != "" {
 			return nil, fmt.Errorf("%w: workspace %q", ErrNotFound, workspace)
 		}
-		return append(goroot, m.opts.ToolBinds...), nil
+		return m.InternalBinds(), nil
+	}
+	var goroot []sandbox.Bind
+	if m.opts.Go.Root != "" {
+		goroot = append(goroot, sandbox.Bind{Host: m.opts.Go.Root, Target: SandboxGoRoot, ReadOnly: true})
 	}
 	dirs, err := m.HomeDirs(owner)
 	if err != nil {

@@ -671,6 +671,9 @@ func TestView(t *testing.T) {
 			t.Errorf("View(%q, ws) = %v; want ErrNotFound", key, err)
 		}
 	}
+	if got := m.InternalBinds(); !slices.Equal(got, []sandbox.Bind{goroot}) {
+		t.Errorf("InternalBinds = %+v; want GOROOT only", got)
+	}
 	if got := listTree(t, e.tenantsDir); slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, "@") }) {
 		t.Errorf("a directory was made for an internal identity: %q", got)
 	}

@@ -77,8 +77,8 @@ type ManagerOptions struct {
 	Runner *sandbox.Runner
 	// ToolBinds are binds every process started through a Handle gets
 	// under bubblewrap after the workspace's own (the published gopls and
-	// dlv, read-only), and View's answers end with; their hosts must
-	// exist then.
+	// dlv, read-only), and View's and InternalBinds' answers end with;
+	// their hosts must exist then.
 	ToolBinds []sandbox.Bind
 	// Redact are host directories besides the user's own that must never
 	// reach a client (the data directory): a Handle's Paths replaces them

@@ -16,8 +16,8 @@ import (
 //     ids.
 //   - The server's internal identities are "@<name>" (the constants below).
 //     No tenant or user id can spell '@', so no client can claim them. They
-//     have no HOME, no Go caches and no workspace: [Manager.View] gives them
-//     GOROOT read-only and nothing else.
+//     have no HOME, no Go caches and no workspace: [Manager.InternalBinds]
+//     gives them GOROOT read-only and the tools, nothing else.
 const (
 	// PlaygroundOwner runs playground builds and programs.
 	PlaygroundOwner = "@playground"

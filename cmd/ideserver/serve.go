@@ -96,19 +96,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	// The runner comes first: the isolation mode it ends up in decides the
 	// workspace manager's Identity and the tools' Publish. A workspace's
 	// processes get their binds from workspace.Handle.Start (the manager
-	// holds the runner). Until every starter goes through a Handle, the
-	// runner's deprecated View asks the manager, built below before
-	// anything starts a process (the self-test's probe does not use View).
-	var manager *workspace.Manager
+	// holds the runner); the playground's from the manager's
+	// InternalBinds (wirePlayground).
 	toolsDir := filepath.Join(cfg.Data, "tools")
 	toolsBin := filepath.Join(toolsDir, "bin")
-	view := func(owner, workspaceID string) ([]sandbox.Bind, error) {
-		if manager == nil {
-			return nil, errors.New("workspace view: the server is not ready")
-		}
-		return manager.View(owner, workspaceID)
-	}
-	iso, err := newIsolation(ctx, cfg, db, logger, view)
+	iso, err := newIsolation(ctx, cfg, db, logger)
 	if err != nil {
 		return err
 	}
@@ -159,7 +151,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if isolated {
 		toolBinds = []sandbox.Bind{{Host: toolsBin, Target: toolsTarget, ReadOnly: true}}
 	}
-	manager, err = workspace.NewManager(workspace.ManagerOptions{
+	manager, err := workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
 		Runner:     runner,
 		ToolBinds:  toolBinds,

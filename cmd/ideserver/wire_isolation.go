@@ -118,10 +118,8 @@ func (s isolationSetup) ownerUIDs() bool { return s.ownerUID != nil }
 // sandbox runner for it, sweeps what an earlier run left, and sets the
 // data directory's mode: 0711 with per-owner uids (they traverse it to
 // their bind sources), else 0700. With auto or bwrap it tries bubblewrap
-// first and runs the self-test; the runner then uses view for every
-// process. view may be called only after serve has built what it reads;
-// the self-test does not call it. The caller closes the runner.
-func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.Logger, view func(owner, ws string) ([]sandbox.Bind, error)) (isolationSetup, error) {
+// first and runs the self-test. The caller closes the runner.
+func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.Logger) (isolationSetup, error) {
 	c := cfg.Isolation
 	multi, err := multiTenant(cfg, db)
 	if err != nil {
@@ -150,7 +148,6 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 			Isolation: sandbox.IsolationBwrap,
 			BwrapPath: c.BwrapPath,
 			OwnerUID:  ownerUID,
-			View:      view,
 			Networks:  c.Network.networks(),
 			Limits: sandbox.Limits{
 				FileSize: int64(c.Limits.FileSize),

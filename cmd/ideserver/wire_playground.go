@@ -52,6 +52,7 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 		Workspaces:    d.workspaces,
 		ServeAPI:      c.Enabled,
 		GOROOT:        d.goRoot,
+		Binds:         d.workspaces.InternalBinds(),
 		Cache:         cache,
 		TempDir:       tmp,
 		Prlimit:       prlimit,
