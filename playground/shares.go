@@ -31,10 +31,10 @@ type Skipped struct {
 	Reason string `json:"reason"`
 }
 
-// CreateShare snapshots owner's workspace wsID (its regular text files;
+// CreateShare snapshots owner's workspace workspaceID (its regular text files;
 // binary, oversized and special files and .git are skipped and listed) and
 // stores it under a new random id of 130 bits. The snapshot is immutable.
-func (s *Service) CreateShare(ctx context.Context, owner workspace.Owner, wsID string, req ShareRequest) (store.Share, []Skipped, error) {
+func (s *Service) CreateShare(ctx context.Context, owner workspace.Owner, workspaceID string, req ShareRequest) (store.Share, []Skipped, error) {
 	if s.opts.Workspaces == nil {
 		return store.Share{}, nil, ErrNoWorkspaces
 	}
@@ -54,14 +54,14 @@ func (s *Service) CreateShare(ctx context.Context, owner workspace.Owner, wsID s
 		}
 		expires = now.Add(d)
 	}
-	ws, err := s.opts.Workspaces.Get(owner, wsID)
+	ws, err := s.opts.Workspaces.Get(owner, workspaceID)
 	if err != nil {
 		return store.Share{}, nil, err
 	}
 	files := make(map[string]string)
 	var skipped []Skipped
 	var total int64
-	err = s.opts.Workspaces.WithFiles(owner, wsID, func(f *workspace.Files) error {
+	err = s.opts.Workspaces.WithFiles(owner, workspaceID, func(f *workspace.Files) error {
 		var walk func(dir string) error
 		walk = func(dir string) error {
 			entries, err := f.ReadDir(dir)
@@ -113,7 +113,7 @@ func (s *Service) CreateShare(ctx context.Context, owner workspace.Owner, wsID s
 		return store.Share{}, nil, err
 	}
 	sh := store.Share{
-		ID: newShareID(), TenantID: owner.Tenant, UserID: owner.User, WorkspaceID: wsID,
+		ID: newShareID(), TenantID: owner.Tenant, UserID: owner.User, WorkspaceID: workspaceID,
 		Name: ws.Name, Access: access, Files: files, CreatedAt: now, ExpiresAt: expires,
 	}
 	if err := s.opts.Store.CreateShare(sh); err != nil {
@@ -122,16 +122,16 @@ func (s *Service) CreateShare(ctx context.Context, owner workspace.Owner, wsID s
 	return sh, skipped, nil
 }
 
-// ListShares returns the unexpired shares of owner's workspace wsID,
+// ListShares returns the unexpired shares of owner's workspace workspaceID,
 // without files.
-func (s *Service) ListShares(owner workspace.Owner, wsID string) ([]store.Share, error) {
+func (s *Service) ListShares(owner workspace.Owner, workspaceID string) ([]store.Share, error) {
 	if s.opts.Workspaces == nil {
 		return nil, ErrNoWorkspaces
 	}
-	if _, err := s.opts.Workspaces.Get(owner, wsID); err != nil {
+	if _, err := s.opts.Workspaces.Get(owner, workspaceID); err != nil {
 		return nil, err
 	}
-	return s.opts.Store.ListShares(wsID)
+	return s.opts.Store.ListShares(workspaceID)
 }
 
 // GetShare returns an unexpired share with its files, or ErrNotFound.
