@@ -12,7 +12,8 @@
 // Every check fails closed: an empty, malformed or unexpected input is
 // refused, and no configuration can make a check allow everything
 // (principles 1 and 2 of docs/security.md). Secrets are stored and looked
-// up only by their SHA-256 hash (principle 9). A browser's login is called
-// a session in its older names ([PrefixSession], the cookie and
-// /auth/session); docs/design.md keeps "session" for what a bridge runs.
+// up only by their SHA-256 hash (principle 9). A browser's login still
+// says "session" in its external names (the "ses" of [PrefixLogin], the
+// cookie and /auth/session); docs/design.md keeps "session" for what a
+// bridge runs.
 package auth

@@ -20,7 +20,7 @@ var ErrInvalidID = errors.New("invalid id")
 // (each kind lives in its own store).
 const (
 	PrefixAPIToken = "ide" // opaque API tokens
-	PrefixSession  = "ses" // browser session cookies
+	PrefixLogin    = "ses" // browser login cookies
 	PrefixTicket   = "tkt" // single-use WebSocket tickets
 )
 
@@ -69,7 +69,7 @@ func validPrefix(p string) bool {
 // crypto/rand, and the SHA-256 hash of the whole credential, which is what
 // callers store (never the secret itself). prefix must be 1 to 16 lowercase
 // ASCII letters; the prefixes in use are PrefixAPIToken ("ide"),
-// PrefixSession ("ses") and PrefixTicket ("tkt"). The only error is an
+// PrefixLogin ("ses") and PrefixTicket ("tkt"). The only error is an
 // invalid prefix. Safe for concurrent use.
 func NewSecret(prefix string) (secret string, hash []byte, err error) {
 	if !validPrefix(prefix) {

@@ -49,7 +49,7 @@ func TestValidID(t *testing.T) {
 func TestNewSecret(t *testing.T) {
 	t.Parallel()
 	seen := make(map[string]bool)
-	for _, prefix := range []string{auth.PrefixAPIToken, auth.PrefixSession, auth.PrefixTicket} {
+	for _, prefix := range []string{auth.PrefixAPIToken, auth.PrefixLogin, auth.PrefixTicket} {
 		for range 100 {
 			s, h, err := auth.NewSecret(prefix)
 			if err != nil {

@@ -129,7 +129,7 @@ func (s *Server) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) 
 }
 
 // handleAdminDeleteUser removes a user: first the user record with every
-// token and session of theirs (one store transaction, so no credential of
+// token and login of theirs (one store transaction, so no credential of
 // theirs works afterwards and their open WebSockets close at the next
 // credential check, SBX-06), then their workspaces with their processes
 // and files, then their HOME. Calling it again finishes a removal that failed half-way; it

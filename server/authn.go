@@ -14,17 +14,18 @@ import (
 // Cookie names: with TLS the __Host- prefix pins the cookie to this exact
 // host and path "/" (no sibling-subdomain tossing, EMB-05/EMB-06).
 const (
-	sessionCookie       = "ideserver_session"
-	sessionCookieSecure = "__Host-ideserver_session"
-	csrfHeader          = "X-Requested-With"
-	csrfValue           = "ideserver"
+	loginCookieName       = "ideserver_session"
+	loginCookieNameSecure = "__Host-ideserver_session"
+	csrfHeader            = "X-Requested-With"
+	csrfValue             = "ideserver"
 )
 
+// cookieName is the name of the login cookie.
 func (s *Server) cookieName() string {
 	if s.opts.TLS {
-		return sessionCookieSecure
+		return loginCookieNameSecure
 	}
-	return sessionCookie
+	return loginCookieName
 }
 
 // credSource says where a request presents its credential.
@@ -101,22 +102,22 @@ func (s *Server) authenticateTicket(r *http.Request, ticket string) (principal, 
 
 func (s *Server) authenticateCookie(secret string) (principal, error) {
 	hash := auth.HashSecret(secret)
-	sess, err := s.opts.Store.SessionByHash(hash)
+	login, err := s.opts.Store.LoginByHash(hash)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return principal{}, fmt.Errorf("look up session: %w", err)
+			return principal{}, fmt.Errorf("look up login: %w", err)
 		}
 		return principal{}, errUnauthorized
 	}
-	if sess.Source == "" {
-		// Stored by a version that did not record what a session was
+	if login.Source == "" {
+		// Stored by a version that did not record what a login was
 		// made from: nothing would end it when its credential goes
 		// (SBX-06). The browser signs in again.
-		_ = s.opts.Store.DeleteSession(hash)
+		_ = s.opts.Store.DeleteLogin(hash)
 		return principal{}, errUnauthorized
 	}
-	p, err := s.principalFor(sess.TenantID, sess.UserID, "cookie")
-	p.cred = credential{kind: credSession, hash: string(hash)}
+	p, err := s.principalFor(login.TenantID, login.UserID, "cookie")
+	p.cred = credential{kind: credLogin, hash: string(hash)}
 	return p, err
 }
 
@@ -143,7 +144,7 @@ func (s *Server) authenticateBearer(r *http.Request, cred string) (principal, er
 		}
 		// A portal vouches for its users, not for server administrators: a
 		// JWT naming an admin user (say local/local) is refused, so neither
-		// it nor a session made from it carries admin rights.
+		// it nor a login made from it carries admin rights.
 		if u.Admin {
 			s.log(r).Warn("portal jwt names an administrator; refused", "tenant_id", u.TenantID)
 			return principal{}, errUnauthorized
@@ -230,10 +231,10 @@ func (s *Server) listedOrigin(o string) bool {
 	return false
 }
 
-// handleCreateSession exchanges the Authorization credential for a session
-// cookie. Each call makes a new session (rotation) and ends the one the
+// handleCreateLogin exchanges the Authorization credential for a login
+// cookie. Each call makes a new login (rotation) and ends the one the
 // browser presented, if any.
-func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleCreateLogin(w http.ResponseWriter, r *http.Request) error {
 	p, ok := principalFrom(r.Context())
 	if err, _ := r.Context().Value(authErrKey).(error); !ok && (errors.Is(err, errReservedTenant) || errors.Is(err, errTooManyFailures)) {
 		return err // say why, rather than ask for a credential
@@ -245,58 +246,59 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return errorf(http.StatusForbidden, "origin_not_allowed", "Sign-in from this origin is not allowed.")
 	}
 	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
-		_ = s.opts.Store.DeleteSession(auth.HashSecret(c.Value))
+		_ = s.opts.Store.DeleteLogin(auth.HashSecret(c.Value))
 	}
-	secret, hash, err := auth.NewSecret("ses")
+	secret, hash, err := auth.NewSecret(auth.PrefixLogin)
 	if err != nil {
-		return fmt.Errorf("new session: %w", err)
+		return fmt.Errorf("new login: %w", err)
 	}
 	now := time.Now().UTC()
-	sess := store.Session{Hash: hash, TenantID: p.Tenant, UserID: p.User, CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
-	// SBX-06: the session records its credential and outlives neither it
+	login := store.Login{Hash: hash, TenantID: p.Tenant, UserID: p.User, CreatedAt: now, ExpiresAt: now.Add(s.opts.LoginTTL)}
+	// SBX-06: the login records its credential and outlives neither it
 	// nor its expiry.
 	switch p.cred.kind {
 	case credToken:
-		sess.Source, sess.TokenID = store.SessionFromToken, p.cred.tokenID
+		login.Source, login.TokenID = store.LoginFromToken, p.cred.tokenID
 	case credJWT:
-		sess.Source = store.SessionFromJWT
+		login.Source = store.LoginFromJWT
 	default:
 		return errUnauthorized
 	}
-	if !p.cred.expires.IsZero() && p.cred.expires.Before(sess.ExpiresAt) {
-		sess.ExpiresAt = p.cred.expires.UTC()
+	if !p.cred.expires.IsZero() && p.cred.expires.Before(login.ExpiresAt) {
+		login.ExpiresAt = p.cred.expires.UTC()
 	}
-	if !sess.ExpiresAt.After(now) {
+	if !login.ExpiresAt.After(now) {
 		return errUnauthorized
 	}
-	if err := s.opts.Store.CreateSession(sess); err != nil {
+	if err := s.opts.Store.CreateLogin(login); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errUnauthorized // the token was revoked meanwhile
 		}
-		return fmt.Errorf("store session: %w", err)
+		return fmt.Errorf("store login: %w", err)
 	}
-	http.SetCookie(w, s.sessionCookie(secret, sess.ExpiresAt))
+	http.SetCookie(w, s.loginCookie(secret, login.ExpiresAt))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// handleDeleteSession signs the browser out: the session is deleted on the
+// handleDeleteLogin signs the browser out: the login is deleted on the
 // server, not only forgotten by the browser.
-func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) error {
-	// A valid session cookie passed the CSRF rule in serveRoute already.
+func (s *Server) handleDeleteLogin(w http.ResponseWriter, r *http.Request) error {
+	// A valid login cookie passed the CSRF rule in serveRoute already.
 	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
-		if err := s.opts.Store.DeleteSession(auth.HashSecret(c.Value)); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("delete session: %w", err)
+		if err := s.opts.Store.DeleteLogin(auth.HashSecret(c.Value)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete login: %w", err)
 		}
 	}
-	expired := s.sessionCookie("", time.Unix(0, 0))
+	expired := s.loginCookie("", time.Unix(0, 0))
 	expired.MaxAge = -1
 	http.SetCookie(w, expired)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) sessionCookie(value string, expires time.Time) *http.Cookie {
+// loginCookie is the login cookie with this value and expiry.
+func (s *Server) loginCookie(value string, expires time.Time) *http.Cookie {
 	return &http.Cookie{
 		Name:     s.cookieName(),
 		Value:    value,
@@ -304,7 +306,7 @@ func (s *Server) sessionCookie(value string, expires time.Time) *http.Cookie {
 		Expires:  expires,
 		HttpOnly: true,
 		Secure:   s.opts.TLS,
-		SameSite: s.opts.SessionSameSite,
+		SameSite: s.opts.LoginSameSite,
 	}
 }
 

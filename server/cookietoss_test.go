@@ -10,12 +10,12 @@ import (
 // TestSiblingCookieTossing is EMB-06: an attacker who controls a sibling
 // subdomain (say a user's preview on another name under the IDE's parent
 // domain; ideserver serves no such previews yet) can set cookies for the
-// parent domain, and browsers send them to the IDE. Over HTTPS the session
+// parent domain, and browsers send them to the IDE. Over HTTPS the login
 // cookie is "__Host-" prefixed, which browsers accept only when set by
 // the IDE's own host with Secure, Path=/ and no Domain, so a sibling
 // cannot set it; the server must then read nothing else. So: the
-// attacker's own valid session tossed under the unprefixed name is not a
-// session, and next to the victim's real cookie (before or after it) it
+// attacker's own valid login tossed under the unprefixed name is not a
+// login, and next to the victim's real cookie (before or after it) it
 // does not change who the victim is. A WebSocket opened from the
 // sibling's origin with the victim's cookie is refused by the Origin
 // allowlist. (Over plain HTTP there is no prefix a browser enforces:
@@ -24,10 +24,10 @@ func TestSiblingCookieTossing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(o *server.Options) { o.TLS = true })
 	victim := h.login(h.tokA)     // a/a1
-	attacker := h.login(h.tokB)   // b/b1: a real, valid session
+	attacker := h.login(h.tokB)   // b/b1: a real, valid login
 	tossed := "ideserver_session" // what a sibling can set
 	if victim.Name == tossed {
-		t.Fatalf("the session cookie under TLS is %q, without the __Host- prefix", victim.Name)
+		t.Fatalf("the login cookie under TLS is %q, without the __Host- prefix", victim.Name)
 	}
 	type me struct{ Tenant, User string }
 

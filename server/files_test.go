@@ -15,8 +15,8 @@ import (
 	"github.com/ideserver/ideserver/server"
 )
 
-func (h *harness) filesURL(ws, rel string) string {
-	return "/api/v1/workspaces/" + ws + "/files/" + rel
+func (h *harness) filesURL(workspaceID, rel string) string {
+	return "/api/v1/workspaces/" + workspaceID + "/files/" + rel
 }
 
 func readDisk(t *testing.T, path string) string {

@@ -206,7 +206,7 @@ func (h *harness) createWorkspace(tenant, user, name string, files map[string]st
 }
 
 // wsDir is the host directory of workspace id.
-func (h *harness) wsDir(id string) string { return filepath.Join(h.wsRoot, id) }
+func (h *harness) wsDir(workspaceID string) string { return filepath.Join(h.wsRoot, workspaceID) }
 
 // ---- HTTP requests ----
 
@@ -228,7 +228,7 @@ func withCookie(name, value string) reqOpt {
 // csrf is the header cookie-authenticated state changes need.
 var csrf = withHeader("X-Requested-With", "ideserver")
 
-// cookie presents a session cookie under the name the server uses.
+// cookie presents a login cookie under the name the server uses.
 func (h *harness) cookie(value string) reqOpt {
 	name := "ideserver_session"
 	if h.opts.TLS {

@@ -31,8 +31,8 @@ type PlaygroundService interface {
 	Snippet(id string) ([]byte, error)
 	Stream(ctx context.Context, client string, recv func() (playground.Message, error), send func(playground.Message) error) error
 
-	CreateShare(ctx context.Context, owner workspace.Owner, wsID string, req playground.ShareRequest) (store.Share, []playground.Skipped, error)
-	ListShares(owner workspace.Owner, wsID string) ([]store.Share, error)
+	CreateShare(ctx context.Context, owner workspace.Owner, workspaceID string, req playground.ShareRequest) (store.Share, []playground.Skipped, error)
+	ListShares(owner workspace.Owner, workspaceID string) ([]store.Share, error)
 	GetShare(id string) (store.Share, error)
 	DeleteShare(owner workspace.Owner, id string) error
 	ForkShare(ctx context.Context, owner workspace.Owner, id string) (store.Workspace, error)

@@ -34,7 +34,7 @@ func TestReservedTenants(t *testing.T) {
 
 			tok := signJWT(t, secret, jwt.MapClaims{"tenant": tenant, "sub": "mallory", "exp": exp})
 			wantError(t, "portal JWT", h.me(bearer(tok)), http.StatusForbidden, "reserved_id")
-			wantError(t, "session from portal JWT", h.do("POST", "/auth/session", nil, bearer(tok)), http.StatusForbidden, "reserved_id")
+			wantError(t, "login from portal JWT", h.do("POST", "/auth/session", nil, bearer(tok)), http.StatusForbidden, "reserved_id")
 			wantError(t, "workspace from portal JWT", h.do("POST", "/api/v1/workspaces", []byte(`{"name":"x"}`), bearer(tok)), http.StatusForbidden, "reserved_id")
 			if _, err := h.db.GetTenant(tenant); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("tenant %s exists after refused claims: %v", tenant, err)
@@ -50,7 +50,7 @@ func TestReservedTenants(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantError(t, "old token of a reserved tenant", h.me(bearer(oldSecret)), http.StatusForbidden, "reserved_id")
-			wantError(t, "session from old token", h.do("POST", "/auth/session", nil, bearer(oldSecret)), http.StatusForbidden, "reserved_id")
+			wantError(t, "login from old token", h.do("POST", "/auth/session", nil, bearer(oldSecret)), http.StatusForbidden, "reserved_id")
 			// The admin can still list and revoke such leftovers.
 			wantStatus(t, "admin lists them", h.do("GET", "/api/v1/admin/tenants/"+tenant+"/tokens", nil, bearer(h.tokAdmin)), http.StatusOK)
 			wantStatus(t, "admin revokes them", h.do("DELETE", "/api/v1/admin/tenants/"+tenant+"/tokens/tok_old_"+tenant, nil, bearer(h.tokAdmin)), http.StatusNoContent)

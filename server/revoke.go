@@ -14,20 +14,20 @@ import (
 type credKind int
 
 const (
-	credNone    credKind = iota // nothing to re-check (anonymous, or unknown)
-	credToken                   // API token: still in the store
-	credSession                 // session cookie: still in the store
-	credJWT                     // portal JWT: not past its exp, and the user still exists
-	credUser                    // ticket of unknown origin: the user still exists
+	credNone  credKind = iota // nothing to re-check (anonymous, or unknown)
+	credToken                 // API token: still in the store
+	credLogin                 // login cookie: still in the store
+	credJWT                   // portal JWT: not past its exp, and the user still exists
+	credUser                  // ticket of unknown origin: the user still exists
 )
 
 // credential is what authenticated a request, kept so that a long-lived
-// WebSocket can notice its revocation, and so that a session records what
+// WebSocket can notice its revocation, and so that a login records what
 // it was made from (SBX-06). It is comparable and holds only a hash, never
 // the secret.
 type credential struct {
 	kind    credKind
-	hash    string    // SHA-256 of the token or session secret
+	hash    string    // SHA-256 of the token or login cookie secret
 	tokenID string    // credToken: the token's id (in tenant)
 	expires time.Time // credJWT: the claim exp; credToken: the token's expiry (zero: none)
 	tenant  string    // credJWT, credUser
@@ -55,10 +55,10 @@ func (s *Server) checkCredential(cred credential, now time.Time) error {
 		_, err = s.opts.Store.GetUser(cred.tenant, cred.user)
 	case credToken:
 		_, err = s.opts.Store.TokenByHash([]byte(cred.hash))
-	case credSession:
-		// Also ends when the session's token is revoked or expires, or
+	case credLogin:
+		// Also ends when the login's token is revoked or expires, or
 		// its user is deleted (the store deletes or refuses it then).
-		_, err = s.opts.Store.SessionByHash([]byte(cred.hash))
+		_, err = s.opts.Store.LoginByHash([]byte(cred.hash))
 	case credUser:
 		_, err = s.opts.Store.GetUser(cred.tenant, cred.user)
 	}

@@ -31,11 +31,12 @@ func asCloseError(err error, out **websocket.CloseError) bool {
 	return ok
 }
 
-// cookieTicket issues a WebSocket ticket for path with a session cookie.
-func (h *harness) cookieTicket(session, path string) string {
+// cookieTicket issues a WebSocket ticket for path with the login cookie
+// value cookieValue.
+func (h *harness) cookieTicket(cookieValue, path string) string {
 	h.tb.Helper()
 	body, _ := json.Marshal(map[string]string{"path": path})
-	r := h.do("POST", "/api/v1/tickets", body, h.cookie(session), csrf)
+	r := h.do("POST", "/api/v1/tickets", body, h.cookie(cookieValue), csrf)
 	if r.Status != http.StatusCreated {
 		h.tb.Fatalf("ticket for %s: %s", path, r)
 	}
@@ -92,7 +93,7 @@ func TestWebSocketCredentialRevoked(t *testing.T) {
 				}
 			}
 		}},
-		{"session cookie logged out", func(t *testing.T) (*websocket.Conn, func()) {
+		{"login cookie logged out", func(t *testing.T) (*websocket.Conn, func()) {
 			c := h.login(h.tokA)
 			conn, r := h.dial(path, hdr("Cookie", c.Name+"="+c.Value, "Origin", h.origin), nil)
 			if conn == nil {
@@ -102,7 +103,7 @@ func TestWebSocketCredentialRevoked(t *testing.T) {
 				wantStatus(t, "logout", h.do("DELETE", "/auth/session", nil, h.cookie(c.Value), csrf), http.StatusNoContent)
 			}
 		}},
-		{"ticket issued by a session that logged out", func(t *testing.T) (*websocket.Conn, func()) {
+		{"ticket issued by a login that logged out", func(t *testing.T) (*websocket.Conn, func()) {
 			c := h.login(h.tokA)
 			tkt := h.cookieTicket(c.Value, path)
 			conn, r := h.dial(path+"?ticket="+tkt, hdr("Origin", h.origin), nil)
@@ -117,10 +118,10 @@ func TestWebSocketCredentialRevoked(t *testing.T) {
 			tok := signJWT(t, secret, jwt.MapClaims{"tenant": "portal-t", "sub": "u1", "exp": time.Now().Add(2 * time.Second).Unix()})
 			r := h.do("POST", "/api/v1/workspaces", []byte(`{"name":"jwt-ws"}`), bearer(tok))
 			wantStatus(t, "create workspace with portal JWT", r, http.StatusCreated)
-			ws := decode[struct {
+			workspaceID := decode[struct {
 				ID string `json:"id"`
 			}](t, r).ID
-			conn, r := h.dial(h.watchPath(ws), hdr("Authorization", "Bearer "+tok), nil)
+			conn, r := h.dial(h.watchPath(workspaceID), hdr("Authorization", "Bearer "+tok), nil)
 			if conn == nil {
 				t.Fatalf("dial: %s", r)
 			}

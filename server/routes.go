@@ -32,7 +32,7 @@ type route struct {
 	kind    routeKind
 	public  bool // answers without a credential
 	admin   bool // needs an admin credential
-	// cookieless routes ignore the session cookie: they serve everyone
+	// cookieless routes ignore the login cookie: they serve everyone
 	// alike (the Go Playground endpoints), so a cross-site form post
 	// carrying the cookie gains nothing and needs no CSRF refusal.
 	cookieless bool
@@ -81,8 +81,8 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "GET /embed/{page...}", kind: kindPage, public: true, handle: s.handleEmbed},
 		{pattern: "GET /debug/pprof/{name...}", admin: true, handle: s.handlePprof},
 
-		{pattern: "POST /auth/session", public: true, handle: s.handleCreateSession},
-		{pattern: "DELETE /auth/session", public: true, handle: s.handleDeleteSession},
+		{pattern: "POST /auth/session", public: true, handle: s.handleCreateLogin},
+		{pattern: "DELETE /auth/session", public: true, handle: s.handleDeleteLogin},
 		{pattern: "POST /api/v1/tickets", handle: s.handleCreateTicket},
 		{pattern: "GET /api/v1/me", handle: s.handleMe},
 

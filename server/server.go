@@ -82,11 +82,11 @@ type Options struct {
 	Playground PlaygroundService
 
 	// TLS is true when clients reach the server over HTTPS (directly or
-	// through public_url): session cookies are then Secure with a __Host-
+	// through public_url): login cookies are then Secure with a __Host-
 	// name.
-	TLS             bool
-	SessionSameSite http.SameSite // 0 means Lax
-	SessionTTL      time.Duration // 0 means 168h
+	TLS           bool
+	LoginSameSite http.SameSite // 0 means Lax
+	LoginTTL      time.Duration // 0 means 168h
 
 	Limits Limits
 	// PingInterval is how often WebSockets are pinged; a peer that does not
@@ -155,14 +155,14 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Tickets is required")
 	}
 	opts.Limits.setDefaults()
-	if opts.SessionSameSite == 0 {
-		opts.SessionSameSite = http.SameSiteLaxMode
+	if opts.LoginSameSite == 0 {
+		opts.LoginSameSite = http.SameSiteLaxMode
 	}
-	if opts.SessionSameSite == http.SameSiteNoneMode && !opts.TLS {
-		return nil, errors.New("server: SameSite=None session cookies need TLS")
+	if opts.LoginSameSite == http.SameSiteNoneMode && !opts.TLS {
+		return nil, errors.New("server: SameSite=None login cookies need TLS")
 	}
-	if opts.SessionTTL <= 0 {
-		opts.SessionTTL = 168 * time.Hour
+	if opts.LoginTTL <= 0 {
+		opts.LoginTTL = 168 * time.Hour
 	}
 	if opts.BodyIdle <= 0 {
 		opts.BodyIdle = defaultBodyIdle
@@ -197,7 +197,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mux.Handle("/", s.wrap(route{pattern: "/", public: true, kind: kindPage, handle: s.handleFallback}))
 	s.wg.Add(1)
-	go s.sweepSessions()
+	go s.sweepLogins()
 	return s, nil
 }
 
@@ -221,8 +221,8 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// sweepSessions deletes expired sessions once an hour.
-func (s *Server) sweepSessions() {
+// sweepLogins deletes expired logins once an hour.
+func (s *Server) sweepLogins() {
 	defer s.wg.Done()
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -231,10 +231,10 @@ func (s *Server) sweepSessions() {
 		case <-s.done:
 			return
 		case now := <-t.C:
-			if n, err := s.opts.Store.DeleteExpiredSessions(now); err != nil {
-				s.logger.Warn("delete expired sessions", "err", err)
+			if n, err := s.opts.Store.DeleteExpiredLogins(now); err != nil {
+				s.logger.Warn("delete expired logins", "err", err)
 			} else if n > 0 {
-				s.logger.Debug("deleted expired sessions", "count", n)
+				s.logger.Debug("deleted expired logins", "count", n)
 			}
 		}
 	}

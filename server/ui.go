@@ -19,7 +19,7 @@ import (
 
 // The browser IDE from package web: index.html at / and its built assets
 // under /assets/. The page turns the printed URL's credential (in the
-// fragment, never sent in a URL) into a session cookie and then works with
+// fragment, never sent in a URL) into a login cookie and then works with
 // the API like any other client. The same page serves the app's other
 // paths (/s/{id}, /p/{id}, /play, /embed/...): the script routes by path.
 

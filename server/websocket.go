@@ -113,7 +113,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, serve func(
 
 	// AUTH-03: the credential that opened the socket is re-checked on
 	// every ping tick (one store read), so a revoked token, a deleted
-	// session or an expired portal JWT ends the socket within one ping
+	// login or an expired portal JWT ends the socket within one ping
 	// interval.
 	p, _ := principalFrom(r.Context())
 	ctx, cancel := context.WithCancel(r.Context())

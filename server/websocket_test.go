@@ -18,7 +18,9 @@ import (
 	"github.com/ideserver/ideserver/server"
 )
 
-func (h *harness) watchPath(ws string) string { return "/api/v1/workspaces/" + ws + "/watch" }
+func (h *harness) watchPath(workspaceID string) string {
+	return "/api/v1/workspaces/" + workspaceID + "/watch"
+}
 
 // TestWebSocketOrigin is WS-01..WS-05 on the watch socket. The origin
 // policy normalises case and default ports and compares scheme, host and

@@ -128,12 +128,12 @@ func (s *Server) handleRenameWorkspace(w http.ResponseWriter, r *http.Request) e
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	id := r.PathValue("ws")
+	workspaceID := r.PathValue("ws")
 	if req.Name == nil {
 		// Nothing to change; still answer 404 for another's workspace.
 		return s.handleGetWorkspace(w, r)
 	}
-	ws, err := s.opts.Workspaces.Rename(owner(r), id, *req.Name)
+	ws, err := s.opts.Workspaces.Rename(owner(r), workspaceID, *req.Name)
 	if err != nil {
 		return err
 	}

@@ -100,13 +100,13 @@ type tokenRef struct {
 	TokenID  string `json:"token_id"`
 }
 
-type sessionEntry struct {
+type loginEntry struct {
 	Hash      []byte    `json:"hash"`
 	TenantID  string    `json:"tenant_id"`
 	UserID    string    `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
-	Source    string    `json:"source,omitempty"`   // absent in sessions of older versions
+	Source    string    `json:"source,omitempty"`   // absent in logins of older versions
 	TokenID   string    `json:"token_id,omitempty"` // with Source "token"
 }
 

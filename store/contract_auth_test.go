@@ -144,87 +144,87 @@ func tokenIDs(ts []store.Token) []string {
 	return ids
 }
 
-func testSessions(t *testing.T, db *store.DB) {
+func testLogins(t *testing.T, db *store.DB) {
 	now := t0.Add(time.Hour)
 	store.SetClock(db, func() time.Time { return now })
 	mustUser(t, db, "beta", "carol")
 	if err := db.CreateToken(store.Token{ID: "tok_carol", TenantID: "beta", UserID: "carol", Hash: hashOf("carol"), CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	const jwtSrc = store.SessionFromJWT
-	sess := []store.Session{
+	const jwtSrc = store.LoginFromJWT
+	logins := []store.Login{
 		{Hash: hashOf("s1"), TenantID: "acme", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour), Source: jwtSrc},
-		{Hash: hashOf("s2"), TenantID: "acme", UserID: "bob", CreatedAt: t0, ExpiresAt: now, Source: jwtSrc},                         // expired now
-		{Hash: hashOf("s3"), TenantID: "beta", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute), Source: jwtSrc},  // expired
-		{Hash: hashOf("s4"), TenantID: "beta", UserID: "carol", CreatedAt: t0, Source: store.SessionFromToken, TokenID: "tok_carol"}, // never expires
+		{Hash: hashOf("s2"), TenantID: "acme", UserID: "bob", CreatedAt: t0, ExpiresAt: now, Source: jwtSrc},                        // expired now
+		{Hash: hashOf("s3"), TenantID: "beta", UserID: "alice", CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute), Source: jwtSrc}, // expired
+		{Hash: hashOf("s4"), TenantID: "beta", UserID: "carol", CreatedAt: t0, Source: store.LoginFromToken, TokenID: "tok_carol"},  // never expires
 	}
-	for _, s := range sess {
-		if err := db.CreateSession(s); err != nil {
+	for _, s := range logins {
+		if err := db.CreateLogin(s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := db.SessionByHash(hashOf("s1"))
+	got, err := db.LoginByHash(hashOf("s1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.TenantID != "acme" || got.UserID != "alice" || !got.CreatedAt.Equal(t0) || got.CreatedAt.Location() != time.UTC ||
 		!got.ExpiresAt.Equal(t0.Add(2*time.Hour)) || !bytes.Equal(got.Hash, hashOf("s1")) {
-		t.Errorf("SessionByHash = %+v", got)
+		t.Errorf("LoginByHash = %+v", got)
 	}
-	if _, err := db.SessionByHash(hashOf("s4")); err != nil {
-		t.Errorf("SessionByHash(no expiry): %v", err)
+	if _, err := db.LoginByHash(hashOf("s4")); err != nil {
+		t.Errorf("LoginByHash(no expiry): %v", err)
 	}
 	for _, tc := range []struct {
 		name string
 		hash []byte
 	}{{"expired at now", hashOf("s2")}, {"expired", hashOf("s3")}, {"unknown", hashOf("s9")}, {"empty", nil}} {
-		_, err := db.SessionByHash(tc.hash)
-		wantErr(t, "SessionByHash "+tc.name, err, store.ErrNotFound)
+		_, err := db.LoginByHash(tc.hash)
+		wantErr(t, "LoginByHash "+tc.name, err, store.ErrNotFound)
 	}
-	wantErr(t, "CreateSession duplicate", db.CreateSession(sess[0]), store.ErrExists)
-	wantErr(t, "CreateSession short hash", db.CreateSession(store.Session{Hash: []byte("x"), TenantID: "a", UserID: "b", Source: jwtSrc, ExpiresAt: now}), store.ErrInvalid)
+	wantErr(t, "CreateLogin duplicate", db.CreateLogin(logins[0]), store.ErrExists)
+	wantErr(t, "CreateLogin short hash", db.CreateLogin(store.Login{Hash: []byte("x"), TenantID: "a", UserID: "b", Source: jwtSrc, ExpiresAt: now}), store.ErrInvalid)
 	for _, tc := range []struct {
 		name string
-		s    store.Session
+		s    store.Login
 		want error
 	}{
-		{"no source", store.Session{ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
-		{"unknown source", store.Session{Source: "password", ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
-		{"jwt without expiry", store.Session{Source: jwtSrc}, store.ErrInvalid},
-		{"jwt with token id", store.Session{Source: jwtSrc, TokenID: "tok_carol", ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
-		{"token without id", store.Session{Source: store.SessionFromToken}, store.ErrInvalid},
-		{"unknown token", store.Session{Source: store.SessionFromToken, TokenID: "tok_nope"}, store.ErrNotFound},
-		{"another user's token", store.Session{UserID: "dave", Source: store.SessionFromToken, TokenID: "tok_carol"}, store.ErrNotFound},
+		{"no source", store.Login{ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
+		{"unknown source", store.Login{Source: "password", ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
+		{"jwt without expiry", store.Login{Source: jwtSrc}, store.ErrInvalid},
+		{"jwt with token id", store.Login{Source: jwtSrc, TokenID: "tok_carol", ExpiresAt: now.Add(time.Hour)}, store.ErrInvalid},
+		{"token without id", store.Login{Source: store.LoginFromToken}, store.ErrInvalid},
+		{"unknown token", store.Login{Source: store.LoginFromToken, TokenID: "tok_nope"}, store.ErrNotFound},
+		{"another user's token", store.Login{UserID: "dave", Source: store.LoginFromToken, TokenID: "tok_carol"}, store.ErrNotFound},
 	} {
 		s := tc.s
 		s.Hash, s.TenantID, s.CreatedAt = hashOf("bad-"+tc.name), "beta", t0
 		if s.UserID == "" {
 			s.UserID = "carol"
 		}
-		wantErr(t, "CreateSession "+tc.name, db.CreateSession(s), tc.want)
+		wantErr(t, "CreateLogin "+tc.name, db.CreateLogin(s), tc.want)
 	}
 
-	n, err := db.DeleteExpiredSessions(now)
+	n, err := db.DeleteExpiredLogins(now)
 	if err != nil || n != 2 {
-		t.Errorf("DeleteExpiredSessions = %d, %v; want 2", n, err)
+		t.Errorf("DeleteExpiredLogins = %d, %v; want 2", n, err)
 	}
 	// Gone from storage, not only hidden: moving the clock back does not revive them.
 	store.SetClock(db, func() time.Time { return t0 })
-	_, err = db.SessionByHash(hashOf("s2"))
-	wantErr(t, "SessionByHash after sweep", err, store.ErrNotFound)
-	if _, err := db.SessionByHash(hashOf("s1")); err != nil {
-		t.Errorf("sweep removed a live session: %v", err)
+	_, err = db.LoginByHash(hashOf("s2"))
+	wantErr(t, "LoginByHash after sweep", err, store.ErrNotFound)
+	if _, err := db.LoginByHash(hashOf("s1")); err != nil {
+		t.Errorf("sweep removed a live login: %v", err)
 	}
-	if n, err := db.DeleteExpiredSessions(now); err != nil || n != 0 {
-		t.Errorf("second DeleteExpiredSessions = %d, %v", n, err)
+	if n, err := db.DeleteExpiredLogins(now); err != nil || n != 0 {
+		t.Errorf("second DeleteExpiredLogins = %d, %v", n, err)
 	}
 
-	if err := db.DeleteSession(hashOf("s1")); err != nil {
+	if err := db.DeleteLogin(hashOf("s1")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.SessionByHash(hashOf("s1"))
-	wantErr(t, "SessionByHash deleted", err, store.ErrNotFound)
-	if err := db.DeleteSession(hashOf("s1")); err != nil {
-		t.Errorf("DeleteSession twice: %v, want nil (idempotent)", err)
+	_, err = db.LoginByHash(hashOf("s1"))
+	wantErr(t, "LoginByHash deleted", err, store.ErrNotFound)
+	if err := db.DeleteLogin(hashOf("s1")); err != nil {
+		t.Errorf("DeleteLogin twice: %v, want nil (idempotent)", err)
 	}
 }

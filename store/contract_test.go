@@ -71,7 +71,7 @@ func TestContract(t *testing.T) {
 func runStoreContract(t *testing.T, open func(t *testing.T) *store.DB) {
 	t.Run("users", func(t *testing.T) { t.Parallel(); testUsers(t, open(t)) })
 	t.Run("tokens", func(t *testing.T) { t.Parallel(); testTokens(t, open(t)) })
-	t.Run("sessions", func(t *testing.T) { t.Parallel(); testSessions(t, open(t)) })
+	t.Run("logins", func(t *testing.T) { t.Parallel(); testLogins(t, open(t)) })
 	t.Run("workspaces", func(t *testing.T) { t.Parallel(); testWorkspaces(t, open(t)) })
 	t.Run("workspace_state", func(t *testing.T) { t.Parallel(); testWorkspaceState(t, open(t)) })
 	t.Run("isolation", func(t *testing.T) { t.Parallel(); testIsolation(t, open(t)) })
@@ -190,8 +190,8 @@ func testIsolation(t *testing.T, db *store.DB) {
 	for i, o := range owners {
 		name := fmt.Sprintf("%q/%q", o.tenant, o.user)
 		list, err := db.ListWorkspaces(o.tenant, o.user)
-		if err != nil || !slices.Equal(wsIDs(list), []string{fmt.Sprint("ws-", i)}) {
-			t.Errorf("%s: ListWorkspaces = %q, %v", name, wsIDs(list), err)
+		if err != nil || !slices.Equal(workspaceIDs(list), []string{fmt.Sprint("ws-", i)}) {
+			t.Errorf("%s: ListWorkspaces = %q, %v", name, workspaceIDs(list), err)
 		}
 		u, err := db.GetUser(o.tenant, o.user)
 		if err != nil || u.TenantID != o.tenant || u.ID != o.user || u.Admin != (i == 0) {

@@ -13,7 +13,7 @@ func ws(id, tenant, user string, created time.Time) store.Workspace {
 	return store.Workspace{ID: id, TenantID: tenant, UserID: user, Name: "name-" + id, State: store.StateActive, CreatedAt: created, UpdatedAt: created}
 }
 
-func wsIDs(wss []store.Workspace) []string {
+func workspaceIDs(wss []store.Workspace) []string {
 	var ids []string
 	for _, w := range wss {
 		ids = append(ids, w.ID)
@@ -52,18 +52,18 @@ func testWorkspaces(t *testing.T, db *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := wsIDs(list); !slices.Equal(ids, []string{"w1", "w2", "w3", "w4"}) {
+	if ids := workspaceIDs(list); !slices.Equal(ids, []string{"w1", "w2", "w3", "w4"}) {
 		t.Errorf("ListWorkspaces(alice) = %q", ids)
 	}
-	if list, _ := db.ListWorkspaces("acme", "bob"); !slices.Equal(wsIDs(list), []string{"w5"}) {
-		t.Errorf("ListWorkspaces(bob) = %q", wsIDs(list))
+	if list, _ := db.ListWorkspaces("acme", "bob"); !slices.Equal(workspaceIDs(list), []string{"w5"}) {
+		t.Errorf("ListWorkspaces(bob) = %q", workspaceIDs(list))
 	}
 	if list, _ := db.ListWorkspaces("acme", "nobody"); len(list) != 0 {
-		t.Errorf("ListWorkspaces(unknown user) = %q", wsIDs(list))
+		t.Errorf("ListWorkspaces(unknown user) = %q", workspaceIDs(list))
 	}
 	all, err := db.ListAllWorkspaces()
-	if err != nil || !slices.Equal(wsIDs(all), []string{"w1", "w5", "w2", "w3", "w4"}) {
-		t.Errorf("ListAllWorkspaces = %q, %v", wsIDs(all), err)
+	if err != nil || !slices.Equal(workspaceIDs(all), []string{"w1", "w5", "w2", "w3", "w4"}) {
+		t.Errorf("ListAllWorkspaces = %q, %v", workspaceIDs(all), err)
 	}
 
 	for _, tc := range []struct {
@@ -121,8 +121,8 @@ func testWorkspaces(t *testing.T, db *store.DB) {
 	if _, err := db.UpdateWorkspace("w1", func(w *store.Workspace) error { w.CreatedAt = t0.Add(time.Hour); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if list, _ := db.ListWorkspaces("acme", "alice"); !slices.Equal(wsIDs(list), []string{"w2", "w3", "w4", "w1"}) {
-		t.Errorf("ListWorkspaces after moving CreatedAt = %q", wsIDs(list))
+	if list, _ := db.ListWorkspaces("acme", "alice"); !slices.Equal(workspaceIDs(list), []string{"w2", "w3", "w4", "w1"}) {
+		t.Errorf("ListWorkspaces after moving CreatedAt = %q", workspaceIDs(list))
 	}
 
 	if err := db.DeleteWorkspace("w3"); err != nil {
@@ -131,10 +131,10 @@ func testWorkspaces(t *testing.T, db *store.DB) {
 	_, err = db.GetWorkspace("w3")
 	wantErr(t, "GetWorkspace deleted", err, store.ErrNotFound)
 	wantErr(t, "DeleteWorkspace twice", db.DeleteWorkspace("w3"), store.ErrNotFound)
-	if list, _ := db.ListWorkspaces("acme", "alice"); !slices.Equal(wsIDs(list), []string{"w2", "w4", "w1"}) {
-		t.Errorf("ListWorkspaces after delete = %q", wsIDs(list))
+	if list, _ := db.ListWorkspaces("acme", "alice"); !slices.Equal(workspaceIDs(list), []string{"w2", "w4", "w1"}) {
+		t.Errorf("ListWorkspaces after delete = %q", workspaceIDs(list))
 	}
-	if all, _ := db.ListAllWorkspaces(); slices.Contains(wsIDs(all), "w3") {
+	if all, _ := db.ListAllWorkspaces(); slices.Contains(workspaceIDs(all), "w3") {
 		t.Errorf("ListAllWorkspaces still has w3")
 	}
 }

@@ -1,5 +1,5 @@
 // Package store persists ideserver's state — tenants, users, API token
-// hashes, browser logins ([Session], the record behind a sign-in cookie),
+// hashes, browser logins ([Login], the record behind a sign-in cookie),
 // workspace records with their UI state, shares, snippets and each owner's
 // host uid — in a single bbolt file.
 //

@@ -40,7 +40,7 @@ func fillSchema1(t *testing.T, db *store.DB) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.CreateSession(store.Session{Hash: hashOf("cookie-1"), TenantID: "acme", UserID: "bob", CreatedAt: gen, ExpiresAt: gen.AddDate(100, 0, 0)}); err != nil {
+	if err := db.CreateLogin(store.Login{Hash: hashOf("cookie-1"), TenantID: "acme", UserID: "bob", CreatedAt: gen, ExpiresAt: gen.AddDate(100, 0, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []store.Workspace{
@@ -105,8 +105,8 @@ func TestGoldenSchema1(t *testing.T) {
 	if tk, err := db.TokenByHash(hashOf("secret-2")); err != nil || tk.TenantID != "a/b" || tk.Name != "cli" {
 		t.Errorf("TokenByHash(secret-2) = %+v, %v", tk, err)
 	}
-	if s, err := db.SessionByHash(hashOf("cookie-1")); err != nil || s.UserID != "bob" {
-		t.Errorf("SessionByHash = %+v, %v", s, err)
+	if s, err := db.LoginByHash(hashOf("cookie-1")); err != nil || s.UserID != "bob" {
+		t.Errorf("LoginByHash = %+v, %v", s, err)
 	}
 	if list, err := db.ListWorkspaces("acme", "bob"); err != nil || len(list) != 1 || list[0].ID != "ws-bob-1" {
 		t.Errorf("ListWorkspaces(acme, bob) = %+v, %v", list, err)

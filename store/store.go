@@ -30,8 +30,8 @@ import (
 //	token_hashes/ (bucket: lookup index for API tokens)
 //	|--> <sha256 of secret> -> tokenRef {tenant_id, token_id}
 //
-//	sessions/ (bucket)
-//	|--> <sha256 of session secret> -> sessionEntry
+//	sessions/ (bucket: the logins, under their historical name)
+//	|--> <sha256 of login cookie secret> -> loginEntry
 //
 //	workspaces/ (bucket; workspace ids are server-generated and global)
 //	|--> <workspace id> -> workspaceEntry
@@ -73,7 +73,7 @@ var (
 	tenantTokensBucket  = []byte("tokens")
 	tenantWsIndexBucket = []byte("workspace_index")
 	tokenHashesBucket   = []byte("token_hashes")
-	sessionsBucket      = []byte("sessions")
+	loginsBucket        = []byte("sessions") // the logins' bucket keeps its older name on disk
 	workspacesBucket    = []byte("workspaces")
 	workspaceStateBkt   = []byte("workspace_state")
 	snippetsBucket      = []byte("snippets")
@@ -86,7 +86,7 @@ var (
 // topBuckets are the top-level buckets of the current schema, created when a
 // fresh database is initialized.
 func topBuckets() [][]byte {
-	return [][]byte{metaBucket, tenantsBucket, tokenHashesBucket, sessionsBucket, workspacesBucket, workspaceStateBkt, snippetsBucket, sharesBucket, shareIndexBucket}
+	return [][]byte{metaBucket, tenantsBucket, tokenHashesBucket, loginsBucket, workspacesBucket, workspaceStateBkt, snippetsBucket, sharesBucket, shareIndexBucket}
 }
 
 // Sentinel errors; match them with errors.Is. Messages built on them carry
@@ -94,7 +94,7 @@ func topBuckets() [][]byte {
 var (
 	// ErrNotFound: the record (or the user/workspace it depends on) does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrExists: a record with the same id (or token/session hash) exists.
+	// ErrExists: a record with the same id (or token/login hash) exists.
 	ErrExists = errors.New("already exists")
 	// ErrLocked: another process holds the database file lock.
 	ErrLocked = errors.New("database is locked")

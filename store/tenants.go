@@ -85,7 +85,7 @@ func (db *DB) SetUserAdmin(tenantID, userID string, admin bool) error {
 }
 
 // DeleteUser removes the user, all their API tokens and all their
-// sessions in one transaction, so that no credential of theirs works
+// logins in one transaction, so that no credential of theirs works
 // afterwards (SBX-06); ErrNotFound when the user is missing. Their
 // workspaces are the caller's to remove (files and processes live outside
 // the store). A later EnsureUser with the same ids makes a new user.
@@ -109,8 +109,8 @@ func (db *DB) DeleteUser(tenantID, userID string) error {
 		if err := deleteTokens(tx, tokens, victims); err != nil {
 			return err
 		}
-		if _, err := deleteSessionsWhere(tx, func(s sessionEntry) bool {
-			return s.TenantID == tenantID && s.UserID == userID
+		if _, err := deleteLoginsWhere(tx, func(l loginEntry) bool {
+			return l.TenantID == tenantID && l.UserID == userID
 		}); err != nil {
 			return err
 		}

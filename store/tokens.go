@@ -113,7 +113,7 @@ func (db *DB) ListTokens(tenantID string) ([]Token, error) {
 }
 
 // RevokeToken deletes the tenant's token tokenID and, in the same
-// transaction, every session made from it; ErrNotFound when the tenant has
+// transaction, every login made from it; ErrNotFound when the tenant has
 // no such token (also when another tenant has one with that id).
 func (db *DB) RevokeToken(tenantID, tokenID string) error {
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
@@ -135,9 +135,9 @@ func (db *DB) RevokeToken(tenantID, tokenID string) error {
 }
 
 // RevokeUserTokensNamed deletes every token of the user with the given name,
-// and the sessions made from them, and returns how many tokens it deleted
+// and the logins made from them, and returns how many tokens it deleted
 // (0 for an unknown tenant or user). It is how the start-up token of the
-// local user replaces the previous one, whose browser sessions end with it.
+// local user replaces the previous one, whose browser logins end with it.
 func (db *DB) RevokeUserTokensNamed(tenantID, userID, name string) (int, error) {
 	n := 0
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
@@ -169,7 +169,7 @@ func (db *DB) RevokeUserTokensNamed(tenantID, userID, name string) (int, error) 
 }
 
 // deleteTokens removes the tokens (all of one tenant, whose tokens bucket
-// is given) with deleteToken, then every session made from any of them
+// is given) with deleteToken, then every login made from any of them
 // (SBX-06). Every path that deletes a token goes through here.
 func deleteTokens(tx *bbolt.Tx, tokens *bbolt.Bucket, victims []tokenEntry) error {
 	if len(victims) == 0 {
@@ -183,15 +183,15 @@ func deleteTokens(tx *bbolt.Tx, tokens *bbolt.Bucket, victims []tokenEntry) erro
 		ids[e.ID] = true
 	}
 	tenant := victims[0].TenantID
-	_, err := deleteSessionsWhere(tx, func(s sessionEntry) bool {
-		return s.Source == SessionFromToken && s.TenantID == tenant && ids[s.TokenID]
+	_, err := deleteLoginsWhere(tx, func(l loginEntry) bool {
+		return l.Source == LoginFromToken && l.TenantID == tenant && ids[l.TokenID]
 	})
 	return err
 }
 
 // deleteToken removes the token record and its hash index entry (only if the
 // index still points at this token). Use deleteTokens, which also ends the
-// token's sessions.
+// token's logins.
 func deleteToken(tx *bbolt.Tx, tokens *bbolt.Bucket, e tokenEntry) error {
 	if err := tokens.Delete([]byte(e.ID)); err != nil {
 		return err

@@ -57,15 +57,15 @@ func (db *DB) CreateWorkspace(w Workspace) error {
 
 // GetWorkspace returns the workspace or an error wrapping ErrNotFound. It
 // does not check ownership; callers compare TenantID and UserID.
-func (db *DB) GetWorkspace(id string) (Workspace, error) {
+func (db *DB) GetWorkspace(workspaceID string) (Workspace, error) {
 	var out Workspace
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		e, err := lookupWorkspace(tx, id)
+		e, err := lookupWorkspace(tx, workspaceID)
 		out = Workspace(e)
 		return err
 	})
 	if err != nil {
-		return Workspace{}, fmt.Errorf("get workspace %q: %w", id, err)
+		return Workspace{}, fmt.Errorf("get workspace %q: %w", workspaceID, err)
 	}
 	return out, nil
 }
@@ -85,13 +85,13 @@ func (db *DB) ListWorkspaces(tenantID, userID string) ([]Workspace, error) {
 			return nil
 		}
 		all := tx.Bucket(workspacesBucket)
-		return idx.ForEach(func(_, id []byte) error {
-			e, ok, err := get[workspaceEntry](all, id)
+		return idx.ForEach(func(_, workspaceID []byte) error {
+			e, ok, err := get[workspaceEntry](all, workspaceID)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("index names missing workspace %q", id)
+				return fmt.Errorf("index names missing workspace %q", workspaceID)
 			}
 			out = append(out, Workspace(e))
 			return nil
@@ -125,10 +125,10 @@ func (db *DB) ListAllWorkspaces() ([]Workspace, error) {
 // fn aborts the update and is returned wrapped. fn may not change ID,
 // TenantID or UserID, nor set an unknown State (ErrInvalid). fn runs while
 // the store's write lock is held: it must be quick and must not call the DB.
-func (db *DB) UpdateWorkspace(id string, fn func(*Workspace) error) (Workspace, error) {
+func (db *DB) UpdateWorkspace(workspaceID string, fn func(*Workspace) error) (Workspace, error) {
 	var out Workspace
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		old, err := lookupWorkspace(tx, id)
+		old, err := lookupWorkspace(tx, workspaceID)
 		if err != nil {
 			return err
 		}
@@ -152,53 +152,53 @@ func (db *DB) UpdateWorkspace(id string, fn func(*Workspace) error) (Workspace, 
 				return err
 			}
 		}
-		if err := put(tx.Bucket(workspacesBucket), []byte(id), e); err != nil {
+		if err := put(tx.Bucket(workspacesBucket), []byte(workspaceID), e); err != nil {
 			return err
 		}
 		out = w
 		return nil
 	})
 	if err != nil {
-		return Workspace{}, fmt.Errorf("update workspace %q: %w", id, err)
+		return Workspace{}, fmt.Errorf("update workspace %q: %w", workspaceID, err)
 	}
 	return out, nil
 }
 
 // DeleteWorkspace removes the record, its owner index entry and its UI
 // state; ErrNotFound when it does not exist. Files on disk are the caller's.
-func (db *DB) DeleteWorkspace(id string) error {
+func (db *DB) DeleteWorkspace(workspaceID string) error {
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		e, err := lookupWorkspace(tx, id)
+		e, err := lookupWorkspace(tx, workspaceID)
 		if err != nil {
 			return err
 		}
 		if err := deleteWorkspaceIndex(tx, e); err != nil {
 			return err
 		}
-		if err := tx.Bucket(workspaceStateBkt).Delete([]byte(id)); err != nil {
+		if err := tx.Bucket(workspaceStateBkt).Delete([]byte(workspaceID)); err != nil {
 			return err
 		}
-		return tx.Bucket(workspacesBucket).Delete([]byte(id))
+		return tx.Bucket(workspacesBucket).Delete([]byte(workspaceID))
 	})
 	if err != nil {
-		return fmt.Errorf("delete workspace %q: %w", id, err)
+		return fmt.Errorf("delete workspace %q: %w", workspaceID, err)
 	}
 	return nil
 }
 
 // GetWorkspaceState returns a copy of the workspace's opaque UI state, or
 // nil, nil when none is stored; ErrNotFound when the workspace does not exist.
-func (db *DB) GetWorkspaceState(id string) ([]byte, error) {
+func (db *DB) GetWorkspaceState(workspaceID string) ([]byte, error) {
 	var out []byte
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		if _, err := lookupWorkspace(tx, id); err != nil {
+		if _, err := lookupWorkspace(tx, workspaceID); err != nil {
 			return err
 		}
-		out = getRaw(tx.Bucket(workspaceStateBkt), []byte(id))
+		out = getRaw(tx.Bucket(workspaceStateBkt), []byte(workspaceID))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get workspace state %q: %w", id, err)
+		return nil, fmt.Errorf("get workspace state %q: %w", workspaceID, err)
 	}
 	return out, nil
 }
@@ -206,19 +206,19 @@ func (db *DB) GetWorkspaceState(id string) ([]byte, error) {
 // PutWorkspaceState replaces the workspace's UI state with data (empty data
 // removes it); ErrNotFound when the workspace does not exist. The store does
 // not limit the size; callers do.
-func (db *DB) PutWorkspaceState(id string, data []byte) error {
+func (db *DB) PutWorkspaceState(workspaceID string, data []byte) error {
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		if _, err := lookupWorkspace(tx, id); err != nil {
+		if _, err := lookupWorkspace(tx, workspaceID); err != nil {
 			return err
 		}
 		b := tx.Bucket(workspaceStateBkt)
 		if len(data) == 0 {
-			return b.Delete([]byte(id))
+			return b.Delete([]byte(workspaceID))
 		}
-		return b.Put([]byte(id), data)
+		return b.Put([]byte(workspaceID), data)
 	})
 	if err != nil {
-		return fmt.Errorf("put workspace state %q: %w", id, err)
+		return fmt.Errorf("put workspace state %q: %w", workspaceID, err)
 	}
 	return nil
 }
@@ -237,11 +237,11 @@ func compareWorkspaces(a, b Workspace) int {
 	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 }
 
-func lookupWorkspace(tx *bbolt.Tx, id string) (workspaceEntry, error) {
-	if id == "" {
+func lookupWorkspace(tx *bbolt.Tx, workspaceID string) (workspaceEntry, error) {
+	if workspaceID == "" {
 		return workspaceEntry{}, ErrNotFound
 	}
-	e, ok, err := get[workspaceEntry](tx.Bucket(workspacesBucket), []byte(id))
+	e, ok, err := get[workspaceEntry](tx.Bucket(workspacesBucket), []byte(workspaceID))
 	if err != nil {
 		return workspaceEntry{}, err
 	}

@@ -77,11 +77,13 @@ type Config struct {
 			Audience       string `yaml:"audience"`         // required "aud" when set
 			Issuer         string `yaml:"issuer"`           // required "iss" when set
 		} `yaml:"jwt"`
-		Session struct {
+		// Login configures browser logins (the cookie POST /auth/session
+		// sets); its key is still "session".
+		Login struct {
 			// SameSite is lax|strict|none, default lax; none requires TLS
 			// or an https public_url.
 			SameSite string   `yaml:"same_site"`
-			TTL      Duration `yaml:"ttl"` // session lifetime, default 168h
+			TTL      Duration `yaml:"ttl"` // login lifetime, default 168h
 		} `yaml:"session"`
 	} `yaml:"auth"`
 	Limits struct {
@@ -271,8 +273,8 @@ func defaultConfig() Config {
 	c.Addr = "127.0.0.1:8080"
 	c.Log.Level = "info"
 	c.Log.Format = "json"
-	c.Auth.Session.SameSite = "lax"
-	c.Auth.Session.TTL = Duration(168 * time.Hour)
+	c.Auth.Login.SameSite = "lax"
+	c.Auth.Login.TTL = Duration(168 * time.Hour)
 	c.Limits.MaxFileSize = 32 * MiB
 	c.Limits.MaxRequestBody = 1 * MiB
 	c.Limits.MaxStateSize = 1 * MiB

@@ -77,7 +77,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *c, want)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.Limits.MaxFileSize != 32*MiB || time.Duration(c.Auth.Session.TTL) != 168*time.Hour {
+	if c.Addr != "127.0.0.1:8080" || c.Limits.MaxFileSize != 32*MiB || time.Duration(c.Auth.Login.TTL) != 168*time.Hour {
 		t.Errorf("unexpected default values: %+v", c)
 	}
 }

@@ -52,9 +52,9 @@ func (c *Config) HostsFor(listenAddr string) []string {
 // Bounds checked by validate.
 const (
 	minByteLimit    = KiB // catches "max_file_size: 32" meant as MiB
-	maxSessionTTL   = Duration(365 * 24 * time.Hour)
+	maxLoginTTL     = Duration(365 * 24 * time.Hour)
 	maxShutdown     = Duration(10 * time.Minute)
-	minSessionTTL   = Duration(time.Minute)
+	minLoginTTL     = Duration(time.Minute)
 	dnsRebindingMsg = "listening on a non-loopback address needs allowed_hosts or public_url (DNS rebinding protection)"
 )
 
@@ -184,18 +184,18 @@ func (c *Config) validate(getenv func(string) string) error {
 			bad("auth.jwt.issuer", "is set but JWTs are off (set hmac_secret_file or public_key_file)")
 		}
 	}
-	c.Auth.Session.SameSite = strings.ToLower(c.Auth.Session.SameSite)
-	switch c.Auth.Session.SameSite {
+	c.Auth.Login.SameSite = strings.ToLower(c.Auth.Login.SameSite)
+	switch c.Auth.Login.SameSite {
 	case "lax", "strict":
 	case "none":
 		if !c.TLSEnabled() && !strings.HasPrefix(c.PublicURL, "https://") {
 			bad("auth.session.same_site", "none needs TLS (tls.cert_file) or an https public_url: browsers drop SameSite=None cookies that are not Secure")
 		}
 	default:
-		bad("auth.session.same_site", "%q is not lax, strict or none", c.Auth.Session.SameSite)
+		bad("auth.session.same_site", "%q is not lax, strict or none", c.Auth.Login.SameSite)
 	}
-	if ttl := c.Auth.Session.TTL; ttl < minSessionTTL || ttl > maxSessionTTL {
-		bad("auth.session.ttl", "%s is not between %s and %s", ttl, minSessionTTL, maxSessionTTL)
+	if ttl := c.Auth.Login.TTL; ttl < minLoginTTL || ttl > maxLoginTTL {
+		bad("auth.session.ttl", "%s is not between %s and %s", ttl, minLoginTTL, maxLoginTTL)
 	}
 
 	// limits

@@ -131,8 +131,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 		MaxWatches:       cfg.Limits.MaxWatches,
 		MaxTenantWatches: cfg.Limits.MaxTenantWatches,
 		// A workspace's watches draw on its tenant's budget (SBX-10).
-		Owner: func(id string) string {
-			w, err := db.GetWorkspace(id)
+		Owner: func(workspaceID string) string {
+			w, err := db.GetWorkspace(workspaceID)
 			if err != nil {
 				return ""
 			}
@@ -201,16 +201,16 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	}
 	defer tools.Close()
 	opts := server.Options{
-		Store:           db,
-		Workspaces:      manager,
-		Watchers:        watchers,
-		Origins:         policy,
-		Tickets:         auth.NewTickets(auth.TicketOptions{}),
-		JWT:             jwtVerifier,
-		TLS:             cfg.TLSEnabled() || strings.HasPrefix(cfg.PublicURL, "https://"),
-		SessionSameSite: sameSite(cfg.Auth.Session.SameSite),
-		SessionTTL:      time.Duration(cfg.Auth.Session.TTL),
-		TrustedProxies:  cfg.TrustedProxyPrefixes(),
+		Store:          db,
+		Workspaces:     manager,
+		Watchers:       watchers,
+		Origins:        policy,
+		Tickets:        auth.NewTickets(auth.TicketOptions{}),
+		JWT:            jwtVerifier,
+		TLS:            cfg.TLSEnabled() || strings.HasPrefix(cfg.PublicURL, "https://"),
+		LoginSameSite:  sameSite(cfg.Auth.Login.SameSite),
+		LoginTTL:       time.Duration(cfg.Auth.Login.TTL),
+		TrustedProxies: cfg.TrustedProxyPrefixes(),
 		Limits: server.Limits{
 			MaxFileSize:      int64(cfg.Limits.MaxFileSize),
 			MaxRequestBody:   int64(cfg.Limits.MaxRequestBody),

@@ -49,10 +49,10 @@ func TestTokenCreateReservedTenant(t *testing.T) {
 	}
 }
 
-// TestStartupRotationEndsSessions is SBX-06 for the start-up token: each
-// start revokes the previous start's token, and the browser sessions made
+// TestStartupRotationEndsLogins is SBX-06 for the start-up token: each
+// start revokes the previous start's token, and the browser logins made
 // from it end with it.
-func TestStartupRotationEndsSessions(t *testing.T) {
+func TestStartupRotationEndsLogins(t *testing.T) {
 	t.Parallel()
 	db, err := store.Open(store.Options{Path: filepath.Join(t.TempDir(), "ideserver.db")})
 	if err != nil {
@@ -68,17 +68,17 @@ func TestStartupRotationEndsSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, hash, _ := auth.NewSecret(auth.PrefixSession)
+		_, hash, _ := auth.NewSecret(auth.PrefixLogin)
 		now := time.Now()
-		err = db.CreateSession(store.Session{Hash: hash, TenantID: tok.TenantID, UserID: tok.UserID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Source: store.SessionFromToken, TokenID: tok.ID})
+		err = db.CreateLogin(store.Login{Hash: hash, TenantID: tok.TenantID, UserID: tok.UserID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Source: store.LoginFromToken, TokenID: tok.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := prepareLocalUser(db, fixed); err != nil { // the next start
 			t.Fatal(err)
 		}
-		if _, err := db.SessionByHash(hash); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("fixed token %q: session of the previous start's token: %v, want ended", fixed, err)
+		if _, err := db.LoginByHash(hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("fixed token %q: login of the previous start's token: %v, want ended", fixed, err)
 		}
 	}
 }

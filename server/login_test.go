@@ -17,7 +17,7 @@ import (
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// login exchanges tok for a session cookie and returns the cookie.
+// login exchanges tok for a login cookie and returns the cookie.
 func (h *harness) login(tok string, opts ...reqOpt) *http.Cookie {
 	h.tb.Helper()
 	r := h.do("POST", "/auth/session", nil, append([]reqOpt{bearer(tok)}, opts...)...)
@@ -46,8 +46,8 @@ func (h *harness) workspaceCount(tenant, user string) int {
 	return len(list)
 }
 
-// TestSessionCookie is AUTH-04 and EMB-05.
-func TestSessionCookie(t *testing.T) {
+// TestLoginCookie is AUTH-04 and EMB-05.
+func TestLoginCookie(t *testing.T) {
 	t.Parallel()
 	t.Run("attributes", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -65,11 +65,11 @@ func TestSessionCookie(t *testing.T) {
 					t.Errorf("cookie %+v: want name %s, HttpOnly, Secure=%v, Path=/, no Domain, SameSite=Lax", c, tc.cookieName, tc.tls)
 				}
 				if len(c.Value) < 32 || strings.Contains(c.Value, h.tokA) {
-					t.Errorf("session value %q is short or holds the token", c.Value)
+					t.Errorf("login cookie value %q is short or holds the token", c.Value)
 				}
 				wantStatus(t, "me with cookie", h.me(h.cookie(c.Value)), http.StatusOK)
 				if tc.tls {
-					// The unprefixed name is not a session under TLS.
+					// The unprefixed name is not a login under TLS.
 					wantStatus(t, "unprefixed cookie under TLS", h.me(withCookie("ideserver_session", c.Value)), http.StatusUnauthorized)
 				}
 			})
@@ -87,7 +87,7 @@ func TestSessionCookie(t *testing.T) {
 		// A second login presenting the first cookie rotates it.
 		second := h.login(h.tokA, h.cookie(first.Value))
 		if second.Value == first.Value {
-			t.Fatalf("login did not rotate the session value")
+			t.Fatalf("login did not rotate the cookie value")
 		}
 		wantError(t, "rotated-away cookie", h.me(h.cookie(first.Value)), http.StatusUnauthorized, "unauthorized")
 		wantStatus(t, "new cookie", h.me(h.cookie(second.Value)), http.StatusOK)
@@ -104,7 +104,7 @@ func TestSessionCookie(t *testing.T) {
 		wantError(t, "cookie after logout", h.me(h.cookie(second.Value)), http.StatusUnauthorized, "unauthorized")
 	})
 
-	t.Run("only session values work as cookies", func(t *testing.T) {
+	t.Run("only login values work as cookies", func(t *testing.T) {
 		h := newHarness(t)
 		for _, tc := range []struct{ name, value string }{
 			{"api token", h.tokA},
@@ -114,7 +114,7 @@ func TestSessionCookie(t *testing.T) {
 		} {
 			wantError(t, tc.name, h.me(h.cookie(tc.value)), http.StatusUnauthorized, "unauthorized")
 		}
-		// A cookie is not a credential to exchange for another session.
+		// A cookie is not a credential to exchange for another login.
 		c := h.login(h.tokA)
 		wantError(t, "login with a cookie only", h.do("POST", "/auth/session", nil, h.cookie(c.Value), csrf), http.StatusUnauthorized, "unauthorized")
 	})
@@ -288,7 +288,7 @@ func TestPortalJWT(t *testing.T) {
 	if n := h.workspaceCount("portal-t", "u1"); n != 1 {
 		t.Errorf("portal user has %d workspaces, want 1", n)
 	}
-	// A JWT can be exchanged for a session like a token.
+	// A JWT can be exchanged for a login like a token.
 	c := h.login(valid)
 	wantStatus(t, "cookie from JWT", h.me(h.cookie(c.Value)), http.StatusOK)
 
@@ -298,7 +298,7 @@ func TestPortalJWT(t *testing.T) {
 	}
 	adminJWT := signJWT(t, secret, jwt.MapClaims{"tenant": "portal-t", "sub": "u1", "exp": now.Add(time.Hour).Unix()})
 	wantError(t, "jwt naming an admin", h.do("GET", "/api/v1/admin/tenants/a/tokens", nil, bearer(adminJWT)), http.StatusUnauthorized, "unauthorized")
-	wantStatus(t, "session from a jwt naming an admin", h.do("POST", "/auth/session", nil, bearer(adminJWT)), http.StatusUnauthorized)
+	wantStatus(t, "login from a jwt naming an admin", h.do("POST", "/auth/session", nil, bearer(adminJWT)), http.StatusUnauthorized)
 	if err := h.db.SetUserAdmin("portal-t", "u1", false); err != nil {
 		t.Fatal(err)
 	}

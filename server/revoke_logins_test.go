@@ -31,7 +31,7 @@ func (h *harness) openSocket(t *testing.T, path string, hdr http.Header) *wsRead
 	return rd
 }
 
-// cookieHdr is the upgrade header of a browser with session cookie c.
+// cookieHdr is the upgrade header of a browser with login cookie c.
 func (h *harness) cookieHdr(c *http.Cookie) http.Header {
 	return hdr("Cookie", c.Name+"="+c.Value, "Origin", h.origin)
 }
@@ -58,11 +58,11 @@ func pollUntil(t *testing.T, what string, limit time.Duration, cond func() bool)
 	}
 }
 
-// TestSessionsEndWithCredential is SBX-06: a session cookie made from a
+// TestLoginsEndWithCredential is SBX-06: a login cookie made from a
 // token that is then revoked, from a user that is then deleted, or from a
 // portal JWT that then expires gets 401 on HTTP, and the WebSockets it
 // opened (directly or through a ticket) are closed.
-func TestSessionsEndWithCredential(t *testing.T) {
+func TestLoginsEndWithCredential(t *testing.T) {
 	t.Parallel()
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	h := newHarness(t, func(o *server.Options) {
@@ -81,7 +81,7 @@ func TestSessionsEndWithCredential(t *testing.T) {
 	t.Run("token revoked", func(t *testing.T) {
 		tok, sec := h.issue("a", "a1")
 		c := h.login(sec)
-		other := h.login(h.tokA) // the same user's session from another token
+		other := h.login(h.tokA) // the same user's login from another token
 		wantStatus(t, "cookie before revocation", h.me(h.cookie(c.Value)), http.StatusOK)
 		viaCookie := h.openSocket(t, pathA, h.cookieHdr(c))
 		viaTicket := h.openSocket(t, pathA+"?ticket="+h.cookieTicket(c.Value, pathA), hdr("Origin", h.origin))
@@ -89,10 +89,10 @@ func TestSessionsEndWithCredential(t *testing.T) {
 
 		wantStatus(t, "revoke", h.do("DELETE", "/api/v1/admin/tenants/a/tokens/"+tok.ID, nil, bearer(h.tokAdmin)), http.StatusNoContent)
 		wantError(t, "cookie after revocation", h.me(h.cookie(c.Value)), http.StatusUnauthorized, "unauthorized")
-		wantError(t, "ticket from the revoked session", h.do("POST", "/api/v1/tickets", []byte(`{"path":"`+pathA+`"}`), h.cookie(c.Value), csrf), http.StatusUnauthorized, "unauthorized")
+		wantError(t, "ticket from the revoked login", h.do("POST", "/api/v1/tickets", []byte(`{"path":"`+pathA+`"}`), h.cookie(c.Value), csrf), http.StatusUnauthorized, "unauthorized")
 		wantPolicyClose(t, "socket opened with the cookie", viaCookie, "credential revoked")
-		wantPolicyClose(t, "socket opened with a ticket of the session", viaTicket, "credential revoked")
-		wantStatus(t, "another token's session", h.me(h.cookie(other.Value)), http.StatusOK)
+		wantPolicyClose(t, "socket opened with a ticket of the login", viaTicket, "credential revoked")
+		wantStatus(t, "another token's login", h.me(h.cookie(other.Value)), http.StatusOK)
 		select {
 		case <-otherSocket.done:
 			t.Fatalf("another token's socket closed: %v", otherSocket.err)
@@ -103,19 +103,19 @@ func TestSessionsEndWithCredential(t *testing.T) {
 	t.Run("user deleted", func(t *testing.T) {
 		// A token user with a workspace, and a portal user.
 		_, sec := h.issue("a", "gone")
-		ws := h.createWorkspace("a", "gone", "gone-ws", map[string]string{"main.go": "package main\n"})
+		workspaceID := h.createWorkspace("a", "gone", "gone-ws", map[string]string{"main.go": "package main\n"})
 		c := h.login(sec)
-		viaCookie := h.openSocket(t, h.watchPath(ws), h.cookieHdr(c))
+		viaCookie := h.openSocket(t, h.watchPath(workspaceID), h.cookieHdr(c))
 
 		jwtTok := signJWT(t, secret, jwt.MapClaims{"tenant": "portal-t", "sub": "leaver", "exp": time.Now().Add(time.Hour).Unix()})
 		r := h.do("POST", "/api/v1/workspaces", []byte(`{"name":"p"}`), bearer(jwtTok))
 		wantStatus(t, "portal user's workspace", r, http.StatusCreated)
-		pws := decode[struct {
+		portalWorkspaceID := decode[struct {
 			ID string `json:"id"`
 		}](t, r).ID
 		pc := h.login(jwtTok)
-		viaJWT := h.openSocket(t, h.watchPath(pws), hdr("Authorization", "Bearer "+jwtTok))
-		viaJWTCookie := h.openSocket(t, h.watchPath(pws), h.cookieHdr(pc))
+		viaJWT := h.openSocket(t, h.watchPath(portalWorkspaceID), hdr("Authorization", "Bearer "+jwtTok))
+		viaJWTCookie := h.openSocket(t, h.watchPath(portalWorkspaceID), h.cookieHdr(pc))
 		keep := h.openSocket(t, pathA, hdr("Authorization", "Bearer "+h.tokA))
 
 		wantError(t, "non-admin deletes a user", h.do("DELETE", "/api/v1/admin/tenants/a/users/gone", nil, bearer(h.tokA)), http.StatusForbidden, "admin_required")
@@ -146,15 +146,15 @@ func TestSessionsEndWithCredential(t *testing.T) {
 		jwtTok := signJWT(t, secret, jwt.MapClaims{"tenant": "portal-t", "sub": "brief", "exp": exp.Unix()})
 		r := h.do("POST", "/api/v1/workspaces", []byte(`{"name":"p"}`), bearer(jwtTok))
 		wantStatus(t, "portal user's workspace", r, http.StatusCreated)
-		pws := decode[struct {
+		portalWorkspaceID := decode[struct {
 			ID string `json:"id"`
 		}](t, r).ID
 		c := h.login(jwtTok)
 		// Deterministic: the cookie itself expires no later than the JWT.
 		if c.Expires.After(exp) {
-			t.Errorf("session cookie expires %v, after the JWT's exp %v", c.Expires, exp)
+			t.Errorf("login cookie expires %v, after the JWT's exp %v", c.Expires, exp)
 		}
-		rd := h.openSocket(t, h.watchPath(pws), h.cookieHdr(c))
+		rd := h.openSocket(t, h.watchPath(portalWorkspaceID), h.cookieHdr(c))
 		// On the wall clock: after exp the cookie is refused and the
 		// socket closed.
 		pollUntil(t, "cookie refused after the JWT's exp", 30*time.Second, func() bool {
@@ -163,7 +163,7 @@ func TestSessionsEndWithCredential(t *testing.T) {
 		if time.Now().Before(exp) {
 			t.Errorf("cookie refused before the JWT's exp")
 		}
-		wantPolicyClose(t, "socket of the expired session", rd, "credential revoked")
+		wantPolicyClose(t, "socket of the expired login", rd, "credential revoked")
 	})
 	h.waitNoSockets()
 }
