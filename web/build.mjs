@@ -1,6 +1,6 @@
 // Builds the browser IDE into dist/: dist/index.html, dist/assets/index.js
 // (the entry: the workbench and the editor) and index.css, and the chunks
-// loaded on first use (xterm.js and the terminal view, the debug session,
+// loaded on first use (xterm.js and the terminal pane, the debug session,
 // find references, the share and playground pages), named
 // dist/assets/<name>-<content hash>.js so that the server may let browsers
 // cache them for good. The output is deterministic (no source maps, no

@@ -1,4 +1,4 @@
-// The HTTP and WebSocket API as the browser uses it: cookie sessions with
+// The HTTP and WebSocket API as the browser uses it: a login's cookie with
 // the CSRF header on every request, single-use tickets for WebSockets.
 import { encodePath, type Root } from './paths';
 
@@ -9,7 +9,7 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch with the session cookie and the CSRF header; answers other than 2xx and 304 throw ApiError. */
+/** fetch with the login cookie and the CSRF header; answers other than 2xx and 304 throw ApiError. */
 export async function api(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('X-Requested-With', 'ideserver');
@@ -41,7 +41,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   return (await r.json()) as T;
 }
 
-/** Exchanges a credential for the session cookie. */
+/** Exchanges a credential for a login (its cookie). */
 export async function signIn(token: string): Promise<void> {
   await api('/auth/session', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
 }

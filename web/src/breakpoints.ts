@@ -1,4 +1,4 @@
-// The debug view's parts of an editor: the breakpoint gutter (a set of
+// The debug panel's parts of an editor: the breakpoint gutter (a set of
 // markers mapped through edits) and the highlighted line of the selected
 // stack frame.
 import { RangeSet, StateEffect, StateField, type EditorState } from '@codemirror/state';

@@ -31,7 +31,7 @@ export class DapClosedError extends Error {
 
 type EventHandler = (body: any) => void;
 
-/** One DAP session on one WebSocket; the server runs one dlv per socket. */
+/** One debug session on one WebSocket; the server runs one dlv per socket. */
 export class DapClient {
   private seq = 0;
   private pending = new Map<number, { command: string; resolve: (body: unknown) => void; reject: (e: Error) => void }>();

@@ -1,4 +1,4 @@
-// The debugging session of the debug view, loaded on first use (a debug
+// The debug session of the debug panel, loaded on first use (a debug
 // button or F5): it launches the workspace's main package or the test under
 // the cursor in Delve (through the DAP WebSocket), continues and steps, and
 // shows the call stack, the variables of the selected frame and a debug
@@ -16,7 +16,7 @@ export function printable(s: string): string {
   return s.replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** What a session needs from the debug view that loaded it (and, through it, from the workbench). */
+/** What a session needs from the debug panel that loaded it (and, through it, from the workbench). */
 export interface SessionHost {
   /** Opens and shows the tab of a document URI; its editor, or null when it cannot be opened. */
   open(uri: string): Promise<EditorView | null>;
@@ -36,7 +36,7 @@ type State = 'idle' | 'starting' | 'running' | 'stopped';
 
 const maxConsoleLines = 5000;
 
-/** The debug session of one workspace; one program at a time. */
+/** The debug session of one workspace: one program (one DAP connection, one dlv) at a time. */
 export class DebugSession {
   private client: DapClient | null = null;
   private state: State = 'idle';

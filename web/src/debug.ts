@@ -1,4 +1,4 @@
-// The debug view: breakpoints in the editors' gutters (kept in the
+// The debug panel: breakpoints in the editors' gutters (kept in the
 // browser's storage), the current line of the selected stack frame, the
 // toolbar and the keys VS Code uses (F5, F9, F10, F11, Shift-F5,
 // Shift-F11). The session itself (Delve over the DAP WebSocket, call stack,
@@ -10,22 +10,22 @@ import type { DebugSession, SessionHost } from './debug-session';
 import { byId, say } from './dom';
 
 /**
- * What the debug view needs from the workbench: the part of a session's
- * host that the workbench provides (the view adds the breakpoints and the
+ * What the debug panel needs from the workbench: the part of a session's
+ * host that the workbench provides (the panel adds the breakpoints and the
  * current line).
  */
 export type DebugHost = Pick<SessionHost, 'open' | 'active' | 'saveAll'>;
 
-/** The debug view of one workspace; one debug session at a time. */
+/** The debug panel of one workspace; one debug session at a time. */
 export class DebugPanel {
   /** The breakpoint lines (1-based, sorted) by document URI. */
   readonly breakpoints = new Map<string, number[]>();
-  private views = new Map<string, EditorView>();
+  private editors = new Map<string, EditorView>();
   private loc: Loc | null = null;
   private session: DebugSession | null = null;
   private loading: Promise<DebugSession | null> | null = null;
   private readonly storeKey: string;
-  /** Called when the view is shown or hidden. */
+  /** Called when the panel is shown or hidden. */
   onToggle: (visible: boolean) => void = () => {};
 
   constructor(readonly workspaceID: string, private readonly host: DebugHost) {
@@ -56,10 +56,10 @@ export class DebugPanel {
     window.addEventListener('keydown', (e) => this.key(e), true);
   }
 
-  /** Whether the debug view is shown. */
+  /** Whether the debug panel is shown. */
   get visible(): boolean { return !byId('wb').classList.contains('debug-off'); }
 
-  /** Shows or hides the debug view. */
+  /** Shows or hides the debug panel. */
   setVisible(on: boolean): void {
     if (on === this.visible) return;
     byId('wb').classList.toggle('debug-off', !on);
@@ -67,7 +67,7 @@ export class DebugPanel {
     this.onToggle(on);
   }
 
-  /** Shows the view, loads the session code once and runs f with the session. */
+  /** Shows the panel, loads the session code once and runs f with the session. */
   private async with(f: (s: DebugSession) => unknown): Promise<void> {
     this.setVisible(true);
     this.loading ??= import('./debug-session').then(
@@ -111,8 +111,8 @@ export class DebugPanel {
         if (u.state.field(bpField) !== u.startState.field(bpField)) this.breakpointsChanged(uri, bpLines(u.state));
       }),
       ViewPlugin.define((view) => {
-        this.views.set(uri, view);
-        return { destroy: () => { if (this.views.get(uri) === view) this.views.delete(uri); } };
+        this.editors.set(uri, view);
+        return { destroy: () => { if (this.editors.get(uri) === view) this.editors.delete(uri); } };
       }),
     ];
   }
@@ -134,7 +134,7 @@ export class DebugPanel {
 
   private showLoc(loc: Loc | null): void {
     this.loc = loc;
-    for (const v of this.views.values()) v.dispatch({ effects: setLoc.of(loc) });
+    for (const v of this.editors.values()) v.dispatch({ effects: setLoc.of(loc) });
   }
 
   // --- keys

@@ -53,10 +53,10 @@ async function main(): Promise<void> {
   // The public pages: a share, a snippet, the playground.
   const path = appPath();
   let m = /^\/s\/([^/]+)$/.exec(path);
-  if (m) return (await import('./view')).openShare(decodeURIComponent(m[1]));
+  if (m) return (await import('./pages')).openShare(decodeURIComponent(m[1]));
   m = /^\/p\/([^/]+)$/.exec(path);
-  if (m) return (await import('./view')).openPlay(decodeURIComponent(m[1]));
-  if (path === '/play') return (await import('./view')).openPlay(null);
+  if (m) return (await import('./pages')).openPlay(decodeURIComponent(m[1]));
+  if (path === '/play') return (await import('./pages')).openPlay(null);
   const embedWorkspace = /^\/ws\/([^/]+)$/.exec(path);
   if (embedded && !embedWorkspace) {
     status.textContent = 'Nothing to embed here: use /embed/play, /embed/p/ID, /embed/s/ID or /embed/ws/ID.';

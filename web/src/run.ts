@@ -1,4 +1,4 @@
-// Runs programs over the /play/ws socket (public; the session cookie, when
+// Runs programs over the /play/ws socket (public; the login cookie, when
 // there is one, comes along) and renders their output as text.
 import { el } from './dom';
 

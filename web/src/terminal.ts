@@ -1,11 +1,11 @@
 // The terminal panel: tabs of the workspace's terminals, each an xterm.js
-// view (term-view.ts, loaded with xterm.js when the first terminal is
+// pane (term-pane.ts, loaded with xterm.js when the first terminal is
 // shown). The terminals live on the server, so a reload lists and
 // re-attaches them, in the saved order and with the saved one active; the
 // panel's height is dragged at its top edge and saved too.
 import { call, workspaceAPI, type TerminalInfo } from './api';
 import { byId, say } from './dom';
-import type { TermHost, TermView } from './term-view';
+import type { TermHost, TermPane } from './term-pane';
 
 /** The panel's layout as kept in the workspace state. */
 export interface TermLayout {
@@ -21,11 +21,11 @@ const minHeight = 60;
 
 /** The terminal panel of one workspace. */
 export class TermPanel implements TermHost {
-  private views: TermView[] = [];
-  private active: TermView | null = null;
+  private panes: TermPane[] = [];
+  private active: TermPane | null = null;
   private count = 0;
   private height = 0; // 0: the style sheet's default
-  private module: Promise<typeof import('./term-view')> | null = null;
+  private module: Promise<typeof import('./term-pane')> | null = null;
   /** Called after a change of the layout (terminals, the shown one, the height). */
   onChange: () => void = () => {};
 
@@ -35,11 +35,11 @@ export class TermPanel implements TermHost {
     this.installResize();
   }
 
-  has(v: TermView): boolean { return this.views.includes(v); }
+  has(p: TermPane): boolean { return this.panes.includes(p); }
 
   /** The layout to save. */
   layout(): TermLayout {
-    return { order: this.views.map((v) => v.id), active: this.active?.id ?? null, ...(this.height ? { height: this.height } : {}) };
+    return { order: this.panes.map((p) => p.id), active: this.active?.id ?? null, ...(this.height ? { height: this.height } : {}) };
   }
 
   /**
@@ -53,7 +53,7 @@ export class TermPanel implements TermHost {
     const rank = (id: string) => { const i = order.indexOf(id); return i < 0 ? order.length : i; };
     const live = terminals.filter((t) => !t.exited).sort((a, b) => rank(a.id) - rank(b.id));
     for (const t of live) await this.add(t.id);
-    const active = this.views.find((v) => v.id === saved.active);
+    const active = this.panes.find((p) => p.id === saved.active);
     if (active) this.show(active);
   }
 
@@ -61,60 +61,60 @@ export class TermPanel implements TermHost {
    * Starts a new shell (or command, e.g. ["go","run","."]) and shows it;
    * onOutput, when given, receives its output as text.
    */
-  async create(command?: string[], onOutput?: TermView['onOutput']): Promise<void> {
+  async create(command?: string[], onOutput?: TermPane['onOutput']): Promise<void> {
     const t = await call<TerminalInfo>('POST', `${workspaceAPI(this.workspaceID)}/terminals`, { cols: 80, rows: 24, ...(command ? { command } : {}) });
     await this.add(t.id, onOutput);
   }
 
-  private async add(id: string, onOutput: TermView['onOutput'] = null): Promise<void> {
-    this.module ??= import('./term-view');
-    let mod: typeof import('./term-view');
+  private async add(id: string, onOutput: TermPane['onOutput'] = null): Promise<void> {
+    this.module ??= import('./term-pane');
+    let mod: typeof import('./term-pane');
     try {
       mod = await this.module;
     } catch (e) {
       this.module = null;
       throw new Error(`cannot load the terminal: ${(e as Error).message}`);
     }
-    const v = new mod.TermView(this, id, `Terminal ${++this.count}`);
-    v.onOutput = onOutput;
-    this.views.push(v);
-    byId('term-tabs').insertBefore(v.tab, byId('new-term'));
-    byId('terms').append(v.box);
-    v.term.open(v.box);
-    this.show(v);
+    const p = new mod.TermPane(this, id, `Terminal ${++this.count}`);
+    p.onOutput = onOutput;
+    this.panes.push(p);
+    byId('term-tabs').insertBefore(p.tab, byId('new-term'));
+    byId('terms').append(p.box);
+    p.term.open(p.box);
+    this.show(p);
     try {
-      await v.attach();
+      await p.attach();
     } catch (e) {
-      this.drop(v);
+      this.drop(p);
       throw e;
     }
   }
 
-  show(v: TermView): void {
-    this.active = v;
-    for (const o of this.views) {
-      o.box.hidden = o !== v;
-      o.tab.classList.toggle('active', o === v);
+  show(p: TermPane): void {
+    this.active = p;
+    for (const o of this.panes) {
+      o.box.hidden = o !== p;
+      o.tab.classList.toggle('active', o === p);
     }
-    v.fit.fit();
-    v.term.focus();
+    p.fit.fit();
+    p.term.focus();
     this.onChange();
   }
 
-  drop(v: TermView): void {
-    this.views = this.views.filter((o) => o !== v);
-    v.close();
-    if (this.active === v) {
+  drop(p: TermPane): void {
+    this.panes = this.panes.filter((o) => o !== p);
+    p.close();
+    if (this.active === p) {
       this.active = null;
-      const next = this.views.at(-1);
+      const next = this.panes.at(-1);
       if (next) this.show(next);
     }
     this.onChange();
   }
 
-  async kill(v: TermView): Promise<void> {
-    this.drop(v);
-    await call('DELETE', `${workspaceAPI(this.workspaceID)}/terminals/${encodeURIComponent(v.id)}`).catch(() => undefined);
+  async kill(p: TermPane): Promise<void> {
+    this.drop(p);
+    await call('DELETE', `${workspaceAPI(this.workspaceID)}/terminals/${encodeURIComponent(p.id)}`).catch(() => undefined);
   }
 
   // --- height

@@ -1,7 +1,7 @@
 // The workbench of one workspace: the file tree (tree.ts) and tabs of
 // CodeMirror editors wired to gopls, both kept live by the watch socket,
-// save with If-Match, the terminal panel, the debug view, and the UI state
-// (tabs, tree, side bar, debug view, terminals) kept on the server.
+// save with If-Match, the terminal panel, the debug panel, and the UI state
+// (tabs, tree, side bar, debug panel, terminals) kept on the server.
 import { basicSetup } from 'codemirror';
 import { EditorState, Text } from '@codemirror/state';
 import { EditorView, keymap, type Command } from '@codemirror/view';
@@ -30,7 +30,7 @@ interface SavedState {
   expanded?: string[];
   /** What the side bar shows. */
   side?: SideMode;
-  /** Whether the debug view is shown. */
+  /** Whether the debug panel is shown. */
   debug?: boolean;
   terminals?: TermLayout;
 }
@@ -69,7 +69,7 @@ export async function openWorkbench(workspaceID: string): Promise<void> {
   }, (origin) => say(`Ignored a message from ${origin}.`));
 }
 
-/** Creates a view share of the workspace and shows and copies its URL. */
+/** Creates a read-only share (access "view") of the workspace and shows and copies its URL. */
 async function shareWorkspace(workspaceID: string): Promise<void> {
   try {
     const sh = await call<{ url: string; skipped?: { path: string }[] }>('POST', `${workspaceAPI(workspaceID)}/shares`, { access: 'view' });

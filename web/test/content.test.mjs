@@ -1,8 +1,8 @@
 // EMB-04 in a real browser: user content (program output in the share
-// view and the playground, file contents in the share view and the
+// page and the playground, file contents in the share page and the
 // workbench, terminal output, the debug console) that holds <script> and
 // <img onerror> payloads is shown as text and never runs, so it cannot
-// reach the IDE's APIs with the viewer's session. Each payload would set a
+// reach the IDE's APIs with the viewer's login. Each payload would set a
 // window flag and create a workspace through the API; the test asserts the
 // flag stays unset and no workspace appears. The page's CSP also refuses
 // inline scripts and handlers, should markup ever get through.
@@ -37,7 +37,7 @@ async function pwnedWorkspace(page) {
   });
 }
 
-test('EMB-04: user content in the share view, playground, workbench, terminal and debug console stays text', { timeout: 400_000 }, async () => {
+test('EMB-04: user content in the share page, playground, workbench, terminal and debug console stays text', { timeout: 400_000 }, async () => {
   let workspaceID = '';
   let shareURL = '';
   let snippet = '';
@@ -83,7 +83,7 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
     await page.locator('#terms .term .xterm').click();
     await page.keyboard.type('cat page.html; go run .\n');
     await assertEventually(async () => ((await termText(page)).replace(/\n/g, '').match(/<svg onload=/g) ?? []).length >= 2, 'the payload in the terminal, twice');
-    await page.click('#debug-toggle'); // the debug view is hidden until used
+    await page.click('#debug-toggle'); // the debug panel is hidden until used
     await page.click('#dbg-main');
     await page.locator('#dbg-status', { hasText: 'Exited with code 0' }).waitFor({ timeout: long });
     await page.locator('#dbg-console .stdout', { hasText: '<img src=x onerror=' }).waitFor();
@@ -91,20 +91,20 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
     assert.equal(await pwnedWorkspace(page), false, 'a payload created a workspace');
   });
 
-  // The share view, signed out and then signed in: the files and the run
+  // The share page, signed out and then signed in: the files and the run
   // output are text.
   for (const signedIn of [false, true]) {
     await withPage(env.browser, env.ide, `content-share-${signedIn ? 'in' : 'out'}`, async (page) => {
       if (signedIn) await signIn(page, env.ide.base, token);
       await page.goto(shareURL);
-      await page.locator('#view').waitFor({ state: 'visible' });
-      await page.click('#view-tabs .tab[data-file="page.html"]');
-      await page.locator('#view-editors .editor:not([hidden]) .cm-line', { hasText: '<img src=x onerror=' }).waitFor();
-      await page.click('#view-tabs .tab[data-file="main.go"]');
+      await page.locator('#page').waitFor({ state: 'visible' });
+      await page.click('#page-tabs .tab[data-file="page.html"]');
+      await page.locator('#page-editors .editor:not([hidden]) .cm-line', { hasText: '<img src=x onerror=' }).waitFor();
+      await page.click('#page-tabs .tab[data-file="main.go"]');
       await page.click('#run');
       await page.locator('#output[data-state="done"]').waitFor({ timeout: long });
       assert.match(await page.locator('#output').innerText(), /<script>window\.__pwned=1;/);
-      await assertInert(page, ['#view-editors', '#output']);
+      await assertInert(page, ['#page-editors', '#output']);
       if (signedIn) assert.equal(await pwnedWorkspace(page), false, 'a payload created a workspace');
     });
   }
@@ -113,11 +113,11 @@ test('EMB-04: user content in the share view, playground, workbench, terminal an
   await withPage(env.browser, env.ide, 'content-play', async (page) => {
     await signIn(page, env.ide.base, token);
     await page.goto(`${env.ide.base}/p/${snippet}`);
-    await page.locator('#view').waitFor({ state: 'visible' });
+    await page.locator('#page').waitFor({ state: 'visible' });
     await page.click('#run');
     await page.locator('#output[data-state="done"]').waitFor({ timeout: long });
     assert.match(await page.locator('#output').innerText(), /<svg onload=/);
-    await assertInert(page, ['#view-editors', '#output']);
+    await assertInert(page, ['#page-editors', '#output']);
     assert.equal(await pwnedWorkspace(page), false, 'a payload created a workspace');
   });
 });

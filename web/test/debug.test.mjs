@@ -1,4 +1,4 @@
-// Browser test of the debug view: Debian's Chromium driven by playwright-core
+// Browser test of the debug panel: Debian's Chromium driven by playwright-core
 // against the real ideserver binary with the pinned dlv. A breakpoint set by
 // clicking the gutter stops the program; the stop is highlighted, the
 // variables show their values, the console evaluates and shows the program's
@@ -50,13 +50,13 @@ async function clickGutter(editor, line) {
   await editor.page().mouse.click(gutter.x + gutter.width / 2, row.y + row.height / 2);
 }
 
-test('debug view: gutter breakpoint, stop, variables, console, continue; debug the test under the cursor', { timeout: 600_000 }, async () => {
+test('debug panel: gutter breakpoint, stop, variables, console, continue; debug the test under the cursor', { timeout: 600_000 }, async () => {
   await withPage(env.browser, env.ide, 'debugger', async (page) => {
     await signIn(page, env.ide.base, token);
     const workspaceID = await createWorkspace(page, 'dbg', { 'main.go': mainGo, 'main_test.go': mainTestGo });
     await page.goto(`${env.ide.base}/?ws=${encodeURIComponent(workspaceID)}`);
     await page.locator('#wb').waitFor({ state: 'visible' });
-    assert.equal(await page.locator('#debug').isVisible(), false, 'the debug view is shown before it is used');
+    assert.equal(await page.locator('#debug').isVisible(), false, 'the debug panel is shown before it is used');
     await page.click('#debug-toggle');
     await page.locator('#debug').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#dbg-continue').isDisabled(), true, 'Continue enabled before debugging');

@@ -199,7 +199,7 @@ export function createWorkspace(page, name, files = {}) {
 
 /**
  * Sends method to a file of the page's workspace (?ws=) through the API
- * with the page's session; returns { status, text } whatever the status.
+ * with the page's login; returns { status, text } whatever the status.
  */
 export function fileAPI(page, method, path, body) {
   return page.evaluate(async ([method, path, body]) => {

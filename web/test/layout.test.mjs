@@ -2,7 +2,7 @@
 // references, with the real binary and the pinned gopls: a cold load
 // fetches neither xterm.js nor the debug session; Shift-F12 lists the
 // references in files without a tab and opens one; the side bar, the debug
-// view, the terminals (order, the shown one), the terminal panel's height
+// panel, the terminals (order, the shown one), the terminal panel's height
 // and the expanded folders survive a reload. Screenshot: web/test-artifacts/references.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +33,7 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     await util.locator('.cm-content').waitFor();
     await page.locator('#lsp-status', { hasText: 'gopls: ready' }).waitFor({ timeout: long });
     assert.ok(scripts.includes('/assets/index.js'), `scripts: ${scripts}`);
-    assert.deepEqual(scripts.filter((s) => /term-view|debug-session|references|\/view-/.test(s)), [], 'lazy chunks fetched on a cold load');
+    assert.deepEqual(scripts.filter((s) => /term-pane|debug-session|references|\/pages-/.test(s)), [], 'lazy chunks fetched on a cold load');
 
     // Shift-F12 on the declaration of double: three references, two of
     // them in main.go, which has no tab; they are listed as text.
@@ -65,17 +65,17 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     await page.click('#refs-close');
     await page.locator('#tree').waitFor({ state: 'visible' });
 
-    // The layout: two terminals with the first shown, the debug view
+    // The layout: two terminals with the first shown, the debug panel
     // hidden, the search in the side bar, a taller terminal panel.
     await page.click('#new-term');
     await page.locator('#terms .term .xterm').waitFor();
     await page.click('#new-term');
     await page.locator('#terms .term').nth(1).locator('.xterm').waitFor();
-    assert.ok(scripts.some((s) => s.includes('/term-view-')), 'xterm.js chunk not loaded for the first terminal');
+    assert.ok(scripts.some((s) => s.includes('/term-pane-')), 'xterm.js chunk not loaded for the first terminal');
     const terms = await page.locator('#terms .term').evaluateAll((els) => els.map((e) => e.dataset.terminal));
     assert.equal(terms.length, 2);
     await page.locator('#term-tabs .tab').first().click();
-    assert.equal(await page.locator('#debug').isVisible(), false, 'the debug view is shown before it is used');
+    assert.equal(await page.locator('#debug').isVisible(), false, 'the debug panel is shown before it is used');
     await page.click('#search-open');
     await page.locator('#search-pane').waitFor({ state: 'visible' });
     const before = (await page.locator('#panel').boundingBox()).height;
@@ -96,16 +96,16 @@ test('workbench: lazy chunks, find references across files, layout restored on r
     await assertEventually(async () => (await page.locator('#terms .term:not([hidden])').getAttribute('data-terminal')) === terms[0], 'the saved terminal shown');
     await page.locator('#search-pane').waitFor({ state: 'visible' });
     await page.locator('#tree').waitFor({ state: 'hidden' });
-    assert.equal(await page.locator('#debug').isVisible(), false, 'debug view shown again');
+    assert.equal(await page.locator('#debug').isVisible(), false, 'debug panel shown again');
     assert.deepEqual(await page.locator('#terms .term').evaluateAll((els) => els.map((e) => e.dataset.terminal)), terms);
     assert.equal(await page.locator('#term-tabs .tab').first().getAttribute('class'), 'tab active');
     assert.ok(Math.abs((await page.locator('#panel').boundingBox()).height - height) <= 2, 'panel height not restored');
     await page.locator('#tabs .tab.active[data-uri="file:///workspace/main.go"]').waitFor();
 
-    // The debug view comes back on a click and stays on after a reload.
+    // The debug panel comes back on a click and stays on after a reload.
     await page.click('#debug-toggle');
     await page.locator('#debug').waitFor({ state: 'visible' });
-    await assertEventually(async () => (await savedState(page))?.debug === true, 'debug view saved as shown');
+    await assertEventually(async () => (await savedState(page))?.debug === true, 'debug panel saved as shown');
     await page.reload();
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.locator('#debug').waitFor({ state: 'visible' });

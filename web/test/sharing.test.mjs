@@ -33,10 +33,10 @@ after(async () => {
   await hostile?.close();
 });
 
-/** The text lines of the visible CodeMirror editor of a view. */
-const lines = (page) => page.locator('#view-editors .editor:not([hidden]) .cm-line').allInnerTexts();
+/** The text lines of the visible CodeMirror editor of a share or playground page. */
+const lines = (page) => page.locator('#page-editors .editor:not([hidden]) .cm-line').allInnerTexts();
 
-test('share link round trip: share, view signed out, run, fork after sign-in', { timeout: 180_000 }, async () => {
+test('share link round trip: share, open signed out, run, fork after sign-in', { timeout: 180_000 }, async () => {
   let url = '';
   await withPage(env.browser, env.ide, 'share-owner', async (page) => {
     await signIn(page, env.ide.base, token);
@@ -50,26 +50,26 @@ test('share link round trip: share, view signed out, run, fork after sign-in', {
 
   await withPage(env.browser, env.ide, 'share-viewer', async (page) => {
     await page.goto(url);
-    await page.locator('#view').waitFor({ state: 'visible' });
-    await page.locator('#view-tabs .tab[data-file="main.go"].active').waitFor();
-    await page.locator('#view-tabs .tab[data-file="go.mod"]').waitFor();
+    await page.locator('#page').waitFor({ state: 'visible' });
+    await page.locator('#page-tabs .tab[data-file="main.go"].active').waitFor();
+    await page.locator('#page-tabs .tab[data-file="go.mod"]').waitFor();
     assert.ok((await lines(page)).some((l) => l.includes('fmt.Println("Hello, ideserver!")')));
-    assert.equal(await page.locator('#view-editors .editor:not([hidden]) .cm-content').getAttribute('contenteditable'), 'false');
+    assert.equal(await page.locator('#page-editors .editor:not([hidden]) .cm-content').getAttribute('contenteditable'), 'false');
     await page.click('#run');
     await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
     assert.match(await page.locator('#output').innerText(), /Hello, ideserver!/);
-    await page.screenshot({ path: join(artifacts, 'share-view.png') });
+    await page.screenshot({ path: join(artifacts, 'share-page.png') });
 
     // Signed out, Fork says how to sign in.
     await page.click('#fork');
-    await page.locator('#view-message', { hasText: 'Sign in to fork' }).waitFor();
+    await page.locator('#page-message', { hasText: 'Sign in to fork' }).waitFor();
 
     // Signed in (the printed URL's fragment works on any page), Fork
     // opens the new workspace's workbench. (A new document: going to the
     // same URL with only a fragment would not load the page again.)
     await page.goto('about:blank');
     await page.goto(`${url}#token=${token}`);
-    await page.locator('#view').waitFor({ state: 'visible' });
+    await page.locator('#page').waitFor({ state: 'visible' });
     await page.click('#fork');
     await page.locator('#wb').waitFor({ state: 'visible' });
     await page.locator('#tree [data-path="main.go"]').waitFor();
@@ -80,13 +80,13 @@ test('share link round trip: share, view signed out, run, fork after sign-in', {
 test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async () => {
   await withPage(env.browser, env.ide, 'play', async (page) => {
     await page.goto(`${env.ide.base}/play`);
-    await page.locator('#view').waitFor({ state: 'visible' });
-    const content = page.locator('#view-editors .editor:not([hidden]) .cm-content');
+    await page.locator('#page').waitFor({ state: 'visible' });
+    const content = page.locator('#page-editors .editor:not([hidden]) .cm-content');
     await content.click();
     await page.keyboard.press('Control+a');
     await page.keyboard.insertText('package main\nimport "fmt"\nfunc main() {\nfmt.Println("formatted-"+"run")\n}\n');
     await page.click('#fmt');
-    await page.locator('#view-message', { hasText: 'Formatted.' }).waitFor();
+    await page.locator('#page-message', { hasText: 'Formatted.' }).waitFor();
     assert.ok((await lines(page)).includes('\tfmt.Println("formatted-" + "run")'), `not formatted: ${await lines(page)}`);
 
     await page.click('#run');
@@ -102,7 +102,7 @@ test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async 
 
     // The Go Playground link loads the snippet.
     await page.goto(link);
-    await page.locator('#view').waitFor({ state: 'visible' });
+    await page.locator('#page').waitFor({ state: 'visible' });
     await assertEventually(async () => (await lines(page)).includes('\tfmt.Println("formatted-" + "run")'), 'snippet in the editor');
   });
 });
@@ -125,7 +125,7 @@ test('EMB-03: the portal drives the embedded IDE; a hostile frame is ignored', {
     const log = page.locator('#log');
     await log.filter({ hasText: 'ready (play)' }).waitFor();
     const ideFrame = page.frameLocator('#ide');
-    await ideFrame.locator('body.embed #view').waitFor({ state: 'visible' });
+    await ideFrame.locator('body.embed #page').waitFor({ state: 'visible' });
 
     // A hostile frame's command is ignored.
     await page.evaluate((src) => {
@@ -133,7 +133,7 @@ test('EMB-03: the portal drives the embedded IDE; a hostile frame is ignored', {
       f.src = src;
       document.body.append(f);
     }, `${hostile.origin}/attack.html`);
-    await ideFrame.locator('#view-message', { hasText: `Ignored a message from ${hostile.origin}.` }).waitFor();
+    await ideFrame.locator('#page-message', { hasText: `Ignored a message from ${hostile.origin}.` }).waitFor();
     assert.equal(await ideFrame.locator('#output').innerText(), '');
 
     // The portal's is handled, and the output comes back as events.
@@ -147,7 +147,7 @@ test('EMB-03: the portal drives the embedded IDE; a hostile frame is ignored', {
 test('embedded workbench: open, save and run through postMessage', { timeout: 180_000 }, async () => {
   await withPage(env.browser, env.ide, 'emb-wb', async (page) => {
     // Sign in on the IDE's origin; the portal on the same site (another
-    // port) frames the IDE with the Lax session cookie.
+    // port) frames the IDE with the Lax login cookie.
     await signIn(page, env.ide.base, token);
     const workspaceID = await createWorkspace(page, 'embedded');
     await page.goto(`${portal.origin}/index.html?ide=${encodeURIComponent(env.ide.base)}&page=/embed/ws/${workspaceID}`);

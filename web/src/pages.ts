@@ -1,4 +1,4 @@
-// The pages outside the workbench: the read-only view of a share (/s/{id}),
+// The pages outside the workbench: a share's read-only page (/s/{id}),
 // the playground (/play, and /p/{id} with a shared snippet loaded), each
 // with Run (streamed over /play/ws), Kill and, for shares, Fork; the
 // playground also formats (POST /fmt) and shares (POST /share). User
@@ -23,9 +23,9 @@ func main() {
 
 let messageTimer = 0;
 
-/** Shows a short message in the view's bar. */
+/** Shows a short message in the page's bar. */
 function say(text: string): void {
-  const m = byId('view-message');
+  const m = byId('page-message');
   m.textContent = text;
   clearTimeout(messageTimer);
   messageTimer = window.setTimeout(() => { m.textContent = ''; }, 8000);
@@ -33,7 +33,7 @@ function say(text: string): void {
 
 interface File { name: string; view: EditorView; tab: HTMLElement }
 
-/** The file tabs and editors of a view. */
+/** The file tabs and editors of a page. */
 class Files {
   readonly files: File[] = [];
 
@@ -59,8 +59,8 @@ class Files {
     const f = { name, view, tab };
     tab.addEventListener('click', () => this.show(name));
     this.files.push(f);
-    byId('view-tabs').append(tab);
-    byId('view-editors').append(box);
+    byId('page-tabs').append(tab);
+    byId('page-editors').append(box);
     return f;
   }
 
@@ -87,9 +87,9 @@ class Files {
 /** Sets up the bar, Run and Kill, and the embedding API for a page. */
 function setup(title: string, files: Files, page: string): Runner {
   document.title = `${title} — ideserver`;
-  byId('view-title').textContent = title;
+  byId('page-title').textContent = title;
   byId('status').hidden = true;
-  byId('view').hidden = false;
+  byId('page').hidden = false;
   const runBtn = byId<HTMLButtonElement>('run');
   const killBtn = byId<HTMLButtonElement>('kill');
   const runner = new Runner(byId('output'), (running) => { killBtn.disabled = !running; }, (kind, body) => post({ type: 'output', kind, body }));
@@ -120,7 +120,7 @@ export async function openShare(id: string): Promise<void> {
   for (const n of names) files.add(n, sh.files[n], true, () => byId('run').click());
   setup(`${sh.name || 'Shared snapshot'} (read-only)`, files, 'share');
   if (names.length) files.show(names.includes('main.go') ? 'main.go' : names[0]);
-  else byId('view-editors').append(el('p', 'empty', 'This snapshot has no files.'));
+  else byId('page-editors').append(el('p', 'empty', 'This snapshot has no files.'));
   const fork = byId<HTMLButtonElement>('fork');
   fork.hidden = embedded;
   fork.addEventListener('click', async () => {
@@ -166,7 +166,7 @@ export async function openPlay(snippet: string | null): Promise<void> {
   const f = files.add('prog.go', text, false, () => byId('run').click());
   setup(snippet ? `Snippet ${snippet}` : 'Playground', files, 'play');
   files.show('prog.go');
-  byId('view-tabs').hidden = true;
+  byId('page-tabs').hidden = true;
   const fmt = byId<HTMLButtonElement>('fmt');
   const share = byId<HTMLButtonElement>('share-snippet');
   fmt.hidden = false;

@@ -1,5 +1,5 @@
-// One terminal of the terminal panel: an xterm.js view attached to a
-// workspace terminal over its WebSocket (binary frames for bytes, JSON text
+// One terminal of the terminal panel: an xterm.js pane and its attachment
+// to a workspace terminal, a WebSocket (binary frames for bytes, JSON text
 // frames for resize and exit). Loaded with xterm.js when the first terminal
 // is shown, so a workbench without terminals never fetches it.
 import { Terminal } from '@xterm/xterm';
@@ -7,22 +7,22 @@ import { FitAddon } from '@xterm/addon-fit';
 import { openSocket, workspaceAPI } from './api';
 import { el } from './dom';
 
-/** What a terminal's view needs from the panel that shows it (the terminal panel). */
+/** What a terminal's pane needs from the panel that shows it (the terminal panel). */
 export interface TermHost {
   /** The workspace whose terminals the panel shows. */
   readonly workspaceID: string;
-  /** Whether the panel still has the view (a dropped view does not reattach). */
-  has(v: TermView): boolean;
-  /** Shows the view (its tab was clicked). */
-  show(v: TermView): void;
-  /** Removes the view from the panel and closes it (it cannot reattach). */
-  drop(v: TermView): void;
-  /** Kills the view's terminal on the server and drops the view (its tab's close button). */
-  kill(v: TermView): Promise<void>;
+  /** Whether the panel still has the pane (a dropped pane does not reattach). */
+  has(p: TermPane): boolean;
+  /** Shows the pane (its tab was clicked). */
+  show(p: TermPane): void;
+  /** Removes the pane from the panel and closes it (it cannot reattach). */
+  drop(p: TermPane): void;
+  /** Kills the pane's terminal on the server and drops the pane (its tab's close button). */
+  kill(p: TermPane): Promise<void>;
 }
 
-/** A terminal's view and connection; its panel shows, drops and kills it. */
-export class TermView {
+/** A terminal's pane and attachment; its panel shows, drops and kills it. */
+export class TermPane {
   readonly term = new Terminal({ fontSize: 13, fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace', scrollback: 5000, theme: { background: '#1e1e1e' } });
   readonly fit = new FitAddon();
   readonly box = el('div', 'term');

@@ -37,4 +37,4 @@ ${d.join(`
 [process exited with code ${Number(r.code)}]\r
 `),this.onOutput?.("end",Number(r.code)?`exit status ${Number(r.code)}`:"")):r.type==="overrun"&&this.term.write(`\r
 [output skipped]\r
-`);return}let s=new Uint8Array(i.data);this.term.write(s),this.onOutput?.("stdout",this.dec.decode(s,{stream:!0}))}),t.addEventListener("close",()=>{this.ws=null,!this.ended&&this.panel.has(this)&&setTimeout(()=>{this.attach().catch(()=>this.panel.drop(this))},1e3)}),this.send(JSON.stringify({type:"resize",cols:this.term.cols,rows:this.term.rows}))}close(){this.ended=!0,this.ws?.close(),this.term.dispose(),this.box.remove(),this.tab.remove()}};export{Ln as TermView};
+`);return}let s=new Uint8Array(i.data);this.term.write(s),this.onOutput?.("stdout",this.dec.decode(s,{stream:!0}))}),t.addEventListener("close",()=>{this.ws=null,!this.ended&&this.panel.has(this)&&setTimeout(()=>{this.attach().catch(()=>this.panel.drop(this))},1e3)}),this.send(JSON.stringify({type:"resize",cols:this.term.cols,rows:this.term.rows}))}close(){this.ended=!0,this.ws?.close(),this.term.dispose(),this.box.remove(),this.tab.remove()}};export{Ln as TermPane};
