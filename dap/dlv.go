@@ -12,10 +12,11 @@ import (
 
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
 )
 
-// start prepares the directory and the path map, starts dlv and waits for
-// its connection.
+// start prepares the directory and the session's paths, starts dlv and
+// waits for its connection.
 func (p *proxy) start(ctx context.Context) error {
 	o, h := &p.m.opts, p.h
 	workspaceDir, err := filepath.Abs(h.Dir)
@@ -39,26 +40,22 @@ func (p *proxy) start(ctx context.Context) error {
 	if p.dir, err = p.makeSessionDir(); err != nil {
 		return err
 	}
-	p.procPaths = newProcessPaths(o.Runner.Isolation() == sandbox.IsolationBwrap,
-		map[string]string{p.dir: sessionTarget, workspaceDir: h.ProcessPath(workspaceDir)}, h.ProcessPath)
-	roots := []pathRoot{{Client: workspaceRoot, Host: workspaceDir}}
-	if goroot := envValue(env, "GOROOT"); goroot != "" {
-		roots = append(roots, pathRoot{Client: gorootRoot, Host: goroot})
+	// dlv sees the session directory at sessionTarget and the workspace
+	// as the Handle's Paths say under bubblewrap, host paths without.
+	p.dirProc, p.workspaceProc = p.dir, p.workspaceReal
+	if o.Runner.Isolation() == sandbox.IsolationBwrap {
+		p.dirProc = sessionTarget
+		if p.workspaceProc, err = h.Paths.ToProcess(workspace.ClientWorkspace); err != nil {
+			return fmt.Errorf("workspace directory: %w", err)
+		}
 	}
-	roots = append(roots,
-		pathRoot{Client: gomodcacheRoot, Host: td.GoModCache},
-		pathRoot{Client: "/tmp/debug", Host: p.dir, Hidden: true},
-		pathRoot{Client: "/home", Host: td.Home, Hidden: true},
-		pathRoot{Client: "/gopath", Host: td.GoPath, Hidden: true},
-		pathRoot{Client: "/gocache", Host: td.GoCache, Hidden: true},
-	)
-	for _, h := range o.HiddenDirs {
-		roots = append(roots, pathRoot{Client: "/ideserver", Host: h, Hidden: true})
+	hosts := []workspace.Alias{
+		{Dir: workspaceDir, Client: workspace.ClientWorkspace},
+		{Dir: envValue(env, "GOROOT"), Client: workspace.ClientGoRoot},
+		{Dir: td.GoModCache, Client: workspace.ClientGoModCache},
 	}
-	if p.paths, err = newPathMap(roots); err != nil {
-		return err
-	}
-	if p.dlvPaths, err = newPathMap(p.procPaths.processRoots(roots)); err != nil {
+	redact := append([]string{td.Home, td.GoPath, td.GoCache}, o.HiddenDirs...)
+	if p.paths, err = newSessionPaths(h.Paths.Config(), p.dir, p.dirProc, hosts, redact); err != nil {
 		return err
 	}
 
@@ -78,7 +75,7 @@ func (p *proxy) start(ctx context.Context) error {
 	p.proc, err = h.Start(ctx, sandbox.Cmd{
 		Kind:   "dlv",
 		Path:   dlv,
-		Args:   dlvArgs(p.procPaths.path(sock)),
+		Args:   dlvArgs(sock),
 		Env:    env,
 		Dir:    p.workspaceReal,
 		Stdout: &logWriter{log: p.log, stream: "stdout"},
@@ -200,7 +197,8 @@ func (l *dlvListener) Close() error {
 }
 
 // listenDlv listens on the socket name in the session directory for dlv
-// to dial. The tenant's uid, when dlv runs as one, may connect to it
+// to dial, and returns the listener and the socket's path as dlv dials it
+// (in the session directory's process path). The tenant's uid, when dlv runs as one, may connect to it
 // (connecting needs write permission on it; chownSocket): the directory is
 // the tenant's (makeSessionDir) and the peer check stays the guard.
 //
@@ -211,8 +209,8 @@ func (l *dlvListener) Close() error {
 // holds the name already (something the tenant put there) is unlinked
 // first.
 func (p *proxy) listenDlv(name string) (*dlvListener, string, error) {
-	sock := filepath.Join(p.dir, name)
-	if len(p.procPaths.path(sock)) > maxSocketPath {
+	sock := p.dirProc + "/" + name // as dlv dials it
+	if len(sock) > maxSocketPath {
 		// Only without isolation, where dlv dials the host path.
 		return nil, "", fmt.Errorf("%w: the session directory's path is too long for a socket address; use a shorter data directory", ErrUnavailable)
 	}

@@ -11,22 +11,3 @@ func (s *Session) ServeClient(ctx context.Context, c clientConn) error {
 // SetPeerCheckHook makes f run before the peer check of every dlv started
 // in a terminal. Set it before the sessions it concerns are served.
 func (m *Manager) SetPeerCheckHook(f func()) { m.peerCheckHook = f }
-
-// Path mapping, for the external tests.
-type (
-	PathMap = pathMap
-	Root    = pathRoot
-)
-
-// Path mapping, for the external tests.
-var (
-	NewPathMap = newPathMap
-	ErrOutside = errOutside
-)
-
-// Client roots, for the external tests.
-const (
-	WorkspaceRoot  = workspaceRoot
-	GorootRoot     = gorootRoot
-	GomodcacheRoot = gomodcacheRoot
-)

@@ -4,25 +4,37 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ideserver/ideserver/workspace"
 )
 
 // launchEnv is what checking a launch needs to know of the session.
 type launchEnv struct {
-	paths *pathMap // client ↔ host: paths are checked on the host
-	// dlvPaths and tool map to dlv's process paths what is forwarded (the identity
-	// and paths when nil, as with IsolationNone).
-	dlvPaths      *pathMap
-	tool          func(host string) string
-	workspaceReal string // the workspace's host directory, symlinks resolved
-	output        string // host path of the binary dlv builds
+	paths         *sessionPaths // maps args to dlv's process paths
+	workspaceReal string        // the workspace's host directory, symlinks resolved: paths are checked there
+	// workspaceProc is workspaceReal as dlv sees it: itself without
+	// isolation, the workspace's process path under bubblewrap.
+	workspaceProc string
+	output        string // the binary dlv builds, as dlv sees it
 	// terminal: console "integratedTerminal" is possible (the server has
 	// terminals and the client said supportsRunInTerminalRequest). The
 	// launch then gets outputMode "local": the caller runs dlv in a
 	// terminal whose PTY the program inherits.
 	terminal bool
+}
+
+// process returns real, a host path in the workspace with symlinks
+// resolved (workspaceReal or below), as dlv sees it; any other path is "".
+func (env launchEnv) process(real string) string {
+	rel, err := filepath.Rel(env.workspaceReal, real)
+	if err != nil || rel != "." && !filepath.IsLocal(rel) {
+		return ""
+	}
+	return path.Join(env.workspaceProc, filepath.ToSlash(rel))
 }
 
 // Launch arguments by treatment.
@@ -55,20 +67,14 @@ var (
 )
 
 // checkLaunch validates the arguments of a launch request and returns the
-// arguments to forward, with program, cwd and args mapped to dlv's process paths
-// (env.tool, env.dlvPaths; the host paths checked) and
-// dlvCwd, output and outputMode set by the proxy (outputMode "local"
+// arguments to forward, with program, cwd and args mapped to dlv's
+// process paths (program and cwd checked on the host first) and dlvCwd,
+// output and outputMode set by the proxy (outputMode "local"
 // exactly when the launch asked for console "integratedTerminal", which
 // env.terminal allows). Unknown keys are dropped.
 // It also returns the effective mode, "debug" or "test" ("auto" resolved),
 // for metrics.
 func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *refusal) {
-	if env.dlvPaths == nil {
-		env.dlvPaths = env.paths
-	}
-	if env.tool == nil {
-		env.tool = func(h string) string { return h }
-	}
 	v, err := decodeJSON(raw)
 	if err != nil {
 		return nil, "", refuse(reasonMalformed, "The launch arguments are not valid JSON.")
@@ -170,7 +176,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 	out["mode"] = mode
-	out["program"] = env.tool(prog)
+	out["program"] = env.process(prog)
 
 	if c, ok := in["cwd"]; ok && c != "" {
 		s, isStr := c.(string)
@@ -184,7 +190,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		if !fi.IsDir() {
 			return nil, "", refuse(reasonPath, "cwd %q is not a directory in the workspace.", s)
 		}
-		out["cwd"] = env.tool(cwd)
+		out["cwd"] = env.process(cwd)
 	}
 
 	if a, ok := in["args"]; ok && a != nil {
@@ -197,7 +203,7 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 				return nil, "", refuse(reasonMalformed, "args must be a list of strings.")
 			}
 		}
-		mapped, _ := env.dlvPaths.rewriteToHost(list, false)
+		mapped, _ := env.paths.rewriteToProcess(list, false)
 		out["args"] = mapped
 	}
 
@@ -221,8 +227,8 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 		}
 	}
 
-	out["dlvCwd"] = env.tool(moduleDir(root, pkgDir, env.workspaceReal))
-	out["output"] = env.tool(env.output)
+	out["dlvCwd"] = env.process(moduleDir(root, pkgDir, env.workspaceReal))
+	out["output"] = env.output
 	out["outputMode"] = "remote"
 	if inTerminal {
 		// dlv's stdio is the terminal's PTY; the program inherits it.
@@ -231,19 +237,19 @@ func checkLaunch(raw json.RawMessage, env launchEnv) (map[string]any, string, *r
 	return out, mode, nil
 }
 
-// workspacePath maps a client path to a host path inside the workspace,
-// symlinks resolved inside the workspace's root (open as root) only, and
-// returns it with its FileInfo; what names a missing file is refused as
-// well. A symlink leading out of the workspace is refused without its
+// workspacePath maps a client path (cleanClientPath) to a host path inside
+// the workspace, symlinks resolved inside the workspace's root (open as
+// root) only, and returns it with its FileInfo; what names a missing file
+// is refused as well. A symlink leading out of the workspace is refused without its
 // target being looked at, so the answer is the same whatever exists on
 // the host.
 func workspacePath(env launchEnv, root *os.Root, p, what string) (string, os.FileInfo, *refusal) {
-	host, r, err := env.paths.ToHost(p)
+	clean, ok := cleanClientPath(p)
 	var rel string
-	if err == nil && r == workspaceRoot {
-		rel, err = filepath.Rel(env.paths.hostOf(workspaceRoot), host)
+	if ok {
+		rel, ok = under(clean, workspace.ClientWorkspace)
 	}
-	if err != nil || r != workspaceRoot || !filepath.IsLocal(rel) && rel != "." {
+	if !ok {
 		return "", nil, refuse(reasonPath, "%s %q is outside the workspace: use a path under /workspace or relative to it.", what, p)
 	}
 	real, fi, err := resolveIn(root, env.workspaceReal, rel)

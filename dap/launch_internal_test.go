@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ideserver/ideserver/workspace"
 )
 
 func launchFixture(t *testing.T) launchEnv {
@@ -31,11 +33,15 @@ func launchFixture(t *testing.T) launchEnv {
 	if err := os.Symlink("/bin/sh", filepath.Join(workspaceDir, "sh")); err != nil {
 		t.Fatal(err)
 	}
-	pm, err := newPathMap([]pathRoot{{Client: workspaceRoot, Host: workspaceDir}, {Client: gorootRoot, Host: filepath.Join(root, "goroot")}})
+	priv := filepath.Join(root, "priv")
+	sp, err := newSessionPaths(workspace.PathsConfig{Roots: []workspace.Root{
+		{Client: workspace.ClientWorkspace, Process: workspaceDir},
+		{Client: workspace.ClientGoRoot, Process: filepath.Join(root, "goroot"), ReadOnly: true},
+	}}, priv, priv, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return launchEnv{paths: pm, workspaceReal: workspaceDir, output: filepath.Join(root, "priv", "__debug_bin")}
+	return launchEnv{paths: sp, workspaceReal: workspaceDir, workspaceProc: workspaceDir, output: filepath.Join(priv, "__debug_bin")}
 }
 
 // TestCheckLaunchRefuses covers the launch checks of DAP-01 (mode exec,
@@ -235,5 +241,40 @@ func TestCheckLaunchConsole(t *testing.T) {
 				t.Error("console forwarded")
 			}
 		})
+	}
+}
+
+// TestCheckLaunchIsolated: under bubblewrap the checked host paths are
+// forwarded as dlv sees them: the workspace at its process path, the
+// debug binary in the session directory's target.
+func TestCheckLaunchIsolated(t *testing.T) {
+	t.Parallel()
+	env := launchFixture(t)
+	sp, err := newSessionPaths(workspace.PathsConfig{
+		Roots:   []workspace.Root{{Client: workspace.ClientWorkspace, Process: "/workspace"}},
+		Aliases: []workspace.Alias{{Dir: env.workspaceReal, Client: workspace.ClientWorkspace}},
+	}, "/srv/tmp/dap-1", sessionTarget, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.paths, env.workspaceProc, env.output = sp, "/workspace", sessionTarget+"/__debug_bin"
+	out, _, r := checkLaunch(json.RawMessage(`{"program":"nested/mod/main.go","cwd":"sub","args":["/workspace/sub","main.go"]}`), env)
+	if r != nil {
+		t.Fatalf("refused: %v", r)
+	}
+	for k, want := range map[string]string{
+		"program": "/workspace/nested/mod/main.go", "cwd": "/workspace/sub", "dlvCwd": "/workspace/nested/mod",
+		"output": sessionTarget + "/__debug_bin", "args": `["/workspace/sub","main.go"]`,
+	} {
+		got, _ := out[k].(string)
+		if k == "args" {
+			got = jsonString(out[k])
+		}
+		if got != want {
+			t.Errorf("%s = %v, want %s", k, out[k], want)
+		}
+	}
+	if _, _, r := checkLaunch(json.RawMessage(`{"program":"/workspace/escape"}`), env); r == nil || r.Reason != reasonPath {
+		t.Errorf("symlink out: %v", r)
 	}
 }

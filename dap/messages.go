@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 
@@ -99,8 +98,8 @@ func (p *proxy) checkRequest(h header) *refusal {
 }
 
 // rewriteRequest maps the client paths of the request v (the decoded
-// message, changed in place) to host paths; a launch is checked and
-// completed first.
+// message, changed in place) to dlv's process paths; a launch is checked
+// and completed first.
 func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -108,8 +107,8 @@ func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 	}
 	if h.Command == "launch" {
 		args, mode, r := checkLaunch(h.Arguments, launchEnv{
-			paths: p.paths, dlvPaths: p.dlvPaths, tool: p.procPaths.path,
-			workspaceReal: p.workspaceReal, output: filepath.Join(p.dir, "__debug_bin"),
+			paths: p.paths, workspaceReal: p.workspaceReal, workspaceProc: p.workspaceProc,
+			output:   p.dirProc + "/__debug_bin",
 			terminal: p.m.opts.Terminals != nil && p.runInTerminal.Load(),
 		})
 		if r != nil {
@@ -129,7 +128,7 @@ func (p *proxy) rewriteRequest(v any, h header) ([]byte, *refusal) {
 		return mustEncode(obj), nil
 	}
 	if a, ok := obj["arguments"]; ok {
-		na, err := p.dlvPaths.rewriteToHost(a, false)
+		na, err := p.paths.rewriteToProcess(a, false)
 		if err != nil {
 			return nil, refuse(reasonPath, "A source path in this request is outside the workspace, /goroot and /gomodcache.")
 		}
@@ -168,7 +167,7 @@ func (p *proxy) fromDlv(msg []byte) (fwd, reply []byte) {
 	if h.Type == "response" && h.Command == "initialize" {
 		msg = withoutRestart(msg)
 	}
-	out, err := p.dlvPaths.MessageToClient(msg)
+	out, err := p.paths.messageToClient(msg)
 	if err != nil {
 		p.log.Warn("dap: dropped message from dlv", "err", err)
 		return nil, nil

@@ -18,7 +18,7 @@ func TestFromClientRefusesCaseFoldedKeys(t *testing.T) {
 	}
 	m := &Manager{metrics: mt, log: slog.New(slog.DiscardHandler)}
 	env := launchFixture(t)
-	p := &proxy{m: m, log: m.log, paths: env.paths, workspaceReal: env.workspaceReal, dir: t.TempDir()}
+	p := &proxy{m: m, log: m.log, paths: env.paths, workspaceReal: env.workspaceReal, workspaceProc: env.workspaceProc, dir: t.TempDir()}
 	tests := []struct {
 		name string
 		msg  string

@@ -31,8 +31,9 @@ type Options struct {
 	// os.TempDir(), and Close removes it.
 	RunDir string
 	// HiddenDirs are host directories whose paths must never reach a client
-	// even outside the client roots (the server's data directory); they are
-	// shown as /ideserver.
+	// even outside the client roots (the server's data directory): the
+	// session's Paths redact them, as workspace.ManagerOptions.Redact does
+	// (shown as "…", wherever they occur).
 	HiddenDirs []string
 	// MaxMessage bounds one DAP message in either direction (16 MiB). A
 	// larger one from dlv ends the session.

@@ -9,108 +9,86 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ideserver/ideserver/workspace"
 )
 
-// errOutside is returned for a client path outside every client root.
-var errOutside = errors.New("dap: path outside the workspace")
+// debugDir is how a client sees a session's directory (the binary dlv
+// builds) named: in dlv's output only, never as a path it may use.
+const debugDir = "/tmp/debug"
 
-// Client roots every session shows.
-const (
-	workspaceRoot  = "/workspace"
-	gorootRoot     = "/goroot"
-	gomodcacheRoot = "/gomodcache"
-)
-
-// pathRoot maps a directory as the client sees it to a host directory.
-type pathRoot struct {
-	Client string // absolute slash path, e.g. "/workspace"
-	Host   string // absolute host directory
-	// Hidden roots are rewritten towards the client only: a client path
-	// under Client is refused. Use them for directories whose paths may show
-	// up in messages (build directories, the server's data) but that a
-	// client must not name.
-	Hidden bool
+// sessionPaths is a session's mapping between client paths and dlv's
+// process paths: the workspace.Paths of its Handle with the session's own
+// directories (newSessionPaths), applied to DAP messages. It is immutable
+// and safe for concurrent use.
+type sessionPaths struct {
+	paths *workspace.Paths
+	shown []string // client roots and alias names: a message's "path" elsewhere is emptied
 }
 
-// pathMap rewrites paths between client paths and host (or process)
-// paths. It is immutable and safe for concurrent use.
-type pathMap struct {
-	roots []pathRoot // in the order given; ToHost uses the non-hidden ones
-	pairs []hostMap  // host prefix (and symlink-resolved aliases) → client, longest host first
-}
-
-type hostMap struct {
-	host, client string
-}
-
-// newPathMap returns a map of roots. Host directories are cleaned and made
-// absolute; their symlink-resolved forms are rewritten too. A root of "/"
-// or a relative client root is an error.
-func newPathMap(roots []pathRoot) (*pathMap, error) {
-	m := &pathMap{}
-	for _, r := range roots {
-		if !path.IsAbs(r.Client) || path.Clean(r.Client) != r.Client || r.Client == "/" {
-			return nil, fmt.Errorf("dap: client root %q must be a clean absolute path", r.Client)
-		}
-		host, err := filepath.Abs(r.Host)
-		if err != nil || r.Host == "" {
-			return nil, fmt.Errorf("dap: host root for %s: %v", r.Client, err)
-		}
-		if host == string(filepath.Separator) {
-			return nil, fmt.Errorf("dap: host root for %s is the file system root", r.Client)
-		}
-		r.Host = host
-		m.roots = append(m.roots, r)
-		m.pairs = append(m.pairs, hostMap{host, r.Client})
-		// The server's own symlinks only (serverRealPath): an alias
-		// that depended on where a tenant's link points would tell
-		// whether that host path exists (SBX-12).
-		if real, ok := serverRealPath(host); ok && real != host && real != "/" {
-			m.pairs = append(m.pairs, hostMap{real, r.Client})
+// newSessionPaths returns the paths of a session whose Handle's Paths are
+// configured by base. It adds the session's directory, dir on the host
+// and dirProc as dlv sees it, as an alias shown as debugDir; redact (the
+// user's directories, Options.HiddenDirs) as redacted; and the
+// symlink-resolved forms (serverRealPath: the server's own links only) of
+// the host directories of hosts (each a root's host directory and its
+// client root) and of redact and dir: dlv runs in the resolved workspace
+// directory and names what it builds there by that path.
+func newSessionPaths(base workspace.PathsConfig, dir, dirProc string, hosts []workspace.Alias, redact []string) (*sessionPaths, error) {
+	c := workspace.PathsConfig{Roots: base.Roots, Aliases: slices.Clip(base.Aliases), Redact: slices.Clip(base.Redact)}
+	// resolved is the resolved form of the host directory d when it
+	// differs.
+	resolved := func(d string) (string, bool) {
+		real, ok := serverRealPath(d)
+		return filepath.ToSlash(real), ok && real != d && real != "/"
+	}
+	dir = absSlash(dir)
+	c.Aliases = append(c.Aliases, workspace.Alias{Dir: dir, Client: debugDir})
+	if dirProc != dir {
+		c.Aliases = append(c.Aliases, workspace.Alias{Dir: dirProc, Client: debugDir})
+	}
+	for _, a := range append(slices.Clip(hosts), workspace.Alias{Dir: dir, Client: debugDir}) {
+		if real, ok := resolved(absSlash(a.Dir)); ok {
+			c.Aliases = append(c.Aliases, workspace.Alias{Dir: real, Client: a.Client})
 		}
 	}
-	slices.SortStableFunc(m.pairs, func(a, b hostMap) int { return len(b.host) - len(a.host) })
-	return m, nil
-}
-
-// ToHost maps a client path to a host path: an absolute path under a
-// non-hidden root, or a relative path (taken relative to the first root,
-// the workspace). It returns the host path and the client root it is
-// under, or an error wrapping errOutside. It does not resolve symlinks.
-func (m *pathMap) ToHost(p string) (host, root string, err error) {
-	if p == "" || strings.ContainsAny(p, "\x00\\") || strings.HasPrefix(p, "file:") {
-		return "", "", fmt.Errorf("%w: %q", errOutside, p)
-	}
-	clean := path.Clean(p)
-	if !path.IsAbs(clean) {
-		if len(m.roots) == 0 || (clean != "." && !filepath.IsLocal(clean)) {
-			return "", "", fmt.Errorf("%w: %q", errOutside, p)
-		}
-		clean = path.Join(m.roots[0].Client, clean)
-	}
-	for _, r := range m.roots {
-		if r.Hidden {
+	for _, d := range redact {
+		if d = absSlash(d); d == "" {
 			continue
 		}
-		if rel, ok := under(clean, r.Client); ok {
-			return filepath.Join(r.Host, filepath.FromSlash(rel)), r.Client, nil
+		c.Redact = append(c.Redact, d)
+		if real, ok := resolved(d); ok {
+			c.Redact = append(c.Redact, real)
 		}
 	}
-	return "", "", fmt.Errorf("%w: %q", errOutside, p)
-}
-
-// hostOf returns the host directory of the client root named client, or
-// "".
-func (m *pathMap) hostOf(client string) string {
-	for _, r := range m.roots {
-		if r.Client == client {
-			return r.Host
-		}
+	p, err := workspace.NewPaths(c)
+	if err != nil {
+		return nil, fmt.Errorf("dap: %w", err)
 	}
-	return ""
+	s := &sessionPaths{paths: p}
+	for _, r := range c.Roots {
+		s.shown = append(s.shown, r.Client)
+	}
+	for _, a := range c.Aliases {
+		s.shown = append(s.shown, a.Client)
+	}
+	return s, nil
 }
 
-// under reports whether p is root or below it, and the rest.
+// absSlash is the host path p absolute, clean and with slashes ("" stays
+// "").
+func absSlash(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return filepath.ToSlash(p)
+}
+
+// under reports whether the clean slash path p is root or below it, and
+// the rest ("." for root itself).
 func under(p, root string) (string, bool) {
 	if p == root {
 		return ".", true
@@ -121,145 +99,114 @@ func under(p, root string) (string, bool) {
 	return "", false
 }
 
-// ToClient replaces every host root in s that is a whole path prefix
-// (starting at the beginning of s, after a byte that cannot be part of a
-// path, or after "file://", and ending at the end of s or before '/' or
-// another byte that cannot continue a file name) with its client root. The rest of that path
-// is copied unchanged; text between paths is copied unchanged.
-func (m *pathMap) ToClient(s string) string {
-	var b strings.Builder
-	i, copied := 0, 0
-	for i < len(s) {
-		at, which := -1, -1
-		for j, p := range m.pairs {
-			k := indexAtBoundary(s, i, p.host)
-			if k >= 0 && (at < 0 || k < at) {
-				at, which = k, j // pairs are longest first, so ties keep the longest
-			}
-		}
-		if at < 0 {
-			break
-		}
-		if b.Len() == 0 {
-			b.Grow(len(s))
-		}
-		b.WriteString(s[copied:at])
-		b.WriteString(m.pairs[which].client)
-		i = at + len(m.pairs[which].host)
-		for i < len(s) && (nameByte(s[i]) || s[i] == '/') {
-			i++ // the rest of this path is inside the root
-		}
-		b.WriteString(s[at+len(m.pairs[which].host) : i])
-		copied = i
+// cleanClientPath returns the client path p of a DAP message as a clean
+// absolute path: DAP clients send paths like "a/../b.go" and "." (taken
+// relative to /workspace). ok is false for "", a file URI, NUL,
+// backslashes and a relative path that leaves the workspace. The result
+// may still lie outside every root.
+func cleanClientPath(p string) (string, bool) {
+	if p == "" || strings.ContainsAny(p, "\x00\\") || strings.HasPrefix(p, "file:") {
+		return "", false
 	}
-	if copied == 0 {
-		return s
+	clean := path.Clean(p)
+	if !path.IsAbs(clean) {
+		if clean != "." && !filepath.IsLocal(clean) {
+			return "", false
+		}
+		clean = path.Join(workspace.ClientWorkspace, clean)
 	}
-	b.WriteString(s[copied:])
-	return b.String()
+	return clean, true
 }
 
-// indexAtBoundary returns the first index at or after from of host in s
-// that starts a path (at from's token start, after a byte that cannot be
-// part of a path, or after "file://") and ends at a boundary, or -1.
-func indexAtBoundary(s string, from int, host string) int {
-	off := from
-	for {
-		k := strings.Index(s[off:], host)
-		if k < 0 {
-			return -1
-		}
-		start := off + k
-		end := start + len(host)
-		startOK := start == 0 || !(nameByte(s[start-1]) || s[start-1] == '/') ||
-			strings.EqualFold(s[max(0, start-len("file://")):start], "file://") // a file URI's path
-		if startOK && (end == len(s) || !nameByte(s[end])) {
-			return start
-		}
-		off = start + 1
+// toProcess maps a client path of a DAP message (cleanClientPath) to
+// dlv's process path through workspace.Paths.ToProcess, or fails with an
+// error wrapping workspace.ErrOutsideRoots.
+func (s *sessionPaths) toProcess(p string) (string, error) {
+	clean, ok := cleanClientPath(p)
+	if !ok {
+		return "", fmt.Errorf("%w: %q", workspace.ErrOutsideRoots, p)
 	}
+	return s.paths.ToProcess(clean)
 }
 
-func nameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '.' || c == '_' || c == '-' || c == '~' || c == '+' || c == '@' || c >= 0x80
-}
-
-// underClientRoot reports whether a client path lies under one of the roots.
-func (m *pathMap) underClientRoot(p string) bool {
-	for _, r := range m.roots {
-		if _, ok := under(path.Clean(p), r.Client); ok {
+// isShown reports whether the absolute client path p lies in a client root
+// or below an alias's name.
+func (s *sessionPaths) isShown(p string) bool {
+	p = path.Clean(p)
+	for _, c := range s.shown {
+		if _, ok := under(p, c); ok {
 			return true
 		}
 	}
 	return false
 }
 
-// MessageToClient rewrites one DAP message (JSON) from dlv for the client:
-// host paths in every string value are replaced, and a "path" value that
-// is still an absolute path outside the client roots (a system library,
-// say) is emptied. Keys are left alone. The result is compact JSON with
-// HTML-significant characters escaped.
-func (m *pathMap) MessageToClient(msg []byte) ([]byte, error) {
+// messageToClient rewrites one DAP message (JSON) from dlv for the client:
+// paths in every string value are replaced (workspace.Paths.ReplaceInText),
+// and a "path" value that is still an absolute path outside the client
+// roots and aliases (a system library, say) is emptied. Keys are left
+// alone. The result is compact JSON with HTML-significant characters
+// escaped.
+func (s *sessionPaths) messageToClient(msg []byte) ([]byte, error) {
 	v, err := decodeJSON(msg)
 	if err != nil {
 		return nil, err
 	}
-	v = m.walkToClient(v, "")
-	return encodeJSON(v)
+	return encodeJSON(s.walkToClient(v, ""))
 }
 
-func (m *pathMap) walkToClient(v any, key string) any {
+func (s *sessionPaths) walkToClient(v any, key string) any {
 	switch x := v.(type) {
 	case string:
-		s := m.ToClient(x)
-		if key == "path" && path.IsAbs(s) && !m.underClientRoot(s) {
+		out := s.paths.ReplaceInText(x)
+		if key == "path" && path.IsAbs(out) && !s.isShown(out) {
 			return ""
 		}
-		return s
+		return out
 	case map[string]any:
 		for k, e := range x {
-			x[k] = m.walkToClient(e, k)
+			x[k] = s.walkToClient(e, k)
 		}
 		return x
 	case []any:
 		for i, e := range x {
-			x[i] = m.walkToClient(e, key)
+			x[i] = s.walkToClient(e, key)
 		}
 		return x
 	}
 	return v
 }
 
-// rewriteToHost rewrites a decoded client value in place. isSource says v
-// is a DAP Source (the value of a "source" key, or an element of
-// "sources"): its "path" must map to a host path, else errOutside. Any
-// other string that is a clean client path under a root is mapped to the
-// host; everything else is left alone.
-func (m *pathMap) rewriteToHost(v any, isSource bool) (any, error) {
+// rewriteToProcess rewrites a decoded client value in place. isSource
+// says v is a DAP Source (the value of a "source" key, or an element of
+// "sources"): its "path" must map to a process path (toProcess), else an
+// error wrapping workspace.ErrOutsideRoots. Any other string that is a
+// clean absolute client path in a root is mapped; everything else is left
+// alone.
+func (s *sessionPaths) rewriteToProcess(v any, isSource bool) (any, error) {
 	switch x := v.(type) {
 	case string:
 		if strings.HasPrefix(x, "/") && path.Clean(x) == x {
-			if h, _, err := m.ToHost(x); err == nil {
-				return h, nil
+			if proc, err := s.paths.ToProcess(x); err == nil {
+				return proc, nil
 			}
 		}
 		return x, nil
 	case map[string]any:
 		for k, e := range x {
 			if isSource && k == "path" {
-				s, ok := e.(string)
+				str, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%w: source path is not a string", errOutside)
+					return nil, fmt.Errorf("%w: source path is not a string", workspace.ErrOutsideRoots)
 				}
-				h, _, err := m.ToHost(s)
+				proc, err := s.toProcess(str)
 				if err != nil {
 					return nil, err
 				}
-				x[k] = h
+				x[k] = proc
 				continue
 			}
-			nv, err := m.rewriteToHost(e, k == "source" || k == "sources")
+			nv, err := s.rewriteToProcess(e, k == "source" || k == "sources")
 			if err != nil {
 				return nil, err
 			}
@@ -268,7 +215,7 @@ func (m *pathMap) rewriteToHost(v any, isSource bool) (any, error) {
 		return x, nil
 	case []any:
 		for i, e := range x {
-			nv, err := m.rewriteToHost(e, isSource)
+			nv, err := s.rewriteToProcess(e, isSource)
 			if err != nil {
 				return nil, err
 			}

@@ -130,10 +130,10 @@ type proxy struct {
 	workspaceID string            // h.WorkspaceID
 
 	dir           string        // private 0700 directory
-	paths         *pathMap      // client ↔ host paths, for checking launch paths
-	dlvPaths      *pathMap      // client ↔ process paths (dlv's)
-	procPaths     *processPaths // host → process paths
-	workspaceReal string
+	dirProc       string        // dir as dlv sees it
+	paths         *sessionPaths // client ↔ dlv's process paths
+	workspaceReal string        // the workspace's host directory, symlinks resolved
+	workspaceProc string        // workspaceReal as dlv sees it
 	dlvPath       string
 
 	// dlvMu serialises writes to dlv and guards the current dlv: the

@@ -23,6 +23,11 @@ import (
 // made. Removal (os.RemoveAll) works by descriptors as well and never
 // follows a symlink.
 
+// sessionTarget is where a session's directory appears inside the sandbox
+// under bubblewrap isolation (proxy.binds). Without isolation dlv sees the
+// host directory.
+const sessionTarget = "/ideserver-dap"
+
 // sessionDirPrefix starts the name of every session directory in RunDir.
 const sessionDirPrefix = "dap-"
 

@@ -61,7 +61,7 @@ func (p *proxy) moveToTerminal() (err error) {
 	}
 	defer ln.Close()
 	info, err := o.Terminals.Create(ctx, p.h, terminal.CreateOptions{
-		Command: append([]string{p.dlvPath}, dlvArgs(p.procPaths.path(sock))...),
+		Command: append([]string{p.dlvPath}, dlvArgs(sock)...),
 		Binds:   p.binds(),
 		Ptrace:  true,
 	})
