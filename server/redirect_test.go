@@ -9,7 +9,7 @@ import (
 // TestNoOpenRedirect is AUTH-11. The server has no redirect after sign-in:
 // POST /auth/session answers 204 and sets the cookie, and the web client
 // navigates only to same-site paths it builds from ids the server gave it
-// (web/src/main.ts, view.ts), never to a URL from a parameter. So no
+// (web/src/main.ts, pages.ts), never to a URL from a parameter. So no
 // "next" parameter, in any spelling, and no path shaped like another
 // site's URL gets a 3xx or a Location header, on sign-in, sign-out, the
 // pages or a fallback path.
