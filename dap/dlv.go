@@ -54,8 +54,7 @@ func (p *proxy) start(ctx context.Context) error {
 		{Dir: envValue(env, "GOROOT"), Client: workspace.ClientGoRoot},
 		{Dir: td.GoModCache, Client: workspace.ClientGoModCache},
 	}
-	redact := append([]string{td.Home, td.GoPath, td.GoCache}, o.HiddenDirs...)
-	if p.paths, err = newSessionPaths(h.Paths.Config(), p.dir, p.dirProc, hosts, redact); err != nil {
+	if p.paths, err = newSessionPaths(h.Paths.Config(), p.dir, p.dirProc, hosts); err != nil {
 		return err
 	}
 

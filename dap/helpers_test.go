@@ -135,7 +135,6 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 		Runner:     e.Runner,
 		Dlv:        func(context.Context) (string, error) { return dlv, nil },
 		RunDir:     tmp,
-		HiddenDirs: []string{e.Data},
 		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if hook != nil {

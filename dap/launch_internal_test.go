@@ -37,7 +37,7 @@ func launchFixture(t *testing.T) launchEnv {
 	sp, err := newSessionPaths(workspace.PathsConfig{Roots: []workspace.Root{
 		{Client: workspace.ClientWorkspace, Process: workspaceDir},
 		{Client: workspace.ClientGoRoot, Process: filepath.Join(root, "goroot"), ReadOnly: true},
-	}}, priv, priv, nil, nil)
+	}}, priv, priv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestCheckLaunchIsolated(t *testing.T) {
 	sp, err := newSessionPaths(workspace.PathsConfig{
 		Roots:   []workspace.Root{{Client: workspace.ClientWorkspace, Process: "/workspace"}},
 		Aliases: []workspace.Alias{{Dir: env.workspaceReal, Client: workspace.ClientWorkspace}},
-	}, "/srv/tmp/dap-1", sessionTarget, nil, nil)
+	}, "/srv/tmp/dap-1", sessionTarget, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

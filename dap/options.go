@@ -30,11 +30,6 @@ type Options struct {
 	// cmd/ideserver uses DATA/run/dap. Empty: New makes one in
 	// os.TempDir(), and Close removes it.
 	RunDir string
-	// HiddenDirs are host directories whose paths must never reach a client
-	// even outside the client roots (the server's data directory): the
-	// session's Paths redact them, as workspace.ManagerOptions.Redact does
-	// (shown as "…", wherever they occur).
-	HiddenDirs []string
 	// MaxMessage bounds one DAP message in either direction (16 MiB). A
 	// larger one from dlv ends the session.
 	MaxMessage int

@@ -28,13 +28,13 @@ type sessionPaths struct {
 
 // newSessionPaths returns the paths of a session whose Handle's Paths are
 // configured by base. It adds the session's directory, dir on the host
-// and dirProc as dlv sees it, as an alias shown as debugDir; redact (the
-// user's directories, Options.HiddenDirs) as redacted; and the
+// and dirProc as dlv sees it, as an alias shown as debugDir; and the
 // symlink-resolved forms (serverRealPath: the server's own links only) of
 // the host directories of hosts (each a root's host directory and its
-// client root) and of redact and dir: dlv runs in the resolved workspace
-// directory and names what it builds there by that path.
-func newSessionPaths(base workspace.PathsConfig, dir, dirProc string, hosts []workspace.Alias, redact []string) (*sessionPaths, error) {
+// client root), of dir and of the redacted directories of base (the
+// user's directories, the data directory): dlv runs in the resolved
+// workspace directory and names what it builds there by that path.
+func newSessionPaths(base workspace.PathsConfig, dir, dirProc string, hosts []workspace.Alias) (*sessionPaths, error) {
 	c := workspace.PathsConfig{Roots: base.Roots, Aliases: slices.Clip(base.Aliases), Redact: slices.Clip(base.Redact)}
 	// resolved is the resolved form of the host directory d when it
 	// differs.
@@ -52,12 +52,8 @@ func newSessionPaths(base workspace.PathsConfig, dir, dirProc string, hosts []wo
 			c.Aliases = append(c.Aliases, workspace.Alias{Dir: real, Client: a.Client})
 		}
 	}
-	for _, d := range redact {
-		if d = absSlash(d); d == "" {
-			continue
-		}
-		c.Redact = append(c.Redact, d)
-		if real, ok := resolved(d); ok {
+	for _, d := range base.Redact {
+		if real, ok := resolved(absSlash(d)); ok && !slices.Contains(c.Redact, real) {
 			c.Redact = append(c.Redact, real)
 		}
 	}

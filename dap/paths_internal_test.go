@@ -23,7 +23,7 @@ const (
 
 // testPaths is a session without isolation (process paths are host
 // paths): GOPATH redacted as a Handle's Paths does, the session directory
-// hostPriv, and the data directory in Options.HiddenDirs.
+// hostPriv, and the data directory redacted as the Manager's Redact does.
 func testPaths(t testing.TB) *sessionPaths {
 	t.Helper()
 	s, err := newSessionPaths(workspace.PathsConfig{
@@ -32,8 +32,8 @@ func testPaths(t testing.TB) *sessionPaths {
 			{Client: workspace.ClientGoRoot, Process: hostGoroot, ReadOnly: true},
 			{Client: workspace.ClientGoModCache, Process: hostMod, ReadOnly: true},
 		},
-		Redact: []string{hostGopath},
-	}, hostPriv, hostPriv, nil, []string{hostData})
+		Redact: []string{hostGopath, hostData},
+	}, hostPriv, hostPriv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestToProcess(t *testing.T) {
 
 // TestToClient: host and process paths in text become client paths; the
 // session directory is shown as /tmp/debug, the user's directories and
-// the data directory (Options.HiddenDirs) as "…".
+// the data directory (the Manager's Redact) as "…".
 func TestToClient(t *testing.T) {
 	t.Parallel()
 	s := testPaths(t)
@@ -172,7 +172,7 @@ func TestSessionPathsIsolated(t *testing.T) {
 			{Client: workspace.ClientGoRoot, Process: "/goroot", ReadOnly: true},
 		},
 		Aliases: []workspace.Alias{{Dir: "/srv/ws/ws1", Client: workspace.ClientWorkspace}, {Dir: "/usr/local/go", Client: workspace.ClientGoRoot}},
-	}, "/srv/tmp/dap-1", sessionTarget, nil, nil)
+	}, "/srv/tmp/dap-1", sessionTarget, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,9 +217,9 @@ func TestSessionPathsResolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws, home := filepath.Join(tmp, "link", "ws"), filepath.Join(tmp, "link", "home")
-	s, err := newSessionPaths(workspace.PathsConfig{Roots: []workspace.Root{{Client: workspace.ClientWorkspace, Process: ws}}},
+	s, err := newSessionPaths(workspace.PathsConfig{Roots: []workspace.Root{{Client: workspace.ClientWorkspace, Process: ws}}, Redact: []string{home}},
 		filepath.Join(tmp, "priv"), filepath.Join(tmp, "priv"),
-		[]workspace.Alias{{Dir: ws, Client: workspace.ClientWorkspace}}, []string{home})
+		[]workspace.Alias{{Dir: ws, Client: workspace.ClientWorkspace}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,6 @@ func wireDAP(d *deps, opts *server.Options) (feature, error) {
 		Dlv: func(ctx context.Context) (string, error) {
 			return d.tools.Path(ctx, gotool.Dlv())
 		},
-		HiddenDirs:      []string{d.cfg.Data},
 		MaxMessage:      int(c.MaxMessage),
 		MaxPerWorkspace: c.MaxSessionsPerWorkspace,
 		MaxPerTenant:    c.MaxSessionsPerTenant,

@@ -91,6 +91,7 @@ func New(tb testing.TB, o Options) *Env {
 		Store: db, Dir: filepath.Join(e.Data, "workspaces"), TenantsDir: filepath.Join(e.Data, "tenants"),
 		Identity: identity, Go: workspace.GoEnv{Root: o.GoRoot},
 		Runner: e.Runner, ToolBinds: o.ToolBinds,
+		Redact: []string{e.Data}, // as cmd/ideserver does
 	})
 	if err != nil {
 		tb.Fatal(err)
