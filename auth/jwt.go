@@ -151,10 +151,6 @@ func parsePublicKey(data []byte) (alg string, key any, err error) {
 	}
 }
 
-// Alg returns the one algorithm the verifier accepts: "HS256", "RS256" or
-// "ES256".
-func (v *JWTVerifier) Alg() string { return v.alg }
-
 // portalClaims is the JSON payload of a portal JWT.
 type portalClaims struct {
 	Tenant string `json:"tenant"`

@@ -84,16 +84,6 @@ func (p *OriginPolicy) Origins() []string {
 	return slices.Clone(p.origins)
 }
 
-// Hosts returns the configured allowed hosts, normalised ("host" or
-// "host:port"). The caller owns the returned slice.
-func (p *OriginPolicy) Hosts() []string {
-	out := make([]string, 0, len(p.hosts))
-	for _, h := range p.hosts {
-		out = append(out, h.String())
-	}
-	return out
-}
-
 // CheckHost reports whether a request's Host header value is one the server
 // answers for (the DNS rebinding defence). tls says whether the request
 // arrived over HTTPS (as the server determined it, trusted proxies

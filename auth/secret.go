@@ -90,18 +90,6 @@ func HashSecret(secret string) []byte {
 	return h[:]
 }
 
-// HasSecretShape reports whether s looks like a secret made by
-// NewSecret(prefix): the prefix, "_" and 43 base64url characters. Callers may
-// use it to refuse garbage cheaply before a store lookup; it says nothing
-// about whether the secret is valid.
-func HasSecretShape(s, prefix string) bool {
-	body, ok := strings.CutPrefix(s, prefix+"_")
-	if !ok || !validPrefix(prefix) || len(body) != secretBodyLen {
-		return false
-	}
-	return isBase64URL(body)
-}
-
 // isBase64URL reports whether every byte of s is in the base64url alphabet
 // (no padding).
 func isBase64URL(s string) bool {

@@ -160,14 +160,6 @@ func (t *Tickets) Redeem(ticket, path string) (tenant, user string, err error) {
 	return e.owner.tenant, e.owner.user, nil
 }
 
-// Len returns the number of tickets held, expired ones not yet pruned
-// included. For metrics and tests.
-func (t *Tickets) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.byHash)
-}
-
 func (t *Tickets) removeLocked(h string, e *ticketEntry) {
 	delete(t.byHash, h)
 	if live := t.byUser[e.owner]; live != nil {

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,22 +117,6 @@ func (l Limits) withDefaults() Limits {
 // ErrNoIdentity is returned by a [Options.OwnerUID] function that has no
 // uid for an owner.
 var ErrNoIdentity = errors.New("sandbox: no host uid for owner")
-
-// HashedUIDs returns an OwnerUID function that maps an owner key to
-// first + FNV-1a(owner) mod count. It is stable across restarts and needs
-// no storage, but two owners can share a uid (with n owners the chance is
-// about n²/2count): use it only with a large range (count ≥ 1<<20) or
-// when a shared uid is acceptable, and prefer a stored allocation.
-func HashedUIDs(first, count int) func(owner string) (int, error) {
-	return func(owner string) (int, error) {
-		if count <= 0 || first <= 0 {
-			return 0, ErrNoIdentity
-		}
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(owner))
-		return first + int(h.Sum64()%uint64(count)), nil
-	}
-}
 
 // systemDirs are bound read-only into every isolated process when they
 // exist (symlinks are recreated as symlinks).

@@ -70,18 +70,6 @@ func TestSafeName(t *testing.T) {
 	}
 }
 
-func TestHashedUIDs(t *testing.T) {
-	f := HashedUIDs(100000, 1<<20)
-	a, _ := f("alice")
-	b, _ := f("alice")
-	if a != b || a < 100000 || a >= 100000+1<<20 {
-		t.Errorf("uid %d, %d", a, b)
-	}
-	if _, err := HashedUIDs(0, 0)("x"); err == nil {
-		t.Error("empty range gave a uid")
-	}
-}
-
 func TestCgroupSweep(t *testing.T) {
 	h := detectCgroups("sbtest-internal-sweep", Limits{Pids: 10}.withDefaults(), slog.New(slog.DiscardHandler))
 	defer h.close()

@@ -52,8 +52,8 @@ type Options struct {
 
 	// OwnerUID maps a [Cmd.Owner] (an opaque isolation-principal key) to
 	// the host uid (and gid) bubblewrap runs as, and the uid inside. It
-	// must be stable and distinct per owner
-	// (see [HashedUIDs]); nil means the server's own uid for everyone.
+	// must be stable and distinct per owner (cmd/ideserver allocates them
+	// in the store); nil means the server's own uid for everyone.
 	OwnerUID func(owner string) (int, error)
 
 	// Limits are the rlimits of every isolated process and the cgroup

@@ -15,3 +15,20 @@ func (s *Server) SocketCounts() (open, reserved int) {
 	}
 	return open, reserved
 }
+
+// RouteInfo describes a route for the route-table tests.
+type RouteInfo struct {
+	Pattern   string
+	Public    bool
+	Admin     bool
+	WebSocket bool
+}
+
+// Routes lists every route the server answers.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, 0, len(s.routes))
+	for _, rt := range s.routes {
+		out = append(out, RouteInfo{rt.pattern, rt.public, rt.admin, rt.kind == kindWebSocket})
+	}
+	return out
+}

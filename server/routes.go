@@ -41,23 +41,6 @@ type route struct {
 	handle    func(w http.ResponseWriter, r *http.Request) error
 }
 
-// RouteInfo describes a route for tests and documentation.
-type RouteInfo struct {
-	Pattern   string
-	Public    bool
-	Admin     bool
-	WebSocket bool
-}
-
-// Routes lists every route the server answers.
-func (s *Server) Routes() []RouteInfo {
-	out := make([]RouteInfo, 0, len(s.routes))
-	for _, rt := range s.routes {
-		out = append(out, RouteInfo{rt.pattern, rt.public, rt.admin, rt.kind == kindWebSocket})
-	}
-	return out
-}
-
 func (s *Server) routeTable() []route {
 	routes := s.coreRoutes()
 	routes = append(routes, s.terminalRoutes()...)

@@ -13,3 +13,6 @@ func SetClock(db *DB, now func() time.Time) { db.now = now }
 // populate fixtures quickly. Never leave it on in a test that asserts
 // durability.
 func SetNoSync(db *DB, noSync bool) { db.bolt.NoSync = noSync }
+
+// CurrentSchemaVersion is the schema version this code writes.
+func CurrentSchemaVersion() int { return len(migrations()) }

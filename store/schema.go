@@ -28,9 +28,6 @@ func migrations() []migration {
 	}
 }
 
-// CurrentSchemaVersion is the schema version this code writes.
-func CurrentSchemaVersion() int { return len(migrations()) }
-
 // migrate initializes a fresh file or brings an older one up to
 // len(migs), after backing it up to "<path>.bak-v<old>". All pending
 // migrations and the version bump run in one Update: on any error the file

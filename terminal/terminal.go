@@ -54,17 +54,6 @@ func (t *Terminal) process() *sandbox.Process {
 	return t.proc
 }
 
-// Pid returns the host pid of the terminal's process (the shell or the
-// command; under bubblewrap, bubblewrap itself), for logs. Callers that
-// must recognise the command, such as the debugger checking who connects
-// to its socket, use Owns. It is 0 while the terminal starts.
-func (t *Terminal) Pid() int {
-	if p := t.process(); p != nil {
-		return p.Pid()
-	}
-	return 0
-}
-
 // Owns reports whether pid is the terminal's process or a live
 // descendant of it (sandbox.Process.Owns): under bubblewrap the command
 // runs as a descendant of the process Pid names. False while the terminal

@@ -62,3 +62,10 @@ func (m *Manager) View(owner, workspace string) ([]sandbox.Bind, error) {
 	}
 	return append(binds, m.opts.ToolBinds...), nil
 }
+
+// OpenFiles opens rooted access to the workspace directory dir, which must
+// exist. The caller must Close the Files. The error may name dir; it is for
+// the server's log, not for a client.
+func OpenFiles(dir string, opts FilesOptions) (*Files, error) {
+	return openOwnedFiles(dir, opts, noOwner)
+}

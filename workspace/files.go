@@ -77,14 +77,8 @@ type Files struct {
 	mu sync.Mutex
 }
 
-// OpenFiles opens rooted access to the workspace directory dir, which must
-// exist. The caller must Close the Files. The error may name dir; it is for
-// the server's log, not for a client.
-func OpenFiles(dir string, opts FilesOptions) (*Files, error) {
-	return openOwnedFiles(dir, opts, noOwner)
-}
-
-// openOwnedFiles is OpenFiles giving every entry Files creates (files written,
+// openOwnedFiles opens rooted access to the workspace directory dir, which
+// must exist, giving every entry Files creates (files written,
 // directories made) to uid and gid owner, unless owner is noOwner. The
 // Manager opens its workspaces' Files with the tenant's uid.
 func openOwnedFiles(dir string, opts FilesOptions, owner int) (*Files, error) {

@@ -49,17 +49,6 @@ func IsInternalOwner(key string) bool {
 	return ok && validID(name)
 }
 
-// OwnerTenant returns the tenant of a user's owner key, for per-tenant
-// accounting (limits); for any other key the key itself, so accounting by
-// it never merges distinct principals.
-func OwnerTenant(key string) string {
-	o, err := ParseOwnerKey(key)
-	if err != nil {
-		return key
-	}
-	return o.Tenant
-}
-
 // validID reports whether s is an id as auth.ValidID accepts it: 1 to 63
 // bytes of lowercase letters, digits and '-', not starting with '-'. It is
 // repeated here because workspace does not import auth; ids of owner keys

@@ -13,7 +13,7 @@
 //   - [ReadFrame], [FrameReader] and [WriteFrame] are the Content-Length
 //     framing of the LSP and DAP base protocols, with limits checked before
 //     anything is allocated.
-//   - [Wait], [WaitClosed] and [CloseWithin] bound a wait by a context.
+//   - [Wait] and [WaitClosed] bound a wait by a context.
 //
 // The sentinel errors ([ErrLimit], [ErrNotFound], [ErrClosed],
 // [ErrUnavailable]) are wrapped by every bridge, so the HTTP layer maps

@@ -23,16 +23,3 @@ func WaitClosed(ctx context.Context, done <-chan struct{}) error {
 		return ctx.Err()
 	}
 }
-
-// CloseWithin runs close and returns its error, or ctx's error if ctx ends
-// first (close then goes on in the background).
-func CloseWithin(ctx context.Context, close func() error) error {
-	res := make(chan error, 1)
-	go func() { res <- close() }()
-	select {
-	case err := <-res:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
