@@ -6,7 +6,7 @@
 // Handle.Start, in the workspace directory with the user's Go environment
 // (Handle.Env) and no listeners or debug servers. Between the client and gopls it forwards one JSON-RPC
 // message at a time, in order, rewriting URIs and paths in both directions
-// between the client's view (file:///workspace, file:///goroot,
+// between client paths (file:///workspace, file:///goroot,
 // file:///gomodcache) and the directories as gopls sees them (Roots, from
 // the Handle's Paths, whose URI mapping they use), refusing client URIs
 // outside those roots with InvalidParams, sanitising initialize parameters

@@ -7,8 +7,8 @@ import (
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// rewriter rewrites decoded messages between the client's view and the
-// host's. It is safe for concurrent use once built.
+// rewriter rewrites decoded messages between client paths and gopls's
+// process paths. It is safe for concurrent use once built.
 type rewriter struct {
 	paths *workspace.Paths // client URIs to gopls's
 	text  *textRewriter
@@ -51,7 +51,7 @@ func hasScheme(s string, scheme string) bool {
 }
 
 // ToHost rewrites v (a decoded JSON value, changed in place where possible)
-// from the client's view to the host's: every string under a URI key, every
+// from client paths to gopls's process paths: every string under a URI key, every
 // other string that starts with "file:" (but document text), and every
 // object key with a colon (WorkspaceEdit.changes) must be a client URI
 // inside the roots. The first that is not gives an error wrapping

@@ -48,8 +48,8 @@ func safeBuildFlags(v any) []any {
 	return out
 }
 
-// sanitizeInitialize fixes the client's initialize params to the one view
-// the client may have (LSP-01): rootUri and the only workspace folder are
+// sanitizeInitialize fixes the client's initialize params to the one set of
+// roots the client may have (LSP-01): rootUri and the only workspace folder are
 // the workspace; rootPath and processId (a browser's pid means nothing
 // here) are dropped; initializationOptions are sanitised; and gopls is told
 // the client watches files, which the proxy then does for it. The server

@@ -26,7 +26,7 @@ type clientConn interface {
 type session struct {
 	m           *Manager
 	log         *slog.Logger
-	ws          target // the workspace: gopls runs as its user, in its view
+	ws          target // the workspace: gopls runs as its user, in its sandbox view
 	workspaceID string
 	dir         string // host workspace directory
 	// toolDir is the workspace directory as gopls sees it (its process

@@ -23,11 +23,11 @@ const (
 	ClientGoModCache = workspace.ClientGoModCache
 )
 
-// Roots maps the client's view to the tool's: the directories as gopls
+// Roots maps client paths to gopls's process paths: the directories as gopls
 // sees them (their process paths, from the workspace.Handle's Paths),
 // which are the host directories when it runs directly and the sandbox's
 // paths (/workspace, /goroot, /home/user/go/pkg/mod) under bubblewrap.
-// "Host" below means that view. The directories are absolute and clean;
+// "Host" below means those process paths. The directories are absolute and clean;
 // GoRoot and GoModCache may be empty (then the client roots of the same
 // name are refused). URIs are mapped by a workspace.Paths over the roots
 // (paths); text by textRewriter, which replaces a host directory wherever
@@ -38,8 +38,8 @@ type Roots struct {
 	GoRoot     string // GOROOT as gopls sees it
 	GoModCache string // the user's GOMODCACHE as gopls sees it (inside HOME)
 	// Redact are further directories that must never reach a client (the
-	// data directory, the user's HOME and caches, in the host's and the
-	// tool's view); they are replaced in text by "…".
+	// data directory, the user's HOME and caches, as host paths and as
+	// process paths); they are replaced in text by "…".
 	Redact []string
 }
 
@@ -88,7 +88,7 @@ func (r *Roots) paths() (*workspace.Paths, error) {
 }
 
 // textRewriter replaces host directories in any text (URIs, hover markdown,
-// error messages) with the client's view. It is built once per session.
+// error messages) with client paths. It is built once per session.
 type textRewriter struct {
 	needles []string // host forms, for the fast path
 	r       *strings.Replacer

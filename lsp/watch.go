@@ -19,7 +19,7 @@ func (s *session) watch(ctx context.Context, w *workspace.Watchers) {
 		return
 	}
 	defer sub.Close()
-	base := filepath.ToSlash(s.toolDir) // events name host files; gopls knows them by its view
+	base := filepath.ToSlash(s.toolDir) // events name host files; gopls knows them by its process paths
 	for {
 		var batch []*protocol.FileEvent
 		select {

@@ -36,7 +36,7 @@ func errorf(status int, code, format string, args ...any) *apiError {
 }
 
 var (
-	errUnauthorized = errorf(http.StatusUnauthorized, "unauthorized", "Sign in: send a valid credential in the Authorization header, the session cookie, or a WebSocket ticket.")
+	errUnauthorized = errorf(http.StatusUnauthorized, "unauthorized", "Sign in: send a valid credential in the Authorization header, the login cookie, or a WebSocket ticket.")
 	errNotFound     = errorf(http.StatusNotFound, "not_found", "No such resource.")
 )
 

@@ -313,7 +313,7 @@ func (s *Server) handleListShares(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// sharedSnapshot is the public view of a share: the snapshot, nothing of
+// sharedSnapshot is what anyone may see of a share: the snapshot, nothing of
 // its owner.
 type sharedSnapshot struct {
 	ID        string            `json:"id"`
@@ -356,8 +356,8 @@ func (s *Server) handleForkShare(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleSharePage serves /s/{id}: the web UI's read-only view of the
-// snapshot (404 for an unknown, expired or revoked share).
+// handleSharePage serves /s/{id}: the web UI's read-only share page
+// of the snapshot (404 for an unknown, expired or revoked share).
 func (s *Server) handleSharePage(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.opts.Playground.GetShare(r.PathValue("id")); err != nil {
 		return playError(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// Where [Manager.View] binds a user's directories inside an isolated
+// Where [Handle.Start] binds a user's directories inside an isolated
 // process. GOPATH, GOMODCACHE and GOCACHE are directories of HOME, without
 // binds of their own (the sandbox sees the module cache at
 // /home/user/go/pkg/mod); tools that show paths to a client (lsp, dap) map

@@ -272,7 +272,8 @@ func (w *Watchers) end(dw *dirWatch) {
 	dw.stopOnce.Do(func() { close(dw.stop) })
 }
 
-// Subscription is one subscriber's view of a watch.
+// Subscription is one subscriber's share of a watch: its own event
+// stream.
 type Subscription struct {
 	dw *dirWatch
 	ch chan Event // capacity Buffer+1: the last slot holds the overflow notice
