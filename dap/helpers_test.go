@@ -132,10 +132,10 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 		t.Fatal(err)
 	}
 	opts := dap.Options{
-		Runner:     e.Runner,
-		Dlv:        func(context.Context) (string, error) { return dlv, nil },
-		RunDir:     tmp,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Runner: e.Runner,
+		Dlv:    func(context.Context) (string, error) { return dlv, nil },
+		RunDir: tmp,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if hook != nil {
 		hook(e.Runner, e, &opts)
