@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ideserver/ideserver/internal/bridge"
+	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -178,4 +180,57 @@ func BenchmarkNext(b *testing.B) {
 		b.ReportMetric(float64(d.Milliseconds()), "launch-to-stopped-ms") // after ResetTimer, which drops metrics
 		_ = os.RemoveAll(dir)
 	})
+}
+
+// BenchmarkFirstDebug measures what a new user meets on pressing F5 on
+// hello world: launch to stopped at a breakpoint, with the user's build
+// cache empty. "cold" has no shared cache (every debug build compiles the
+// runtime and fmt with -N -l); "shared" has the users' shared build cache,
+// prebuilt (outside the timing) with fmt. Each iteration is a new user.
+// Under bubblewrap when this host can, as deployed.
+func BenchmarkFirstDebug(b *testing.B) {
+	dlv := requireDlv(b)
+	files := map[string]string{"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloMain}
+	bwrap := isotest.Unavailable() == ""
+	uid := -1
+	if bwrap {
+		uid = isotest.UID
+	}
+	for _, shared := range []bool{false, true} {
+		name := "cold"
+		if shared {
+			name = "shared"
+		}
+		b.Run(name, func(b *testing.B) {
+			var total time.Duration
+			for range b.N {
+				b.StopTimer()
+				fo := fixtureOptions{bwrap: bwrap, cold: true}
+				if shared {
+					fo.buildCache = wstest.BuildCache(b, goEnv(b, "GOROOT"), uid, "fmt")
+				}
+				f := newFixtureOpts(b, dlv, files, fo)
+				if shared {
+					if _, _, err := f.workspaces.Manager.PrepareBuildCache(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s, err := f.m.Open(f.h)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := newPipe()
+				done := make(chan struct{})
+				go func() { _ = s.ServeClient(context.Background(), p); close(done) }()
+				bc := &benchClient{tb: b, c: pipeConn{p}}
+				b.StartTimer()
+				_, d := stopAtLoop(b, bc, map[string]any{"mode": "debug", "program": "/workspace"}, "/workspace/main.go")
+				b.StopTimer()
+				total += d
+				_ = p.Close()
+				<-done
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "launch-to-stopped-ms")
+		})
+	}
 }

@@ -112,8 +112,25 @@ func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func
 // every debug build.
 func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap bool, hook func(*sandbox.Runner, *wstest.Env, *dap.Options)) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, dlv, files, fixtureOptions{bwrap: bwrap, hook: hook})
+}
+
+// fixtureOptions are newFixtureOpts's choices.
+type fixtureOptions struct {
+	bwrap bool                                             // the user runs inside bubblewrap
+	hook  func(*sandbox.Runner, *wstest.Env, *dap.Options) // completes the Options
+	// cold leaves the user's build cache empty (no isotest.LinkCache);
+	// buildCache, when set, is the users' shared build cache.
+	cold       bool
+	buildCache *workspace.BuildCache
+}
+
+// newFixtureOpts is newFixtureMode with every choice of fixtureOptions.
+func newFixtureOpts(t testing.TB, dlv string, files map[string]string, fo fixtureOptions) *fixture {
+	t.Helper()
+	bwrap, hook := fo.bwrap, fo.hook
 	goroot, gocache := goEnv(t, "GOROOT"), goEnv(t, "GOCACHE")
-	wo := wstest.Options{GoRoot: goroot}
+	wo := wstest.Options{GoRoot: goroot, BuildCache: fo.buildCache}
 	uid := os.Getuid()
 	if bwrap {
 		if why := isotest.Unavailable(); why != "" {
@@ -124,8 +141,10 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 	}
 	e := wstest.New(t, wo)
 	h := e.Handle(t, workspace.Owner{Tenant: "tenant1", User: "u1"}, files)
-	if err := isotest.LinkCache(gocache, h.Home.GoCache, uid); err != nil {
-		t.Fatal(err)
+	if !fo.cold {
+		if err := isotest.LinkCache(gocache, h.Home.GoCache, uid); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tmp := filepath.Join(e.Data, "run")
 	if err := os.MkdirAll(tmp, 0o711); err != nil {

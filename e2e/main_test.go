@@ -35,7 +35,9 @@ func runMain(m *testing.M) int {
 	defaultEnv = []string{"IDESERVER_GO_PROXY=off",
 		// No playground prebuild (the standard library) per server: the
 		// tests that need the shared cache turn it on.
-		"IDESERVER_PLAYGROUND_PREBUILD=false"}
+		"IDESERVER_PLAYGROUND_PREBUILD=false",
+		// Nor the users' shared build cache: the tests that need it turn it on.
+		"IDESERVER_GO_PREBUILD=false"}
 	for key, name := range map[string]string{"IDESERVER_LSP_GOPLS_PATH": "gopls", "IDESERVER_DAP_DLV_PATH": "dlv"} {
 		p, err := pinnedTool(name)
 		if err != nil {

@@ -92,11 +92,12 @@ var rules = []rule{
 // not listed here is bound by rules only; cmd/ideserver, which wires
 // everything, by none.
 var layers = map[string][]string{
-	"workspace":  {"sandbox", "store"},
+	"buildcache": {"sandbox"},
+	"workspace":  {"buildcache", "sandbox", "store"},
 	"lsp":        {"workspace", "sandbox"},
 	"dap":        {"workspace", "sandbox", "terminal"},
 	"terminal":   {"workspace", "sandbox"},
-	"playground": {"workspace", "sandbox", "store"},
+	"playground": {"buildcache", "workspace", "sandbox", "store"},
 	"server":     {"lsp", "dap", "terminal", "workspace", "playground", "auth", "store", "web"},
 }
 

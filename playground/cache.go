@@ -1,77 +1,53 @@
 package playground
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// Cache is the build cache runs share: a directory in the go command's
-// disk layout that only PrepareCache writes (as CacheOwner) and that runs
-// see read-only through the cache program. What a run's build adds lives
-// in the run's own scratch directory and dies with it, so no run can
-// change what another one builds with.
+// Cache is the build cache runs share: a buildcache.Cache that only
+// PrepareCache writes (as CacheOwner) and that runs see read-only through
+// the cache program, with the packages the prebuild builds. What a run's
+// build adds lives in the run's own scratch directory and dies with it, so
+// no run can change what another one builds with.
 type Cache struct {
-	// Dir is the host directory of the shared cache. It must exist and
-	// belong to CacheOwner's uid; PrepareCache fills it.
-	Dir string
-	// Program is the host path of the cache program (see BuildCacheProg).
-	// Runs use the shared cache once the file exists; before that, and
-	// without a Cache, each build starts from nothing.
-	Program string
+	buildcache.Cache
 	// Packages are the go command patterns PrepareCache builds; nil means
-	// {"std"}.
+	// {"std"} (buildcache.DefaultPackages).
 	Packages []string
 }
-
-// DefaultCachePackages is what PrepareCache builds when Cache.Packages is
-// nil: the standard library.
-var DefaultCachePackages = []string{"std"}
 
 // cacheSetup returns the GOCACHEPROG value and the binds of a build whose
 // scratch directory is scratch: the shared cache (read-only) and the cache
 // program, or nothing when there is no usable cache program yet.
 func (s *Service) cacheSetup(scratch string) (string, []sandbox.Bind) {
 	c := s.opts.Cache
-	if c == nil || !cacheProgReady(c.Program) {
+	if c == nil {
 		return "", nil
 	}
-	rw := filepath.Join(scratch, "gocacheprog")
-	if s.isolated() {
-		return cacheProgTarget + " -ro " + cacheTarget + " -rw " + rw, []sandbox.Bind{
-			{Host: c.Dir, Target: cacheTarget, ReadOnly: true},
-			{Host: c.Program, Target: cacheProgTarget, ReadOnly: true},
-		}
+	prog, binds, ok := c.Setup(s.isolated(), cacheTarget, filepath.Join(scratch, "gocacheprog"))
+	if !ok {
+		return "", nil
 	}
-	var args []string
-	for _, a := range []string{c.Program, "-ro", c.Dir, "-rw", rw} {
-		q, ok := quoteArg(a)
-		if !ok {
-			return "", nil
-		}
-		args = append(args, q)
-	}
-	return strings.Join(args, " "), nil
+	return prog, binds
 }
 
-// PrepareCache fills the shared cache (Options.Cache.Dir) with Packages
+// PrepareCache fills the shared cache (Options.Cache) with Packages
 // (default the standard library), built, vetted and test-vetted exactly as
 // runs build, vet and test: a program importing every package of the
 // patterns is built in a run directory inside the sandbox as CacheOwner,
 // with the same GOROOT view and environment as runs, so the cache keys
-// match. Runs may go on meanwhile (they find what is done). Then every
-// file of the cache is made readable, and nothing writable, by other
-// uids. It ends with Close or ctx. It returns how long it took.
+// match (buildcache.Cache.Prebuild). Runs may go on meanwhile (they find
+// what is done). It ends with Close or ctx. It returns how long it took.
 func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
-	start := time.Now()
 	c := s.opts.Cache
 	if c == nil {
 		return 0, errNoCache
@@ -100,66 +76,28 @@ func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
 			return 0, fmt.Errorf("prepare cache: %w", err)
 		}
 	}
-	mod := "module play\n\ngo " + s.opts.GoVersion + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o600); err != nil {
+	n, d, err := c.Prebuild(ctx, buildcache.Prebuild{
+		Dir: dir, GoVersion: s.opts.GoVersion, Packages: c.Packages,
+		// What runs do: go build, go vet (/vet, withVet), go test -c (test
+		// programs, which vet their dependencies with go test's own flags).
+		Commands: [][]string{
+			{"build", "-o", os.DevNull, "."},
+			{"vet", "."},
+			{"test", "-c", "-o", os.DevNull, "."},
+		},
+		Give: func(string) error { return s.giveTo(CacheOwner, root) },
+		Go: func(ctx context.Context, args ...string) (string, error) {
+			out, failed, err := s.cacheGo(ctx, root, dir, args)
+			if err == nil && failed {
+				err = fmt.Errorf("go %s: %s", args[0], lastLines(out, 20))
+			}
+			return out, err
+		},
+	})
+	if err != nil {
 		return 0, fmt.Errorf("prepare cache: %w", err)
 	}
-	if err := s.giveTo(CacheOwner, root); err != nil {
-		return 0, err
-	}
-	run := func(args ...string) (string, error) {
-		out, failed, err := s.cacheGo(ctx, root, dir, args)
-		if err != nil {
-			return "", err
-		}
-		if failed {
-			return "", fmt.Errorf("prepare cache: go %s: %s", args[0], lastLines(out, 20))
-		}
-		return out, nil
-	}
-	pkgs := c.Packages
-	if pkgs == nil {
-		pkgs = DefaultCachePackages
-	}
-	list, err := run(append([]string{"list", "-e", "-f", "{{.ImportPath}}|{{.Name}}|{{len .GoFiles}}|{{if or .Error .DepsErrors}}error{{end}}", "--"}, pkgs...)...)
-	if err != nil {
-		return 0, err
-	}
-	imports := importable(list)
-	var src bytes.Buffer
-	src.WriteString("// Code generated by the playground's cache prebuild. DO NOT EDIT.\n\npackage main\n\nimport (\n")
-	for _, p := range imports {
-		fmt.Fprintf(&src, "\t_ %q\n", p)
-	}
-	src.WriteString(")\n\nfunc main() {}\n")
-	files := map[string]string{
-		progName:       src.String(),
-		"prog_test.go": "package main\n\nimport \"testing\"\n\nfunc TestPrebuild(t *testing.T) {}\n",
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			return 0, fmt.Errorf("prepare cache: %w", err)
-		}
-	}
-	if err := s.giveTo(CacheOwner, root); err != nil {
-		return 0, err
-	}
-	// What runs do: go build, go vet (/vet, withVet), go test -c (test
-	// programs, which vet their dependencies with go test's own flags).
-	for _, args := range [][]string{
-		{"build", "-o", os.DevNull, "."},
-		{"vet", "."},
-		{"test", "-c", "-o", os.DevNull, "."},
-	} {
-		if _, err := run(args...); err != nil {
-			return 0, err
-		}
-	}
-	if err := publishCache(c.Dir); err != nil {
-		return 0, err
-	}
-	d := time.Since(start)
-	s.log.Info("playground build cache prepared", "packages", len(imports), "duration", d.Round(time.Millisecond))
+	s.log.Info("playground build cache prepared", "packages", n, "duration", d.Round(time.Millisecond))
 	return d, nil
 }
 
@@ -194,54 +132,6 @@ func (s *Service) cacheGo(ctx context.Context, root, dir string, args []string) 
 	return buf.String(), st.Code != 0 || st.Signal != "", nil
 }
 
-// importable returns the packages of go list lines "path|name|files|error"
-// a program outside the standard library can import: no errors, Go files,
-// not a command, nothing internal or vendored.
-func importable(list string) []string {
-	var out []string
-	for line := range strings.SplitSeq(strings.TrimSpace(list), "\n") {
-		f := strings.Split(line, "|")
-		if len(f) != 4 || f[3] != "" || f[2] == "0" || f[1] == "main" {
-			continue
-		}
-		p := f[0]
-		if strings.HasPrefix(p, "vendor/") || p == "internal" || strings.HasPrefix(p, "internal/") ||
-			strings.Contains(p, "/internal/") || strings.HasSuffix(p, "/internal") {
-			continue
-		}
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// publishCache makes the shared cache readable, and not writable, by other
-// uids: directories 0755, files 0644, whatever the umask the go command
-// ran with. It goes through an os.Root, so no symlink leads it outside.
-func publishCache(dir string) error {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("prepare cache: %w", err)
-	}
-	defer root.Close()
-	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return root.Chmod(p, 0o755)
-		case d.Type().IsRegular():
-			return root.Chmod(p, 0o644)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("prepare cache: make readable: %w", err)
-	}
-	return nil
-}
-
 // lastLines returns the last n lines of s.
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
@@ -250,3 +140,6 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// errNoCache is returned by PrepareCache without Options.Cache.
+var errNoCache = errors.New("playground: no shared build cache configured")

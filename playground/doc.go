@@ -10,12 +10,12 @@
 // limit with a bounded queue. Runs keep nothing: the program's files are in
 // a run directory removed after it, and every build and program gets an
 // empty HOME, TMPDIR, GOPATH and build cache in the sandbox's own /tmp.
-// Builds share one read-only build cache ([Cache]): [Service.PrepareCache]
-// fills it as [CacheOwner], and the cache program of gocacheprog/ (built by
-// [BuildCacheProg]) serves it to the go command through GOCACHEPROG,
-// keeping what a build adds in the run's own /tmp.
+// Builds share one read-only build cache ([Cache], a buildcache.Cache):
+// [Service.PrepareCache] fills it as [CacheOwner], and buildcache's cache
+// program serves it to the go command through GOCACHEPROG, keeping what a
+// build adds in the run's own /tmp.
 //
-// It imports sandbox, workspace and store. cmd/ideserver builds the
+// It imports buildcache, sandbox, workspace and store. cmd/ideserver builds the
 // [Service]; server calls it from its HTTP handlers. It knows nothing of
 // HTTP routing or authentication.
 package playground

@@ -3,7 +3,6 @@ package playground
 import (
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/ideserver/ideserver/sandbox"
 )
@@ -13,8 +12,6 @@ const (
 	// cacheTarget is the shared build cache, read-only for runs and
 	// read-write for the prebuild.
 	cacheTarget = "/gocache"
-	// cacheProgTarget is the cache program, read-only.
-	cacheProgTarget = "/opt/ideserver/gocacheprog"
 	// sandboxTmp is the sandbox's own /tmp: bubblewrap mounts a fresh
 	// tmpfs there for every process, so what a build or a program writes
 	// below it is gone when it ends.
@@ -79,22 +76,6 @@ func (s *Service) goEnv(scratch, gocacheprog string) []string {
 		env = append(env, "GOCACHEPROG="+gocacheprog)
 	}
 	return env
-}
-
-// quoteArg quotes a for the go command's splitting of GOCACHEPROG
-// (cmd/internal/quoted): unchanged without space or quote, else in single
-// or double quotes. ok is false when a holds both kinds of quote.
-func quoteArg(a string) (string, bool) {
-	if a != "" && !strings.ContainsAny(a, " \t\n\r'\"") {
-		return a, true
-	}
-	if !strings.Contains(a, "'") {
-		return "'" + a + "'", true
-	}
-	if !strings.Contains(a, `"`) {
-		return `"` + a + `"`, true
-	}
-	return "", false
 }
 
 // runEnv is the environment of a program: HOME and TMPDIR in scratch, a

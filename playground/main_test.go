@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
@@ -65,11 +66,11 @@ func prepareTestCache() (string, error) {
 		return base, err
 	}
 	ctx := context.Background()
-	prog, err := playground.BuildCacheProg(ctx, filepath.Join(hostGo.root, "bin", "go"), filepath.Join(base, "bin"), hostGo.cache)
+	prog, err := buildcache.BuildProgram(ctx, filepath.Join(hostGo.root, "bin", "go"), filepath.Join(base, "bin"), hostGo.cache)
 	if err != nil {
 		return base, err
 	}
-	testCache = playground.Cache{Dir: filepath.Join(base, "gocache"), Program: prog, Packages: []string{"fmt"}}
+	testCache = playground.Cache{Cache: buildcache.Cache{Dir: filepath.Join(base, "gocache"), Program: prog}, Packages: []string{"fmt"}}
 	if err := os.Mkdir(testCache.Dir, 0o755); err != nil {
 		return base, err
 	}

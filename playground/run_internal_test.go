@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ideserver/ideserver/buildcache"
 )
 
 func TestCleanToolOutput(t *testing.T) {
@@ -30,7 +32,7 @@ func TestCleanToolOutput(t *testing.T) {
 // paths: whatever names them in a go command's output is hidden.
 func TestHideHostPaths(t *testing.T) {
 	t.Parallel()
-	s := &Service{opts: Options{Cache: &Cache{Dir: "/data/cache/gocache", Program: "/data/cache/bin/gocacheprog"}}}
+	s := &Service{opts: Options{Cache: &Cache{Cache: buildcache.Cache{Dir: "/data/cache/gocache", Program: "/data/cache/bin/gocacheprog"}}}}
 	in := "open /data/tmp/play-1/tmp/gocache/x: denied\ngocacheprog: read /data/cache/gocache/ab/cd-a: EIO\nexec /data/cache/bin/gocacheprog\n"
 	got := s.hideHostPaths(in, "/data/tmp/play-1")
 	if strings.Contains(got, "/data") {

@@ -130,15 +130,23 @@ func absSlash(p string) string {
 // Env returns the complete environment of the workspace's processes (see
 // [Manager.ProcessEnv]) with extra ("KEY=value") appended, winning over
 // earlier entries of the same key.
+//
+// Once the users' shared build cache is ready (ManagerOptions.BuildCache),
+// GOCACHEPROG names the cache program, which reads the shared cache and
+// writes into the user's GOCACHE; an extra GOCACHEPROG wins, as any extra
+// entry does.
 func (h *Handle) Env(extra ...string) ([]string, error) {
+	if prog, _, ok := h.m.buildCacheSetup(h.Home); ok {
+		extra = append([]string{"GOCACHEPROG=" + prog}, extra...)
+	}
 	return h.m.processEnv(h.Owner, h.Home, extra), nil
 }
 
 // Start starts cmd as one of the workspace's processes: it sets cmd.Owner
 // (the user's owner key) and cmd.Workspace, cmd.Dir when empty (the
 // workspace directory), and under bubblewrap puts the workspace's binds
-// (the workspace at /workspace, HOME, GOROOT and the tools, read-only)
-// before cmd.Binds. cmd.Env is the caller's (see Env). Errors never hold a
+// (the workspace at /workspace, HOME, GOROOT, the tools and the shared
+// build cache with its program, read-only) before cmd.Binds. cmd.Env is the caller's (see Env). Errors never hold a
 // host path.
 func (h *Handle) Start(ctx context.Context, cmd sandbox.Cmd) (*sandbox.Process, error) {
 	if h.runner == nil {
@@ -150,7 +158,11 @@ func (h *Handle) Start(ctx context.Context, cmd sandbox.Cmd) (*sandbox.Process, 
 		cmd.Dir = h.Dir
 	}
 	if h.binds != nil {
-		cmd.Binds = append(slices.Clip(h.binds), cmd.Binds...)
+		binds := slices.Clip(h.binds)
+		if _, cache, ok := h.m.buildCacheSetup(h.Home); ok {
+			binds = append(binds, cache...) // what Env's GOCACHEPROG needs
+		}
+		cmd.Binds = append(binds, cmd.Binds...)
 	}
 	return h.runner.Start(ctx, cmd)
 }

@@ -84,6 +84,9 @@ type ManagerOptions struct {
 	// reach a client (the data directory): a Handle's Paths replaces them
 	// in text with "…".
 	Redact []string
+	// BuildCache is the users' shared, read-only build cache; nil means
+	// none (each user's builds start from their own GOCACHE alone).
+	BuildCache *BuildCache
 	// MaxPerUser caps how many workspaces one user may own; 0 means 100.
 	MaxPerUser int
 	Logger     *slog.Logger // nil: discard

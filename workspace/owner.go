@@ -24,6 +24,9 @@ const (
 	// PlaygroundCacheOwner builds the playground's shared read-only build
 	// cache.
 	PlaygroundCacheOwner = "@playground-cache"
+	// BuildCacheOwner builds the users' shared read-only build cache
+	// (Manager.PrepareBuildCache).
+	BuildCacheOwner = "@build-cache"
 	// SelfTestOwner runs the start-up self-test's probe.
 	SelfTestOwner = "@selftest"
 )

@@ -113,6 +113,17 @@ type Config struct {
 		Private string `yaml:"private"` // GOPRIVATE
 		NoSumDB string `yaml:"nosumdb"` // GONOSUMDB
 		Flags   string `yaml:"flags"`   // GOFLAGS
+		// Prebuild builds PrebuildPackages into the build cache users
+		// share read-only, in the background at start, with the flags
+		// their builds, vet, tests, gopls and debug builds use; /readyz
+		// waits for it. Off, users' builds start from their own cache
+		// alone, reading only what an earlier start prepared.
+		Prebuild bool `yaml:"prebuild"` // default true
+		// PrebuildPackages are the go command patterns it builds.
+		PrebuildPackages []string `yaml:"prebuild_packages"` // default [std]
+		// PrebuildRace also prebuilds with -race (debug sessions may ask
+		// for it); it about doubles the prebuild's time and size.
+		PrebuildRace bool `yaml:"prebuild_race"` // default false
 	} `yaml:"go"`
 	// Feature sections; each type, its defaults and its checks live in the
 	// feature's own config_<feature>.go.
@@ -283,6 +294,8 @@ func defaultConfig() Config {
 	c.Limits.MaxWebSockets = 64
 	c.Limits.SearchMaxResults = 1000
 	c.Go.Proxy = "https://proxy.golang.org,direct"
+	c.Go.Prebuild = true
+	c.Go.PrebuildPackages = []string{"std"}
 	c.ShutdownTimeout = Duration(10 * time.Second)
 	c.Terminal = defaultTerminalConfig()
 	c.LSP = defaultLSPConfig()

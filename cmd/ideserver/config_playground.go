@@ -73,9 +73,15 @@ func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
 	}
 	between(bad, "playground.max_share_size", c.MaxShareSize, KiB, GiB, "1KiB and 1GiB")
 	between(bad, "playground.share_rate", c.ShareRate, 1, 1000000, "1 and 1000000")
-	for _, p := range c.CachePackages {
+	packagePatterns(bad, "playground.cache_packages", c.CachePackages)
+}
+
+// packagePatterns reports, under key, each of patterns that is not a go
+// command package pattern (empty, a flag, or with white space).
+func packagePatterns(bad func(key, format string, args ...any), key string, patterns []string) {
+	for _, p := range patterns {
 		if p == "" || strings.HasPrefix(p, "-") || strings.ContainsAny(p, " \t\n") {
-			bad("playground.cache_packages", "%q is not a package pattern", p)
+			bad(key, "%q is not a package pattern", p)
 		}
 	}
 }

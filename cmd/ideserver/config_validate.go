@@ -248,6 +248,7 @@ func (c *Config) validate(getenv func(string) string) error {
 			bad(key, "must not contain control characters or newlines")
 		}
 	}
+	packagePatterns(bad, "go.prebuild_packages", c.Go.PrebuildPackages)
 	c.Terminal.validate(bad)
 	c.LSP.validate(bad)
 	c.DAP.validate(bad)

@@ -151,8 +151,13 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if isolated {
 		toolBinds = []sandbox.Bind{{Host: toolsBin, Target: toolsTarget, ReadOnly: true}}
 	}
+	buildCache, err := usersBuildCache(cfg, runner, iso.ownerUIDs(), goEnv.Root)
+	if err != nil {
+		return err
+	}
 	manager, err := workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
+		BuildCache: buildCache,
 		Runner:     runner,
 		ToolBinds:  toolBinds,
 		Redact:     []string{cfg.Data},
@@ -227,7 +232,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	features, err := wireFeatures(deps{
 		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
 		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.ownerUIDs(),
-		goRoot: goEnv.Root,
+		goRoot: goEnv.Root, buildCache: buildCache,
 	}, &opts)
 	defer func() {
 		// On an early return; after a normal shutdown this finds them

@@ -100,8 +100,8 @@ func startServe(t *testing.T, data string, args []string, env ...string) (*serve
 	// Each test server claims its uid range in a lock directory of its
 	// own (env may name a shared one), so parallel tests do not refuse
 	// each other (SBX-09).
-	// No playground prebuild: it would build the standard library.
-	env = append([]string{"HOME", home, "IDESERVER_ISOLATION_UID_LOCK_DIR", t.TempDir(), "IDESERVER_PLAYGROUND_PREBUILD", "false"}, env...)
+	// No prebuilds: they would build the standard library.
+	env = append([]string{"HOME", home, "IDESERVER_ISOLATION_UID_LOCK_DIR", t.TempDir(), "IDESERVER_PLAYGROUND_PREBUILD", "false", "IDESERVER_GO_PREBUILD", "false"}, env...)
 	cfg, err := LoadConfig(args, envFunc(baseEnv(env...)), nil)
 	if err != nil {
 		t.Fatal(err)

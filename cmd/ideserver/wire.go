@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ideserver/ideserver/internal/gotool"
+	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
 	"github.com/ideserver/ideserver/terminal"
@@ -27,8 +28,12 @@ type deps struct {
 	tenantUIDs bool
 	goRoot     string // GOROOT for tenant processes, "" when there is none (see goRoot)
 
+	buildCache *workspace.BuildCache // the users' shared build cache; nil without Go
+
 	// Set by the features wired earlier, for those wired later.
-	terminals *terminal.Manager // nil when terminals are not served
+	terminals       *terminal.Manager   // nil when terminals are not served
+	playground      *playground.Service // set by wirePlayground
+	playgroundCache *playground.Cache   // the playground's shared build cache
 }
 
 // feature is what wiring one feature gives back besides its entry in
@@ -45,7 +50,7 @@ type feature struct {
 func wireFeatures(d deps, opts *server.Options) ([]feature, error) {
 	var out []feature
 	for _, wire := range []func(*deps, *server.Options) (feature, error){
-		wireTerminals, wireLSP, wireDAP, wirePlayground,
+		wireTerminals, wireLSP, wireDAP, wirePlayground, wireBuildCaches,
 	} {
 		f, err := wire(&d, opts)
 		if err != nil {

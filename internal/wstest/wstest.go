@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
@@ -40,6 +41,8 @@ type Options struct {
 	GoRoot string
 	// ToolBinds are the Manager's ToolBinds (workspace.ManagerOptions).
 	ToolBinds []sandbox.Bind
+	// BuildCache is the Manager's shared build cache; nil: none.
+	BuildCache *workspace.BuildCache
 }
 
 // Env is a real workspace.Manager on a real store, for one test.
@@ -90,7 +93,7 @@ func New(tb testing.TB, o Options) *Env {
 	m, err := workspace.NewManager(workspace.ManagerOptions{
 		Store: db, Dir: filepath.Join(e.Data, "workspaces"), TenantsDir: filepath.Join(e.Data, "tenants"),
 		Identity: identity, Go: workspace.GoEnv{Root: o.GoRoot},
-		Runner: e.Runner, ToolBinds: o.ToolBinds,
+		Runner: e.Runner, ToolBinds: o.ToolBinds, BuildCache: o.BuildCache,
 		Redact: []string{e.Data}, // as cmd/ideserver does
 	})
 	if err != nil {
@@ -127,4 +130,38 @@ func Handle(tb testing.TB, o Options) *workspace.Handle {
 		owner = workspace.Owner{Tenant: "t1", User: "u1"}
 	}
 	return New(tb, o).Handle(tb, owner, o.Files)
+}
+
+// BuildCache returns an empty users' shared build cache for Options: its
+// cache program built with the go command of goroot (and a build cache of
+// its own, so nothing depends on the machine's), its directories below a
+// directory every uid may traverse and, when uid is not -1, the shared
+// directory given to uid (the prebuild's owner). Manager.PrepareBuildCache
+// fills it with packages.
+func BuildCache(tb testing.TB, goroot string, uid int, packages ...string) *workspace.BuildCache {
+	tb.Helper()
+	base, err := isotest.PublicDir(tb.Cleanup)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	prog, err := buildcache.BuildProgram(context.Background(), filepath.Join(goroot, "bin", "go"), filepath.Join(base, "bin"), filepath.Join(base, "hostcache"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &workspace.BuildCache{
+		Cache:    buildcache.Cache{Dir: filepath.Join(base, "shared"), Program: prog},
+		TempDir:  filepath.Join(base, "tmp"),
+		Packages: packages,
+	}
+	for _, d := range []string{c.Dir, c.TempDir} {
+		if err := os.Mkdir(d, 0o711); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if uid != -1 {
+		if err := os.Chown(c.Dir, uid, uid); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return c
 }

@@ -43,6 +43,9 @@ export async function startIDE(token, extraEnv = {}) {
     // The playground's shared build cache holds what the tests' programs
     // import, not the whole standard library.
     IDESERVER_PLAYGROUND_CACHE_PACKAGES: 'fmt',
+    // No users' shared build cache per test server: each would build
+    // fmt in every flag set beside the browser.
+    IDESERVER_GO_PREBUILD: 'false',
     ...extraEnv,
   };
   mkdirSync(env.HOME);

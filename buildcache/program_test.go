@@ -1,4 +1,4 @@
-package playground_test
+package buildcache_test
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ideserver/ideserver/playground"
+	"github.com/ideserver/ideserver/buildcache"
 )
 
 // Stopping the server while the cache program builds leaves nothing behind:
 // no process of the build (the compiler and linker included) keeps writing
 // into the data directory, and its source directory is gone.
-func TestBuildCacheProgCancelLeavesNothing(t *testing.T) {
+func TestBuildProgramCancelLeavesNothing(t *testing.T) {
 	if hostGo.root == "" {
 		t.Skip("no go command")
 	}
@@ -25,7 +25,7 @@ func TestBuildCacheProgCancelLeavesNothing(t *testing.T) {
 	// An empty build cache: the build compiles the standard library parts
 	// the program needs, long enough to be cancelled in the middle.
 	go func() {
-		_, err := playground.BuildCacheProg(ctx, filepath.Join(hostGo.root, "bin", "go"), dir, t.TempDir())
+		_, err := buildcache.BuildProgram(ctx, filepath.Join(hostGo.root, "bin", "go"), dir, t.TempDir())
 		done <- err
 	}()
 	deadline := time.Now().Add(2 * time.Minute)

@@ -1,4 +1,4 @@
-package playground
+package buildcache
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	_ "embed" // the cache program's source
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,30 +15,30 @@ import (
 	"time"
 )
 
-// cacheProgSource is the cache program (see gocacheprog/main.go): the
-// server builds it with the toolchain runs use (BuildCacheProg).
+// programSource is the cache program (see gocacheprog/main.go): the
+// server builds it with the toolchain builds use (BuildProgram).
 //
 //go:embed gocacheprog/main.go
-var cacheProgSource []byte
+var programSource []byte
 
-// CacheProgPath returns where BuildCacheProg puts the cache program in
-// dir: gocacheprog-HASH, HASH naming its source, so a server of another
-// version never runs a stale build.
-func CacheProgPath(dir string) string {
-	sum := sha256.Sum256(cacheProgSource)
+// ProgramPath returns where BuildProgram puts the cache program in dir:
+// gocacheprog-HASH, HASH naming its source, so a server of another version
+// never runs a stale build.
+func ProgramPath(dir string) string {
+	sum := sha256.Sum256(programSource)
 	return filepath.Join(dir, "gocacheprog-"+hex.EncodeToString(sum[:])[:12])
 }
 
-// BuildCacheProg builds the cache program into dir (created 0755 when
-// missing) at CacheProgPath(dir), mode 0755 so every sandbox uid can run
+// BuildProgram builds the cache program into dir (created 0755 when
+// missing) at ProgramPath(dir), mode 0755 so every sandbox uid can run
 // it, unless it is there already, and returns its path. goBinary is the go
 // command; cacheDir is the build cache of this (host) build, e.g. one the
 // server keeps for building its tools. The program uses the standard
 // library only; the build is written to a temporary name and renamed, so
 // the path never holds a partial binary.
-func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string, error) {
-	target := CacheProgPath(dir)
-	if cacheProgReady(target) {
+func BuildProgram(ctx context.Context, goBinary, dir, cacheDir string) (string, error) {
+	target := ProgramPath(dir)
+	if programReady(target) {
 		return target, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -52,7 +51,7 @@ func BuildCacheProg(ctx context.Context, goBinary, dir, cacheDir string) (string
 	defer os.RemoveAll(src)
 	files := map[string][]byte{
 		"go.mod":  []byte("module gocacheprog\n\ngo 1.24\n"),
-		"main.go": cacheProgSource,
+		"main.go": programSource,
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(src, name), data, 0o600); err != nil {
@@ -109,11 +108,8 @@ func killGroup(pgid int) {
 	}
 }
 
-// cacheProgReady reports whether path is an executable file.
-func cacheProgReady(path string) bool {
+// programReady reports whether path is an executable file.
+func programReady(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
-
-// errNoCache is returned by PrepareCache without Options.Cache.
-var errNoCache = errors.New("playground: no shared build cache configured")

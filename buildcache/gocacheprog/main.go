@@ -1,19 +1,21 @@
-// Command gocacheprog is the build cache of playground runs: a GOCACHEPROG
-// program (the protocol of cmd/go/internal/cacheprog, Go 1.24+) that
-// answers "get" from a read-only directory in the go command's own disk
-// cache layout, prepared by the server, and keeps everything a build
-// "put"s in a writable directory that lives and dies with the run.
+// Command gocacheprog is the build cache of sandboxed builds (playground
+// runs, users' gopls, dlv and terminals): a GOCACHEPROG program (the
+// protocol of cmd/go/internal/cacheprog, Go 1.24+) that answers "get" from
+// a read-only directory in the go command's own disk cache layout,
+// prepared by the server, and keeps everything a build "put"s in a
+// writable directory of the caller's own (a playground run's, which dies
+// with it, or a user's GOCACHE).
 //
 //	gocacheprog -ro /gocache -rw /tmp/gocache-rw
 //
 // A shared cache the go command writes directly cannot be read-only (it
 // opens entries for writing and touches their times), and bubblewrap has
-// no overlay mount; this program is what lets many runs share one
+// no overlay mount; this program is what lets many builds share one
 // prebuilt standard library that none of them can change.
 //
-// The program uses the standard library only: the playground package
+// The program uses the standard library only: package buildcache
 // embeds this file and the server builds it with the Go toolchain it runs
-// builds with (see playground.BuildCacheProg).
+// builds with (see buildcache.BuildProgram).
 package main
 
 import (

@@ -1,0 +1,244 @@
+package workspace_test
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ideserver/ideserver/buildcache"
+	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/internal/wstest"
+	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
+)
+
+const helloFmt = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"
+
+// cacheFixture is a Manager whose users share a build cache the test
+// prebuilt from nothing with fmt (so no test depends on the machine's
+// warm cache), and one user's Handle.
+type cacheFixture struct {
+	env   *wstest.Env
+	cache *workspace.BuildCache
+	h     *workspace.Handle
+}
+
+func newCacheFixture(t *testing.T, bwrap bool) *cacheFixture {
+	t.Helper()
+	goroot := hostGoEnv(t, "GOROOT")
+	wo := wstest.Options{GoRoot: goroot}
+	uid := -1
+	if bwrap {
+		if why := isotest.Unavailable(); why != "" {
+			t.Skip(why)
+		}
+		runner, err := sandbox.New(sandbox.Options{
+			Instance:  "wscache-" + strconv.Itoa(os.Getpid()),
+			KillGrace: 500 * time.Millisecond,
+			Isolation: sandbox.IsolationBwrap,
+			OwnerUID:  func(string) (int, error) { return isotest.UID, nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = runner.Close() })
+		wo.Runner = runner
+		uid = isotest.UID
+	}
+	c := wstest.BuildCache(t, goroot, uid, "fmt")
+	wo.BuildCache = c
+	e := wstest.New(t, wo)
+	n, d, err := e.Manager.PrepareBuildCache(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prebuilt %d packages in %v", n, d.Round(time.Millisecond))
+	h := e.Handle(t, workspace.Owner{Tenant: "t1", User: "newcomer"}, map[string]string{
+		"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloFmt,
+	})
+	return &cacheFixture{env: e, cache: c, h: h}
+}
+
+// hostGoEnv returns `go env key`, skipping without a go command.
+func hostGoEnv(t *testing.T, key string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", key).Output()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		t.Skip("no go command")
+	}
+	return string(bytes.TrimSpace(out))
+}
+
+// run runs args in the workspace as the user, with the Handle's
+// environment plus extra, and returns the output and whether it exited 0.
+func (f *cacheFixture) run(t *testing.T, extra []string, args ...string) (string, bool) {
+	t.Helper()
+	env, err := f.h.Env(extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p, err := f.h.Start(t.Context(), sandbox.Cmd{Kind: "build", Path: args[0], Args: args[1:], Env: env, Stdout: &out, Stderr: &out, Network: sandbox.NetworkNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), st.Code == 0 && st.Signal == ""
+}
+
+// puts counts the action entries in the user's own GOCACHE: what the
+// user's builds could not find in the shared cache.
+func (f *cacheFixture) puts(t *testing.T) int {
+	t.Helper()
+	n := 0
+	_ = filepath.WalkDir(f.h.Home.GoCache, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, "-a") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// A new user's first build, vet and debug build of hello world find the
+// standard library in the shared cache: each puts only its own package
+// (and link) into the user's GOCACHE, where a build from nothing puts
+// dozens of entries for fmt alone.
+func testSharedBuildCacheKeys(t *testing.T, f *cacheFixture) {
+	before := 0
+	for _, step := range []struct {
+		name string
+		args []string
+	}{
+		{"build", []string{"go", "build", "-o", "/dev/null", "."}},
+		{"vet", []string{"go", "vet", "."}},
+		{"debug build", []string{"go", "build", "-gcflags=all=-N -l", "-o", "/dev/null", "."}},
+		{"test build", []string{"go", "test", "-c", "-o", "/dev/null", "."}},
+	} {
+		out, ok := f.run(t, nil, step.args...)
+		if !ok {
+			t.Fatalf("%s: %s", step.name, out)
+		}
+		n := f.puts(t)
+		t.Logf("%s: %d entries put", step.name, n-before)
+		if n-before > 10 {
+			t.Errorf("%s of hello world put %d entries into the user's own cache: want at most 10 (the shared cache unused, or its keys differ)", step.name, n-before)
+		}
+		before = n
+	}
+	// Without the cache program, the same build misses everything: the
+	// figure above is the shared cache's doing.
+	if out, ok := f.run(t, []string{"GOCACHEPROG=", "GOCACHE=" + f.h.ProcessPath(filepath.Join(f.h.Home.Home, "cold"))}, "go", "build", "-o", "/dev/null", "."); !ok {
+		t.Fatalf("cold build: %s", out)
+	}
+	cold := 0
+	_ = filepath.WalkDir(filepath.Join(f.h.Home.Home, "cold"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, "-a") {
+			cold++
+		}
+		return nil
+	})
+	if cold < 20 {
+		t.Errorf("a build from an empty cache put %d entries; the test's premise (dozens) does not hold", cold)
+	}
+}
+
+// TestSharedBuildCache: the keys, without isolation.
+func TestSharedBuildCache(t *testing.T) { testSharedBuildCacheKeys(t, newCacheFixture(t, false)) }
+
+// TestSharedBuildCacheBwrap (SBX-13): the keys under bubblewrap, where
+// the user sees the shared cache read-only; then a user's processes try
+// to change it in every way the go command or a shell offers: writing
+// into it, replacing, removing, moving or touching an entry, changing its
+// mode, pointing GOCACHE at it, or pointing the cache program's -rw at it.
+// Every attempt fails, and the shared cache is exactly as the prebuild
+// left it.
+func TestSharedBuildCacheBwrap(t *testing.T) {
+	f := newCacheFixture(t, true)
+	snap := snapshotTree(t, f.cache.Dir)
+	testSharedBuildCacheKeys(t, f)
+	if after := snapshotTree(t, f.cache.Dir); !equalSnapshots(snap, after) {
+		t.Errorf("the user's builds changed the shared cache: %d entries before, %d after", len(snap), len(after))
+	}
+	attackSharedCache(t, f)
+}
+
+// attackSharedCache is the attack half of TestSharedBuildCacheBwrap.
+func attackSharedCache(t *testing.T, f *cacheFixture) {
+	snap := snapshotTree(t, f.cache.Dir)
+	entry := ""
+	for p := range snap {
+		if strings.HasSuffix(p, "-a") {
+			entry = p
+			break
+		}
+	}
+	if entry == "" {
+		t.Fatal("the prebuild put no entries")
+	}
+	target := workspace.SandboxBuildCache
+	attacks := []string{
+		"echo x > " + target + "/planted",
+		"echo x > " + target + "/" + entry,
+		"rm -f " + target + "/" + entry,
+		"mv " + target + "/" + filepath.Dir(entry) + " " + target + "/moved",
+		"chmod 777 " + target,
+		"touch " + target + "/" + entry,
+	}
+	for _, a := range attacks {
+		if out, ok := f.run(t, nil, "/bin/sh", "-c", a); ok {
+			t.Errorf("%q succeeded: %s", a, out)
+		}
+	}
+	// The go command aimed at the shared cache: it fails or builds
+	// elsewhere, and changes nothing there.
+	_, _ = f.run(t, []string{"GOCACHEPROG=", "GOCACHE=" + target}, "go", "build", "-o", "/dev/null", ".")
+	_, _ = f.run(t, []string{"GOCACHEPROG=" + buildcache.ProgramTarget + " -ro /tmp -rw " + target}, "go", "build", "-o", "/dev/null", ".")
+	if after := snapshotTree(t, f.cache.Dir); !equalSnapshots(snap, after) {
+		t.Errorf("the shared cache changed: %d entries before, %d after", len(snap), len(after))
+	}
+}
+
+// snapshotTree maps each path below dir to its mode, size and mtime.
+func snapshotTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		m[rel] = fi.Mode().String() + " " + strconv.FormatInt(fi.Size(), 10) + " " + fi.ModTime().String()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func equalSnapshots(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
