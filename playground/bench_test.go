@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkCompileHello measures /compile's work for hello world: warm
-// (the shared build cache prepared), cold (no shared cache: every build
+// (the shared build cache prepared), warm with vet (withVet, as the Go
+// Playground's front end asks), cold (no shared cache: every build
 // starts empty), and `go run` of the same program directly with the host's
 // cache, for comparison.
 func BenchmarkCompileHello(b *testing.B) {
@@ -23,6 +24,16 @@ func BenchmarkCompileHello(b *testing.B) {
 		compileOnce(b, e.svc) // fill the cache
 		for b.Loop() {
 			compileOnce(b, e.svc)
+		}
+	})
+	b.Run("warm_vet", func(b *testing.B) {
+		e := newEnv(b, nil)
+		compileOnce(b, e.svc)
+		for b.Loop() {
+			res, err := e.svc.Compile(context.Background(), "bench", playground.Request{Body: hello, WithVet: true})
+			if err != nil || len(res.Events) != 1 || !res.VetOK {
+				b.Fatalf("compile with vet: %+v %v", res, err)
+			}
 		}
 	})
 	b.Run("cold", func(b *testing.B) {

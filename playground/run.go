@@ -84,28 +84,49 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	if err := s.giveTo(Owner, root); err != nil {
 		return nil, err
 	}
+	// go vet runs beside the build (each go command has its own scratch
+	// /tmp under isolation; without, they share a build cache, which is
+	// safe for concurrent use). A failed build's answer carries no vet
+	// findings, as before.
+	type result struct {
+		out *string
+		err error
+	}
+	var vet chan result
+	if withVet {
+		vet = make(chan result, 1)
+		go func() {
+			out, err := s.goTool(ctx, p, []string{"vet", "."})
+			vet <- result{out, err}
+		}()
+	}
 	if build {
 		args := []string{"build", "-o", "prog.exe", "."}
 		if p.isTest {
 			args = []string{"test", "-c", "-o", "prog.exe", "."}
 		}
 		out, err := s.goTool(ctx, p, args)
-		if err != nil {
-			return nil, err
+		if err == nil && out == nil {
+			p.exe = filepath.Join(dir, "prog.exe")
 		}
-		if out != nil {
+		if err != nil || out != nil {
+			if vet != nil {
+				<-vet // its processes end before the run directory goes
+			}
+			if err != nil {
+				return nil, err
+			}
 			p.buildErrs = *out
 			return p, nil
 		}
-		p.exe = filepath.Join(dir, "prog.exe")
 	}
-	if withVet {
-		out, err := s.goTool(ctx, p, []string{"vet", "."})
-		if err != nil {
-			return nil, err
+	if vet != nil {
+		r := <-vet
+		if r.err != nil {
+			return nil, r.err
 		}
-		if out != nil {
-			p.vetErrs = *out
+		if r.out != nil {
+			p.vetErrs = *r.out
 		}
 	}
 	return p, nil
