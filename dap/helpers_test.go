@@ -108,8 +108,9 @@ func newFixtureWith(t testing.TB, dlv string, files map[string]string, hook func
 // newFixtureMode is newFixtureWith on a real workspace.Manager
 // (internal/wstest) whose runner, when bwrap is set, runs the user inside
 // bubblewrap as isotest.UID (see isolate). The user's build cache starts
-// warm (isotest.LinkCache): a cold cache would rebuild the runtime for
-// every debug build.
+// empty, and the users' shared build cache (sharedCache) holds fmt and
+// testing prebuilt, as on a server: without it every debug build would
+// compile the runtime.
 func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap bool, hook func(*sandbox.Runner, *wstest.Env, *dap.Options)) *fixture {
 	t.Helper()
 	return newFixtureOpts(t, dlv, files, fixtureOptions{bwrap: bwrap, hook: hook})
@@ -119,8 +120,8 @@ func newFixtureMode(t testing.TB, dlv string, files map[string]string, bwrap boo
 type fixtureOptions struct {
 	bwrap bool                                             // the user runs inside bubblewrap
 	hook  func(*sandbox.Runner, *wstest.Env, *dap.Options) // completes the Options
-	// cold leaves the user's build cache empty (no isotest.LinkCache);
-	// buildCache, when set, is the users' shared build cache.
+	// cold gives the user no shared build cache unless buildCache is
+	// set (else the package's, sharedCache).
 	cold       bool
 	buildCache *workspace.BuildCache
 }
@@ -131,21 +132,18 @@ func newFixtureOpts(t testing.TB, dlv string, files map[string]string, fo fixtur
 	bwrap, hook := fo.bwrap, fo.hook
 	goroot, gocache := goEnv(t, "GOROOT"), goEnv(t, "GOCACHE")
 	wo := wstest.Options{GoRoot: goroot, BuildCache: fo.buildCache}
-	uid := os.Getuid()
 	if bwrap {
 		if why := isotest.Unavailable(); why != "" {
 			t.Skip(why)
 		}
 		dlv = isolate(t, dlv, &wo)
-		uid = isotest.UID
+	}
+	if !fo.cold && wo.BuildCache == nil {
+		wo.BuildCache = sharedCache(t, bwrap)
 	}
 	e := wstest.New(t, wo)
 	h := e.Handle(t, workspace.Owner{Tenant: "tenant1", User: "u1"}, files)
-	if !fo.cold {
-		if err := isotest.LinkCache(gocache, h.Home.GoCache, uid); err != nil {
-			t.Fatal(err)
-		}
-	}
+
 	tmp := filepath.Join(e.Data, "run")
 	if err := os.MkdirAll(tmp, 0o711); err != nil {
 		t.Fatal(err)

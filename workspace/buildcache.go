@@ -141,8 +141,9 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 		{"test", "-c", "-o", os.DevNull, "."},
 		// gopls (go/packages) lists with -compiled, which runs cgo.
 		{"list", "-e", "-compiled=true", "-test=true", "-export=false", "-deps=true", "-json=ImportPath", "."},
-		// dlv's debug build.
+		// dlv's debug builds of a program and of a test.
 		{"build", "-gcflags=all=-N -l", "-o", os.DevNull, "."},
+		{"test", "-c", "-gcflags=all=-N -l", "-o", os.DevNull, "."},
 	}
 	if c.Race {
 		commands = append(commands, []string{"build", "-race", "-gcflags=all=-N -l", "-o", os.DevNull, "."}, []string{"build", "-race", "-o", os.DevNull, "."})

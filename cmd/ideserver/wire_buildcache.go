@@ -126,7 +126,7 @@ func (p *prebuildStatus) check() error {
 func wireBuildCaches(d *deps, _ *server.Options) (feature, error) {
 	size := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "ideserver_build_cache_bytes",
-		Help: "Disk use of the shared read-only build caches (cache: users, playground), measured after each prebuild.",
+		Help: "Disk use of the shared read-only build caches (cache: users, playground), measured at start and after each prebuild.",
 	}, []string{"cache"})
 	if err := metrics.Register(d.registerer, size); err != nil {
 		return feature{}, err
@@ -167,7 +167,14 @@ func wireBuildCaches(d *deps, _ *server.Options) (feature, error) {
 		}
 		jobs = append(jobs, j)
 	}
-	if len(jobs) == 0 {
+	for _, j := range jobs {
+		if n, err := j.cache.Size(); err == nil {
+			size.WithLabelValues(j.name).Set(float64(n))
+		}
+	}
+	if len(ready) == 0 {
+		// No prebuild is on: builds use the program and caches an
+		// earlier start prepared, if any.
 		return feature{}, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())

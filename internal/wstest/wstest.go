@@ -144,9 +144,18 @@ func BuildCache(tb testing.TB, goroot string, uid int, packages ...string) *work
 	if err != nil {
 		tb.Fatal(err)
 	}
-	prog, err := buildcache.BuildProgram(context.Background(), filepath.Join(goroot, "bin", "go"), filepath.Join(base, "bin"), filepath.Join(base, "hostcache"))
+	c, err := newBuildCache(base, goroot, uid, packages)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return c
+}
+
+// newBuildCache is BuildCache in base.
+func newBuildCache(base, goroot string, uid int, packages []string) (*workspace.BuildCache, error) {
+	prog, err := buildcache.BuildProgram(context.Background(), filepath.Join(goroot, "bin", "go"), filepath.Join(base, "bin"), filepath.Join(base, "hostcache"))
+	if err != nil {
+		return nil, err
 	}
 	c := &workspace.BuildCache{
 		Cache:    buildcache.Cache{Dir: filepath.Join(base, "shared"), Program: prog},
@@ -155,13 +164,70 @@ func BuildCache(tb testing.TB, goroot string, uid int, packages ...string) *work
 	}
 	for _, d := range []string{c.Dir, c.TempDir} {
 		if err := os.Mkdir(d, 0o711); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 	}
 	if uid != -1 {
 		if err := os.Chown(c.Dir, uid, uid); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 	}
-	return c
+	return c, nil
 }
+
+// SharedCache is a users' shared build cache prepared once for a test
+// package (in TestMain, or on a first use), for Options.BuildCache: the
+// package's tests then build as a server's users do, finding the standard
+// library's packages prebuilt, and depend on no cache of the machine.
+type SharedCache struct {
+	Cache *workspace.BuildCache
+	base  string
+}
+
+// PrepareSharedCache builds the cache program and fills a new shared build
+// cache with packages, as Manager.PrepareBuildCache does for a server
+// whose processes runner starts, with GOROOT goroot. uid is the uid every
+// owner runs as under bubblewrap (isotest.UID), -1 without. Close removes
+// it.
+func PrepareSharedCache(goroot string, runner *sandbox.Runner, uid int, packages ...string) (_ *SharedCache, err error) {
+	base, err := os.MkdirTemp("/tmp", "ideserver-sharedcache-")
+	if err != nil {
+		return nil, err
+	}
+	s := &SharedCache{base: base}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if err := os.Chmod(base, 0o711); err != nil {
+		return nil, err
+	}
+	if s.Cache, err = newBuildCache(base, goroot, uid, packages); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(store.Options{Path: filepath.Join(base, "ideserver.db")})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var identity func(string) (int, error)
+	if uid != -1 {
+		identity = func(string) (int, error) { return uid, nil }
+	}
+	m, err := workspace.NewManager(workspace.ManagerOptions{
+		Store: db, Dir: filepath.Join(base, "workspaces"), TenantsDir: filepath.Join(base, "tenants"),
+		Identity: identity, Go: workspace.GoEnv{Root: goroot}, Runner: runner, BuildCache: s.Cache,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	if _, _, err := m.PrepareBuildCache(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close removes the cache and everything with it.
+func (s *SharedCache) Close() error { return os.RemoveAll(s.base) }
