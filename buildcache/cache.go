@@ -83,9 +83,9 @@ func quoteArg(a string) (string, bool) {
 
 // GoFunc runs the go command with args in a prebuild's program directory,
 // as the prebuild owner, with the shared cache as its GOCACHE (writable)
-// and no GOCACHEPROG. It returns the command's output; a non-zero exit is
-// an error that holds the output's last lines.
-type GoFunc func(ctx context.Context, args ...string) (string, error)
+// and no GOCACHEPROG. It returns the command's output and whether it
+// failed (a non-zero exit or a signal); err is for failing to run it.
+type GoFunc func(ctx context.Context, args ...string) (out string, failed bool, err error)
 
 // Prebuild says how to fill a shared cache.
 type Prebuild struct {
@@ -138,7 +138,7 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 	if pkgs == nil {
 		pkgs = DefaultPackages
 	}
-	list, err := p.Go(ctx, append([]string{"list", "-e", "-f", "{{.ImportPath}}|{{.Name}}|{{len .GoFiles}}|{{if or .Error .DepsErrors}}error{{end}}", "--"}, pkgs...)...)
+	list, err := p.run(ctx, append([]string{"list", "-e", "-f", "{{.ImportPath}}|{{.Name}}|{{len .GoFiles}}|{{if or .Error .DepsErrors}}error{{end}}", "--"}, pkgs...)...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prebuild: %w", err)
 	}
@@ -156,7 +156,7 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 		return 0, 0, err
 	}
 	for _, args := range p.Commands {
-		if _, err := p.Go(ctx, args...); err != nil {
+		if _, err := p.run(ctx, args...); err != nil {
 			return 0, 0, fmt.Errorf("prebuild: %w", err)
 		}
 	}
@@ -164,6 +164,24 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 		return 0, 0, err
 	}
 	return len(imports), time.Since(start), nil
+}
+
+// run runs p.Go; a failure is an error with the output's last lines.
+func (p *Prebuild) run(ctx context.Context, args ...string) (string, error) {
+	out, failed, err := p.Go(ctx, args...)
+	if err == nil && failed {
+		err = fmt.Errorf("go %s: %s", args[0], lastLines(out, 20))
+	}
+	return out, err
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // importable returns the packages of go list lines "path|name|files|error"

@@ -2,6 +2,7 @@ package buildcache_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,12 +81,12 @@ func TestPrebuild(t *testing.T) {
 		Dir: src, GoVersion: "1.26", Packages: []string{"std"},
 		Commands: [][]string{{"build", "."}, {"vet", "."}},
 		Give:     func(string) error { gave++; return nil },
-		Go: func(_ context.Context, args ...string) (string, error) {
+		Go: func(_ context.Context, args ...string) (string, bool, error) {
 			ran = append(ran, args)
 			if args[0] == "list" {
-				return "fmt|fmt|5|\ninternal/abi|abi|3|\ncmd/go|main|9|\nvendor/x|x|1|\nbroken|broken|1|error\nfmt|fmt|5|\nnet/http|http|40|\n", nil
+				return "fmt|fmt|5|\ninternal/abi|abi|3|\ncmd/go|main|9|\nvendor/x|x|1|\nbroken|broken|1|error\nfmt|fmt|5|\nnet/http|http|40|\n", false, nil
 			}
-			return "", nil
+			return "", false, nil
 		},
 	})
 	if err != nil || n != 2 {
@@ -111,5 +112,38 @@ func TestPrebuild(t *testing.T) {
 	}
 	if size, err := c.Size(); err != nil || size != 2 {
 		t.Errorf("Size = %d, %v; want 2", size, err)
+	}
+}
+
+// A failing go command ends the prebuild with its output's last lines,
+// and the cache is not published.
+func TestPrebuildFails(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	c := &buildcache.Cache{Dir: filepath.Join(base, "cache")}
+	src := filepath.Join(base, "src")
+	for _, d := range []string{c.Dir, src} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&out, "line %d\n", i)
+	}
+	_, _, err := c.Prebuild(context.Background(), buildcache.Prebuild{
+		Dir: src, GoVersion: "1.26", Commands: [][]string{{"vet", "."}, {"build", "."}},
+		Go: func(_ context.Context, args ...string) (string, bool, error) {
+			if args[0] == "build" {
+				t.Error("a command ran after one failed")
+			}
+			return out.String(), args[0] == "vet", nil
+		},
+	})
+	if err == nil || !strings.Contains(err.Error(), "go vet: line 10\n") || strings.Contains(err.Error(), "line 9\n") || !strings.Contains(err.Error(), "line 29") {
+		t.Errorf("Prebuild = %v; want the failing command's last 20 lines", err)
+	}
+	if fi, err := os.Stat(c.Dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the cache was published after a failure: %v %v", fi.Mode(), err)
 	}
 }

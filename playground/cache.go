@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ideserver/ideserver/buildcache"
@@ -86,12 +85,8 @@ func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
 			{"test", "-c", "-o", os.DevNull, "."},
 		},
 		Give: func(string) error { return s.giveTo(CacheOwner, root) },
-		Go: func(ctx context.Context, args ...string) (string, error) {
-			out, failed, err := s.cacheGo(ctx, root, dir, args)
-			if err == nil && failed {
-				err = fmt.Errorf("go %s: %s", args[0], lastLines(out, 20))
-			}
-			return out, err
+		Go: func(ctx context.Context, args ...string) (string, bool, error) {
+			return s.cacheGo(ctx, root, dir, args)
 		},
 	})
 	if err != nil {
@@ -130,15 +125,6 @@ func (s *Service) cacheGo(ctx context.Context, root, dir string, args []string) 
 		return "", false, fmt.Errorf("prepare cache: go %s: %w", args[0], err)
 	}
 	return buf.String(), st.Code != 0 || st.Signal != "", nil
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // errNoCache is returned by PrepareCache without Options.Cache.

@@ -154,7 +154,7 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 	}
 	n, d, err := c.Prebuild(ctx, buildcache.Prebuild{
 		Dir: src, GoVersion: goVersion, Packages: c.Packages, Commands: commands, Give: give,
-		Go: func(ctx context.Context, args ...string) (string, error) {
+		Go: func(ctx context.Context, args ...string) (string, bool, error) {
 			var out limitedBuffer
 			proc, err := m.opts.Runner.Start(ctx, sandbox.Cmd{
 				Kind: "build", Owner: BuildCacheOwner, Path: "go", Args: args,
@@ -162,17 +162,14 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 				Network: sandbox.NetworkNone, Binds: binds,
 			})
 			if err != nil {
-				return "", fmt.Errorf("start go %s: %w", args[0], err)
+				return "", false, fmt.Errorf("start go %s: %w", args[0], err)
 			}
 			defer proc.Close()
 			st, err := proc.Wait()
 			if err != nil {
-				return "", fmt.Errorf("go %s: %w", args[0], err)
+				return "", false, fmt.Errorf("go %s: %w", args[0], err)
 			}
-			if st.Code != 0 || st.Signal != "" {
-				return out.String(), fmt.Errorf("go %s: %s", args[0], lastLines(out.String(), 20))
-			}
-			return out.String(), nil
+			return out.String(), st.Code != 0 || st.Signal != "", nil
 		},
 	})
 	if err != nil {
@@ -193,12 +190,3 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *limitedBuffer) String() string { return l.b.String() }
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
