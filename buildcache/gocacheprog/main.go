@@ -4,7 +4,8 @@
 // a read-only directory in the go command's own disk cache layout,
 // prepared by the server, and keeps everything a build "put"s in a
 // writable directory of the caller's own (a playground run's, which dies
-// with it, or a user's GOCACHE).
+// with it, or a user's GOCACHE, which it trims as the go command would:
+// entries unused for five days go, at most once a day).
 //
 //	gocacheprog -ro /gocache -rw /tmp/gocache-rw
 //
@@ -134,6 +135,7 @@ func serve(in io.Reader, out io.Writer, ro, rw string) error {
 		case "put":
 			res = c.put(req, br)
 		case "close":
+			c.trim(time.Now())
 			return send(&response{ID: req.ID})
 		default:
 			res = &response{Err: "unknown command " + strconv.Quote(req.Command)}
@@ -156,7 +158,8 @@ func fileName(dir string, id []byte, kind string) string {
 	return filepath.Join(dir, fmt.Sprintf("%02x", id[0]), hex.EncodeToString(id)+"-"+kind)
 }
 
-// get looks id up in the read-only directory, then the writable one.
+// get looks id up in the read-only directory, then the writable one. A
+// hit in the writable one marks its files used (see trim).
 func (c *cache) get(id []byte) *response {
 	if len(id) != hashSize {
 		return &response{Err: "get: bad action id"}
@@ -166,10 +169,67 @@ func (c *cache) get(id []byte) *response {
 			continue
 		}
 		if res, ok := lookup(dir, id); ok {
+			if dir == c.rw {
+				used(fileName(dir, id, "a"), time.Now())
+				used(fileName(dir, res.OutputID, "d"), time.Now()) // a file, or a cached executable's directory
+			}
 			return res
 		}
 	}
 	return &response{Miss: true}
+}
+
+// The writable directory is trimmed as the go command trims its own
+// cache, which it does not do through a cache program: entries unused
+// for trimLimit are removed, at most once per trimInterval (recorded in
+// trim.txt, in the go command's format, so either may trim it), and a
+// hit marks an entry used by moving its mtime forward once per
+// mtimeInterval.
+const (
+	mtimeInterval = time.Hour
+	trimInterval  = 24 * time.Hour
+	trimLimit     = 5 * 24 * time.Hour
+)
+
+// used moves name's mtime to now when it is older than mtimeInterval.
+func used(name string, now time.Time) {
+	if fi, err := os.Stat(name); err == nil && now.Sub(fi.ModTime()) >= mtimeInterval {
+		_ = os.Chtimes(name, now, now)
+	}
+}
+
+// trim removes the writable directory's entries unused for trimLimit,
+// unless it was trimmed within trimInterval. Errors are ignored: a file
+// left is trimmed next time.
+func (c *cache) trim(now time.Time) {
+	stamp := filepath.Join(c.rw, "trim.txt")
+	if data, err := os.ReadFile(stamp); err == nil {
+		if t, err := strconv.ParseInt(string(bytes.TrimSpace(data)), 10, 64); err == nil {
+			if d := now.Sub(time.Unix(t, 0)); d < trimInterval && d > -mtimeInterval {
+				return
+			}
+		}
+	}
+	cutoff := now.Add(-trimLimit)
+	for i := range 256 {
+		sub := filepath.Join(c.rw, fmt.Sprintf("%02x", i))
+		ents, err := os.ReadDir(sub)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil || !fi.ModTime().Before(cutoff) {
+				continue
+			}
+			if e.IsDir() {
+				_ = os.RemoveAll(filepath.Join(sub, e.Name())) // a cached executable's directory
+			} else {
+				_ = os.Remove(filepath.Join(sub, e.Name()))
+			}
+		}
+	}
+	_ = os.WriteFile(stamp, []byte(strconv.FormatInt(now.Unix(), 10)), 0o600)
 }
 
 // lookup reads id's entry in dir and checks its output file; ok is false

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -276,5 +278,68 @@ func TestParseArgs(t *testing.T) {
 		if ok != tt.ok || (ok && (ro != tt.ro || rw != tt.rw)) {
 			t.Errorf("parseArgs(%q) = %q, %q, %v", tt.args, ro, rw, ok)
 		}
+	}
+}
+
+// TestTrim: close trims the writable directory as the go command trims
+// its own cache: entries unused for five days go, others stay, a hit marks
+// an entry used, and once trimmed it waits a day before trimming again.
+func TestTrim(t *testing.T) {
+	rw := filepath.Join(t.TempDir(), "rw")
+	c := startServe(t, "", rw)
+	body := []byte("object")
+	out := sha256.Sum256(body)
+	put := func(action string) {
+		if r := c.send(map[string]any{"Command": "put", "ActionID": id(action), "OutputID": out[:]}, body); r.Err != "" {
+			t.Fatalf("put %s: %+v", action, r)
+		}
+	}
+	put("old")
+	put("kept")
+	now := time.Now()
+	sixDays := now.Add(-6 * 24 * time.Hour)
+	age := func(name string, when time.Time) {
+		if err := os.Chtimes(name, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldA, keptA := fileName(rw, id("old"), "a"), fileName(rw, id("kept"), "a")
+	outFile := fileName(rw, out[:], "d")
+	age(oldA, sixDays)
+	age(keptA, sixDays)
+	age(outFile, sixDays)
+	// A hit on "kept" marks its entry and its output used.
+	if r := c.send(map[string]any{"Command": "get", "ActionID": id("kept")}, nil); r.Miss {
+		t.Fatalf("get: %+v", r)
+	}
+	c.send(map[string]any{"Command": "close"}, nil)
+	if err := <-c.done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(oldA); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an entry unused for six days is still there: %v", err)
+	}
+	for _, f := range []string{keptA, outFile} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("a used file was trimmed: %v", err)
+		}
+	}
+	stamp, err := os.ReadFile(filepath.Join(rw, "trim.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := strconv.ParseInt(string(stamp), 10, 64); err != nil || time.Since(time.Unix(n, 0)) > time.Minute {
+		t.Errorf("trim.txt = %q", stamp)
+	}
+	// Trimmed just now: the next close leaves even an old entry alone.
+	age(keptA, sixDays)
+	(&cache{rw: rw}).trim(time.Now())
+	if _, err := os.Stat(keptA); err != nil {
+		t.Errorf("trimmed again within a day: %v", err)
+	}
+	// A day later it trims again.
+	(&cache{rw: rw}).trim(time.Now().Add(25 * time.Hour))
+	if _, err := os.Stat(keptA); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("not trimmed a day later: %v", err)
 	}
 }
