@@ -5,7 +5,7 @@ GOFLAGS ?=
 # Debian packages the tests use: real shells, PTYs and process tools.
 APT_PACKAGES := bash procps util-linux coreutils bubblewrap slirp4netns chromium
 
-.PHONY: test deps check unit web bench build fuzz clean
+.PHONY: test deps check unit web bench build fuzz clean load
 
 test: deps check unit web
 
@@ -50,6 +50,15 @@ bench:
 
 build:
 	$(GO) build -o bin/ideserver ./cmd/ideserver
+
+## load drives a RUNNING server with cmd/ideload and prints its JSON summary
+## (not part of test). Give the server's URL and an admin token, and its pid
+## for resource samples, e.g.
+##   make load LOADFLAGS="--url http://127.0.0.1:8080 --token TOKEN --pid PID"
+## (or the token in IDELOAD_TOKEN); `go run ./cmd/ideload --help` lists the
+## sizes (--workspaces, --terminals, --shells, --lsp, --runs, --duration ...).
+load:
+	$(GO) run ./cmd/ideload $(LOADFLAGS)
 
 clean:
 	rm -rf bin
