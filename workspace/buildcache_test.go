@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -21,7 +22,8 @@ import (
 const helloFmt = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"
 
 // cacheFixture is a Manager whose users share a build cache the test
-// prebuilt from nothing with fmt (so no test depends on the machine's
+// prebuilt from nothing with fmt (when interrupt is set, after stopping a
+// first prebuild in the middle) (so no test depends on the machine's
 // warm cache), and one user's Handle.
 type cacheFixture struct {
 	env   *wstest.Env
@@ -29,7 +31,7 @@ type cacheFixture struct {
 	h     *workspace.Handle
 }
 
-func newCacheFixture(t *testing.T, bwrap bool) *cacheFixture {
+func newCacheFixture(t *testing.T, bwrap, interrupt bool) *cacheFixture {
 	t.Helper()
 	goroot := hostGoEnv(t, "GOROOT")
 	wo := wstest.Options{GoRoot: goroot}
@@ -54,15 +56,81 @@ func newCacheFixture(t *testing.T, bwrap bool) *cacheFixture {
 	c := wstest.BuildCache(t, goroot, uid, "fmt")
 	wo.BuildCache = c
 	e := wstest.New(t, wo)
+	f := &cacheFixture{env: e, cache: c, h: e.Handle(t, workspace.Owner{Tenant: "t1", User: "newcomer"}, map[string]string{
+		"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloFmt,
+	})}
+	if interrupt {
+		f.interruptPrebuild(t)
+	}
 	n, d, err := e.Manager.PrepareBuildCache(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("prebuilt %d packages in %v", n, d.Round(time.Millisecond))
-	h := e.Handle(t, workspace.Owner{Tenant: "t1", User: "newcomer"}, map[string]string{
+	return f
+}
+
+// entries returns the cache's action and output files (snapshotTree).
+func (f *cacheFixture) entries(t *testing.T) map[string]string {
+	t.Helper()
+	m := snapshotTree(t, f.cache.Dir)
+	for p := range m {
+		if !strings.HasSuffix(p, "-a") && !strings.HasSuffix(p, "-d") {
+			delete(m, p)
+		}
+	}
+	return m
+}
+
+// interruptPrebuild stops a prebuild in the middle, as a server stopped
+// while it prebuilds does, and checks what it leaves: its run directory
+// removed, and nothing a user's build would take wrongly (another user
+// builds and runs hello world meanwhile). It registers a check that the next
+// prebuild does not start over: every entry the stopped one finished is
+// still there, unchanged, with more beside it.
+func (f *cacheFixture) interruptPrebuild(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := f.env.Manager.PrepareBuildCache(ctx)
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Minute)
+	for len(f.entries(t)) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatal("the prebuild wrote nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Log("the prebuild finished before it could be stopped: nothing to resume")
+		return
+	}
+	first := f.entries(t)
+	if ents, err := os.ReadDir(f.cache.TempDir); err != nil || len(ents) != 0 {
+		t.Errorf("the stopped prebuild left %d entries in its directory (%v)", len(ents), err)
+	}
+	other := &cacheFixture{env: f.env, cache: f.cache, h: f.env.Handle(t, workspace.Owner{Tenant: "t1", User: "meanwhile"}, map[string]string{
 		"go.mod": "module hello\n\ngo 1.26\n", "main.go": helloFmt,
+	})}
+	if out, ok := other.run(t, nil, "go", "run", "."); !ok || out != "hello\n" {
+		t.Errorf("a user's build after a stopped prebuild: %q, %v", out, ok)
+	}
+	t.Cleanup(func() {
+		after := f.entries(t)
+		kept := 0
+		for p, v := range first {
+			// Size and mtime: publishing changes only the mode.
+			if w, ok := after[p]; ok && sizeTime(w) == sizeTime(v) {
+				kept++
+			}
+		}
+		if kept != len(first) || len(after) <= len(first) {
+			t.Errorf("resumed prebuild: %d of %d earlier entries kept unchanged, %d entries in all", kept, len(first), len(after))
+		}
 	})
-	return &cacheFixture{env: e, cache: c, h: h}
 }
 
 // hostGoEnv returns `go env key`, skipping without a go command.
@@ -153,8 +221,9 @@ func testSharedBuildCacheKeys(t *testing.T, f *cacheFixture) {
 	}
 }
 
-// TestSharedBuildCache: the keys, without isolation.
-func TestSharedBuildCache(t *testing.T) { testSharedBuildCacheKeys(t, newCacheFixture(t, false)) }
+// TestSharedBuildCache: the keys, without isolation, after a prebuild
+// that was stopped in the middle and resumed (interruptPrebuild).
+func TestSharedBuildCache(t *testing.T) { testSharedBuildCacheKeys(t, newCacheFixture(t, false, true)) }
 
 // TestSharedBuildCacheBwrap (SBX-13): the keys under bubblewrap, where
 // the user sees the shared cache read-only; then a user's processes try
@@ -164,7 +233,7 @@ func TestSharedBuildCache(t *testing.T) { testSharedBuildCacheKeys(t, newCacheFi
 // Every attempt fails, and the shared cache is exactly as the prebuild
 // left it.
 func TestSharedBuildCacheBwrap(t *testing.T) {
-	f := newCacheFixture(t, true)
+	f := newCacheFixture(t, true, false)
 	snap := snapshotTree(t, f.cache.Dir)
 	testSharedBuildCacheKeys(t, f)
 	if after := snapshotTree(t, f.cache.Dir); !equalSnapshots(snap, after) {
@@ -241,4 +310,10 @@ func equalSnapshots(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// sizeTime is a snapshotTree value without its mode.
+func sizeTime(v string) string {
+	_, rest, _ := strings.Cut(v, " ")
+	return rest
 }
