@@ -45,7 +45,20 @@ func (e *apiError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("status %d: %s", e.Status, e.Message)
 	}
-	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
+	msg := fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
+	if keys, ok := limitKeys[e.Code]; ok {
+		msg += " (server configuration: " + keys + ")"
+	}
+	return msg
+}
+
+// limitKeys names, by error code, the server's configuration keys whose
+// limit refused a request (docs/api.md), for the operator to raise.
+var limitKeys = map[string]string{
+	"quota_exceeded":       "limits.max_workspaces_per_user",
+	"too_many_connections": "limits.max_websockets_per_user",
+	"too_many_terminals":   "terminal.max_per_workspace, terminal.max_per_tenant",
+	"too_many_requests":    "playground.max_per_client, playground.max_concurrent, playground.max_queue",
 }
 
 // errorFrom reads an error answer.
@@ -99,7 +112,9 @@ func (a *api) callCtx(ctx context.Context, method, path, token string, body any,
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := a.http.Do(req)
-	if err != nil {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err // without the URL, whose ids would make every message differ
+	} else if err != nil {
 		return err
 	}
 	defer resp.Body.Close()

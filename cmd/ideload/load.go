@@ -105,6 +105,9 @@ func (l *loader) run(ctx context.Context) *summary {
 	sum.Phases[phaseTerminals] = l.maybe(l.cfg.Terminals, func() any { return l.terminalsPhase(ctx) })
 	sum.Phases[phaseLSP] = l.maybe(l.cfg.LSP, func() any { return l.lspPhase(ctx) })
 	sum.Phases[phaseRuns] = l.maybe(l.cfg.Runs, func() any { return l.runsPhase(ctx) })
+	if err := ctx.Err(); err != nil {
+		l.fail.add("run", "interrupted", context.Cause(ctx))
+	}
 	if !l.cfg.Keep {
 		sum.Cleanup = l.cleanup(context.WithoutCancel(ctx))
 		l.sample(phaseCleanup)

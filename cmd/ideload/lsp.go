@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -81,7 +80,6 @@ func (l *loader) lspPhase(ctx context.Context) *lspReport {
 		}
 		conns[i] = lc
 	})
-	var opened atomic.Int64
 	l.logf("hovering for %v", c.Duration)
 	deadline := time.Now().Add(c.Duration)
 	var wg sync.WaitGroup
@@ -89,7 +87,7 @@ func (l *loader) lspPhase(ctx context.Context) *lspReport {
 		if lc == nil {
 			continue
 		}
-		opened.Add(1)
+		r.Opened++
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				if err := hover.time(func() error { return lc.hover(ctx) }); err != nil {
@@ -107,7 +105,6 @@ func (l *loader) lspPhase(ctx context.Context) *lspReport {
 			lc.close()
 		}
 	}
-	r.Opened = int(opened.Load())
 	r.Connect, r.Initialize, r.FirstHover, r.Hover = connect.stats(), initialize.stats(), first.stats(), hover.stats()
 	r.Errors = l.fail.of(phaseLSP)
 	return r

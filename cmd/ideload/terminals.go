@@ -58,21 +58,23 @@ func (l *loader) terminalsPhase(ctx context.Context) *terminalsReport {
 		return r
 	}
 	var create, attach, echo, del latencies
-	all := make([]*attachment, c.Terminals+c.Shells)
-	l.logf("opening %d terminals and %d shells", c.Terminals, c.Shells)
-	forEach(len(all), c.Concurrency, func(i int) {
-		var cmd []string
-		if i < c.Terminals {
-			cmd = tickCommand
-		}
-		a, err := l.openTerminal(ctx, l.pool[i%len(l.pool)], cmd, &create, &attach)
-		if err != nil {
-			l.fail.add(phaseTerminals, "open terminal", err)
-			return
-		}
-		all[i] = a
-	})
-	ticks, shells := all[:c.Terminals], all[c.Terminals:]
+	// The shells first: when the server's terminal limits refuse part of
+	// the load, the echo is still measured.
+	all := make([]*attachment, c.Shells+c.Terminals)
+	shells, ticks := all[:c.Shells], all[c.Shells:]
+	l.logf("opening %d shells and %d terminals", c.Shells, c.Terminals)
+	open := func(as []*attachment, first int, cmd []string, what string) {
+		forEach(len(as), c.Concurrency, func(i int) {
+			a, err := l.openTerminal(ctx, l.pool[(first+i)%len(l.pool)], cmd, &create, &attach)
+			if err != nil {
+				l.fail.add(phaseTerminals, "open "+what, err)
+				return
+			}
+			as[i] = a
+		})
+	}
+	open(shells, 0, nil, "shell")
+	open(ticks, c.Shells, tickCommand, "terminal")
 	r.Opened, r.ShellsOpened = countOpen(ticks), countOpen(shells)
 
 	l.logf("typing into %d shells for %v", r.ShellsOpened, c.Duration)
@@ -113,7 +115,7 @@ func (l *loader) terminalsPhase(ctx context.Context) *terminalsReport {
 			return
 		}
 		err := del.time(func() error {
-			return l.api.call(ctx, "DELETE", "/api/v1/workspaces/"+a.ws.ID+"/terminals/"+a.id, a.ws.User.Token, nil, http.StatusNoContent, nil)
+			return l.api.call(context.WithoutCancel(ctx), "DELETE", "/api/v1/workspaces/"+a.ws.ID+"/terminals/"+a.id, a.ws.User.Token, nil, http.StatusNoContent, nil)
 		})
 		if err != nil {
 			l.fail.add(phaseTerminals, "delete terminal", err)
