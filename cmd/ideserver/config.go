@@ -2,8 +2,9 @@ package main
 
 // Configuration: defaults, the YAML file, IDESERVER_* environment variables
 // and flags, merged in that order by LoadConfig into one validated Config.
-// This is the only place in ideserver that reads flags or the environment
-// (internal/deps_test.go enforces it for the flag package); packages receive their Options from main.
+// This is the only place in the server that reads flags or the
+// environment (internal/deps_test.go enforces it for the flag package
+// outside cmd/); packages receive their Options from main.
 
 import (
 	"bytes"

@@ -1,6 +1,7 @@
 // Command ideserver serves browser IDE workspaces for Go over HTTP and
-// WebSocket. It is the only place that reads flags, environment variables
-// and the configuration file, and it wires the packages together.
+// WebSocket. It is the only place of the server that reads flags,
+// environment variables and the configuration file (cmd/ideload, the load
+// tool, is a separate client), and it wires the packages together.
 //
 // Usage:
 //
