@@ -47,12 +47,41 @@ func TestCorruptFile(t *testing.T) {
 		}
 		return b
 	}
+	// freelistEnd is good truncated where the freelist page that the newer
+	// meta page names begins: bbolt would read it beyond the file's end
+	// (a fault, not a panic, without debug.SetPanicOnFault).
+	freelistEnd := func() []byte {
+		// A meta page: 16-byte page header, then magic, version, page
+		// size, flags (4 bytes each), the root bucket (16), the freelist
+		// page id (8), the high water mark (8) and the txid (8).
+		meta := func(off int) (freelist, txid uint64) {
+			le := func(b []byte) uint64 {
+				var v uint64
+				for i := 7; i >= 0; i-- {
+					v = v<<8 | uint64(b[i])
+				}
+				return v
+			}
+			return le(good[off+48:]), le(good[off+64:])
+		}
+		f0, t0 := meta(0)
+		f1, t1 := meta(page)
+		f := f0
+		if t1 > t0 {
+			f = f1
+		}
+		if f < 2 || int(f)*page >= len(good) {
+			t.Fatalf("freelist page %d in a file of %d pages", f, len(good)/page)
+		}
+		return good[:int(f)*page]
+	}()
 	for _, tc := range []struct {
 		name    string
 		content []byte
 		corrupt bool // else it opens with at least min tenants
 		min     int
 	}{
+		{"truncated before the freelist", freelistEnd, true, 0},
 		{"intact", good, false, 200},
 		{"empty file", nil, false, 0},
 		{"truncated to one page", good[:page], true, 0},

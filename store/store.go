@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -174,8 +175,11 @@ func open(opts Options, migs []migration) (*DB, error) {
 }
 
 // openBolt opens the bbolt file; bbolt panics on some damaged files (a
-// bad freelist page), which becomes an error wrapping ErrCorrupt.
+// bad freelist page), or reads its memory map beyond the file's end (a
+// truncated file), which faults: both become an error wrapping ErrCorrupt
+// (debug.SetPanicOnFault turns the fault into a panic on this goroutine).
 func openBolt(path string, timeout time.Duration) (bdb *bbolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			bdb, err = nil, fmt.Errorf("open store: %w: %v; restore %s from a backup, or move it away to start empty", ErrCorrupt, r, path)
