@@ -86,8 +86,9 @@ func (f *cacheFixture) entries(t *testing.T) map[string]string {
 // while it prebuilds does, and checks what it leaves: its run directory
 // removed, and nothing a user's build would take wrongly (another user
 // builds and runs hello world meanwhile). It registers a check that the next
-// prebuild does not start over: every entry the stopped one finished is
-// still there, unchanged, with more beside it.
+// prebuild does not start over: the entries the stopped one wrote are
+// still there, unchanged (but for the few it was writing), with more
+// beside it.
 func (f *cacheFixture) interruptPrebuild(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -127,8 +128,11 @@ func (f *cacheFixture) interruptPrebuild(t *testing.T) {
 				kept++
 			}
 		}
-		if kept != len(first) || len(after) <= len(first) {
-			t.Errorf("resumed prebuild: %d of %d earlier entries kept unchanged, %d entries in all", kept, len(first), len(after))
+		// The files being written when it stopped (the go command writes
+		// at most a few at a time) may be written again; the rest stay.
+		t.Logf("resumed prebuild: %d of %d earlier entries kept unchanged, %d entries in all", kept, len(first), len(after))
+		if kept < len(first)-inFlight || len(after) <= len(first) {
+			t.Errorf("resumed prebuild: %d of %d earlier entries kept unchanged (at most %d may be rewritten), %d entries in all", kept, len(first), inFlight, len(after))
 		}
 	})
 }
@@ -311,6 +315,11 @@ func equalSnapshots(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// inFlight bounds the cache files a stopped prebuild may have been
+// writing: an output and an action entry for each of the go command's
+// parallel actions (-p, at most GOMAXPROCS: 2 cores here, 8 allowed).
+const inFlight = 16
 
 // sizeTime is a snapshotTree value without its mode.
 func sizeTime(v string) string {
