@@ -112,6 +112,20 @@ func stopAtLoop(tb testing.TB, bc *benchClient, launchArgs map[string]any, file 
 	return num(stopped.str("body", "threadId")), d
 }
 
+// openBench opens a debug session of f's workspace served over an
+// in-memory pipe, and returns its client and the function that closes it
+// and waits for the session to end.
+func openBench(b *testing.B, f *fixture) (*benchClient, func()) {
+	s, err := f.m.Open(f.h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newPipe()
+	done := make(chan struct{})
+	go func() { _ = s.ServeClient(context.Background(), p); close(done) }()
+	return &benchClient{tb: b, c: pipeConn{p}}, func() { _ = p.Close(); <-done }
+}
+
 // nextLoop times b.N `next` round trips (request to the stopped event).
 func nextLoop(b *testing.B, bc *benchClient, thread int) {
 	lat := make([]time.Duration, 0, b.N)
@@ -135,15 +149,8 @@ func BenchmarkNext(b *testing.B) {
 	files := map[string]string{"go.mod": "module loop\n\ngo 1.26\n", "main.go": loopMain}
 	b.Run("proxy", func(b *testing.B) {
 		f := newFixture(b, dlv, files)
-		s, err := f.m.Open(f.h)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := newPipe()
-		done := make(chan struct{})
-		go func() { _ = s.ServeClient(context.Background(), p); close(done) }()
-		defer func() { _ = p.Close(); <-done }()
-		bc := &benchClient{tb: b, c: pipeConn{p}}
+		bc, stop := openBench(b, f)
+		defer stop()
 		thread, d := stopAtLoop(b, bc, map[string]any{"mode": "debug", "program": "/workspace"}, "/workspace/main.go")
 		nextLoop(b, bc, thread)
 		b.ReportMetric(float64(d.Milliseconds()), "launch-to-stopped-ms") // after ResetTimer, which drops metrics
@@ -215,20 +222,12 @@ func BenchmarkFirstDebug(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				s, err := f.m.Open(f.h)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p := newPipe()
-				done := make(chan struct{})
-				go func() { _ = s.ServeClient(context.Background(), p); close(done) }()
-				bc := &benchClient{tb: b, c: pipeConn{p}}
+				bc, stop := openBench(b, f)
 				b.StartTimer()
 				_, d := stopAtLoop(b, bc, map[string]any{"mode": "debug", "program": "/workspace"}, "/workspace/main.go")
 				b.StopTimer()
 				total += d
-				_ = p.Close()
-				<-done
+				stop()
 			}
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "launch-to-stopped-ms")
 		})

@@ -442,11 +442,11 @@ func TestReferenceCheckerFinds(t *testing.T) {
 		file, text string
 		bad        []string // targets that must be reported, in order
 	}{
-		{"docs/design.md", "See [the API](api.md), [readme](../README.md#layout), [x](../README.md#layout-1) and [web](https://example.com/DESIGN.md).", nil},
+		{"docs/design.md", "See [the API](api.md), [readme](../README.md#layout), [x](../README.md#layout-1) and [web](https://example.com/GONE.md).", nil},
 		{"docs/design.md", "See [gone](gone.md), [up](../../x.md) and [bad anchor](../README.md#nope).", []string{"gone.md", "../../x.md", "../README.md#nope"}},
-		{"README.md", "Read DESIGN.md and docs/security.md, not docs/api.md or [this](#using-the-api).", []string{"DESIGN.md", "docs/security.md"}},
-		{"lsp/doc.go", "package lsp\n\n// See STYLE.md and lsp/frame.go; cmd/ideserver/wire_*.go is fine.\nvar s = \"notes/todo.md\"\n", []string{"STYLE.md", "lsp/frame.go"}},
-		{"web/src/x.ts", "// see API.md\nconst a = 'SECURITY.md';\n/* and\n * docs/gone.md\n */\n", []string{"API.md", "docs/gone.md"}},
+		{"README.md", "Read GONE.md and docs/security.md, not docs/api.md or [this](#using-the-api).", []string{"GONE.md", "docs/security.md"}},
+		{"lsp/doc.go", "package lsp\n\n// See RULES.md and lsp/frame.go; cmd/ideserver/wire_*.go is fine.\nvar s = \"notes/todo.md\"\n", []string{"RULES.md", "lsp/frame.go"}},
+		{"web/src/x.ts", "// see HOWTO.md\nconst a = 'NOTES.md';\n/* and\n * docs/gone.md\n */\n", []string{"HOWTO.md", "docs/gone.md"}},
 	}
 	for _, c := range cases {
 		var got []string

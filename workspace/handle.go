@@ -61,9 +61,7 @@ func (m *Manager) Open(o Owner, workspaceID string) (*Handle, error) {
 
 // isolated reports whether processes see the sandbox view rather than
 // host paths.
-func (h *Handle) isolated() bool {
-	return h.runner != nil && h.runner.Isolation() == sandbox.IsolationBwrap
-}
+func (h *Handle) isolated() bool { return h.m.isolated() }
 
 // ProcessPath returns the host path host as the workspace's processes see
 // it: unchanged without isolation; under bubblewrap, below a bind's host
