@@ -115,8 +115,10 @@ var DefaultPackages = []string{"std"}
 
 // Prebuild fills c's directory: it lists the packages of p.Packages, writes
 // a program importing every one a program may import (and an empty test),
-// runs p.Commands in its directory, and then makes every file of the cache
-// readable, and nothing writable, by other uids. Processes may use the
+// runs p.Commands in its directory, checks that the disk did not fill
+// meanwhile (the go command does not fail when it cannot write its
+// cache), and then makes every file of the cache readable, and nothing
+// writable, by other uids. Processes may use the
 // cache meanwhile: they find what is done. It returns the number of
 // packages and how long it took.
 func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, error) {
@@ -159,6 +161,9 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 		if _, err := p.run(ctx, args...); err != nil {
 			return 0, 0, fmt.Errorf("prebuild: %w", err)
 		}
+	}
+	if err := checkRoom(c.Dir); err != nil {
+		return 0, 0, fmt.Errorf("prebuild: %w", err)
 	}
 	if err := Publish(c.Dir); err != nil {
 		return 0, 0, err

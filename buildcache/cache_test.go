@@ -71,7 +71,7 @@ func TestPrebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	entry := filepath.Join(c.Dir, "ab", "abcd-a")
+	entry := filepath.Join(c.Dir, "ab", "abcd-d")
 	if err := os.WriteFile(entry, []byte("v1"), 0o600); err != nil {
 		t.Fatal(err)
 	}
