@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 
 	"golang.org/x/time/rate"
 
@@ -15,8 +16,14 @@ import (
 // the input rate limit, so floods of tiny messages are limited too.
 const msgOverhead = 64
 
-// writeChunk is the most output one message carries.
+// writeChunk is about the most output one message carries: a message
+// ends once it holds writeChunk-64 bytes or more (with the server's 64 KiB
+// write buffer, one frame).
 const writeChunk = 64 << 10
+
+// keepInput is the largest input buffer an attachment keeps between
+// messages; a larger one (a paste) is dropped after use.
+const keepInput = 4 << 10
 
 // Control messages.
 var (
@@ -41,10 +48,35 @@ type errorMsg struct {
 
 // attachment is one attached client's cursor and wake-up channel.
 type attachment struct {
+	t       *Terminal
 	proc    *sandbox.Process // the terminal's, for input
 	cursor  int64            // next ring offset to send; guarded by Terminal.mu
 	wake    chan struct{}    // cap 1: output or exit may be pending
 	replies chan []byte      // control replies from the input side, cap 4
+	sent    int              // bytes of the message being written (writer only)
+}
+
+// Read is the writer's view of the ring, for bridge.Conn.WriteFrom: it
+// copies output from the cursor straight into the WebSocket's write buffer
+// and advances the cursor, under Terminal.mu, and ends the message
+// (io.EOF) when the attachment has caught up or the message is full. It
+// also ends it, with what it holds, when the client fell a ring behind
+// (the writer then sends the overrun notice).
+func (a *attachment) Read(p []byte) (int, error) {
+	t := a.t
+	t.mu.Lock()
+	n := 0
+	if a.cursor >= t.ring.start() {
+		n = t.ring.read(a.cursor, p)
+		a.cursor += int64(n)
+	}
+	caughtUp := a.cursor >= t.ring.end
+	t.mu.Unlock()
+	a.sent += n
+	if caughtUp || n == 0 || a.sent >= writeChunk-64 {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // Results of Attach that say how the WebSocket closes when the terminal is
@@ -74,7 +106,7 @@ var (
 // already, 1009 "input message too big" (wrapping ErrInputTooLarge), or
 // the stream's or ctx's error.
 func (t *Terminal) Attach(ctx context.Context, conn *bridge.Conn) error {
-	a := &attachment{wake: make(chan struct{}, 1), replies: make(chan []byte, 4)}
+	a := &attachment{t: t, wake: make(chan struct{}, 1), replies: make(chan []byte, 4)}
 	t.mu.Lock()
 	if t.gone || t.proc == nil {
 		t.mu.Unlock()
@@ -124,34 +156,29 @@ func (t *Terminal) writeClient(ctx context.Context, conn *bridge.Conn, a *attach
 		if start := t.ring.start(); a.cursor < start {
 			a.cursor, overrun = start, true
 		}
-		var chunk *[]byte
-		n := 0
-		if t.ring.end > a.cursor {
-			chunk = t.m.chunks.Get().(*[]byte)
-			n = t.ring.read(a.cursor, *chunk)
-			a.cursor += int64(n)
-		}
-		exited, code, caughtUp := t.exited, t.code, a.cursor == t.ring.end
+		pending := t.ring.end > a.cursor
+		exited, code := t.exited, t.code
 		t.mu.Unlock()
 
 		if overrun {
 			t.m.met.overruns.Inc()
 			if err := conn.Write(false, overrunMsg); err != nil {
-				if chunk != nil {
-					t.m.chunks.Put(chunk)
-				}
 				return false, err
 			}
 		}
-		if n > 0 {
-			err := conn.Write(true, (*chunk)[:n])
-			t.m.chunks.Put(chunk)
-			if err != nil {
+		if pending {
+			// One message of what is pending, copied from the ring into
+			// the WebSocket's buffer: a lone echo goes out at once, and
+			// output that piled up while the client was being written to
+			// goes out together.
+			a.sent = 0
+			if err := conn.WriteFrom(true, a); err != nil {
 				return false, err
 			}
 			continue
 		}
-		if exited && caughtUp {
+		if exited { // and caught up
+
 			b, _ := json.Marshal(exitMsg{Type: "exit", Code: code})
 			if err := conn.Write(false, b); err != nil {
 				return false, err
@@ -179,11 +206,16 @@ func (t *Terminal) writeClient(ctx context.Context, conn *bridge.Conn, a *attach
 // is paused: its messages are read later).
 func (t *Terminal) readClient(ctx context.Context, conn *bridge.Conn, a *attachment) error {
 	lim := rate.NewLimiter(rate.Limit(t.m.opts.InputRate), t.m.opts.InputBurst)
+	var buf []byte
 	for {
-		binary, data, err := conn.Read()
+		if cap(buf) > keepInput {
+			buf = nil
+		}
+		binary, data, err := conn.ReadInto(buf)
 		if err != nil {
 			return err
 		}
+		buf = data
 		if len(data) > t.m.opts.MaxInput {
 			return errTooBig
 		}

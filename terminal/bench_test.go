@@ -38,11 +38,33 @@ func directPTY(tb testing.TB, e *env, argv []string) *sandbox.Process {
 	return p
 }
 
+// linesCmd waits for a line of input, then prints n lines of 64 bytes
+// (63 and a newline, which the PTY turns into CR LF), each in its own
+// write as a line-buffered program does, and exits.
+func linesCmd(n int) []string {
+	return []string{"sh", "-c", "stty -echo && read x && exec awk 'BEGIN{s=sprintf(\"%063d\", 0); for(i=0;i<" +
+		strconv.Itoa(n) + ";i++){print s; fflush()}}'"}
+}
+
 // BenchmarkThroughput compares output throughput through the WebSocket
 // bridge with reading the same PTY directly, in one run: each iteration
-// floods 16 MiB both ways.
+// has the command write its output both ways. bulk writes 16 MiB in large
+// writes (head -c); lines writes 4 MiB as 64-byte lines, one write each
+// (a line-buffered program: a build log, a test run).
 func BenchmarkThroughput(b *testing.B) {
-	const size = 16 << 20
+	b.Run("bulk", func(b *testing.B) {
+		const size = 16 << 20
+		throughput(b, floodCmd(size), size)
+	})
+	b.Run("lines", func(b *testing.B) {
+		const lines = 64 << 10
+		throughput(b, linesCmd(lines), lines*65)
+	})
+}
+
+// throughput runs argv, which writes size bytes to the PTY after a line
+// of input, directly and through the bridge, once per iteration.
+func throughput(b *testing.B, argv []string, size int) {
 	e := newEnv(b)
 	srv := serveAttach(b, e, false, 0)
 	var direct, bridged time.Duration
@@ -51,7 +73,7 @@ func BenchmarkThroughput(b *testing.B) {
 	for b.Loop() {
 		// Direct: the sandbox PTY read by one goroutine, nothing else.
 		start := time.Now()
-		p := directPTY(b, e, floodCmd(size))
+		p := directPTY(b, e, argv)
 		if _, err := p.PTY().Write([]byte("go\n")); err != nil {
 			b.Fatal(err)
 		}
@@ -69,9 +91,9 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Fatalf("direct read %d bytes, want %d", n, size)
 		}
 
-		// Bridge: terminal session, ring, attachment, WebSocket, client.
+		// Bridge: terminal, ring, attachment, WebSocket, client.
 		start = time.Now()
-		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: floodCmd(size)})
+		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: argv})
 		if err != nil {
 			b.Fatal(err)
 		}

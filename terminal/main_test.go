@@ -186,7 +186,8 @@ type attachServer struct {
 // without, they are TCP on loopback.
 func serveAttach(tb testing.TB, e *env, pipes bool, writeTimeout time.Duration) *attachServer {
 	a := &attachServer{dialer: websocket.DefaultDialer, results: map[string]chan error{}}
-	up := websocket.Upgrader{} // gorilla defaults
+	// The server's write buffers: 64 KiB, pooled (server/websocket.go).
+	up := websocket.Upgrader{WriteBufferSize: 64 << 10, WriteBufferPool: &sync.Pool{}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := e.m.Get(e.h, strings.TrimPrefix(r.URL.Path, "/"))
 		if err != nil {

@@ -26,8 +26,6 @@ type Manager struct {
 	reg *bridge.Registry[*Terminal]
 	wg  sync.WaitGroup // terminal readers and the process closers Stop starts
 
-	chunks sync.Pool // *[]byte of writeChunk bytes, for client writers
-
 	beforeStart func() // tests only (export_test.go): called as a start begins
 }
 
@@ -40,13 +38,12 @@ func New(opts Options) (*Manager, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Manager{
-		opts:   opts,
-		log:    opts.Logger,
-		met:    met,
-		ctx:    ctx,
-		stop:   stop,
-		reg:    bridge.NewRegistry[*Terminal](bridge.Limits{PerWorkspace: opts.MaxPerWorkspace, PerTenant: opts.MaxPerTenant}),
-		chunks: sync.Pool{New: func() any { b := make([]byte, writeChunk); return &b }},
+		opts: opts,
+		log:  opts.Logger,
+		met:  met,
+		ctx:  ctx,
+		stop: stop,
+		reg:  bridge.NewRegistry[*Terminal](bridge.Limits{PerWorkspace: opts.MaxPerWorkspace, PerTenant: opts.MaxPerTenant}),
 	}, nil
 }
 

@@ -11,9 +11,10 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// readBufSize is the PTY read size; Linux returns at most about 4 KiB per
-// read, and attachments coalesce reads into larger messages.
-const readBufSize = 16 << 10
+// readBufSize is the PTY read size: Linux returns at most 4 KiB per read
+// (the line discipline's buffer), and attachments coalesce reads into
+// larger messages.
+const readBufSize = 4 << 10
 
 // Terminal is one terminal: a process on a PTY, its scrollback and its
 // attached clients. It outlives its clients; each client connection to it

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"io"
 	"sync"
 	"time"
 
@@ -47,6 +48,31 @@ func (c *Conn) Read() (binary bool, data []byte, err error) {
 	return typ == websocket.BinaryMessage, data, err
 }
 
+// ReadInto returns the next message like Read, read into buf's storage
+// (grown when the message does not fit): data aliases buf and is valid
+// until the next call, so a caller that reuses it allocates nothing per
+// message. The read limit applies as in Read.
+func (c *Conn) ReadInto(buf []byte) (binary bool, data []byte, err error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return false, nil, err
+	}
+	data = buf[:0]
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return typ == websocket.BinaryMessage, data, nil
+		}
+		if err != nil {
+			return false, nil, err
+		}
+	}
+}
+
 // ReadText returns the next message, which must be a text frame: a binary
 // frame is a CloseError with 1003.
 func (c *Conn) ReadText() ([]byte, error) {
@@ -70,6 +96,34 @@ func (c *Conn) Write(binary bool, data []byte) error {
 	defer c.writeMu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	return c.ws.WriteMessage(typ, data)
+}
+
+// WriteFrom writes one message, binary or text, made of what r gives
+// until it returns io.EOF (with its last bytes or after them). r's Read
+// is handed the connection's write buffer, so the bytes are copied once,
+// from wherever r keeps them; a message that fits the buffer goes out as
+// one frame in one write, a longer one in fragments of a buffer each.
+// r must end (io.EOF) by itself: the writer is held until it does. When
+// r fails, the message ends with what r gave and the error is returned.
+func (c *Conn) WriteFrom(binary bool, r io.Reader) error {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	w, err := c.ws.NextWriter(typ)
+	if err != nil {
+		return err
+	}
+	// gorilla's message writer is an io.ReaderFrom that reads straight
+	// into its buffer (a compressing one is not; io.Copy then copies).
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // WriteText writes one text message.

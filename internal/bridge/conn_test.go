@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/gorilla/websocket"
 
@@ -72,6 +73,86 @@ func TestConnEcho(t *testing.T) {
 		typ, data, err := cl.ReadMessage()
 		if err != nil || typ != m.typ || string(data) != m.data {
 			t.Fatalf("echo = %d %q %v", typ, data, err)
+		}
+	}
+}
+
+// ReadInto reads messages into the caller's buffer, growing it for a
+// large one and reusing it for the next, and keeps the read limit.
+func TestConnReadInto(t *testing.T) {
+	type got struct {
+		binary bool
+		data   string
+		reused bool
+		err    error
+	}
+	res := make(chan got, 8)
+	cl := serve(t, func(c *bridge.Conn) {
+		c.Underlying().SetReadLimit(1 << 20)
+		buf := make([]byte, 0, 64)
+		for {
+			binary, data, err := c.ReadInto(buf)
+			if err != nil {
+				res <- got{err: err}
+				return
+			}
+			res <- got{binary, string(data), len(data) > 0 && &data[0] == &buf[:1][0], nil}
+			buf = data
+		}
+	})
+	big := strings.Repeat("0123456789", 10_000)
+	for i, m := range []struct {
+		typ    int
+		data   string
+		reused bool
+	}{
+		{websocket.BinaryMessage, "ls\n", true},
+		{websocket.BinaryMessage, big, false}, // grows past 64 bytes
+		{websocket.TextMessage, `{"type":"resize"}`, true},
+		{websocket.BinaryMessage, "", false},
+	} {
+		if err := cl.WriteMessage(m.typ, []byte(m.data)); err != nil {
+			t.Fatal(err)
+		}
+		g := <-res
+		if g.err != nil || g.binary != (m.typ == websocket.BinaryMessage) || g.data != m.data || g.reused != m.reused {
+			t.Fatalf("message %d: binary %v, %d bytes, reused %v, err %v; want %d %d bytes reused %v",
+				i, g.binary, len(g.data), g.reused, g.err, m.typ, len(m.data), m.reused)
+		}
+	}
+	if err := cl.WriteMessage(websocket.BinaryMessage, make([]byte, 1<<20+1)); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-res; !errors.Is(g.err, websocket.ErrReadLimit) {
+		t.Fatalf("oversized message: err %v, want the read limit", g.err)
+	}
+}
+
+// WriteFrom sends what a reader gives, however it is split, as one
+// message of the given type, then the connection goes on as before.
+func TestConnWriteFrom(t *testing.T) {
+	big := strings.Repeat("abcdefgh", 40_000) // more than the write buffer
+	cl := serve(t, func(c *bridge.Conn) {
+		if err := c.WriteFrom(true, iotest.HalfReader(strings.NewReader(big))); err != nil {
+			t.Error(err)
+		}
+		if err := c.WriteFrom(false, iotest.DataErrReader(strings.NewReader("{}"))); err != nil {
+			t.Error(err)
+		}
+		if err := c.WriteFrom(true, strings.NewReader("")); err != nil {
+			t.Error(err)
+		}
+		if err := c.WriteText([]byte("after")); err != nil {
+			t.Error(err)
+		}
+	})
+	for i, want := range []struct {
+		typ  int
+		data string
+	}{{websocket.BinaryMessage, big}, {websocket.TextMessage, "{}"}, {websocket.BinaryMessage, ""}, {websocket.TextMessage, "after"}} {
+		typ, data, err := cl.ReadMessage()
+		if err != nil || typ != want.typ || string(data) != want.data {
+			t.Fatalf("message %d: type %d, %d bytes, err %v; want type %d, %d bytes", i, typ, len(data), err, want.typ, len(want.data))
 		}
 	}
 }
