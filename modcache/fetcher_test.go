@@ -502,7 +502,9 @@ func TestQueueAndClose(t *testing.T) {
 	fx.up.hang["example.com/slow"] = true
 	fx.up.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() { errc <- fx.f.Fetch(context.Background(), module.Version{Path: "example.com/slow", Version: "v1.0.0"}) }()
+	go func() {
+		errc <- fx.f.Fetch(context.Background(), module.Version{Path: "example.com/slow", Version: "v1.0.0"})
+	}()
 	for fx.up.hanging.Load() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
