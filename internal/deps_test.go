@@ -93,7 +93,8 @@ var rules = []rule{
 // everything, by none.
 var layers = map[string][]string{
 	"buildcache": {"sandbox"},
-	"workspace":  {"buildcache", "sandbox", "store"},
+	"modcache":   {"sandbox"},
+	"workspace":  {"buildcache", "modcache", "sandbox", "store"},
 	"lsp":        {"workspace", "sandbox"},
 	"dap":        {"workspace", "sandbox", "terminal"},
 	"terminal":   {"workspace", "sandbox"},

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+
+	"github.com/ideserver/ideserver/modcache"
 )
 
 // GoEnv is the Go tooling configuration every user's process gets.
@@ -12,9 +14,16 @@ type GoEnv struct {
 	// PATH). Required for processes that run go.
 	Root    string
 	Proxy   string // GOPROXY
+	SumDB   string // GOSUMDB; "": the go command's default
 	Private string // GOPRIVATE
 	NoSumDB string // GONOSUMDB
 	Flags   string // GOFLAGS
+	// ModuleCache is the users' shared, read-only module cache, filled by
+	// the server's own fetcher (as ModuleCacheOwner); nil means none.
+	// Processes started through a Handle read it first (GOPROXY, see
+	// Handle.Env), and opening a workspace queues the versions its go.sum
+	// lists. The Manager does not close it.
+	ModuleCache *modcache.Fetcher
 }
 
 // stripPath returns the bare system error of a *fs.PathError (whose Path
@@ -66,7 +75,7 @@ func (m *Manager) processEnv(o Owner, d HomeDirs, extra []string) []string {
 	if g.Root != "" {
 		env = append(env, "GOROOT="+g.Root)
 	}
-	for _, kv := range [][2]string{{"GOPROXY", g.Proxy}, {"GOPRIVATE", g.Private}, {"GONOSUMDB", g.NoSumDB}, {"GOFLAGS", g.Flags}} {
+	for _, kv := range [][2]string{{"GOPROXY", g.Proxy}, {"GOSUMDB", g.SumDB}, {"GOPRIVATE", g.Private}, {"GONOSUMDB", g.NoSumDB}, {"GOFLAGS", g.Flags}} {
 		if kv[1] != "" {
 			env = append(env, kv[0]+"="+kv[1])
 		}

@@ -36,7 +36,9 @@ type Handle struct {
 // user's directories and the workspace's (HomeDirs; a workspace directory
 // owned by another uid is given to the user's), and returns the Handle.
 // It is the one ownership check a bridge needs. A record without a
-// directory is ErrNotFound.
+// directory is ErrNotFound. With a shared module cache
+// (GoEnv.ModuleCache) it queues the public module versions the
+// workspace's go.sum lists, when that changed since it last looked.
 func (m *Manager) Open(o Owner, workspaceID string) (*Handle, error) {
 	if _, err := m.Use(o, workspaceID); err != nil {
 		return nil, err
@@ -56,6 +58,7 @@ func (m *Manager) Open(o Owner, workspaceID string) (*Handle, error) {
 	if h.Paths, err = h.newPaths(); err != nil {
 		return nil, err
 	}
+	m.queueModules(workspaceID)
 	return h, nil
 }
 
@@ -132,10 +135,15 @@ func absSlash(p string) string {
 // Once the users' shared build cache is ready (ManagerOptions.BuildCache),
 // GOCACHEPROG names the cache program, which reads the shared cache and
 // writes into the user's GOCACHE; an extra GOCACHEPROG wins, as any extra
-// entry does.
+// entry does. With a shared module cache (GoEnv.ModuleCache), GOPROXY
+// lists it first (read-only, a file:// proxy; at SandboxModuleCache under
+// bubblewrap) and then the configured proxy, which serves what it lacks.
 func (h *Handle) Env(extra ...string) ([]string, error) {
 	if prog, _, ok := h.m.buildCacheSetup(h.Home); ok {
 		extra = append([]string{"GOCACHEPROG=" + prog}, extra...)
+	}
+	if proxy, _, ok := h.m.moduleCacheSetup(); ok {
+		extra = append([]string{"GOPROXY=" + proxy}, extra...)
 	}
 	return h.m.processEnv(h.Owner, h.Home, extra), nil
 }
@@ -143,8 +151,9 @@ func (h *Handle) Env(extra ...string) ([]string, error) {
 // Start starts cmd as one of the workspace's processes: it sets cmd.Owner
 // (the user's owner key) and cmd.Workspace, cmd.Dir when empty (the
 // workspace directory), and under bubblewrap puts the workspace's binds
-// (the workspace at /workspace, HOME, GOROOT, the tools and the shared
-// build cache with its program, read-only) before cmd.Binds. cmd.Env is the caller's (see Env). Errors never hold a
+// (the workspace at /workspace, HOME, GOROOT, the tools, the shared
+// build cache with its program and the shared module cache, read-only)
+// before cmd.Binds. cmd.Env is the caller's (see Env). Errors never hold a
 // host path.
 func (h *Handle) Start(ctx context.Context, cmd sandbox.Cmd) (*sandbox.Process, error) {
 	if h.runner == nil {
@@ -159,6 +168,9 @@ func (h *Handle) Start(ctx context.Context, cmd sandbox.Cmd) (*sandbox.Process, 
 		binds := slices.Clip(h.binds)
 		if _, cache, ok := h.m.buildCacheSetup(h.Home); ok {
 			binds = append(binds, cache...) // what Env's GOCACHEPROG needs
+		}
+		if _, mods, ok := h.m.moduleCacheSetup(); ok {
+			binds = append(binds, mods...) // what Env's GOPROXY reads
 		}
 		cmd.Binds = append(binds, cmd.Binds...)
 	}
