@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 
 	"golang.org/x/time/rate"
 
 	"github.com/ideserver/ideserver/internal/bridge"
-	"github.com/ideserver/ideserver/sandbox"
 )
 
 // msgOverhead is what each client message costs on top of its length in
@@ -49,11 +49,11 @@ type errorMsg struct {
 // attachment is one attached client's cursor and wake-up channel.
 type attachment struct {
 	t       *Terminal
-	proc    *sandbox.Process // the terminal's, for input
-	cursor  int64            // next ring offset to send; guarded by Terminal.mu
-	wake    chan struct{}    // cap 1: output or exit may be pending
-	replies chan []byte      // control replies from the input side, cap 4
-	sent    int              // bytes of the message being written (writer only)
+	pty     *os.File      // the terminal's PTY master, for input
+	cursor  int64         // next ring offset to send; guarded by Terminal.mu
+	wake    chan struct{} // cap 1: output or exit may be pending
+	replies chan []byte   // control replies from the input side, cap 4
+	sent    int           // bytes of the message being written (writer only)
 }
 
 // Read is the writer's view of the ring, for bridge.Conn.WriteFrom: it
@@ -112,7 +112,7 @@ func (t *Terminal) Attach(ctx context.Context, conn *bridge.Conn) error {
 		t.mu.Unlock()
 		return errEnded
 	}
-	a.proc = t.proc
+	a.pty = t.pty
 	a.cursor = t.ring.start()
 	t.subs[a] = struct{}{}
 	t.disarmIdleLocked()
@@ -224,7 +224,7 @@ func (t *Terminal) readClient(ctx context.Context, conn *bridge.Conn, a *attachm
 		}
 		if binary {
 			if len(data) > 0 {
-				t.input(a.proc, data)
+				t.input(a.pty, data)
 			}
 			continue
 		}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,12 +69,12 @@ func BenchmarkThroughput(b *testing.B) {
 func throughput(b *testing.B, argv []string, size int) {
 	e := newEnv(b)
 	srv := serveAttach(b, e, false, 0)
-	var direct, bridged time.Duration
+	var direct, bridged, directCPU, bridgedCPU time.Duration
 	overruns, delivered := 0, 0
 	buf := make([]byte, 64<<10)
 	for b.Loop() {
 		// Direct: the sandbox PTY read by one goroutine, nothing else.
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime(b)
 		p := directPTY(b, e, argv)
 		if _, err := p.PTY().Write([]byte("go\n")); err != nil {
 			b.Fatal(err)
@@ -86,13 +88,14 @@ func throughput(b *testing.B, argv []string, size int) {
 			}
 		}
 		direct += time.Since(start)
+		directCPU += cpuTime(b) - cpu
 		_ = p.Close()
 		if n < size {
 			b.Fatalf("direct read %d bytes, want %d", n, size)
 		}
 
 		// Bridge: terminal, ring, attachment, WebSocket, client.
-		start = time.Now()
+		start, cpu = time.Now(), cpuTime(b)
 		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: argv})
 		if err != nil {
 			b.Fatal(err)
@@ -128,6 +131,7 @@ func throughput(b *testing.B, argv []string, size int) {
 			overruns++
 		}
 		bridged += time.Since(start)
+		bridgedCPU += cpuTime(b) - cpu
 		delivered += n
 		_ = c.Close()
 		if n < size && overruns == 0 {
@@ -140,7 +144,20 @@ func throughput(b *testing.B, argv []string, size int) {
 	b.ReportMetric(bmb/bridged.Seconds(), "bridge-MB/s")
 	b.ReportMetric((bmb/bridged.Seconds())/(mb/direct.Seconds()), "ratio")
 	b.ReportMetric(float64(overruns), "overruns")
+	// CPU time of this process (server and client sides, not the
+	// command) per byte: less at the mercy of a busy machine than MB/s.
+	b.ReportMetric(float64(directCPU.Nanoseconds())/(float64(size)*float64(b.N)), "direct-cpu-ns/B")
+	b.ReportMetric(float64(bridgedCPU.Nanoseconds())/float64(max(delivered, 1)), "bridge-cpu-ns/B")
 	b.ReportMetric(0, "ns/op")
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // echoCmd echoes each keystroke at once (non-canonical mode) and discards
@@ -155,6 +172,7 @@ func BenchmarkEcho(b *testing.B) {
 	e := newEnv(b)
 	srv := serveAttach(b, e, false, 0)
 	var direct, bridged []time.Duration
+	var directCPU, bridgedCPU time.Duration
 	buf := make([]byte, 4096)
 	for b.Loop() {
 		p := directPTY(b, e, echoCmd)
@@ -167,6 +185,7 @@ func BenchmarkEcho(b *testing.B) {
 			}
 			got.Write(buf[:k])
 		}
+		cpu := cpuTime(b)
 		for range echoSamples {
 			start := time.Now()
 			if _, err := ptmx.Write([]byte("x")); err != nil {
@@ -183,6 +202,7 @@ func BenchmarkEcho(b *testing.B) {
 			}
 			direct = append(direct, time.Since(start))
 		}
+		directCPU += cpuTime(b) - cpu
 		_ = p.Close()
 
 		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: echoCmd})
@@ -198,6 +218,7 @@ func BenchmarkEcho(b *testing.B) {
 			}
 			got.Write(data)
 		}
+		cpu = cpuTime(b)
 		for range echoSamples {
 			start := time.Now()
 			if err := c.WriteMessage(websocket.BinaryMessage, []byte("x")); err != nil {
@@ -214,6 +235,7 @@ func BenchmarkEcho(b *testing.B) {
 			}
 			bridged = append(bridged, time.Since(start))
 		}
+		bridgedCPU += cpuTime(b) - cpu
 		_ = c.Close()
 		if err := e.m.Delete(context.Background(), e.h, info.ID); err != nil && !errors.Is(err, terminal.ErrNotFound) {
 			b.Fatal(err)
@@ -226,6 +248,9 @@ func BenchmarkEcho(b *testing.B) {
 	b.ReportMetric(float64(bp50.Microseconds()), "bridge-p50-µs")
 	b.ReportMetric(float64(bp99.Microseconds()), "bridge-p99-µs")
 	b.ReportMetric(float64((bp50 - dp50).Microseconds()), "added-p50-µs")
+	// CPU time of this process (server and client) per keystroke.
+	b.ReportMetric(float64(directCPU.Microseconds())/float64(len(direct)), "direct-cpu-µs")
+	b.ReportMetric(float64(bridgedCPU.Microseconds())/float64(len(bridged)), "bridge-cpu-µs")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -238,11 +263,17 @@ func pct(d []time.Duration, p int) time.Duration {
 // BenchmarkIdleAttachedMemory reports server heap and stack per idle
 // terminal (a shell at its prompt) with one WebSocket client attached. The
 // client side of the WebSockets lives in this process too, so the figure
-// is an upper bound.
+// is an upper bound. Heap and stacks are measured around each iteration;
+// the process's OS threads and RSS against the start, before the first
+// terminal: the runtime keeps the threads it made (and their stacks) for
+// later, so after the first iteration a thread a terminal holds would no
+// longer show in KiB/terminal.
 func BenchmarkIdleAttachedMemory(b *testing.B) {
 	const n = 50
 	e := newEnv(b, func(o *terminal.Options) { o.MaxPerWorkspace = n; o.MaxPerTenant = n })
 	srv := serveAttach(b, e, false, 0)
+	heapAndStacks()
+	threads0, rss0 := procStatus(b, "Threads:"), procStatus(b, "VmRSS:")
 	for b.Loop() {
 		before := heapAndStacks()
 		var conns []*websocket.Conn
@@ -267,6 +298,8 @@ func BenchmarkIdleAttachedMemory(b *testing.B) {
 		}
 		after := heapAndStacks()
 		b.ReportMetric(float64(after-before)/n/1024, "KiB/terminal")
+		b.ReportMetric(float64(procStatus(b, "Threads:")-threads0)/n, "threads/terminal")
+		b.ReportMetric(float64(procStatus(b, "VmRSS:")-rss0)/n, "rss-KiB/terminal")
 		for _, c := range conns {
 			_ = c.Close()
 		}
@@ -275,6 +308,26 @@ func BenchmarkIdleAttachedMemory(b *testing.B) {
 		}
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// procStatus returns the number on the line of /proc/self/status that
+// starts with field (kB for sizes).
+func procStatus(tb testing.TB, field string) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatalf("no %s in /proc/self/status", field)
+	return 0
 }
 
 func heapAndStacks() uint64 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -128,19 +129,30 @@ func (m *Manager) Create(ctx context.Context, h *workspace.Handle, o CreateOptio
 		return Info{}, addErr(err)
 	}
 	proc, err := m.start(ctx, h, o)
+	ptmx := (*os.File)(nil)
+	if err == nil {
+		if ptmx, err = pollablePTY(proc.PTY()); err != nil {
+			// Served as it is: a reader holding a thread.
+			t.log.Warn("terminal: pty stays blocking", "err", err)
+			ptmx, err = proc.PTY(), nil
+		}
+	}
 	// Publish the process under the lock Stop reads it under: a Stop
 	// (StopWorkspace, Close) that came while the process started found
 	// none to end, so it is ended here instead of outliving them.
 	t.mu.Lock()
 	cause := t.stopping
 	if err == nil && cause == nil {
-		t.proc = proc
+		t.proc, t.pty = proc, ptmx
 		m.wg.Add(1) // the reader
 		t.armIdleLocked()
 	}
 	t.mu.Unlock()
 	if err != nil || cause != nil {
 		m.reg.Remove(t)
+		if ptmx != nil && ptmx != proc.PTY() {
+			_ = ptmx.Close()
+		}
 		if proc != nil {
 			_ = proc.Close()
 		}
@@ -154,7 +166,7 @@ func (m *Manager) Create(ctx context.Context, h *workspace.Handle, o CreateOptio
 		return Info{}, stoppedWhileStarting(cause)
 	}
 	m.met.running.Inc()
-	go t.readLoop(proc)
+	go t.readLoop(proc, ptmx)
 	t.log.Debug("terminal: started", "pid", proc.Pid())
 	return t.Info(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type Terminal struct {
 
 	mu       sync.Mutex
 	proc     *sandbox.Process // nil while starting
+	pty      *os.File         // its PTY master, pollable (pollablePTY); set with proc
 	stopping error            // Stop's cause; a starting terminal is ended by Create
 	gone     bool             // left the manager: ended, or its exit delivered
 	ring     *ring
@@ -158,9 +160,8 @@ func (t *Terminal) endErr() error {
 // the attachments, and never writes to a client. When the PTY reports an
 // error (every holder of the slave has gone) it records the exit status
 // and releases the process.
-func (t *Terminal) readLoop(proc *sandbox.Process) {
+func (t *Terminal) readLoop(proc *sandbox.Process, ptmx *os.File) {
 	defer t.m.wg.Done()
-	ptmx := proc.PTY()
 	buf := make([]byte, readBufSize)
 	for {
 		n, err := ptmx.Read(buf)
@@ -185,6 +186,9 @@ func (t *Terminal) readLoop(proc *sandbox.Process) {
 	}
 	t.m.met.running.Dec()
 	t.mu.Lock()
+	if ptmx != proc.PTY() {
+		_ = ptmx.Close() // the duplicate; later input is dropped
+	}
 	t.exited, t.code, t.closeErr = true, st.Code, cerr
 	t.notifyLocked()
 	t.mu.Unlock()
@@ -238,12 +242,12 @@ func (t *Terminal) expire(gen uint64) {
 	t.Stop(errIdle)
 }
 
-// input writes client bytes to proc's PTY. Errors after the process ended
-// are dropped: the exit message tells the client.
-func (t *Terminal) input(proc *sandbox.Process, p []byte) {
+// input writes client bytes to the PTY master ptmx. Errors after the
+// process ended are dropped: the exit message tells the client.
+func (t *Terminal) input(ptmx *os.File, p []byte) {
 	t.inMu.Lock()
 	defer t.inMu.Unlock()
-	if _, err := proc.PTY().Write(p); err != nil {
+	if _, err := ptmx.Write(p); err != nil {
 		t.log.Debug("terminal: input dropped", "err", err)
 		return
 	}
@@ -261,8 +265,8 @@ func (t *Terminal) Resize(cols, rows int) error {
 	if t.exited || t.proc == nil {
 		return nil
 	}
-	if err := t.proc.Resize(sandbox.Winsize{Cols: uint16(cols), Rows: uint16(rows)}); err != nil {
-		return err
+	if err := setWinsize(t.pty, cols, rows); err != nil {
+		return fmt.Errorf("resize pty: %w", err)
 	}
 	t.cols, t.rows = cols, rows
 	return nil
