@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 
 	"github.com/ideserver/ideserver/internal/bridge"
 	"github.com/ideserver/ideserver/sandbox"
+	"github.com/ideserver/ideserver/workspace"
 )
 
 // proxyIDPrefix starts the ids of requests the proxy itself sends to gopls
@@ -220,4 +223,156 @@ func (s *session) stopGopls(g *gopls) {
 		mt.processes.Dec()
 	}
 	s.log.Debug("gopls stopped", "pid", g.proc.Pid())
+}
+
+// prebuildTimeout bounds PrebuildCache's session: a gopls that hangs must
+// not hold the prebuild (and /readyz) forever.
+const prebuildTimeout = 15 * time.Minute
+
+// PrebuildCache runs one gopls session on the build cache prebuild's
+// program, so that gopls's file cache holds what a user's first session
+// needs (workspace.BuildCache.Gopls): gopls started through p.Start, then
+// initialize as the proxy forwards the browser editor's (its capabilities
+// and the proxy's changes, which decide gopls's cache keys), initialized,
+// p.Files opened, their first diagnostics awaited (gopls has type-checked
+// and analysed the program and every package it imports), p.Settled,
+// shutdown and exit. Requests from gopls are answered with null.
+func (m *Manager) PrebuildCache(ctx context.Context, p workspace.GoplsPrebuild) error {
+	ctx, cancel := context.WithTimeout(ctx, prebuildTimeout)
+	defer cancel()
+	path, err := m.opts.GoplsPath(ctx)
+	if err != nil {
+		return fmt.Errorf("lsp: %w: %w", bridge.ErrUnavailable, err)
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		_ = inR.Close()
+		_ = inW.Close()
+		return err
+	}
+	proc, err := p.Start(ctx, sandbox.Cmd{Kind: "gopls", Path: path, Stdin: inR, Stdout: outW})
+	_ = inR.Close()
+	_ = outW.Close()
+	if err != nil {
+		_ = inW.Close()
+		_ = outR.Close()
+		return fmt.Errorf("start gopls: %w", err)
+	}
+	defer func() {
+		_ = proc.Close()
+		_ = inW.Close()
+		_ = outR.Close()
+	}()
+	var wmu sync.Mutex
+	send := func(v any) error {
+		raw, err := encode(v)
+		if err != nil {
+			return err
+		}
+		wmu.Lock()
+		defer wmu.Unlock()
+		return bridge.WriteFrame(inW, raw)
+	}
+	responses := make(chan *message, 4)
+	diagnosed := make(chan string, 64)
+	readErr := make(chan error, 1)
+	go func() {
+		br := bufio.NewReader(outR)
+		for {
+			raw, err := bridge.ReadFrame(br, m.opts.MaxServerMessage)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			msg, err := parseMessage(raw)
+			switch {
+			case err != nil:
+			case msg.isRequest():
+				_ = send(resultResponse(msg.id, nil))
+			case msg.isResponse():
+				select {
+				case responses <- msg:
+				case <-ctx.Done():
+				}
+			case msg.method == protocol.MethodTextDocumentPublishDiagnostics:
+				params, _ := msg.obj["params"].(map[string]any)
+				if uri, ok := params["uri"].(string); ok {
+					select {
+					case diagnosed <- uri:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	call := func(id, method string, params any) error {
+		if err := send(request(id, method, params)); err != nil {
+			return err
+		}
+		select {
+		case r := <-responses:
+			if e, ok := r.obj["error"]; ok && e != nil {
+				return fmt.Errorf("gopls %s: error response", method)
+			}
+			return nil
+		case err := <-readErr:
+			return fmt.Errorf("gopls %s: %w", method, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+
+	root := fileURI(p.Dir)
+	// What the browser's editor (@codemirror/lsp-client) declares of
+	// what gopls keys its cache by: no relatedInformation, no settings.
+	params := map[string]any{
+		"capabilities": map[string]any{"textDocument": map[string]any{
+			"publishDiagnostics": map[string]any{"versionSupport": true},
+		}},
+	}
+	sanitizeInitialize(params, root)
+	if err := call(proxyIDPrefix+"prebuild-1", protocol.MethodInitialize, params); err != nil {
+		return err
+	}
+	if err := send(notification(protocol.MethodInitialized, map[string]any{})); err != nil {
+		return err
+	}
+	waiting := map[string]bool{}
+	for name, text := range p.Files {
+		uri := string(root) + "/" + name
+		waiting[uri] = true
+		if err := send(notification(protocol.MethodTextDocumentDidOpen, map[string]any{"textDocument": map[string]any{
+			"uri": uri, "languageId": "go", "version": 1, "text": text,
+		}})); err != nil {
+			return err
+		}
+	}
+	for len(waiting) > 0 {
+		select {
+		case uri := <-diagnosed:
+			delete(waiting, uri)
+		case err := <-readErr:
+			return fmt.Errorf("gopls ended before its diagnostics: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if p.Settled != nil {
+		if err := p.Settled(ctx); err != nil {
+			return err
+		}
+	}
+	if err := call(proxyIDPrefix+"prebuild-2", protocol.MethodShutdown, nil); err != nil {
+		return err
+	}
+	_ = send(notification(protocol.MethodExit, nil))
+	select {
+	case <-proc.Done():
+	case <-time.After(m.opts.ShutdownTimeout):
+	}
+	return nil
 }

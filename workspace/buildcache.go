@@ -37,6 +37,18 @@ type BuildCache struct {
 	Packages []string
 	// Race also prebuilds with -race (which debug sessions may ask for).
 	Race bool
+	// GoplsDir is the users' shared gopls cache, a host directory of the
+	// server's (no sandbox sees it): PrepareBuildCache publishes there
+	// the file cache of a gopls session on its program (Gopls), and each
+	// user's gopls cache starts as hard links to it (see goplscache.go).
+	// "" means none.
+	GoplsDir string
+	// Gopls runs one gopls session on the prebuild's program through p
+	// (lsp.Manager.PrebuildCache): it opens p.Files as the browser's
+	// editor does, waits for their diagnostics and p.Settled, and stops
+	// gopls. nil means no shared gopls cache. Set it before
+	// PrepareBuildCache runs.
+	Gopls func(ctx context.Context, p GoplsPrebuild) error
 }
 
 // buildCacheSetup returns the GOCACHEPROG value of a user whose
@@ -70,9 +82,11 @@ func (m *Manager) isolated() bool {
 // with dlv's debug flags (and with -race when Race is set), as
 // BuildCacheOwner, in a sandbox that looks like a user's (the program at
 // /workspace, a scratch HOME, GOROOT and the tools, the user's
-// environment), so the cache keys match users' builds. Users' builds may
-// go on meanwhile: they find what is done. It returns the number of
-// packages and how long it took.
+// environment), so the cache keys match users' builds. Then, with
+// BuildCache.Gopls and GoplsDir set, gopls opens the program there the
+// same way and its file cache becomes the users' shared gopls cache
+// (goplscache.go). Users' builds may go on meanwhile: they find what is
+// done. It returns the number of packages and how long it took.
 func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, error) {
 	c := m.opts.BuildCache
 	if c == nil {
@@ -176,7 +190,11 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 		return 0, 0, err
 	}
 	m.logger.Info("users' build cache prepared", "packages", n, "duration", d.Round(time.Millisecond))
-	return n, d, nil
+	start := time.Now()
+	if err := m.prebuildGopls(ctx, c, src, home, env, binds); err != nil {
+		return 0, 0, err
+	}
+	return n, d + time.Since(start), nil
 }
 
 // limitedBuffer keeps the first MiB written to it.

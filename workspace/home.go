@@ -163,6 +163,11 @@ func (m *Manager) prepareHome(o Owner, uid int) error {
 			}
 		}
 	}
+	// gopls's own cache starts as links to the users' shared one
+	// (goplscache.go); without it gopls fills it itself, only slower.
+	if err := m.seedGoplsCache(home, uid); err != nil {
+		m.logger.Warn("seed the user's gopls cache", "tenant_id", o.Tenant, "user_id", o.User, "err", err)
+	}
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/internal/metrics"
+	"github.com/ideserver/ideserver/lsp"
 	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
@@ -26,6 +27,11 @@ import (
 const (
 	usersCacheName      = "gocache"
 	playgroundCacheName = "playground-gocache"
+	// goplsCacheName is the users' shared gopls cache
+	// (workspace.BuildCache.GoplsDir): the server's own (0700), since
+	// users' caches hold hard links to its files and no process needs its
+	// path.
+	goplsCacheName = "gopls-cache"
 )
 
 // sharedCacheDir prepares DATA/cache (0711 when tenants run as their own
@@ -68,7 +74,8 @@ func sharedCacheDir(data string, runner *sandbox.Runner, tenantUIDs bool, name, 
 // usersBuildCache returns the users' shared build cache for the
 // workspace.Manager, or nil without a Go installation. Its prebuild's
 // directory, DATA/cache/prebuild, is emptied (what a stopped prebuild
-// left).
+// left); its shared gopls cache is DATA/cache/gopls-cache (filled when
+// wireBuildCaches finds the LSP bridge).
 func usersBuildCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, goRoot string) (*workspace.BuildCache, error) {
 	if goRoot == "" {
 		return nil, nil
@@ -91,7 +98,14 @@ func usersBuildCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, goRoo
 	if err := os.Chmod(tmp, perm); err != nil {
 		return nil, fmt.Errorf("create the prebuild directory: %w", err)
 	}
-	return &workspace.BuildCache{Cache: c, TempDir: tmp, Packages: cfg.Go.PrebuildPackages, Race: cfg.Go.PrebuildRace}, nil
+	gopls := filepath.Join(cfg.Data, "cache", goplsCacheName)
+	if err := os.MkdirAll(gopls, 0o700); err != nil {
+		return nil, fmt.Errorf("create the gopls cache directory: %w", err)
+	}
+	if err := os.Chmod(gopls, 0o700); err != nil {
+		return nil, fmt.Errorf("create the gopls cache directory: %w", err)
+	}
+	return &workspace.BuildCache{Cache: c, TempDir: tmp, Packages: cfg.Go.PrebuildPackages, Race: cfg.Go.PrebuildRace, GoplsDir: gopls}, nil
 }
 
 // prebuildStatus is what /readyz says of one prebuild: not ready while
@@ -122,8 +136,11 @@ func (p *prebuildStatus) check() error {
 // users' shared build cache (go.prebuild) and the playground's
 // (playground.prebuild, when the playground API is served), in the
 // background. /readyz waits for each one that is on; the sizes of the
-// shared caches are ideserver_build_cache_bytes. Close stops it.
-func wireBuildCaches(d *deps, _ *server.Options) (feature, error) {
+// shared caches are ideserver_build_cache_bytes. When the LSP bridge is
+// served, the users' prebuild ends with a gopls session on its program
+// (lsp.Manager.PrebuildCache) whose file cache users' gopls caches start
+// from. Close stops it.
+func wireBuildCaches(d *deps, opts *server.Options) (feature, error) {
 	size := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "ideserver_build_cache_bytes",
 		Help: "Disk use of the shared read-only build caches (cache: users, playground), measured at start and after each prebuild.",
@@ -140,6 +157,9 @@ func wireBuildCaches(d *deps, _ *server.Options) (feature, error) {
 	var jobs []job
 	var ready []server.ReadyCheck
 	if c := d.buildCache; c != nil {
+		if m, ok := opts.LSP.(*lsp.Manager); ok && m != nil {
+			c.Gopls = m.PrebuildCache // before the prebuild starts, below
+		}
 		j := job{name: "users", cache: &c.Cache, status: &prebuildStatus{}}
 		if d.cfg.Go.Prebuild && len(c.Packages) > 0 {
 			j.run = func(ctx context.Context) error {

@@ -43,6 +43,10 @@ type Options struct {
 	ToolBinds []sandbox.Bind
 	// BuildCache is the Manager's shared build cache; nil: none.
 	BuildCache *workspace.BuildCache
+	// Identity is the Manager's Identity under bubblewrap (the uid of
+	// each owner key; give Runner the same as its OwnerUID); nil:
+	// isotest.UID for every owner.
+	Identity func(owner string) (int, error)
 }
 
 // Env is a real workspace.Manager on a real store, for one test.
@@ -69,6 +73,9 @@ func New(tb testing.TB, o Options) *Env {
 		}
 		e.Data = dir
 		identity = func(string) (int, error) { return isotest.UID, nil }
+		if o.Identity != nil {
+			identity = o.Identity
+		}
 	} else {
 		e.Data = tb.TempDir()
 	}
