@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -347,4 +348,53 @@ func TestExplicitCommandAndEnvironment(t *testing.T) {
 	if _, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: []string{"no-such-program-" + strconv.Itoa(os.Getpid())}}); err == nil || strings.Contains(err.Error(), e.dir) {
 		t.Errorf("unknown program: %v", err)
 	}
+}
+
+// TestReaderHoldsNoThread: a terminal waiting for output parks its reader
+// in the runtime's poller ("IO wait") instead of holding an OS thread in
+// read(2) ("syscall"), which for an idle terminal was a thread and its
+// stacks, and sat in every echo.
+func TestReaderHoldsNoThread(t *testing.T) {
+	e := newEnv(t)
+	term := e.create(t, terminal.CreateOptions{Command: []string{"sh", "-c", "echo ready; exec cat"}})
+	c := e.attach(t, term, false)
+	c.expect(t, "ready")
+	deadline := time.Now().Add(waitShort)
+	for {
+		state := readerState()
+		if state == "IO wait" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal's reader is in state %q, want IO wait", state)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Input and resizes go through the same descriptor.
+	c.control(`{"type":"resize","cols":101,"rows":31}`)
+	c.send("still here\n")
+	c.expect(t, "still here")
+}
+
+// readerState is the state of the goroutines running a terminal's
+// readLoop in a dump of all goroutines: "IO wait" when all are parked in
+// the poller, else the first other state ("" if there is none).
+func readerState() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	found := ""
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if !strings.Contains(g, "terminal.(*Terminal).readLoop") {
+			continue
+		}
+		head, _, _ := strings.Cut(g, "\n") // goroutine N [state, 2 minutes]:
+		_, state, _ := strings.Cut(head, "[")
+		state, _, _ = strings.Cut(state, "]")
+		state, _, _ = strings.Cut(state, ",")
+		if state != "IO wait" {
+			return state
+		}
+		found = state
+	}
+	return found
 }
