@@ -18,8 +18,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/module"
 )
 
 // Config is ideserver's whole configuration, read once at start by
@@ -111,9 +113,22 @@ type Config struct {
 		// go command on the server's PATH (`go env GOROOT`).
 		Root    string `yaml:"root"`
 		Proxy   string `yaml:"proxy"`   // GOPROXY, default "https://proxy.golang.org,direct"
+		SumDB   string `yaml:"sumdb"`   // GOSUMDB, default "" (the go command's: sum.golang.org)
 		Private string `yaml:"private"` // GOPRIVATE
 		NoSumDB string `yaml:"nosumdb"` // GONOSUMDB
 		Flags   string `yaml:"flags"`   // GOFLAGS
+		// ModuleCache shares the module versions users' builds download:
+		// the server fetches each once (as @module-cache, through Proxy,
+		// checked against SumDB) into a cache every user's go command
+		// reads first, read-only (DATA/cache/gomodcache). Modules that
+		// Private matches stay in each user's own module cache.
+		ModuleCache bool `yaml:"module_cache"` // default true
+		// ModuleFetchTimeout bounds one download of the shared module
+		// cache's fetcher (1s to 1h).
+		ModuleFetchTimeout Duration `yaml:"module_fetch_timeout"` // default 2m
+		// PrefetchModules are module versions (path@version) fetched into
+		// the shared module cache at start, in the background.
+		PrefetchModules []string `yaml:"prefetch_modules"` // default []
 		// Prebuild builds PrebuildPackages into the build cache users
 		// share read-only, in the background at start, with the flags
 		// their builds, vet, tests, gopls and debug builds use; /readyz
@@ -296,6 +311,8 @@ func defaultConfig() Config {
 	c.Limits.SearchMaxResults = 1000
 	c.Go.Proxy = "https://proxy.golang.org,direct"
 	c.Go.Prebuild = true
+	c.Go.ModuleCache = true
+	c.Go.ModuleFetchTimeout = Duration(2 * time.Minute)
 	c.Go.PrebuildPackages = []string{"std"}
 	c.ShutdownTimeout = Duration(10 * time.Second)
 	c.Terminal = defaultTerminalConfig()
@@ -504,3 +521,25 @@ func yamlIsNull(n *yaml.Node) bool {
 }
 
 func yamlLine(n *yaml.Node) string { return fmt.Sprintf("line %d", n.Line) }
+
+// validateGoModules checks go.sumdb and the shared module cache's keys.
+func (c *Config) validateGoModules(bad func(key, format string, args ...any)) {
+	if strings.IndexFunc(c.Go.SumDB, unicode.IsControl) >= 0 {
+		bad("go.sumdb", "must not contain control characters or newlines")
+	}
+	between(bad, "go.module_fetch_timeout", time.Duration(c.Go.ModuleFetchTimeout), time.Second, time.Hour, "1s and 1h")
+	for _, mv := range c.Go.PrefetchModules {
+		if _, err := parseModuleVersion(mv); err != nil {
+			bad("go.prefetch_modules", "%v", err)
+		}
+	}
+}
+
+// parseModuleVersion reads "path@version" with a canonical version.
+func parseModuleVersion(s string) (module.Version, error) {
+	p, v, ok := strings.Cut(s, "@")
+	if !ok || module.Check(p, v) != nil || module.CanonicalVersion(v) != v {
+		return module.Version{}, fmt.Errorf("%q is not a module path@version with a full semantic version", s)
+	}
+	return module.Version{Path: p, Version: v}, nil
+}

@@ -249,6 +249,7 @@ func (c *Config) validate(getenv func(string) string) error {
 		}
 	}
 	packagePatterns(bad, "go.prebuild_packages", c.Go.PrebuildPackages)
+	c.validateGoModules(bad)
 	c.Terminal.validate(bad)
 	c.LSP.validate(bad)
 	c.DAP.validate(bad)

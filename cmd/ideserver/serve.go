@@ -143,6 +143,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	goEnv := workspace.GoEnv{
 		Root:    goRoot(cfg, logger), // once: it may warn
 		Proxy:   cfg.Go.Proxy,
+		SumDB:   cfg.Go.SumDB,
 		Private: cfg.Go.Private,
 		NoSumDB: cfg.Go.NoSumDB,
 		Flags:   cfg.Go.Flags,
@@ -155,6 +156,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	modCache, err := usersModuleCache(cfg, runner, iso.ownerUIDs(), goEnv, logger)
+	if err != nil {
+		return err
+	}
+	defer modCache.Close() // before the runner
+	goEnv.ModuleCache = modCache.Fetcher()
 	manager, err := workspace.NewManager(workspace.ManagerOptions{
 		Store:      db,
 		BuildCache: buildCache,
@@ -232,7 +239,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	features, err := wireFeatures(deps{
 		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
 		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.ownerUIDs(),
-		goRoot: goEnv.Root, buildCache: buildCache,
+		goRoot: goEnv.Root, buildCache: buildCache, moduleCache: modCache,
 	}, &opts)
 	defer func() {
 		// On an early return; after a normal shutdown this finds them

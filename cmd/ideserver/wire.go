@@ -28,7 +28,8 @@ type deps struct {
 	tenantUIDs bool
 	goRoot     string // GOROOT for tenant processes, "" when there is none (see goRoot)
 
-	buildCache *workspace.BuildCache // the users' shared build cache; nil without Go
+	buildCache  *workspace.BuildCache // the users' shared build cache; nil without Go
+	moduleCache *moduleCache          // the users' shared module cache; nil when off
 
 	// Set by the features wired earlier, for those wired later.
 	terminals       *terminal.Manager   // nil when terminals are not served
@@ -50,7 +51,7 @@ type feature struct {
 func wireFeatures(d deps, opts *server.Options) ([]feature, error) {
 	var out []feature
 	for _, wire := range []func(*deps, *server.Options) (feature, error){
-		wireTerminals, wireLSP, wireDAP, wirePlayground, wireBuildCaches,
+		wireTerminals, wireLSP, wireDAP, wirePlayground, wireBuildCaches, wireModuleCache,
 	} {
 		f, err := wire(&d, opts)
 		if err != nil {
