@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/modcache"
 	"github.com/ideserver/ideserver/sandbox"
 )
@@ -546,4 +548,83 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// Under bubblewrap the go command runs as the fetcher's own uid, in a
+// sandbox that sees its run directory, GOROOT and (here, as a file://
+// proxy bound read-only, since the sandbox's network cannot reach the
+// test's loopback) the upstream; what it verified is published by the
+// server, owned by the server, and the run directory is gone.
+func TestFetchBwrap(t *testing.T) {
+	if why := isotest.Unavailable(); why != "" {
+		t.Skip(why)
+	}
+	goroot := goEnv(t, "GOROOT")
+	base, err := isotest.PublicDir(t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t)
+	m := up.greet(t, "example.com/greet", "v1.0.0")
+	v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
+	// The upstream as files: the proxy protocol's layout.
+	files := filepath.Join(base, "upstream")
+	at := filepath.Join(files, "example.com", "greet", "@v")
+	if err := os.MkdirAll(at, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, at, map[string]string{"v1.0.0.info": string(m.info), "v1.0.0.mod": string(m.mod), "v1.0.0.zip": string(m.zip)})
+	if err := filepath.WalkDir(files, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			err = os.Chmod(p, 0o755)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir, tmp := filepath.Join(base, "shared"), filepath.Join(base, "runs")
+	for _, d := range []string{dir, tmp} {
+		if err := os.Mkdir(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inst := "modcache-bwrap-" + strconv.Itoa(os.Getpid())
+	runner, err := sandbox.New(sandbox.Options{
+		Instance: inst, KillGrace: 500 * time.Millisecond, Isolation: sandbox.IsolationBwrap,
+		OwnerUID: func(string) (int, error) { return isotest.UID, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = runner.Close() })
+	f, err := modcache.New(modcache.Options{
+		Dir: dir, TempDir: tmp, Runner: runner, Owner: "@module-cache", GoRoot: goroot,
+		Binds: []sandbox.Bind{{Host: goroot, Target: "/goroot", ReadOnly: true}, {Host: files, Target: "/upstream", ReadOnly: true}},
+		Proxy: "file:///upstream", SumDB: "off", Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	if err := f.Fetch(t.Context(), v); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tree(t, dir) {
+		fi, err := os.Lstat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != uint32(os.Getuid()) || fi.Mode() != 0o644 {
+			t.Errorf("%s: uid %d, mode %v; want the server's, 0644", p, st.Uid, fi.Mode())
+		}
+	}
+	if !f.Has(v) {
+		t.Error("not published")
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("the fetch left %d run directories", len(ents))
+	}
+	if pids := leftovers(inst); len(pids) != 0 {
+		t.Errorf("processes left: %v", pids)
+	}
 }
