@@ -188,9 +188,13 @@ func (f *Fetcher) Dir() string { return f.opts.Dir }
 // the bind it needs under isolation: the shared directory read-only at
 // Target. Without isolation the proxy names the host path. ok is false,
 // and the process uses proxy alone, when proxy is "off" (the go command
-// must download nothing) or the path cannot be written in a GOPROXY list.
+// must download nothing), the shared directory is gone (a bind of it
+// would fail every start) or its path cannot be written in a GOPROXY list.
 func (f *Fetcher) Setup(isolated bool, proxy string) (goproxy string, binds []sandbox.Bind, ok bool) {
 	if f == nil {
+		return "", nil, false
+	}
+	if fi, err := os.Stat(f.opts.Dir); err != nil || !fi.IsDir() {
 		return "", nil, false
 	}
 	if proxy == "" {
