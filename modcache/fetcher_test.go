@@ -48,6 +48,7 @@ type upstream struct {
 	hang     map[string]bool           // module paths whose requests never answer
 	hanging  atomic.Int64              // requests hanging now
 	requests atomic.Int64              // module requests served
+	latency  time.Duration             // added to each module request (a distant proxy)
 }
 
 type testModule struct {
@@ -55,7 +56,7 @@ type testModule struct {
 	h1, modH1      string
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, sumdbName)
 	if err != nil {
@@ -90,8 +91,9 @@ func newUpstream(t *testing.T) *upstream {
 		}
 		u.requests.Add(1)
 		u.mu.Lock()
-		hang := u.hang[p]
+		hang, latency := u.hang[p], u.latency
 		u.mu.Unlock()
+		time.Sleep(latency)
 		if hang {
 			u.hanging.Add(1)
 			defer u.hanging.Add(-1)
@@ -131,7 +133,7 @@ func newUpstream(t *testing.T) *upstream {
 }
 
 // add makes module p@v with files (go.mod first among them) and serves it.
-func (u *upstream) add(t *testing.T, p, v string, files map[string]string) *testModule {
+func (u *upstream) add(t testing.TB, p, v string, files map[string]string) *testModule {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
@@ -169,7 +171,7 @@ func (u *upstream) add(t *testing.T, p, v string, files map[string]string) *test
 }
 
 // greet adds example.com/greet@v (a package greet with Hello).
-func (u *upstream) greet(t *testing.T, p, v string) *testModule {
+func (u *upstream) greet(t testing.TB, p, v string) *testModule {
 	return u.add(t, p, v, map[string]string{
 		"go.mod":   "module " + p + "\n\ngo 1.21\n",
 		"greet.go": "package greet\n\nfunc Hello() string { return \"hello from " + p + "@" + v + "\" }\n",
@@ -187,7 +189,7 @@ type fixture struct {
 
 var instances atomic.Int64
 
-func newFixture(t *testing.T, mod func(*modcache.Options)) *fixture {
+func newFixture(t testing.TB, mod func(*modcache.Options)) *fixture {
 	t.Helper()
 	goroot := goEnv(t, "GOROOT")
 	fx := &fixture{up: newUpstream(t), dir: t.TempDir(), tmp: t.TempDir(), goroot: goroot,
@@ -213,7 +215,7 @@ func newFixture(t *testing.T, mod func(*modcache.Options)) *fixture {
 	return fx
 }
 
-func goEnv(t *testing.T, key string) string {
+func goEnv(t testing.TB, key string) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", key).Output()
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
@@ -223,7 +225,7 @@ func goEnv(t *testing.T, key string) string {
 }
 
 // tree lists the regular files below dir (slash paths).
-func tree(t *testing.T, dir string) []string {
+func tree(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -348,7 +350,7 @@ func TestFetchServesUsers(t *testing.T) {
 	}
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -626,5 +628,46 @@ func TestFetchBwrap(t *testing.T) {
 	}
 	if pids := leftovers(inst); len(pids) != 0 {
 		t.Errorf("processes left: %v", pids)
+	}
+}
+
+// BenchmarkUserDownload: a user's go command downloads a module version
+// (go mod download into an empty GOMODCACHE, go.sum given) from a proxy
+// 50ms away (upstream) or from the shared cache first (shared).
+func BenchmarkUserDownload(b *testing.B) {
+	for _, mode := range []string{"upstream", "shared"} {
+		b.Run(mode, func(b *testing.B) {
+			fx := newFixture(b, nil)
+			m := fx.up.greet(b, "example.com/greet", "v1.0.0")
+			v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
+			if err := fx.f.Fetch(b.Context(), v); err != nil {
+				b.Fatal(err)
+			}
+			fx.up.mu.Lock()
+			fx.up.latency = 50 * time.Millisecond
+			fx.up.mu.Unlock()
+			proxy := fx.up.srv.URL
+			if mode == "shared" {
+				proxy, _, _ = fx.f.Setup(false, proxy)
+			}
+			src := b.TempDir()
+			if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module hello\n\ngo 1.21\n\nrequire example.com/greet v1.0.0\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, "go.sum"), fmt.Appendf(nil, "example.com/greet v1.0.0 %s\nexample.com/greet v1.0.0/go.mod %s\n", m.h1, m.modH1), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; b.Loop(); i++ {
+				home := filepath.Join(b.TempDir(), strconv.Itoa(i))
+				cmd := exec.Command(filepath.Join(fx.goroot, "bin", "go"), "mod", "download", "example.com/greet")
+				cmd.Dir = src
+				cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "GOROOT=" + fx.goroot, "GOMODCACHE=" + filepath.Join(home, "mod"),
+					"GOCACHE=" + filepath.Join(home, "cache"), "GOFLAGS=-modcacherw", "GOPROXY=" + proxy, "GOSUMDB=" + fx.up.sumdb,
+					"GOTOOLCHAIN=local", "GOTELEMETRY=off"}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
+		})
 	}
 }
