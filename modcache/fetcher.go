@@ -44,8 +44,9 @@ var (
 	ErrChecksum = errors.New("modcache: checksum mismatch")
 	// ErrTimeout: the download did not finish within Options.Timeout.
 	ErrTimeout = errors.New("modcache: fetch timed out")
-	// ErrFull: more versions wait than Options.MaxQueue.
-	ErrFull = errors.New("modcache: fetch queue full")
+	// ErrFull: more versions wait than Options.MaxQueue, or the shared
+	// cache holds Options.MaxBytes already.
+	ErrFull = errors.New("modcache: fetch queue or cache full")
 	// ErrClosed: the Fetcher is closed.
 	ErrClosed = errors.New("modcache: fetcher closed")
 )
@@ -82,6 +83,11 @@ type Options struct {
 	MaxQueue int
 	// Batch is the most versions one go command downloads; 0 means 16.
 	Batch int
+	// MaxBytes: once the shared cache's files take this many bytes, no
+	// version is fetched (ErrFull); 0 means no bound. The size is
+	// measured when the Fetcher starts (before its first fetch) and grown
+	// by what it publishes.
+	MaxBytes int64
 	// Observe, when set, is called after each version's fetch ends:
 	// bytes published (0 when err is not nil or it was there already).
 	Observe func(v module.Version, bytes int64, err error)
@@ -106,6 +112,7 @@ type Fetcher struct {
 	pending []module.Version         // waiting, in order
 	failed  map[module.Version]time.Time
 	seen    map[string]string // Changed's stamps
+	bytes   int64             // the shared cache's size; -1 until measured
 }
 
 // call is one version's fetch; done is closed once err is set.
@@ -153,6 +160,7 @@ func New(opts Options) (*Fetcher, error) {
 		opts: opts, root: root, logger: logger, ctx: ctx, cancel: cancel,
 		done: make(chan struct{}), wake: make(chan struct{}, 1),
 		calls: map[module.Version]*call{}, failed: map[module.Version]time.Time{}, seen: map[string]string{},
+		bytes: -1,
 	}
 	go f.work()
 	return f, nil
@@ -342,6 +350,9 @@ func (f *Fetcher) enqueueLocked(v module.Version) (*call, error) {
 	if len(f.pending) >= f.opts.MaxQueue {
 		return nil, fmt.Errorf("%s: %w (%d versions wait)", v, ErrFull, len(f.pending))
 	}
+	if f.opts.MaxBytes > 0 && f.bytes >= f.opts.MaxBytes {
+		return nil, fmt.Errorf("%s: %w (the shared cache holds %d bytes)", v, ErrFull, f.bytes)
+	}
 	c := &call{done: make(chan struct{})}
 	f.calls[v] = c
 	f.pending = append(f.pending, v)
@@ -372,9 +383,26 @@ func (f *Fetcher) Changed(key, stamp string) bool {
 	return true
 }
 
-// work runs the queue, one batch at a time, until Close.
+// Bytes returns the size of the shared cache's files: measured when the
+// Fetcher started and grown by each version it published since; -1 until
+// measured.
+func (f *Fetcher) Bytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bytes
+}
+
+// work measures the shared cache, then runs the queue, one batch at a
+// time, until Close.
 func (f *Fetcher) work() {
 	defer close(f.done)
+	n, err := f.Size()
+	if err != nil {
+		f.logger.Warn("measure the shared module cache", "err", stripPath(err))
+	}
+	f.mu.Lock()
+	f.bytes = n
+	f.mu.Unlock()
 	for {
 		select {
 		case <-f.ctx.Done():
@@ -393,10 +421,29 @@ func (f *Fetcher) work() {
 				}
 				break
 			}
+			if full := f.full(); full != nil {
+				errs := make([]error, len(batch))
+				for i, v := range batch {
+					errs[i] = fmt.Errorf("%s: %w", v, full)
+				}
+				f.finish(batch, make([]int64, len(batch)), errs)
+				continue
+			}
 			sizes, errs := f.download(batch)
 			f.finish(batch, sizes, errs)
 		}
 	}
+}
+
+// full returns ErrFull, with the size, once the shared cache holds
+// Options.MaxBytes; else nil.
+func (f *Fetcher) full() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.opts.MaxBytes > 0 && f.bytes >= f.opts.MaxBytes {
+		return fmt.Errorf("%w (the shared cache holds %d bytes)", ErrFull, f.bytes)
+	}
+	return nil
 }
 
 // finish ends the calls of batch with errs (nil errs: ErrClosed for all).
@@ -418,6 +465,7 @@ func (f *Fetcher) finish(batch []module.Version, sizes []int64, errs []error) {
 			f.failed[v] = now
 		} else {
 			delete(f.failed, v)
+			f.bytes += n
 		}
 		if c := f.calls[v]; c != nil {
 			c.err = err

@@ -671,3 +671,29 @@ func BenchmarkUserDownload(b *testing.B) {
 		})
 	}
 }
+
+// Once the shared cache holds Options.MaxBytes, nothing more is fetched:
+// Fetch fails with ErrFull, Queue adds nothing, the proxy is not asked.
+func TestFetchMaxBytes(t *testing.T) {
+	fx := newFixture(t, func(o *modcache.Options) { o.MaxBytes = 1 })
+	fx.up.greet(t, "example.com/a", "v1.0.0")
+	fx.up.greet(t, "example.com/b", "v1.0.0")
+	a := module.Version{Path: "example.com/a", Version: "v1.0.0"}
+	if err := fx.f.Fetch(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.f.Bytes(); n <= 1 {
+		t.Errorf("Bytes = %d after a version was published", n)
+	}
+	before := fx.up.requests.Load()
+	b := module.Version{Path: "example.com/b", Version: "v1.0.0"}
+	if err := fx.f.Fetch(t.Context(), b); !errors.Is(err, modcache.ErrFull) {
+		t.Errorf("Fetch into a full cache: %v, want ErrFull", err)
+	}
+	if n := fx.f.Queue(b); n != 0 {
+		t.Errorf("Queue into a full cache queued %d", n)
+	}
+	if n := fx.up.requests.Load() - before; n != 0 || fx.f.Has(b) {
+		t.Errorf("a full cache asked the proxy %d times (published: %v)", n, fx.f.Has(b))
+	}
+}

@@ -126,6 +126,9 @@ type Config struct {
 		// ModuleFetchTimeout bounds one download of the shared module
 		// cache's fetcher (1s to 1h).
 		ModuleFetchTimeout Duration `yaml:"module_fetch_timeout"` // default 2m
+		// ModuleCacheMaxSize: once the shared module cache takes this much
+		// disk, nothing more is added (0: no bound).
+		ModuleCacheMaxSize ByteSize `yaml:"module_cache_max_size"` // default 20GiB
 		// PrefetchModules are module versions (path@version) fetched into
 		// the shared module cache at start, in the background.
 		PrefetchModules []string `yaml:"prefetch_modules"` // default []
@@ -313,6 +316,7 @@ func defaultConfig() Config {
 	c.Go.Prebuild = true
 	c.Go.ModuleCache = true
 	c.Go.ModuleFetchTimeout = Duration(2 * time.Minute)
+	c.Go.ModuleCacheMaxSize = 20 * GiB
 	c.Go.PrebuildPackages = []string{"std"}
 	c.ShutdownTimeout = Duration(10 * time.Second)
 	c.Terminal = defaultTerminalConfig()
@@ -528,6 +532,7 @@ func (c *Config) validateGoModules(bad func(key, format string, args ...any)) {
 		bad("go.sumdb", "must not contain control characters or newlines")
 	}
 	between(bad, "go.module_fetch_timeout", time.Duration(c.Go.ModuleFetchTimeout), time.Second, time.Hour, "1s and 1h")
+	between(bad, "go.module_cache_max_size", c.Go.ModuleCacheMaxSize, 0, 1<<50, "0 (no bound) and 1PiB")
 	for _, mv := range c.Go.PrefetchModules {
 		if _, err := parseModuleVersion(mv); err != nil {
 			bad("go.prefetch_modules", "%v", err)

@@ -28,10 +28,9 @@ const (
 	moduleFetchName = "modfetch"
 )
 
-// moduleCache is the users' shared module cache and its metrics.
+// moduleCache is the users' shared module cache and its fetch counter.
 type moduleCache struct {
 	fetcher *modcache.Fetcher
-	size    prometheus.Gauge
 	fetches *prometheus.CounterVec
 }
 
@@ -91,10 +90,6 @@ func usersModuleCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, g wo
 		binds = []sandbox.Bind{{Host: g.Root, Target: workspace.SandboxGoRoot, ReadOnly: true}}
 	}
 	c := &moduleCache{
-		size: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ideserver_module_cache_bytes",
-			Help: "Disk use of the users' shared read-only module cache, measured at start and grown by each version published.",
-		}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ideserver_module_fetches_total",
 			Help: "Module versions the shared module cache's fetcher ended, by result (published, failed).",
@@ -106,14 +101,14 @@ func usersModuleCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, g wo
 		Dir: dir, TempDir: tmp, Runner: runner, Owner: workspace.ModuleCacheOwner,
 		GoRoot: g.Root, Binds: binds,
 		Proxy: g.Proxy, SumDB: g.SumDB, NoSumDB: g.NoSumDB, Private: g.Private,
-		Timeout: time.Duration(cfg.Go.ModuleFetchTimeout),
-		Observe: func(_ module.Version, n int64, err error) {
+		Timeout:  time.Duration(cfg.Go.ModuleFetchTimeout),
+		MaxBytes: int64(cfg.Go.ModuleCacheMaxSize),
+		Observe: func(_ module.Version, _ int64, err error) {
 			if err != nil {
 				c.fetches.WithLabelValues("failed").Inc()
 				return
 			}
 			c.fetches.WithLabelValues("published").Inc()
-			c.size.Add(float64(n))
 		},
 		Logger: logger.With("component", "modcache"),
 	})
@@ -125,15 +120,19 @@ func usersModuleCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, g wo
 }
 
 // wireModuleCache registers the shared module cache's metrics
-// (ideserver_module_cache_bytes, ideserver_module_fetches_total), measures
-// it, and fetches go.prefetch_modules, in the background. The cache is
-// closed by serve, after the features and before the runner.
+// (ideserver_module_cache_bytes, ideserver_module_fetches_total) and
+// fetches go.prefetch_modules, in the background. The cache is closed by
+// serve, after the features and before the runner.
 func wireModuleCache(d *deps, _ *server.Options) (feature, error) {
 	c := d.moduleCache
 	if c == nil {
 		return feature{}, nil
 	}
-	if err := metrics.Register(d.registerer, c.size, c.fetches); err != nil {
+	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ideserver_module_cache_bytes",
+		Help: "Disk use of the users' shared read-only module cache: measured at start, grown by each version published (0 until measured).",
+	}, func() float64 { return float64(max(c.fetcher.Bytes(), 0)) })
+	if err := metrics.Register(d.registerer, size, c.fetches); err != nil {
 		return feature{}, err
 	}
 	var vs []module.Version
@@ -149,9 +148,6 @@ func wireModuleCache(d *deps, _ *server.Options) (feature, error) {
 	log := d.logger.With("component", "modcache")
 	go func() {
 		defer close(done)
-		if n, err := c.fetcher.Size(); err == nil {
-			c.size.Add(float64(n))
-		}
 		if len(vs) == 0 {
 			return
 		}
