@@ -236,8 +236,9 @@ func (f *Fetcher) check(v module.Version) error {
 }
 
 // files returns the slash paths, relative to a cache directory, of v's
-// .info, .mod and .zip files (in the order they are published: the .info
-// last, so a version is listed only once it is whole).
+// .zip, .mod and .info files, in the order they are published: the .info
+// last, so that a version the go command can see (its .info answers) is
+// whole.
 func files(v module.Version) ([]string, error) {
 	ep, err := module.EscapePath(v.Path)
 	if err != nil {
