@@ -223,6 +223,17 @@ func BenchmarkHover(b *testing.B) {
 // alternating the two after warmup rounds of each. A non-empty want must
 // be in every answer.
 func compareHover(b *testing.B, e *env, exe string, warmup int, want string) {
+	compareCalls(b, e, exe, warmup, "textDocument/hover", func(uri string) any { return hoverParams(uri, 5, 6) }, want)
+}
+
+// compareCalls measures round trips of one request (method, with the
+// parameters params gives for main.go's URI) to gopls (the binary at exe)
+// through the proxy over a loopback WebSocket against its stdio directly,
+// alternating the two after warmup rounds of each, on the hello
+// workspace. A non-empty want must be in every answer. It reports the
+// percentiles of both, the p50 the proxy adds, and the size of the last
+// answer through the proxy.
+func compareCalls(b *testing.B, e *env, exe string, warmup int, method string, params func(uri string) any, want string) {
 	m := newManager(b, e, exe, func(o *lsp.Options) { o.MessageRate = 1e6; o.MessageBurst = 1e6 })
 	proxy, closeProxy := dialProxy(b, m, e.target("t1", e.workspaceID))
 	defer closeProxy()
@@ -232,24 +243,26 @@ func compareHover(b *testing.B, e *env, exe string, warmup int, want string) {
 	hostRoot := "file://" + filepath.ToSlash(e.Dir(e.workspaceID))
 	proxy.openHello(b, "file:///workspace", "file:///workspace/main.go")
 	direct.openHello(b, hostRoot, hostRoot+"/main.go")
-	hover := func(r *rpc, uri string) time.Duration {
+	var size int
+	call := func(r *rpc, uri string) time.Duration {
 		start := time.Now()
-		resp := r.call(b, "textDocument/hover", hoverParams(uri, 5, 6))
+		resp := r.call(b, method, params(uri))
 		d := time.Since(start)
 		if want != "" && !strings.Contains(string(resp), want) {
-			b.Fatalf("hover: %s", resp)
+			b.Fatalf("%s: %s", method, resp)
 		}
+		size = len(resp)
 		return d
 	}
 	for range warmup {
-		hover(proxy, "file:///workspace/main.go")
-		hover(direct, hostRoot+"/main.go")
+		call(proxy, "file:///workspace/main.go")
+		call(direct, hostRoot+"/main.go")
 	}
 	var viaProxy, viaStdio []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		viaProxy = append(viaProxy, hover(proxy, "file:///workspace/main.go"))
-		viaStdio = append(viaStdio, hover(direct, hostRoot+"/main.go"))
+		viaProxy = append(viaProxy, call(proxy, "file:///workspace/main.go"))
+		viaStdio = append(viaStdio, call(direct, hostRoot+"/main.go"))
 	}
 	b.StopTimer()
 	pp50, pp99 := percentile(viaProxy, 0.5), percentile(viaProxy, 0.99)
@@ -259,6 +272,7 @@ func compareHover(b *testing.B, e *env, exe string, warmup int, want string) {
 	b.ReportMetric(us(dp50), "stdio-p50-µs")
 	b.ReportMetric(us(dp99), "stdio-p99-µs")
 	b.ReportMetric(us(pp50-dp50), "added-p50-µs")
+	b.ReportMetric(float64(size)/1024, "reply-KiB")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -1,7 +1,7 @@
 package lsp
 
 import (
-	"encoding/json"
+	"bytes"
 	"strings"
 	"time"
 
@@ -117,32 +117,29 @@ func positionEncoding(result any) string {
 }
 
 // fastToClient handles the common messages from gopls (notifications and
-// responses to ordinary requests) without decoding them into a tree: host
+// responses to ordinary requests) without decoding them: scanMessage
+// checks the JSON and finds the id and method in one pass, and host
 // directories are replaced in the raw JSON, which is exact when they hold
-// no character JSON escapes and the message has no escapes that could
-// spell one. ok is false when the message needs the full path; out is nil
-// for a message to drop.
+// no character JSON escapes (rewriter.rawSafe) and no escape in the
+// message spells a character of one. A message without a host directory
+// is forwarded as it came. ok is false when the message needs the full
+// path; out is nil for a message to drop.
 func (s *session) fastToClient(g *gopls, raw []byte) (out []byte, ok bool) {
 	if !s.rw.rawSafe {
 		return nil, false
 	}
-	str := string(raw)
-	if strings.Contains(str, `\u`) || strings.Contains(str, `\/`) {
+	env, risky, ok := scanMessage(raw, s.rw.text.inNeedle)
+	if !ok || risky {
 		return nil, false
 	}
-	var env struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-	}
-	if json.Unmarshal(raw, &env) != nil {
-		return nil, false
-	}
-	hasID := len(env.ID) > 0 && string(env.ID) != "null"
+	hasID := env.id != nil && string(env.id) != "null"
 	switch {
-	case env.Method != "" && hasID:
+	case env.hasMethod && hasID:
 		return nil, false // a request from gopls: checked on the full path
-	case env.Method == "" && hasID:
-		key := rawIDKey(env.ID)
+	case env.hasMethod && len(env.method) == 0:
+		return nil, false // malformed: the full path says so
+	case !env.hasMethod && hasID:
+		key := rawIDKey(env.id)
 		if key == "" || strings.HasPrefix(key, "s:"+proxyIDPrefix) {
 			return nil, false
 		}
@@ -157,30 +154,29 @@ func (s *session) fastToClient(g *gopls, raw []byte) (out []byte, ok bool) {
 		if s.current() != g {
 			return nil, true // already answered with an error
 		}
-	case env.Method == "":
+	case !env.hasMethod:
 		return nil, false
 	}
-	if out := s.rw.text.rewrite(str); out != str {
-		return []byte(out), true
+	if !s.rw.text.containsBytes(raw) {
+		return raw, true
 	}
-	return raw, true
+	return []byte(s.rw.text.rewrite(string(raw))), true
 }
 
-// rawIDKey is idKey of a raw JSON id.
-func rawIDKey(raw json.RawMessage) string {
+// rawIDKey is idKey of a raw JSON id (a number or a string without
+// escapes; "" for anything else).
+func rawIDKey(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
 	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
+	switch c := raw[0]; {
+	case c == '"':
+		if len(raw) < 2 || raw[len(raw)-1] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
 			return ""
 		}
-		return idKey(s)
+		return "s:" + string(raw[1:len(raw)-1])
+	case c == '-' || ('0' <= c && c <= '9'):
+		return "n:" + string(raw)
 	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) != nil {
-		return ""
-	}
-	return idKey(n)
+	return ""
 }

@@ -305,6 +305,8 @@ func fakeGopls() int {
 			}
 		case "textDocument/hover":
 			reply(map[string]any{"contents": map[string]any{"kind": "markdown", "value": "[x](" + cwdURI + "/main.go) at " + cwd + " and " + p.TextDocument.URI}})
+		case "textDocument/completion":
+			reply(fakeCompletion())
 		case "textDocument/definition":
 			reply([]any{map[string]any{"uri": cwdURI + "/main.go", "range": map[string]any{}}})
 		case "fake/state":

@@ -39,7 +39,8 @@ func parseMessage(raw []byte) (*message, error) {
 	if obj == nil {
 		return nil, fmt.Errorf("%w: not an object", errMalformed)
 	}
-	if dec.More() {
+	if len(bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n")) > 0 {
+		// (dec.More would let a stray '}' or ']' through.)
 		return nil, fmt.Errorf("%w: trailing data", errMalformed)
 	}
 	m := &message{obj: obj}

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bytes"
 	"maps"
 	"strings"
 
@@ -12,8 +13,10 @@ import (
 type rewriter struct {
 	paths *workspace.Paths // client URIs to gopls's
 	text  *textRewriter
-	// rawSafe: no host form holds a character that JSON escapes, so host
-	// directories can be replaced in raw JSON text.
+	// rawSafe: every host form starts with a slash and holds no character
+	// that JSON escapes, so host directories can be replaced in raw JSON
+	// text (a slash cannot start a number or a literal, and a host form
+	// cannot span a quote or a backslash).
 	rawSafe bool
 }
 
@@ -28,6 +31,9 @@ func newRewriter(roots Roots) *rewriter {
 	}
 	rw := &rewriter{paths: paths, text: newTextRewriter(&r), rawSafe: true}
 	for _, n := range rw.text.needles {
+		if !strings.HasPrefix(n, "/") {
+			rw.rawSafe = false
+		}
 		if strings.ContainsFunc(n, func(c rune) bool {
 			return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c == 0x2028 || c == 0x2029 || c == 0x7f
 		}) {
@@ -138,8 +144,7 @@ func (rw *rewriter) ToClient(v any) any {
 // directory: they contain one literally, or JSON escapes that could spell
 // one.
 func (rw *rewriter) mayNeedClientRewrite(raw []byte) bool {
-	s := string(raw)
-	return rw.text.contains(s) || strings.Contains(s, `\/`) || strings.Contains(s, `\u`)
+	return rw.text.containsBytes(raw) || bytes.Contains(raw, []byte(`\/`)) || bytes.Contains(raw, []byte(`\u`))
 }
 
 // inClientRoots reports whether a client URI names a file in the client's

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bytes"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -92,6 +93,11 @@ func (r *Roots) paths() (*workspace.Paths, error) {
 type textRewriter struct {
 	needles []string // host forms, for the fast path
 	r       *strings.Replacer
+	// lead is the first byte of every needle (a slash: they are absolute
+	// directories), 0 when they do not share one; runes are the
+	// characters of the needles.
+	lead  byte
+	runes map[rune]bool
 }
 
 func newTextRewriter(r *Roots) *textRewriter {
@@ -125,6 +131,17 @@ func newTextRewriter(r *Roots) *textRewriter {
 		t.needles = append(t.needles, p.from)
 	}
 	t.r = strings.NewReplacer(args...)
+	t.runes = make(map[rune]bool)
+	for i, n := range t.needles {
+		if i == 0 {
+			t.lead = n[0]
+		} else if n[0] != t.lead {
+			t.lead = 0
+		}
+		for _, c := range n {
+			t.runes[c] = true
+		}
+	}
 	return t
 }
 
@@ -145,6 +162,35 @@ func (t *textRewriter) rewrite(s string) string {
 	}
 	return s
 }
+
+// containsBytes is contains for raw bytes, in one pass when the needles
+// share their first byte.
+func (t *textRewriter) containsBytes(b []byte) bool {
+	if t.lead == 0 {
+		for _, n := range t.needles {
+			if bytes.Contains(b, []byte(n)) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], t.lead)
+		if j < 0 {
+			return false
+		}
+		i += j
+		for _, n := range t.needles {
+			if len(b)-i >= len(n) && string(b[i:i+len(n)]) == n {
+				return true
+			}
+		}
+		i++
+	}
+}
+
+// inNeedle reports whether c is a character of a needle.
+func (t *textRewriter) inNeedle(c rune) bool { return t.runes[c] }
 
 func (t *textRewriter) contains(s string) bool {
 	for _, n := range t.needles {
