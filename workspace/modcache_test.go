@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ type modProxy struct {
 	sums map[module.Version]string
 }
 
-func newModProxy(t *testing.T) *modProxy {
+func newModProxy(t testing.TB) *modProxy {
 	p := &modProxy{mods: map[string][]byte{}, sums: map[module.Version]string{}}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
@@ -57,7 +58,7 @@ func newModProxy(t *testing.T) *modProxy {
 
 // add serves module path@v, a package greet whose Hello names it, and
 // returns its go.sum lines.
-func (p *modProxy) add(t *testing.T, path, v string) string {
+func (p *modProxy) add(t testing.TB, path, v string) string {
 	t.Helper()
 	dir := t.TempDir()
 	gomod := "module " + path + "\n\ngo 1.21\n"
@@ -105,15 +106,21 @@ type modFixture struct {
 	proxy   *modProxy
 	fetcher *modcache.Fetcher
 	shared  string
+	base    string // the data directory
+	goroot  string
 	m       *workspace.Manager
 	db      *store.DB
 }
 
 var modInstances atomic.Int64
 
-func newModFixture(t *testing.T, bwrap bool) *modFixture {
+func newModFixture(t testing.TB, bwrap bool) *modFixture {
 	t.Helper()
-	goroot := hostGoEnv(t, "GOROOT")
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Skip("no go command")
+	}
+	goroot := strings.TrimSpace(string(out))
 	var runner *sandbox.Runner
 	var identity func(string) (int, error)
 	var base string
@@ -122,7 +129,6 @@ func newModFixture(t *testing.T, bwrap bool) *modFixture {
 		if why := isotest.Unavailable(); why != "" {
 			t.Skip(why)
 		}
-		var err error
 		if base, err = isotest.PublicDir(t.Cleanup); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +144,7 @@ func newModFixture(t *testing.T, bwrap bool) *modFixture {
 	} else {
 		base = t.TempDir()
 	}
-	fx := &modFixture{proxy: newModProxy(t), shared: filepath.Join(base, "gomodcache")}
+	fx := &modFixture{proxy: newModProxy(t), shared: filepath.Join(base, "gomodcache"), base: base, goroot: goroot}
 	tmp := filepath.Join(base, "modfetch")
 	for _, d := range []string{fx.shared, tmp} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -181,7 +187,7 @@ func newModFixture(t *testing.T, bwrap bool) *modFixture {
 }
 
 // handle creates a workspace of t1/user with files and opens it.
-func (fx *modFixture) handle(t *testing.T, user string, files map[string]string) *workspace.Handle {
+func (fx *modFixture) handle(t testing.TB, user string, files map[string]string) *workspace.Handle {
 	t.Helper()
 	o := workspace.Owner{Tenant: "t1", User: user}
 	if _, err := fx.db.EnsureUser(o.Tenant, o.User); err != nil {
@@ -364,5 +370,34 @@ func TestModuleCacheBwrap(t *testing.T) {
 	_, _ = runIn(t, h, []string{"GOMODCACHE=" + target}, "go", "clean", "-modcache")
 	if after := snapshotTree(t, fx.shared); !equalSnapshots(snap, after) {
 		t.Errorf("the shared module cache changed: %v before, %v after", snap, after)
+	}
+}
+
+// BenchmarkOpenModuleCache: Manager.Open of a workspace whose go.sum is
+// unchanged, with a shared module cache (one open and stat of go.sum) and
+// without.
+func BenchmarkOpenModuleCache(b *testing.B) {
+	fx := newModFixture(b, false)
+	sum := fx.proxy.add(b, "example.com/greet", "v1.0.0")
+	h := fx.handle(b, "u1", greetProgram(sum))
+	plain, err := workspace.NewManager(workspace.ManagerOptions{
+		Store: fx.db, Dir: filepath.Join(fx.base, "workspaces"), TenantsDir: filepath.Join(fx.base, "tenants"),
+		Redact: []string{fx.base}, Go: workspace.GoEnv{Root: fx.goroot, Proxy: "http://127.0.0.1:1"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = plain.Close(context.Background()) })
+	for _, c := range []struct {
+		name string
+		m    *workspace.Manager
+	}{{"none", plain}, {"shared", fx.m}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.m.Open(h.Owner, h.WorkspaceID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
