@@ -85,8 +85,9 @@ func (m *Manager) isolated() bool {
 // environment), so the cache keys match users' builds. Then, with
 // BuildCache.Gopls and GoplsDir set, gopls opens the program there the
 // same way and its file cache becomes the users' shared gopls cache
-// (goplscache.go). Users' builds may go on meanwhile: they find what is
-// done. It returns the number of packages and how long it took.
+// (goplscache.go; its failure is logged, not returned). Users' builds may
+// go on meanwhile: they find what is done. It returns the number of
+// packages and how long it took.
 func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, error) {
 	c := m.opts.BuildCache
 	if c == nil {
@@ -192,7 +193,11 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 	m.logger.Info("users' build cache prepared", "packages", n, "duration", d.Round(time.Millisecond))
 	start := time.Now()
 	if err := m.prebuildGopls(ctx, c, src, home, env, binds); err != nil {
-		return 0, 0, err
+		if ctx.Err() != nil {
+			return 0, 0, err
+		}
+		// The build cache is ready; users' gopls fills its cache itself.
+		m.logger.Warn("users' gopls cache not prepared", "err", err)
 	}
 	return n, d + time.Since(start), nil
 }
