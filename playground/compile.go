@@ -74,6 +74,13 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 		if err != nil {
 			return nil, err
 		}
+		vetErrs, err := p.waitVet() // vet ran beside the program
+		if err != nil {
+			return nil, err
+		}
+		if req.WithVet && vetErrs == "" && p.vetDone != nil {
+			s.bins.vetted(p.binKey)
+		}
 		out := &Response{Errors: res.errors, Events: rec.events, Status: res.status, IsTest: p.isTest}
 		if p.isTest {
 			for _, e := range rec.events {
@@ -83,8 +90,8 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 			}
 		}
 		if req.WithVet {
-			out.VetErrors = p.vetErrs
-			out.VetOK = p.vetErrs == ""
+			out.VetErrors = vetErrs
+			out.VetOK = vetErrs == ""
 		}
 		return out, nil
 	})
@@ -93,7 +100,11 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 // Vet runs go vet on body; its findings are Response.Errors.
 func (s *Service) Vet(ctx context.Context, client, body string) (*Response, error) {
 	return s.withRun(ctx, client, body, true, false, func(_ context.Context, p *prepared) (*Response, error) {
-		return &Response{Errors: p.vetErrs}, nil
+		vetErrs, err := p.waitVet()
+		if err != nil {
+			return nil, err
+		}
+		return &Response{Errors: vetErrs}, nil
 	})
 }
 
@@ -114,11 +125,18 @@ func (s *Service) withRun(ctx context.Context, client, body string, withVet, bui
 		return nil, err
 	}
 	defer release()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	p, err := s.prepare(ctx, fs, withVet, build)
 	if err != nil {
 		return nil, err
 	}
-	defer removeAll(p.root)
+	defer func() {
+		// f waits for vet; when it failed first, vet is stopped here.
+		cancel()
+		_, _ = p.waitVet()
+		removeAll(p.root)
+	}()
 	return f(ctx, p)
 }
 

@@ -25,6 +25,10 @@ const (
 // cache serves both.
 const goFlags = "-mod=mod -trimpath"
 
+// telemetryOff is the go command's XDG_CONFIG_HOME: a relative path, so
+// it has no configuration directory and telemetry is off (see goEnv).
+const telemetryOff = "no-config"
+
 // scratchDir is where a command of the run whose directory root is keeps
 // HOME, TMPDIR, GOPATH and its writable build cache: the sandbox's fresh
 // /tmp under isolation, else a directory of the run (removed with it).
@@ -69,8 +73,17 @@ func (s *Service) goEnv(scratch, gocacheprog string) []string {
 		"GOTOOLCHAIN=local",
 		"GOPROXY=off",
 		"GOSUMDB=off",
-		"GOTELEMETRY=off",
 		"LANG=C.UTF-8",
+		// Telemetry off, for the go command and every tool it runs: each
+		// command has a fresh HOME, where telemetry would be "local", so
+		// the go command would start a second go process (its telemetry
+		// sidecar) and every tool would create counter files, on each
+		// run. A relative XDG_CONFIG_HOME makes os.UserConfigDir fail (as
+		// documented), and without a configuration directory telemetry
+		// is off; a child that still starts does nothing
+		// (GO_TELEMETRY_CHILD=2). GOTELEMETRY is only reported by go env.
+		"XDG_CONFIG_HOME=" + telemetryOff,
+		"GO_TELEMETRY_CHILD=2",
 	}
 	if gocacheprog != "" {
 		env = append(env, "GOCACHEPROG="+gocacheprog)

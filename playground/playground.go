@@ -86,6 +86,16 @@ type Options struct {
 	MaxShareSize  int64
 	MaxShareFiles int
 
+	// BinaryCache bounds the executables of earlier builds the Service
+	// keeps, so that a body built before (with the same toolchain and
+	// settings) runs again without a build; they live in a directory of
+	// the server below TempDir, removed by Close. 0 means
+	// DefaultBinaryCache, negative means none. MaxBinaryCacheBytes bounds
+	// their bytes (0: DefaultMaxBinaryCacheBytes). Programs' output is
+	// never kept: each request runs its program.
+	BinaryCache         int
+	MaxBinaryCacheBytes int64
+
 	// ShareRate bounds the new snippets a client may share per minute (a
 	// token bucket holding as many); 0 means DefaultShareRate, negative
 	// means no limit. Repeats of stored snippets are free.
@@ -126,6 +136,7 @@ type Service struct {
 	lim    *limiter
 	shares *shareLimiter // nil: no share limit
 	std    *stdImports
+	bins   *binCache       // nil: off
 	ctx    context.Context // cancelled by Close: ends every build and run
 	cancel context.CancelFunc
 	active sync.WaitGroup // admitted requests
@@ -198,8 +209,9 @@ func New(opts Options) (*Service, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	svc := &Service{
 		opts: opts, log: log, ctx: ctx, cancel: func() { cancel(ErrClosed) },
-		lim: newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, pending),
-		std: &stdImports{goroot: opts.GOROOT},
+		lim:  newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, pending),
+		std:  &stdImports{goroot: opts.GOROOT},
+		bins: newBinCache(opts.TempDir, opts.BinaryCache, opts.MaxBinaryCacheBytes),
 	}
 	if opts.ShareRate > 0 {
 		svc.shares = newShareLimiter(opts.ShareRate, opts.Now)
@@ -215,7 +227,7 @@ func (s *Service) ServesAPI() bool { return s.opts.ServeAPI }
 func (s *Service) Close(ctx context.Context) error {
 	s.cancel()
 	done := make(chan struct{})
-	go func() { s.active.Wait(); close(done) }()
+	go func() { s.active.Wait(); s.bins.close(); close(done) }()
 	select {
 	case <-done:
 		return nil

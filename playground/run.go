@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -52,12 +53,40 @@ type prepared struct {
 	exe       string
 	isTest    bool
 	buildErrs string // user-facing build errors; exe is "" when set
-	vetErrs   string
+	binKey    string // the binary cache's key of the build; "" when not cached
+
+	vetOnce sync.Once
+	vetDone chan struct{} // closed when go vet is over; nil without vet
+	vetOut  string        // go vet's findings, once vetDone is closed
+	vetErr  error
+}
+
+// waitVet waits until go vet is over (at once without vet) and returns
+// its findings ("" for none, and without vet).
+func (p *prepared) waitVet() (string, error) {
+	if p.vetDone == nil {
+		return "", nil
+	}
+	<-p.vetDone
+	return p.vetOut, p.vetErr
+}
+
+// buildArgs are the go command's arguments of a run's build: without
+// DWARF and symbol tables (-s -w), which only debuggers read and which
+// make the link slower; stack traces need neither.
+func buildArgs(isTest bool) []string {
+	if isTest {
+		return []string{"test", "-c", "-ldflags=-s -w", "-o", "prog.exe", "."}
+	}
+	return []string{"build", "-ldflags=-s -w", "-o", "prog.exe", "."}
 }
 
 // prepare writes files to a fresh run directory and builds them (and vets
-// them when withVet). The caller must remove p.root. A user's build errors
-// are a result (p.buildErrs), not an error.
+// them when withVet). The caller must call p.waitVet and then remove
+// p.root. A user's build errors are a result (p.buildErrs), not an error.
+// go vet runs beside the build and may still run when prepare returns a
+// built program, which can run meanwhile. A body built before comes from
+// the binary cache (binCache), vetted when withVet.
 func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool) (_ *prepared, err error) {
 	root, err := os.MkdirTemp(s.opts.TempDir, "play-")
 	if err != nil {
@@ -81,6 +110,21 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	if err := s.writeFiles(dir, fs, p); err != nil {
 		return nil, err
 	}
+	var args []string
+	if build {
+		args = buildArgs(p.isTest)
+	}
+	if build && s.bins != nil {
+		if key, ok := s.binKey(fs, args); ok {
+			p.binKey = key
+			if s.fromBinCache(p, withVet) {
+				if err := s.giveTo(Owner, root); err != nil {
+					return nil, err
+				}
+				return p, nil
+			}
+		}
+	}
 	if err := s.giveTo(Owner, root); err != nil {
 		return nil, err
 	}
@@ -88,48 +132,67 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	// /tmp under isolation; without, they share a build cache, which is
 	// safe for concurrent use). A failed build's answer carries no vet
 	// findings, as before.
-	type result struct {
-		out *string
-		err error
-	}
-	var vet chan result
 	if withVet {
-		vet = make(chan result, 1)
+		p.vetDone = make(chan struct{})
 		go func() {
+			defer close(p.vetDone)
 			out, err := s.goTool(ctx, p, []string{"vet", "."})
-			vet <- result{out, err}
+			p.vetErr = err
+			if out != nil {
+				p.vetOut = *out
+			}
 		}()
 	}
-	if build {
-		args := []string{"build", "-o", "prog.exe", "."}
-		if p.isTest {
-			args = []string{"test", "-c", "-o", "prog.exe", "."}
-		}
-		out, err := s.goTool(ctx, p, args)
-		if err == nil && out == nil {
-			p.exe = filepath.Join(dir, "prog.exe")
-		}
-		if err != nil || out != nil {
-			if vet != nil {
-				<-vet // its processes end before the run directory goes
-			}
-			if err != nil {
-				return nil, err
-			}
-			p.buildErrs = *out
-			return p, nil
-		}
+	if !build {
+		return p, nil
 	}
-	if vet != nil {
-		r := <-vet
-		if r.err != nil {
-			return nil, r.err
+	out, err := s.goTool(ctx, p, args)
+	if err != nil || out != nil {
+		_, _ = p.waitVet() // its processes end before the run directory goes
+		if err != nil {
+			return nil, err
 		}
-		if r.out != nil {
-			p.vetErrs = *r.out
+		p.buildErrs = *out
+		return p, nil
+	}
+	p.exe = filepath.Join(dir, "prog.exe")
+	if p.binKey != "" {
+		if r, err := os.OpenRoot(dir); err == nil {
+			s.bins.put(p.binKey, r, "prog.exe")
+			_ = r.Close()
 		}
 	}
 	return p, nil
+}
+
+// fromBinCache copies the executable of p.binKey from the binary cache
+// into p's directory, as the build would write it, and reports whether
+// it did: only when it is cached and, withVet, vet found nothing in it.
+func (s *Service) fromBinCache(p *prepared, withVet bool) bool {
+	f := s.bins.open(p.binKey, withVet)
+	if f == nil {
+		return false
+	}
+	defer f.Close()
+	r, err := os.OpenRoot(p.dir)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	out, err := r.OpenFile("prog.exe", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return false // a file of the body has the name: build as usual
+	}
+	_, err = io.Copy(out, f)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = r.Remove("prog.exe")
+		return false
+	}
+	p.exe = filepath.Join(p.dir, "prog.exe")
+	return true
 }
 
 // writeFiles writes the file set below dir, adding a go.mod when missing
