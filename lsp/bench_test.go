@@ -282,7 +282,9 @@ func compareCalls(b *testing.B, e *env, exe string, warmup int, method string, p
 // between iterations, as it does for a real tenant; the first iteration is
 // cold), and the resident memory of its gopls then; with gopls started
 // directly and inside bubblewrap as the tenant's uid (when possible). Run
-// with -benchtime=5x.
+// with -benchtime=5x. It uses the package's own layout (no Handle, no
+// shared caches); BenchmarkNewUserFirstDiagnostics measures a new user as
+// the server serves one.
 func BenchmarkFirstDiagnostics(b *testing.B) {
 	gopls := requireGopls(b)
 	b.Run("direct", func(b *testing.B) {

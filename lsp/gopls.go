@@ -262,10 +262,13 @@ func (m *Manager) PrebuildCache(ctx context.Context, p workspace.GoplsPrebuild) 
 		_ = outR.Close()
 		return fmt.Errorf("start gopls: %w", err)
 	}
+	readerDone := make(chan struct{})
 	defer func() {
+		cancel()
 		_ = proc.Close()
 		_ = inW.Close()
 		_ = outR.Close()
+		<-readerDone
 	}()
 	var wmu sync.Mutex
 	send := func(v any) error {
@@ -281,6 +284,7 @@ func (m *Manager) PrebuildCache(ctx context.Context, p workspace.GoplsPrebuild) 
 	diagnosed := make(chan string, 64)
 	readErr := make(chan error, 1)
 	go func() {
+		defer close(readerDone)
 		br := bufio.NewReader(outR)
 		for {
 			raw, err := bridge.ReadFrame(br, m.opts.MaxServerMessage)
