@@ -32,7 +32,7 @@ func completionParams(mainURI string) any {
 // -benchtime=300x.
 func BenchmarkCompletion(b *testing.B) {
 	gopls := requireGopls(b)
-	compareCalls(b, newEnv(b, completionFiles), gopls, 20, "textDocument/completion", completionParams, `"TrimSpace"`)
+	compareCalls(b, newEnv(b, completionFiles), gopls, 20, "textDocument/completion", completionParams, "TrimSpace")
 }
 
 // BenchmarkCompletionOverhead isolates the proxy's cost on a large answer:
@@ -46,7 +46,7 @@ func BenchmarkCompletionOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	compareCalls(b, e, exe, 100, "textDocument/completion", completionParams, `"TrimSpace"`)
+	compareCalls(b, e, exe, 100, "textDocument/completion", completionParams, "TrimSpace")
 }
 
 // fakeCompletion is the fake gopls's completion result: sixty items

@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.lsp.dev/protocol"
@@ -26,6 +27,15 @@ func (s *session) clientPump(ctx context.Context) error {
 		s.mu.Unlock()
 		if err := s.limiter.Wait(ctx); err != nil {
 			return err
+		}
+		if out, env, ok := s.rw.rawClient(raw); ok {
+			if msg := rawClientMessage(env); msg != nil {
+				if err := s.toServer(ctx, msg, out); err != nil {
+					return err
+				}
+				s.forwarded("to_server", start)
+				continue
+			}
 		}
 		msg, err := parseMessage(raw)
 		if err == nil && jsonfold.Collides(msg.obj, isURIKey) {
@@ -118,7 +128,28 @@ func (s *session) fromClient(ctx context.Context, msg *message) error {
 	if err != nil {
 		return err
 	}
+	return s.toServer(ctx, msg, raw)
+}
 
+// rawClientMessage is the message of a rawClient envelope, nil when the
+// decoding path must judge it (a reserved id, an id that is neither a
+// number nor a string without escapes).
+func rawClientMessage(env envelope) *message {
+	msg := &message{method: string(env.method)}
+	if env.id == nil || string(env.id) == "null" {
+		return msg
+	}
+	key := rawIDKey(env.id)
+	if key == "" || strings.HasPrefix(key, "s:"+proxyIDPrefix) {
+		return nil
+	}
+	msg.id, msg.idKey = idFromKey(key), key
+	return msg
+}
+
+// toServer writes raw, the client's message msg in gopls's form, to
+// gopls, starting it if it is stopped, and notes a request as pending.
+func (s *session) toServer(ctx context.Context, msg *message, raw []byte) error {
 	s.srvMu.Lock()
 	defer s.srvMu.Unlock()
 	g, err := s.ensureServer(ctx)

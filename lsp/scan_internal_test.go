@@ -3,9 +3,12 @@ package lsp
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ideserver/ideserver/internal/jsonfold"
 )
 
 // scanSeeds are messages and near-messages for scanMessage and the raw
@@ -206,4 +209,121 @@ func TestFromServerRawPath(t *testing.T) {
 	if out, want := send(3, escaped), `{"id":3,"result":{"a":"see /workspace/a.go"}}`; string(out) != want {
 		t.Errorf("rewritten to %s, want %s", out, want)
 	}
+}
+
+// rawClientSeeds are client messages for rawClient: URIs in and outside
+// the roots, under URI keys and not, in arrays, folded and duplicate keys,
+// escapes, methods it leaves to the decoding path.
+var rawClientSeeds = []string{
+	`{"jsonrpc":"2.0","id":7,"method":"textDocument/completion","params":{"textDocument":{"uri":"file:///workspace/s.go"},"position":{"line":4,"character":16},"context":{"triggerKind":2,"triggerCharacter":"."}}}`,
+	`{"jsonrpc":"2.0","id":"x","method":"textDocument/hover","params":{"textDocument":{"uri":"file:///goroot/src/fmt/print.go"},"position":{"line":1,"character":2}}}`,
+	` { "jsonrpc" : "2.0" , "id" : 1 , "method" : "textDocument/definition" , "params" : { "textDocument" : { "uri" : "file:///gomodcache/x@v1/a.go" } , "position" : { "line" : 0 , "character" : 0 } } } `,
+	`{"jsonrpc":"2.0","id":2,"method":"textDocument/hover","params":{"textDocument":{"uri":"file:///etc/passwd"}}}`,
+	`{"jsonrpc":"2.0","id":3,"method":"textDocument/hover","params":{"textDocument":{"uri":"file:///workspace/../etc/passwd"}}}`,
+	`{"jsonrpc":"2.0","id":4,"method":"textDocument/hover","params":{"textDocument":{"uri":"file:///workspace/%2e%2e/etc/passwd"}}}`,
+	`{"jsonrpc":"2.0","id":5,"method":"textDocument/hover","params":{"textDocument":{"uri":"/etc/passwd"}}}`,
+	`{"jsonrpc":"2.0","id":6,"method":"textDocument/hover","params":{"textDocument":{"URI":"file:///etc/passwd","uri":"file:///workspace/a.go"}}}`,
+	`{"jsonrpc":"2.0","id":7,"method":"textDocument/hover","params":{"textDocument":{"uri":"file:///workspace/a.go","uri":"file:///etc/passwd"}}}`,
+	`{"jsonrpc":"2.0","id":8,"method":"textDocument/hover","method":"workspace/executeCommand","params":{"command":"gopls.run_tests"}}`,
+	`{"jsonrpc":"2.0","id":9,"method":"textDocument/hover","Params":{},"params":{}}`,
+	`{"jsonrpc":"2.0","id":10,"method":"textDocument/hover","params":{"textDocument":{"uri":"file:\/\/\/etc\/passwd"}}}`,
+	`{"jsonrpc":"2.0","id":11,"method":"textDocument/codeAction","params":{"textDocument":{"uri":"file:///workspace/a.go"},"context":{"diagnostics":[{"message":"file:///etc/x","relatedInformation":[{"location":{"uri":"file:///workspace/b.go"}}]}]},"x":["FILE:///workspace/c.go","file:///nowhere",{"targetUri":"file:///workspace/d.go"}]}}`,
+	`{"jsonrpc":"2.0","id":12,"method":"textDocument/codeAction","params":{"text":"file:///etc/passwd","newText":"file:///x","list":[{"text":"file:///y"}]}}`,
+	`{"jsonrpc":"2.0","id":"ideserver-1","method":"textDocument/hover","params":{}}`,
+	`{"jsonrpc":"2.0","id":{},"method":"textDocument/hover","params":{}}`,
+	`{"jsonrpc":"2.0","id":13,"method":"textDocument/hover","params":{"file:///workspace/a.go":[]}}`,
+	`{"jsonrpc":"2.0","id":14,"method":"textDocument/hover","params":{"paramſ":1,"params":2}}`,
+	`{"jsonrpc":"2.0","id":15,"method":"workspace/executeCommand","params":{"command":"x"}}`,
+	`{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":3}}`,
+	`{"jsonrpc":"2.0","method":"textDocument/didSave","params":{"textDocument":{"uri":"file:///workspace/a b.go"}}}`,
+	`{"jsonrpc":"2.0","id":16,"method":"textDocument/hover","params":null}`,
+	`{"jsonrpc":"2.0","id":17,"method":"textDocument/hover","params":[{"uri":["file:///workspace/a.go","file:///workspace"]}],"x":"file:///etc"}`,
+	`{"jsonrpc":"2.0","id":18,"method":"textDocument/hover","params":{"uri":"file:///workspace/ä.go"}}`,
+}
+
+// decodeNumbers decodes JSON with numbers as their text.
+func decodeNumbers(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+// checkRawClient: what rawClient forwards is what the decoding path would
+// forward (the same JSON value), and it forwards only messages the
+// decoding path accepts as they are: well formed, without folded keys,
+// with every URI inside the roots, not reserved.
+func checkRawClient(t *testing.T, rw *rewriter, raw []byte) {
+	t.Helper()
+	out, env, ok := rw.rawClient(raw)
+	if !ok || rawClientMessage(env) == nil {
+		return
+	}
+	msg, err := parseMessage(raw)
+	if err != nil {
+		t.Fatalf("rawClient forwards %q, which the decoding path refuses: %v", raw, err)
+	}
+	if jsonfold.Collides(msg.obj, isURIKey) {
+		t.Fatalf("rawClient forwards %q, whose keys collide", raw)
+	}
+	if isProxyID(msg.id) || msg.method != string(env.method) || msg.isRequest() != (rawClientMessage(env).idKey != "") {
+		t.Fatalf("rawClient forwards %q as method %q", raw, env.method)
+	}
+	if p := msg.obj["params"]; p != nil {
+		np, err := rw.ToHost(p)
+		if err != nil {
+			t.Fatalf("rawClient forwards %q, whose params ToHost refuses: %v", raw, err)
+		}
+		msg.obj["params"] = np
+	}
+	want, _ := msg.encode()
+	got, err := decodeNumbers(out)
+	if err != nil {
+		t.Fatalf("rawClient turns %q into %q: %v", raw, out, err)
+	}
+	w, _ := decodeNumbers(want)
+	if !reflect.DeepEqual(got, w) {
+		t.Fatalf("rawClient turns %q into\n%s, the decoding path into\n%s", raw, out, want)
+	}
+}
+
+// TestRawClient: the client messages rawClient forwards are forwarded as
+// the decoding path forwards them, and the others are left to it: a URI
+// outside the roots, folded or duplicate keys, escapes, a reserved id, a
+// method with a policy.
+func TestRawClient(t *testing.T) {
+	t.Parallel()
+	rw := newRewriter(hotRoots)
+	fast := 0
+	for _, s := range rawClientSeeds {
+		checkRawClient(t, rw, []byte(s))
+		if _, env, ok := rw.rawClient([]byte(s)); ok && rawClientMessage(env) != nil {
+			fast++
+		}
+	}
+	for i, s := range rawClientSeeds {
+		_, env, ok := rw.rawClient([]byte(s))
+		want := i < 3 || i == 13 || i >= 19
+		if ok && rawClientMessage(env) != nil != want {
+			t.Errorf("%s: forwarded raw %v, want %v", s, !want, want)
+		}
+		if !ok && want {
+			t.Errorf("%s: not forwarded raw", s)
+		}
+	}
+	out, _, _ := rw.rawClient([]byte(rawClientSeeds[0]))
+	if want := strings.Replace(rawClientSeeds[0], "file:///workspace", "file://"+hotRoots.Workspace, 1); string(out) != want {
+		t.Errorf("rewritten to %s, want %s", out, want)
+	}
+}
+
+// FuzzRawClient: checkRawClient for any input. The seeds run as a normal
+// test.
+func FuzzRawClient(f *testing.F) {
+	for _, s := range rawClientSeeds {
+		f.Add([]byte(s))
+	}
+	rw := newRewriter(hotRoots)
+	f.Fuzz(func(t *testing.T, raw []byte) { checkRawClient(t, rw, raw) })
 }
