@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -45,6 +46,8 @@ type binCache struct {
 	byKey map[string]*list.Element // of *binEntry
 	bytes int64
 	gone  bool // closed: nothing is added
+
+	hits atomic.Int64 // executables served (for tests)
 }
 
 // binEntry is one cached executable, the file dir/key.

@@ -47,3 +47,39 @@ func CachePuts(s *Service, body string) (int, error) {
 	})
 	return n, err
 }
+
+// BinaryCacheHits reports how many builds s's binary cache has saved.
+func BinaryCacheHits(s *Service) int64 {
+	if s.bins == nil {
+		return 0
+	}
+	return s.bins.hits.Load()
+}
+
+// BuildInspect builds body as Compile would (with vet when withVet), in
+// IsolationNone, and calls f with the host path of the executable ("" for
+// build errors) and the names in the scratch directory of the run's
+// commands (HOME, TMPDIR) once they are over.
+func BuildInspect(s *Service, body string, withVet bool, f func(exe string, scratch []string) error) error {
+	fs, err := SplitFiles([]byte(body))
+	if err != nil {
+		return err
+	}
+	p, err := s.prepare(context.Background(), fs, withVet, true)
+	if err != nil {
+		return err
+	}
+	defer removeAll(p.root)
+	if _, err := p.waitVet(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(p.scratch)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return f(p.exe, names)
+}

@@ -192,6 +192,7 @@ func (s *Service) fromBinCache(p *prepared, withVet bool) bool {
 		return false
 	}
 	p.exe = filepath.Join(p.dir, "prog.exe")
+	s.bins.hits.Add(1)
 	return true
 }
 
