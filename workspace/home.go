@@ -54,7 +54,8 @@ var homeSubdirs = []string{"go", "go/pkg", "go/pkg/mod", ".cache", ".cache/go-bu
 // following symlinks. A directory the user replaced with a symlink or a file
 // is an error. A new HOME of a user who existed when the tenant's shared
 // HOME of an earlier version was set aside starts as a copy of it (see
-// legacy.go).
+// legacy.go). gopls's cache there (.cache/gopls) starts as hard links to
+// the users' shared gopls cache, files no user may change (seedGoplsCache).
 //
 // The paths are host paths for process starters only; they never reach a
 // client. It is called for every process start, is cheap once the
