@@ -21,27 +21,25 @@ import (
 // Defaults of the binary cache (Options.BinaryCache, MaxBinaryCacheBytes).
 const (
 	DefaultBinaryCache         = 32
-	DefaultMaxBinaryCacheBytes = 256 << 20
+	DefaultMaxBinaryCacheBytes = 64 << 20
 )
 
-// binCache keeps the executables of recent successful builds, so that a
-// body built before (the Go Playground's hello world, an example everyone
-// runs) runs without building again. An entry is keyed by everything the
-// build is made of (binKey): the files as written to the run directory,
-// the go command's arguments and environment, the binds and the
-// toolchain's files; the go command builds the same executable from the
-// same key, so serving the entry is the same as building it. Only
+// binCache keeps the executables of recent successful builds in memory,
+// so that a body built before (the Go Playground's hello world, an
+// example everyone runs) runs without building again. An entry is keyed
+// by everything the build is made of (binKey): the files as written to the
+// run directory, the go command's arguments and environment, the binds and
+// the toolchain's files; the go command builds the same executable from
+// the same key, so serving the entry is the same as building it. Only
 // executables are kept, never a program's output, which may read the
-// clock or randomness. The server writes the directory (0700, below
-// Options.TempDir); no sandboxed process sees it: a run gets a copy in its
-// own run directory.
+// clock or randomness. It lives in the server's memory, not on disk:
+// nothing of it is left behind by a crash, and no sandboxed process sees
+// it (a run gets a copy in its own run directory).
 type binCache struct {
-	parent   string // where dir is created (Options.TempDir)
-	max      int    // entries
-	maxBytes int64  // bytes of all entries
+	max      int   // entries
+	maxBytes int64 // bytes of all entries
 
 	mu    sync.Mutex
-	dir   string // "" until the first put
 	lru   *list.List
 	byKey map[string]*list.Element // of *binEntry
 	bytes int64
@@ -50,10 +48,10 @@ type binCache struct {
 	hits atomic.Int64 // executables served (for tests)
 }
 
-// binEntry is one cached executable, the file dir/key.
+// binEntry is one cached executable.
 type binEntry struct {
-	key  string
-	size int64
+	key string
+	exe []byte // never changed once cached
 	// vetClean reports that go vet of the same files found nothing; a
 	// request with vet is served only then (findings are not kept).
 	vetClean bool
@@ -61,7 +59,7 @@ type binEntry struct {
 
 // newBinCache returns a cache of at most max entries and maxBytes bytes
 // (nil when max < 0: off).
-func newBinCache(parent string, max int, maxBytes int64) *binCache {
+func newBinCache(max int, maxBytes int64) *binCache {
 	if max < 0 {
 		return nil
 	}
@@ -71,13 +69,12 @@ func newBinCache(parent string, max int, maxBytes int64) *binCache {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBinaryCacheBytes
 	}
-	return &binCache{parent: parent, max: max, maxBytes: maxBytes, lru: list.New(), byKey: map[string]*list.Element{}}
+	return &binCache{max: max, maxBytes: maxBytes, lru: list.New(), byKey: map[string]*list.Element{}}
 }
 
-// open returns the executable of key, open for reading, when it is cached
-// (and vet found nothing in it when withVet). The caller closes it; an
-// entry evicted meanwhile stays readable through it.
-func (c *binCache) open(key string, withVet bool) *os.File {
+// get returns the executable of key when it is cached (and vet found
+// nothing in it when withVet), or nil. The caller must not change it.
+func (c *binCache) get(key string, withVet bool) []byte {
 	if c == nil {
 		return nil
 	}
@@ -91,75 +88,48 @@ func (c *binCache) open(key string, withVet bool) *os.File {
 	if withVet && !e.vetClean {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(c.dir, e.key))
-	if err != nil {
-		c.drop(el)
-		return nil
-	}
 	c.lru.MoveToFront(el)
-	return f
+	return e.exe
 }
 
-// put copies the executable exe, a file name in the run directory root
+// put reads the executable exe, a file name in the run directory root
 // (opened through it, so no link leads elsewhere), into the cache under
 // key, unless key is there. It is called once the build is done and
-// before the program runs, so the copy is what the go command wrote.
+// before the program runs, so what it keeps is what the go command wrote.
 // Failing to keep it is not an error of the run: put just returns.
 func (c *binCache) put(key string, root *os.Root, exe string) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	if el, ok := c.byKey[key]; ok {
-		c.lru.MoveToFront(el)
+	if el, ok := c.byKey[key]; ok || c.gone {
+		if ok {
+			c.lru.MoveToFront(el)
+		}
 		c.mu.Unlock()
 		return
 	}
-	dir, err := c.ensureDir()
 	c.mu.Unlock()
+	f, err := root.Open(exe)
 	if err != nil {
 		return
 	}
-	in, err := root.Open(exe)
-	if err != nil {
-		return
-	}
-	defer in.Close()
-	fi, err := in.Stat()
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > c.maxBytes {
 		return
 	}
-	tmp, err := os.CreateTemp(dir, ".put-")
-	if err != nil {
-		return
-	}
-	n, err := io.Copy(tmp, in)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o755)
-	}
-	if err != nil || n != fi.Size() {
-		_ = os.Remove(tmp.Name())
+	b, err := io.ReadAll(io.LimitReader(f, c.maxBytes+1))
+	if err != nil || int64(len(b)) != fi.Size() {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone || c.dir != dir {
-		_ = os.Remove(tmp.Name())
+	if _, ok := c.byKey[key]; ok || c.gone { // a twin build came first
 		return
 	}
-	if _, ok := c.byKey[key]; ok { // a twin build came first
-		_ = os.Remove(tmp.Name())
-		return
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, key)); err != nil {
-		_ = os.Remove(tmp.Name())
-		return
-	}
-	c.byKey[key] = c.lru.PushFront(&binEntry{key: key, size: n})
-	c.bytes += n
+	c.byKey[key] = c.lru.PushFront(&binEntry{key: key, exe: b})
+	c.bytes += int64(len(b))
 	for c.lru.Len() > c.max || c.bytes > c.maxBytes {
 		c.drop(c.lru.Back())
 	}
@@ -177,31 +147,15 @@ func (c *binCache) vetted(key string) {
 	}
 }
 
-// ensureDir creates the cache's directory on first use. c.mu is held.
-func (c *binCache) ensureDir() (string, error) {
-	if c.gone {
-		return "", ErrClosed
-	}
-	if c.dir == "" {
-		d, err := os.MkdirTemp(c.parent, "playbin-")
-		if err != nil {
-			return "", fmt.Errorf("binary cache: %w", err)
-		}
-		c.dir = d
-	}
-	return c.dir, nil
-}
-
 // drop removes the entry el. c.mu is held.
 func (c *binCache) drop(el *list.Element) {
 	e := el.Value.(*binEntry)
 	c.lru.Remove(el)
 	delete(c.byKey, e.key)
-	c.bytes -= e.size
-	_ = os.Remove(filepath.Join(c.dir, e.key))
+	c.bytes -= int64(len(e.exe))
 }
 
-// close removes the cache's directory; nothing is added afterwards.
+// close empties the cache; nothing is added afterwards.
 func (c *binCache) close() {
 	if c == nil {
 		return
@@ -209,9 +163,6 @@ func (c *binCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gone = true
-	if c.dir != "" {
-		_ = os.RemoveAll(c.dir)
-	}
 	c.lru.Init()
 	clear(c.byKey)
 	c.bytes = 0

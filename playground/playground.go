@@ -87,9 +87,8 @@ type Options struct {
 	MaxShareFiles int
 
 	// BinaryCache bounds the executables of earlier builds the Service
-	// keeps, so that a body built before (with the same toolchain and
-	// settings) runs again without a build; they live in a directory of
-	// the server below TempDir, removed by Close. 0 means
+	// keeps in memory, so that a body built before (with the same
+	// toolchain and settings) runs again without a build. 0 means
 	// DefaultBinaryCache, negative means none. MaxBinaryCacheBytes bounds
 	// their bytes (0: DefaultMaxBinaryCacheBytes). Programs' output is
 	// never kept: each request runs its program.
@@ -211,7 +210,7 @@ func New(opts Options) (*Service, error) {
 		opts: opts, log: log, ctx: ctx, cancel: func() { cancel(ErrClosed) },
 		lim:  newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, pending),
 		std:  &stdImports{goroot: opts.GOROOT},
-		bins: newBinCache(opts.TempDir, opts.BinaryCache, opts.MaxBinaryCacheBytes),
+		bins: newBinCache(opts.BinaryCache, opts.MaxBinaryCacheBytes),
 	}
 	if opts.ShareRate > 0 {
 		svc.shares = newShareLimiter(opts.ShareRate, opts.Now)

@@ -8,7 +8,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -165,15 +164,14 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	return p, nil
 }
 
-// fromBinCache copies the executable of p.binKey from the binary cache
-// into p's directory, as the build would write it, and reports whether
-// it did: only when it is cached and, withVet, vet found nothing in it.
+// fromBinCache writes the executable of p.binKey from the binary cache
+// into p's directory, as the build would, and reports whether it did:
+// only when it is cached and, withVet, vet found nothing in it.
 func (s *Service) fromBinCache(p *prepared, withVet bool) bool {
-	f := s.bins.open(p.binKey, withVet)
-	if f == nil {
+	exe := s.bins.get(p.binKey, withVet)
+	if exe == nil {
 		return false
 	}
-	defer f.Close()
 	r, err := os.OpenRoot(p.dir)
 	if err != nil {
 		return false
@@ -183,7 +181,7 @@ func (s *Service) fromBinCache(p *prepared, withVet bool) bool {
 	if err != nil {
 		return false // a file of the body has the name: build as usual
 	}
-	_, err = io.Copy(out, f)
+	_, err = out.Write(exe)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
