@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/ideserver/ideserver/internal/bridge"
 )
@@ -28,7 +29,16 @@ func (c frameCodec) WriteObject(w io.Writer, obj any) error {
 		}
 		body = b
 	}
-	return bridge.WriteFrame(w, body)
+	// w is the stream's bufio.Writer, flushed after this under the
+	// stream's lock: the header and body need not be one Write (which
+	// bridge.WriteFrame makes at the cost of a copy).
+	var header [40]byte
+	h := strconv.AppendInt(append(header[:0], "Content-Length: "...), int64(len(body)), 10)
+	if _, err := w.Write(append(h, "\r\n\r\n"...)); err != nil {
+		return err
+	}
+	_, err := w.Write(body)
+	return err
 }
 
 func (c frameCodec) ReadObject(r *bufio.Reader, v any) error {

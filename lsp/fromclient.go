@@ -28,32 +28,35 @@ func (s *session) clientPump(ctx context.Context) error {
 		if err := s.limiter.Wait(ctx); err != nil {
 			return err
 		}
-		if out, env, ok := s.rw.rawClient(raw); ok {
-			if msg := rawClientMessage(env); msg != nil {
-				if err := s.toServer(ctx, msg, out); err != nil {
-					return err
-				}
-				s.forwarded("to_server", start)
-				continue
-			}
-		}
-		msg, err := parseMessage(raw)
-		if err == nil && jsonfold.Collides(msg.obj, isURIKey) {
-			// gopls decodes with encoding/json, which matches keys
-			// case-insensitively ('ſ' as 's', 'K' as 'k') and keeps the
-			// last; it reads the re-encoded message in sorted key order,
-			// so "paramſ" would win over the "params" the proxy checked.
-			err = errFoldedKeys
-		}
-		if err != nil {
-			s.count("malformed")
-			return bridge.Closing(bridge.CloseInvalidPayload, "malformed JSON-RPC message", err)
-		}
-		if err := s.fromClient(ctx, msg); err != nil {
+		if err := s.clientMessage(ctx, raw); err != nil {
 			return err
 		}
 		s.forwarded("to_server", start)
 	}
+}
+
+// clientMessage checks, rewrites and forwards one client message: on the
+// raw path when rawClient can, decoded otherwise. Its errors end the
+// session.
+func (s *session) clientMessage(ctx context.Context, raw []byte) error {
+	if out, env, ok := s.rw.rawClient(raw); ok {
+		if msg := rawClientMessage(env); msg != nil {
+			return s.toServer(ctx, msg, out)
+		}
+	}
+	msg, err := parseMessage(raw)
+	if err == nil && jsonfold.Collides(msg.obj, isURIKey) {
+		// gopls decodes with encoding/json, which matches keys
+		// case-insensitively ('ſ' as 's', 'K' as 'k') and keeps the
+		// last; it reads the re-encoded message in sorted key order,
+		// so "paramſ" would win over the "params" the proxy checked.
+		err = errFoldedKeys
+	}
+	if err != nil {
+		s.count("malformed")
+		return bridge.Closing(bridge.CloseInvalidPayload, "malformed JSON-RPC message", err)
+	}
+	return s.fromClient(ctx, msg)
 }
 
 const msgOutside = "The URI is outside file:///workspace, file:///goroot and file:///gomodcache, or is not a valid file URI."

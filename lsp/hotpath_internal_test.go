@@ -115,23 +115,28 @@ func BenchmarkFromServer(b *testing.B) {
 	}
 }
 
-// BenchmarkFromClient is the proxy's work on one client request, without
-// I/O: decoding, the policy, rewriting its URI and encoding it for gopls.
+// BenchmarkFromClient is the proxy's work on one client message, without
+// I/O: a completion request (the raw path), and a didSave notification
+// with an unknown field (the decoding path: decoding, the policy,
+// rewriting its URI and encoding it for gopls).
 func BenchmarkFromClient(b *testing.B) {
-	s, _, _ := hotSession(b)
-	raw := []byte(`{"jsonrpc":"2.0","id":7,"method":"textDocument/completion","params":{"textDocument":{"uri":"file:///workspace/s.go"},"position":{"line":4,"character":16},"context":{"triggerKind":2,"triggerCharacter":"."}}}`)
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		msg, err := parseMessage(raw)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.fromClient(context.Background(), msg); err != nil {
-			b.Fatal(err)
-		}
-		s.mu.Lock()
-		clear(s.pending)
-		s.mu.Unlock()
+	for _, c := range []struct{ name, raw string }{
+		{"completion", `{"jsonrpc":"2.0","id":7,"method":"textDocument/completion","params":{"textDocument":{"uri":"file:///workspace/s.go"},"position":{"line":4,"character":16},"context":{"triggerKind":2,"triggerCharacter":"."}}}`},
+		{"decoded", `{"jsonrpc":"2.0","method":"textDocument/didSave","params":{"textDocument":{"uri":"file:///workspace/s.go"},"x-future":"\u00e9"}}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, _, _ := hotSession(b)
+			raw := []byte(c.raw)
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.clientMessage(context.Background(), raw); err != nil {
+					b.Fatal(err)
+				}
+				s.mu.Lock()
+				clear(s.pending)
+				s.mu.Unlock()
+			}
+		})
 	}
 }

@@ -2,11 +2,11 @@ package bridge
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 )
 
 // ErrFrame is wrapped by errors for malformed Content-Length framing: a
@@ -52,27 +52,30 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 		if block > maxHeaderBlock {
 			return nil, fmt.Errorf("%w: header block over %d bytes", ErrFrame, maxHeaderBlock)
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
 			if length < 0 && lines == 0 {
 				continue // a blank line between messages
 			}
 			break
 		}
-		name, value, ok := strings.Cut(line, ":")
+		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			return nil, fmt.Errorf("%w: header line without colon", ErrFrame)
 		}
-		if !strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")) {
 			continue // Content-Type and others are ignored
 		}
-		value = strings.TrimSpace(value)
-		if value == "" || len(value) > 12 || strings.Trim(value, "0123456789") != "" {
+		value = bytes.TrimSpace(value)
+		if len(value) == 0 || len(value) > 12 {
 			return nil, fmt.Errorf("%w: bad Content-Length", ErrFrame)
 		}
-		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: bad Content-Length", ErrFrame)
+		n := int64(0)
+		for _, c := range value {
+			if c < '0' || c > '9' {
+				return nil, fmt.Errorf("%w: bad Content-Length", ErrFrame)
+			}
+			n = n*10 + int64(c-'0')
 		}
 		if n > int64(max) {
 			return nil, fmt.Errorf("%w: Content-Length %d over the limit of %d", ErrFrame, n, max)
@@ -93,24 +96,28 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 }
 
 // readLine reads up to and including '\n', refusing lines over
-// maxHeaderLine.
-func readLine(r *bufio.Reader) (string, error) {
-	var sb strings.Builder
+// maxHeaderLine. A line that fits r's buffer is returned from it, without
+// a copy: it is valid until the next read from r.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
 	for {
 		chunk, err := r.ReadSlice('\n')
-		if sb.Len()+len(chunk) > maxHeaderLine {
-			return "", fmt.Errorf("%w: header line over %d bytes", ErrFrame, maxHeaderLine)
+		if len(line)+len(chunk) > maxHeaderLine {
+			return nil, fmt.Errorf("%w: header line over %d bytes", ErrFrame, maxHeaderLine)
 		}
-		sb.Write(chunk)
+		if line == nil && err == nil {
+			return chunk, nil
+		}
+		line = append(line, chunk...)
 		switch {
 		case err == nil:
-			return sb.String(), nil
+			return line, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF) && sb.Len() > 0:
-			return "", io.ErrUnexpectedEOF
+		case errors.Is(err, io.EOF) && len(line) > 0:
+			return nil, io.ErrUnexpectedEOF
 		default:
-			return "", err
+			return nil, err
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,4 +87,116 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzReadFrameAsBefore: ReadFrame, which parses header lines in bufio's
+// buffer, reads what the copying version before it read (refReadFrame),
+// with the same errors.
+func FuzzReadFrameAsBefore(f *testing.F) {
+	for _, s := range []string{
+		"Content-Length: 2\r\n\r\n{}", "Content-Length: 99999999999\r\n\r\n",
+		"Content-Length: 5\n\n{}", "content-length:3\r\nX: y\r\n\r\nabc",
+		"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "", "\r\n\r\n",
+		"X: " + strings.Repeat("a", 5000) + "\r\nContent-Length: 2\r\n\r\n{}",
+		"X: " + strings.Repeat("a", 9000) + "\r\nContent-Length: 2\r\n\r\n{}",
+		" Content-Length : 0012 \r\n\r\n{}", "Content-Length: 2", "Content-Length: 2\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r1, r2 := bufio.NewReaderSize(bytes.NewReader(b), 16), bufio.NewReaderSize(bytes.NewReader(b), 16)
+		for range 100 {
+			m1, err1 := bridge.ReadFrame(r1, 1024)
+			m2, err2 := refReadFrame(r2, 1024)
+			if !bytes.Equal(m1, m2) || fmt.Sprint(err1) != fmt.Sprint(err2) {
+				t.Fatalf("%q: ReadFrame = %q, %v; before %q, %v", b, m1, err1, m2, err2)
+			}
+			if err1 != nil {
+				return
+			}
+		}
+	})
+}
+
+// refReadFrame is ReadFrame as it was before it parsed header lines in
+// bufio's buffer (with refReadLine, which copied each line).
+func refReadFrame(r *bufio.Reader, max int) ([]byte, error) {
+	length := int64(-1)
+	block := 0
+	for lines := 0; ; lines++ {
+		if lines >= 32 {
+			return nil, fmt.Errorf("%w: more than %d header lines", bridge.ErrFrame, 32)
+		}
+		line, err := refReadLine(r)
+		if err != nil {
+			if lines > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		block += len(line)
+		if block > (64 << 10) {
+			return nil, fmt.Errorf("%w: header block over %d bytes", bridge.ErrFrame, (64 << 10))
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			if length < 0 && lines == 0 {
+				continue // a blank line between messages
+			}
+			break
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%w: header line without colon", bridge.ErrFrame)
+		}
+		if !strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			continue // Content-Type and others are ignored
+		}
+		value = strings.TrimSpace(value)
+		if value == "" || len(value) > 12 || strings.Trim(value, "0123456789") != "" {
+			return nil, fmt.Errorf("%w: bad Content-Length", bridge.ErrFrame)
+		}
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad Content-Length", bridge.ErrFrame)
+		}
+		if n > int64(max) {
+			return nil, fmt.Errorf("%w: Content-Length %d over the limit of %d", bridge.ErrFrame, n, max)
+		}
+		length = n
+	}
+	if length < 0 {
+		return nil, fmt.Errorf("%w: no Content-Length", bridge.ErrFrame)
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+// refReadLine reads up to and including a newline, refusing lines over
+// (8 << 10).
+func refReadLine(r *bufio.Reader) (string, error) {
+	var sb strings.Builder
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if sb.Len()+len(chunk) > (8 << 10) {
+			return "", fmt.Errorf("%w: header line over %d bytes", bridge.ErrFrame, (8 << 10))
+		}
+		sb.Write(chunk)
+		switch {
+		case err == nil:
+			return sb.String(), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && sb.Len() > 0:
+			return "", io.ErrUnexpectedEOF
+		default:
+			return "", err
+		}
+	}
 }
