@@ -250,6 +250,9 @@ func (m *Manager) seedGoplsCache(home *os.Root, uid int) error {
 	}
 	defer shared.Close()
 	for _, v := range missing {
+		if err := refreshTimes(shared, v, time.Now()); err != nil {
+			return fmt.Errorf("seed gopls cache: %w", stripPath(err))
+		}
 		tmp := path.Join(goplsCacheRel, ".seed-"+v)
 		if err := home.RemoveAll(tmp); err != nil {
 			return fmt.Errorf("seed gopls cache: %w", stripPath(err))
@@ -265,6 +268,32 @@ func (m *Manager) seedGoplsCache(home *os.Root, uid int) error {
 		m.logger.Debug("gopls cache seeded", "files", n)
 	}
 	return nil
+}
+
+// refreshAge is how old the shared gopls cache's times may grow before a
+// seed renews them: gopls's collector removes entries unused for five days
+// by their modification time, which a user's gopls cannot renew on a file
+// it does not own, so seeds of a server running for days would be
+// collected minutes after they are made.
+const refreshAge = 24 * time.Hour
+
+// refreshTimes sets the times of dir in r and of everything below it to
+// now when dir's are older than refreshAge.
+func refreshTimes(r *os.Root, dir string, now time.Time) error {
+	fi, err := r.Stat(dir)
+	if err != nil || now.Sub(fi.ModTime()) < refreshAge {
+		return err
+	}
+	err = fs.WalkDir(r.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir || !(d.IsDir() || d.Type().IsRegular()) {
+			return err
+		}
+		return r.Chtimes(p, now, now)
+	})
+	if err != nil {
+		return err
+	}
+	return r.Chtimes(dir, now, now) // last: a walk cut short is done again
 }
 
 // mkdirOwned makes the directory rel in r (0700), or finds it there, and

@@ -354,3 +354,94 @@ func TestSharedGoplsCacheBwrap(t *testing.T) {
 		t.Errorf("the user's processes changed the shared gopls cache")
 	}
 }
+
+// TestSeedGoplsCache: a user's HOME gets each version of the shared gopls
+// cache it lacks as links to the shared files (nothing half made left
+// beside), a version the user's gopls already made is kept as it is, and
+// shared times older than a day are renewed when a seed is made (gopls's
+// collector goes by them, and a user's gopls cannot renew them).
+func TestSeedGoplsCache(t *testing.T) {
+	shared := filepath.Join(t.TempDir(), "gopls-cache")
+	old := time.Now().Add(-48 * time.Hour)
+	files := []string{"v1/ab/ab01-export", "v1/cd/cd02-analysis", "v1/cd/cd03-typerefs"}
+	for _, f := range files {
+		p := filepath.Join(shared, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = filepath.WalkDir(shared, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != shared {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	})
+	c := &workspace.BuildCache{}
+	e := wstest.New(t, wstest.Options{BuildCache: c})
+	// A user whose gopls made its own cache before the shared one existed.
+	early, err := e.Manager.HomeDirs("t1/early")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(early.Home, ".cache", "gopls", "v1", "own-export")
+	if err := os.MkdirAll(filepath.Dir(own), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, []byte("own"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.GoplsDir = shared
+
+	d, err := e.Manager.HomeDirs("t1/u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gopls := filepath.Join(d.Home, ".cache", "gopls")
+	for _, f := range files {
+		sfi, err := os.Stat(filepath.Join(shared, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ufi, err := os.Stat(filepath.Join(gopls, f))
+		if err != nil {
+			t.Fatalf("seeded cache lacks %s: %v", f, err)
+		}
+		if !os.SameFile(sfi, ufi) {
+			t.Errorf("%s is not a link to the shared file", f)
+		}
+		if time.Since(sfi.ModTime()) > time.Hour {
+			t.Errorf("shared %s kept its old time %v", f, sfi.ModTime())
+		}
+	}
+	ents, _ := os.ReadDir(gopls)
+	if len(ents) != 1 || ents[0].Name() != "v1" {
+		t.Errorf("the user's gopls cache holds %v, want v1 only", ents)
+	}
+	// Once there, the user's cache is the user's: not seeded again.
+	if err := os.Remove(filepath.Join(gopls, files[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Manager.HomeDirs("t1/u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(gopls, files[0])); err == nil {
+		t.Error("a link the user removed was made again")
+	}
+
+	if _, err := e.Manager.HomeDirs("t1/early"); err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	_ = filepath.WalkDir(filepath.Join(early.Home, ".cache", "gopls"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			kept = append(kept, filepath.Base(p))
+		}
+		return nil
+	})
+	if len(kept) != 1 || kept[0] != "own-export" {
+		t.Errorf("the early user's cache holds %v, want its own file only", kept)
+	}
+}
