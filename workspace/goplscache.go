@@ -34,7 +34,8 @@ import (
 //   - When a user's HOME lacks that <version> directory, the server builds
 //     it beside, as directories of the user's own (so gopls adds its own
 //     entries there) holding hard links to the shared files, and renames
-//     it into place (seedGoplsCache).
+//     it into place (seedGoplsCache), renewing the shared files' times
+//     first when they are a day old (refreshTimes).
 //
 // This is sound because of how gopls (v0.23.0, internal/filecache) treats
 // its cache: Get verifies the content file against the digest the index
