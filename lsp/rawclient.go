@@ -60,7 +60,7 @@ func (rw *rewriter) rawClient(raw []byte) (out []byte, env envelope, ok bool) {
 	if !ok || !env.hasMethod || !rawClientMethods[string(env.method)] {
 		return nil, env, false
 	}
-	w := rawWalk{s: scanner{b: raw, isRisky: func(rune) bool { return false }}, rw: rw}
+	w := rawWalk{s: scanner{b: raw, isRisky: func(rune) bool { return false }}, rw: rw, keys: make([][]byte, 0, 16)}
 	w.s.space()
 	if !w.object(nil, true) {
 		return nil, env, false
@@ -79,13 +79,14 @@ type rawWalk struct {
 	rw   *rewriter
 	out  []byte
 	last int
+	keys [][]byte // the keys of the objects being walked, outermost first
 }
 
 // object walks the object at s.i; key is the key it is the value of, top
 // whether it is the message itself (whose params alone are rewritten).
 func (w *rawWalk) object(key []byte, top bool) bool {
-	var keys [maxRawKeys][]byte
-	n := 0
+	first := len(w.keys) // this object's keys are w.keys[first:]
+	defer func() { w.keys = w.keys[:first] }()
 	s := &w.s
 	s.i++
 	for {
@@ -99,7 +100,7 @@ func (w *rawWalk) object(key []byte, top bool) bool {
 			s.space()
 		}
 		k, _, _ := s.str()
-		if n == maxRawKeys || bytes.IndexByte(k, ':') >= 0 {
+		if len(w.keys)-first == maxRawKeys || bytes.IndexByte(k, ':') >= 0 {
 			return false
 		}
 		for _, c := range k {
@@ -107,13 +108,12 @@ func (w *rawWalk) object(key []byte, top bool) bool {
 				return false
 			}
 		}
-		for _, prev := range keys[:n] {
+		for _, prev := range w.keys[first:] {
 			if bytes.EqualFold(prev, k) {
 				return false
 			}
 		}
-		keys[n] = k
-		n++
+		w.keys = append(w.keys, k)
 		s.space()
 		s.i++ // ':'
 		s.space()
@@ -163,8 +163,8 @@ func (w *rawWalk) value(key []byte) bool {
 		if !uriKey(k) && (textKey(k) || !hasScheme(string(v), "file")) {
 			return true
 		}
-		u, err := w.rw.paths.ToProcessURI(string(v))
-		if err != nil {
+		u, ok := w.rw.processURI(v)
+		if !ok {
 			return false
 		}
 		if u == string(v) {
@@ -180,4 +180,31 @@ func (w *rawWalk) value(key []byte) bool {
 		return true
 	}
 	return s.value(0)
+}
+
+// maxURICache bounds rewriter.uris; when full it starts again.
+const maxURICache = 256
+
+// processURI is paths.ToProcessURI of a client URI, remembered: the same
+// few documents are named by request after request. ok is false for a URI
+// it refuses (not remembered).
+func (rw *rewriter) processURI(client []byte) (string, bool) {
+	rw.urisMu.Lock()
+	u, ok := rw.uris[string(client)]
+	rw.urisMu.Unlock()
+	if ok {
+		return u, true
+	}
+	c := string(client)
+	u, err := rw.paths.ToProcessURI(c)
+	if err != nil {
+		return "", false
+	}
+	rw.urisMu.Lock()
+	if len(rw.uris) >= maxURICache || rw.uris == nil {
+		rw.uris = make(map[string]string)
+	}
+	rw.uris[c] = u
+	rw.urisMu.Unlock()
+	return u, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"strings"
+	"sync"
 
 	"github.com/ideserver/ideserver/workspace"
 )
@@ -18,6 +19,9 @@ type rewriter struct {
 	// text (a slash cannot start a number or a literal, and a host form
 	// cannot span a quote or a backslash).
 	rawSafe bool
+
+	urisMu sync.Mutex
+	uris   map[string]string // processURI's: client URI to gopls's
 }
 
 // newRewriter builds a rewriter for roots.
