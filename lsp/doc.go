@@ -21,11 +21,17 @@
 // fields of initialize it fixes, the watched-files registration it
 // answers and the events it feeds, window/showMessage notices, its answers
 // to workspace/applyEdit, method names and URIs. Everything else passes
-// through as decoded JSON, so fields of newer LSP versions survive: a
-// message comes out with every field and value it had, apart from
-// rewritten URIs and paths. gopls's notifications and ordinary responses
-// keep their very bytes; other messages are re-encoded (key order and
-// spacing may change, values do not).
+// through as it came or as decoded JSON, so fields of newer LSP versions
+// survive: a message comes out with every field and value it had, apart
+// from rewritten URIs and paths. gopls's notifications and responses to
+// ordinary requests, and the client's read-only requests (hover,
+// completion, definition and the like), are not decoded: one scan checks
+// the JSON and finds what the proxy needs, URIs and paths are replaced in
+// the bytes, and a message with none is forwarded as it came; a message
+// with anything that scan will not judge (escapes that could spell a path,
+// keys equal but for case, a URI outside the roots) takes the decoding
+// path. Other messages are re-encoded (key order and spacing may change,
+// values do not).
 //
 // Edits into read-only roots are never offered. file:///goroot and
 // file:///gomodcache can be browsed but not changed, and a WorkspaceEdit
