@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 
 	"golang.org/x/time/rate"
 
@@ -114,13 +115,15 @@ func (t *Terminal) Attach(ctx context.Context, conn *bridge.Conn) error {
 	}
 	a.pty = t.pty
 	a.cursor = t.ring.start()
-	t.subs[a] = struct{}{}
+	t.subs = append(t.subs, a)
 	t.disarmIdleLocked()
 	t.mu.Unlock()
 	t.m.met.clients.Inc()
 	defer func() {
 		t.mu.Lock()
-		delete(t.subs, a)
+		if i := slices.Index(t.subs, a); i >= 0 {
+			t.subs = slices.Delete(t.subs, i, i+1)
+		}
 		t.armIdleLocked()
 		t.mu.Unlock()
 		t.m.met.clients.Dec()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -336,4 +337,113 @@ func heapAndStacks() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse + ms.StackInuse
+}
+
+// tickCmd prints a line a second without starting a process per line
+// (cmd/ideload's ticker forks a sleep each second, which would measure
+// fork and exec here).
+var tickCmd = []string{"bash", "-c", "while :; do echo tick; read -r -t 1 _; done"}
+
+// BenchmarkEchoUnderLoad is cmd/ideload's terminal phase in one process:
+// 200 attached terminals printing a line a second, and 20 shells in which
+// a key is typed every 100ms, its echo timed, for 10s per iteration. It
+// reports the echo's p50 and p99 and the process's CPU time per second.
+func BenchmarkEchoUnderLoad(b *testing.B) {
+	const ticks, shells = 200, 20
+	const interval, duration = 100 * time.Millisecond, 10 * time.Second
+	e := newEnv(b, func(o *terminal.Options) { o.MaxPerWorkspace = ticks + shells; o.MaxPerTenant = ticks + shells })
+	srv := serveAttach(b, e, false, 0)
+	var conns []*websocket.Conn
+	var drain sync.WaitGroup // the ticking terminals' readers
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		drain.Wait()
+	}()
+	for range ticks {
+		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: tickCmd})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := srv.dial(b, info.ID, nil)
+		conns = append(conns, c)
+		drain.Go(func() {
+			buf := make([]byte, 4096)
+			for {
+				_, r, err := c.NextReader()
+				if err != nil {
+					return
+				}
+				for {
+					if _, err := r.Read(buf); err != nil {
+						break
+					}
+				}
+			}
+		})
+	}
+	var typed []*websocket.Conn
+	for range shells {
+		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: echoCmd})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := srv.dial(b, info.ID, nil)
+		conns = append(conns, c)
+		typed = append(typed, c)
+		var got bytes.Buffer
+		for !strings.Contains(got.String(), "ready") {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				b.Fatal(err)
+			}
+			got.Write(data)
+		}
+	}
+	var mu sync.Mutex
+	var echoes []time.Duration
+	var elapsed, cpu time.Duration
+	for b.Loop() {
+		start, cpu0 := time.Now(), cpuTime(b)
+		var wg sync.WaitGroup
+		for _, c := range typed {
+			wg.Go(func() {
+				var mine []time.Duration
+				for k := 0; time.Since(start) < duration; k++ {
+					key := []byte{"abcdefghijklmnopqrstuvwxyz"[k%26]}
+					t0 := time.Now()
+					if err := c.WriteMessage(websocket.BinaryMessage, key); err != nil {
+						b.Error(err)
+						return
+					}
+					for {
+						_, data, err := c.ReadMessage()
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if bytes.Contains(data, key) {
+							break
+						}
+					}
+					mine = append(mine, time.Since(t0))
+					time.Sleep(interval)
+				}
+				mu.Lock()
+				echoes = append(echoes, mine...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
+		cpu += cpuTime(b) - cpu0
+	}
+	if len(echoes) == 0 {
+		b.Fatal("no echo timed")
+	}
+	b.ReportMetric(float64(pct(echoes, 50).Microseconds())/1000, "echo-p50-ms")
+	b.ReportMetric(float64(pct(echoes, 99).Microseconds())/1000, "echo-p99-ms")
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds()*1000, "cpu-ms/s")
+	b.ReportMetric(0, "ns/op")
 }

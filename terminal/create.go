@@ -119,7 +119,6 @@ func (m *Manager) Create(ctx context.Context, h *workspace.Handle, o CreateOptio
 		cols:     o.Cols,
 		rows:     o.Rows,
 		ring:     newRing(m.opts.Scrollback),
-		subs:     make(map[*attachment]struct{}),
 		readDone: make(chan struct{}),
 		log:      m.log.With("owner", k.Owner, "workspace_id", k.WorkspaceID, "terminal_id", id),
 	}

@@ -38,7 +38,7 @@ type Terminal struct {
 	ring     *ring
 	cols     int
 	rows     int
-	subs     map[*attachment]struct{}
+	subs     []*attachment // attached clients: few, walked for every read
 	exited   bool
 	code     int
 	closeErr error // what ending the processes returned; set before readDone closes
@@ -198,7 +198,7 @@ func (t *Terminal) readLoop(proc *sandbox.Process, ptmx *os.File) {
 
 // notifyLocked wakes every attachment's writer. t.mu is held.
 func (t *Terminal) notifyLocked() {
-	for a := range t.subs {
+	for _, a := range t.subs {
 		select {
 		case a.wake <- struct{}{}:
 		default:
