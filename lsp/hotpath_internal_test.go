@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -108,7 +107,7 @@ func BenchmarkFromServer(b *testing.B) {
 				}
 				s.fromServer(g, raw)
 			}
-			if client.n == 0 || strings.Contains(fmt.Sprint(client.n), "-") {
+			if client.n == 0 {
 				b.Fatal("nothing reached the client")
 			}
 		})
