@@ -54,7 +54,6 @@ type prepared struct {
 	buildErrs string // user-facing build errors; exe is "" when set
 	binKey    string // the binary cache's key of the build; "" when not cached
 
-	vetOnce sync.Once
 	vetDone chan struct{} // closed when go vet is over; nil without vet
 	vetOut  string        // go vet's findings, once vetDone is closed
 	vetErr  error
