@@ -40,15 +40,17 @@ import (
 // This is sound because of how gopls (v0.23.0, internal/filecache) treats
 // its cache: Get verifies the content file against the digest the index
 // names (a changed or truncated file is a miss), and refreshes times with
-// Chtimes, whose error it ignores; Set writes with
-// O_WRONLY|O_CREATE, which on a shared file fails (the user does not own
-// it, and 0444 refuses even its owner), and then removes its index
-// entry: the user's link goes, the shared file stays, and the next Set
-// writes a file of the user's own. gopls's collector removes links (its
-// own directory entries) only. A user may unlink, rename or replace their
-// links, all in directories of their own; the shared inodes' content,
-// mode, owner and times stay out of reach (SBX-13), and the shared
-// directory itself is in no sandbox's view.
+// Chtimes, whose error it ignores; Set rewrites a content file only when
+// its content differs from the value (never, for a sound one) and opens an
+// index file with O_WRONLY|O_CREATE, which on a shared file fails (0444
+// refuses even its owner, and under isolation the user is not its owner),
+// and then removes the entry: the user's link goes, the shared file stays,
+// and the next Set writes a file of the user's own. gopls's collector
+// removes links (its own directory entries) only. A user may unlink,
+// rename or replace their links, all in directories of their own; under
+// bubblewrap, where users and BuildCacheOwner are different uids, the
+// shared inodes' content, mode, owner and times are out of their reach
+// (SBX-13), and the shared directory itself is in no sandbox's view.
 
 // GoplsPrebuild is what BuildCache.Gopls gets to run one gopls session on
 // the prebuild's program.
