@@ -341,8 +341,11 @@ func heapAndStacks() uint64 {
 
 // tickCmd prints a line a second without starting a process per line
 // (cmd/ideload's ticker forks a sleep each second, which would measure
-// fork and exec here).
-var tickCmd = []string{"bash", "-c", "while :; do echo tick; read -r -t 1 _; done"}
+// fork and exec here), until it reads a line.
+var tickCmd = []string{"bash", "-c", "while :; do echo tick; read -r -t 1 _ && exit; done"}
+
+// typedCmd echoes each keystroke at once and exits at a q.
+var typedCmd = []string{"bash", "-c", `stty -icanon && echo ready && while read -r -n 1 c; do [ "$c" = q ] && exit; done`}
 
 // BenchmarkEchoUnderLoad is cmd/ideload's terminal phase in one process:
 // 200 attached terminals printing a line a second, and 20 shells in which
@@ -353,10 +356,17 @@ func BenchmarkEchoUnderLoad(b *testing.B) {
 	const interval, duration = 100 * time.Millisecond, 10 * time.Second
 	e := newEnv(b, func(o *terminal.Options) { o.MaxPerWorkspace = ticks + shells; o.MaxPerTenant = ticks + shells })
 	srv := serveAttach(b, e, false, 0)
-	var conns []*websocket.Conn
-	var drain sync.WaitGroup // the ticking terminals' readers
+	// The terminals end themselves at the end (a line, a q): stopping
+	// hundreds at once costs the sandbox a scan of /proc for each.
+	var conns, typed []*websocket.Conn
+	var drain sync.WaitGroup // the readers of the ticking terminals
 	defer func() {
+		for _, c := range typed {
+			_ = c.WriteMessage(websocket.BinaryMessage, []byte("q"))
+			conns = append(conns, c)
+		}
 		for _, c := range conns {
+			_ = c.WriteMessage(websocket.BinaryMessage, []byte("\n"))
 			_ = c.Close()
 		}
 		drain.Wait()
@@ -383,14 +393,12 @@ func BenchmarkEchoUnderLoad(b *testing.B) {
 			}
 		})
 	}
-	var typed []*websocket.Conn
 	for range shells {
-		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: echoCmd})
+		info, err := e.m.Create(context.Background(), e.h, terminal.CreateOptions{Command: typedCmd})
 		if err != nil {
 			b.Fatal(err)
 		}
 		c := srv.dial(b, info.ID, nil)
-		conns = append(conns, c)
 		typed = append(typed, c)
 		var got bytes.Buffer
 		for !strings.Contains(got.String(), "ready") {
@@ -411,7 +419,7 @@ func BenchmarkEchoUnderLoad(b *testing.B) {
 			wg.Go(func() {
 				var mine []time.Duration
 				for k := 0; time.Since(start) < duration; k++ {
-					key := []byte{"abcdefghijklmnopqrstuvwxyz"[k%26]}
+					key := []byte{"abcdefghijklmnop"[k%16]}
 					t0 := time.Now()
 					if err := c.WriteMessage(websocket.BinaryMessage, key); err != nil {
 						b.Error(err)
