@@ -175,18 +175,9 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 func (p *Prebuild) run(ctx context.Context, args ...string) (string, error) {
 	out, failed, err := p.Go(ctx, args...)
 	if err == nil && failed {
-		err = fmt.Errorf("go %s: %s", args[0], lastLines(out, 20))
+		err = fmt.Errorf("go %s: %s", args[0], sandbox.LastLines(out, 20))
 	}
 	return out, err
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // importable returns the packages of go list lines "path|name|files|error"

@@ -511,8 +511,7 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, f.opts.Timeout)
 	defer cancel()
-	var stdout, stderr limitedBuffer
-	stdout.max, stderr.max = 16<<20, 64<<10
+	stdout, stderr := &sandbox.Output{Max: 16 << 20}, &sandbox.Output{Max: 64 << 10}
 	args := []string{"mod", "download", "-json"}
 	for _, v := range batch {
 		args = append(args, v.String())
@@ -542,7 +541,7 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 	binds := append(slices.Clip(f.opts.Binds), sandbox.Bind{Host: run, Target: "/modfetch"})
 	proc, err := f.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "modfetch", Owner: f.opts.Owner, Path: "go", Args: args,
-		Env: env, Dir: run, Stdout: &stdout, Stderr: &stderr,
+		Env: env, Dir: run, Stdout: stdout, Stderr: stderr,
 		Network: sandbox.NetworkOutbound, Binds: binds,
 	})
 	if err != nil {
@@ -560,7 +559,7 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 		return fail(fmt.Errorf("modcache: go mod download: %w", werr))
 	}
 	results := map[module.Version]download{}
-	dec := json.NewDecoder(bytes.NewReader(stdout.b.Bytes()))
+	dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
 	for {
 		var d download
 		if err := dec.Decode(&d); err != nil {
@@ -570,7 +569,7 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 	}
 	runRoot, err := os.OpenRoot(filepath.Join(run, "mod"))
 	if err != nil && len(results) == 0 {
-		return fail(fmt.Errorf("modcache: go mod download: %s", lastLines(stderr.b.String(), 10)))
+		return fail(fmt.Errorf("modcache: go mod download: %s", sandbox.LastLines(stderr.String(), 10)))
 	}
 	if runRoot != nil {
 		defer runRoot.Close()
@@ -579,7 +578,7 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 		d, ok := results[v]
 		switch {
 		case !ok:
-			errs[i] = fmt.Errorf("%s: go mod download reported nothing: %s", v, lastLines(stderr.b.String(), 10))
+			errs[i] = fmt.Errorf("%s: go mod download reported nothing: %s", v, sandbox.LastLines(stderr.String(), 10))
 		case d.Error != "":
 			errs[i] = goError(v, d.Error)
 		case runRoot == nil:
@@ -599,7 +598,7 @@ type download struct {
 // goError is v's error as the go command reported it, wrapping
 // ErrChecksum for a checksum failure.
 func goError(v module.Version, msg string) error {
-	msg = lastLines(msg, 10)
+	msg = sandbox.LastLines(msg, 10)
 	if strings.Contains(msg, "checksum mismatch") || strings.Contains(msg, "SECURITY ERROR") {
 		return fmt.Errorf("%s: %w: %s", v, ErrChecksum, msg)
 	}
@@ -780,26 +779,4 @@ func stripPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// lastLines returns the last n lines of s, trimmed.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// limitedBuffer keeps the first max bytes written to it.
-type limitedBuffer struct {
-	b   bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.b.Len(); room > 0 {
-		l.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

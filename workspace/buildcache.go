@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ideserver/ideserver/buildcache"
@@ -170,10 +169,10 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 	n, d, err := c.Prebuild(ctx, buildcache.Prebuild{
 		Dir: src, GoVersion: goVersion, Packages: c.Packages, Commands: commands, Give: give,
 		Go: func(ctx context.Context, args ...string) (string, bool, error) {
-			var out limitedBuffer
+			out := &sandbox.Output{Max: 1 << 20}
 			proc, err := m.opts.Runner.Start(ctx, sandbox.Cmd{
 				Kind: "build", Owner: BuildCacheOwner, Path: "go", Args: args,
-				Env: env, Dir: src, Stdout: &out, Stderr: &out,
+				Env: env, Dir: src, Stdout: out, Stderr: out,
 				Network: sandbox.NetworkNone, Binds: binds,
 			})
 			if err != nil {
@@ -201,15 +200,3 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 	}
 	return n, d + time.Since(start), nil
 }
-
-// limitedBuffer keeps the first MiB written to it.
-type limitedBuffer struct{ b strings.Builder }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 1<<20 - l.b.Len(); room > 0 {
-		l.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string { return l.b.String() }
