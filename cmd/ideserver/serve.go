@@ -111,17 +111,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if isolated {
 		// Bound into every process: it must exist, and per-tenant uids
 		// must be able to pass DATA/tools (but not list it).
-		if err := os.MkdirAll(toolsBin, 0o755); err != nil {
-			return fmt.Errorf("create tools directory: %w", err)
+		if err := ensureDir(toolsBin, 0o755, "tools directory"); err != nil {
+			return err
 		}
-		if err := os.Chmod(toolsBin, 0o755); err != nil {
-			return fmt.Errorf("create tools directory: %w", err)
-		}
-		toolsPerm := os.FileMode(0o700)
-		if iso.ownerUIDs() {
-			toolsPerm = 0o711
-		}
-		if err := os.Chmod(toolsDir, toolsPerm); err != nil {
+		if err := os.Chmod(toolsDir, passPerm(iso.ownerUIDs())); err != nil {
 			return fmt.Errorf("create tools directory: %w", err)
 		}
 	}

@@ -41,22 +41,12 @@ const (
 func sharedCacheDir(data string, runner *sandbox.Runner, tenantUIDs bool, name, owner string) (buildcache.Cache, error) {
 	base := filepath.Join(data, "cache")
 	bin, dir := filepath.Join(base, "bin"), filepath.Join(base, name)
-	perm := os.FileMode(0o700)
-	if tenantUIDs {
-		perm = 0o711
-	}
-	if err := os.MkdirAll(base, perm); err != nil {
-		return buildcache.Cache{}, fmt.Errorf("create cache directory: %w", err)
-	}
-	if err := os.Chmod(base, perm); err != nil {
-		return buildcache.Cache{}, fmt.Errorf("create cache directory: %w", err)
+	if err := ensureDir(base, passPerm(tenantUIDs), "cache directory"); err != nil {
+		return buildcache.Cache{}, err
 	}
 	for _, p := range []string{bin, dir} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return buildcache.Cache{}, fmt.Errorf("create cache directory: %w", err)
-		}
-		if err := os.Chmod(p, 0o755); err != nil {
-			return buildcache.Cache{}, fmt.Errorf("create cache directory: %w", err)
+		if err := ensureDir(p, 0o755, "cache directory"); err != nil {
+			return buildcache.Cache{}, err
 		}
 	}
 	uid, ok, err := runner.OwnerUID(owner)
@@ -88,22 +78,12 @@ func usersBuildCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, goRoo
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("clear the prebuild directory: %w", err)
 	}
-	perm := os.FileMode(0o700)
-	if tenantUIDs {
-		perm = 0o711
-	}
-	if err := os.Mkdir(tmp, perm); err != nil {
-		return nil, fmt.Errorf("create the prebuild directory: %w", err)
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return nil, fmt.Errorf("create the prebuild directory: %w", err)
+	if err := ensureDir(tmp, passPerm(tenantUIDs), "the prebuild directory"); err != nil {
+		return nil, err
 	}
 	gopls := filepath.Join(cfg.Data, "cache", goplsCacheName)
-	if err := os.MkdirAll(gopls, 0o700); err != nil {
-		return nil, fmt.Errorf("create the gopls cache directory: %w", err)
-	}
-	if err := os.Chmod(gopls, 0o700); err != nil {
-		return nil, fmt.Errorf("create the gopls cache directory: %w", err)
+	if err := ensureDir(gopls, 0o700, "the gopls cache directory"); err != nil {
+		return nil, err
 	}
 	return &workspace.BuildCache{Cache: c, TempDir: tmp, Packages: cfg.Go.PrebuildPackages, Race: cfg.Go.PrebuildRace, GoplsDir: gopls}, nil
 }

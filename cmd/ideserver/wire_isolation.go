@@ -190,11 +190,7 @@ func newIsolation(ctx context.Context, cfg *Config, db *store.DB, logger *slog.L
 		}
 		setup = isolationSetup{runner: r}
 	}
-	perm := os.FileMode(0o700)
-	if setup.ownerUIDs() {
-		perm = 0o711
-	}
-	if err := os.Chmod(cfg.Data, perm); err != nil {
+	if err := os.Chmod(cfg.Data, passPerm(setup.ownerUIDs())); err != nil {
 		setup.runner.Close()
 		return isolationSetup{}, fmt.Errorf("data directory mode: %w", err)
 	}

@@ -61,29 +61,17 @@ func usersModuleCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, g wo
 	}
 	base := filepath.Join(cfg.Data, "cache")
 	dir, tmp := filepath.Join(base, moduleCacheName), filepath.Join(base, moduleFetchName)
-	perm := os.FileMode(0o700)
-	if tenantUIDs {
-		perm = 0o711
-	}
-	if err := os.MkdirAll(base, perm); err != nil {
-		return nil, fmt.Errorf("create cache directory: %w", err)
-	}
-	if err := os.Chmod(base, perm); err != nil {
-		return nil, fmt.Errorf("create cache directory: %w", err)
+	if err := ensureDir(base, passPerm(tenantUIDs), "cache directory"); err != nil {
+		return nil, err
 	}
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("clear the module fetch directory: %w", err)
 	}
-	for _, d := range []struct {
-		path string
-		perm os.FileMode
-	}{{dir, 0o755}, {tmp, perm}} {
-		if err := os.MkdirAll(d.path, d.perm); err != nil {
-			return nil, fmt.Errorf("create the shared module cache: %w", err)
-		}
-		if err := os.Chmod(d.path, d.perm); err != nil {
-			return nil, fmt.Errorf("create the shared module cache: %w", err)
-		}
+	if err := ensureDir(dir, 0o755, "the shared module cache"); err != nil {
+		return nil, err
+	}
+	if err := ensureDir(tmp, passPerm(tenantUIDs), "the shared module cache"); err != nil {
+		return nil, err
 	}
 	var binds []sandbox.Bind
 	if runner.Isolation() == sandbox.IsolationBwrap {
