@@ -13,7 +13,6 @@ import (
 
 	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/internal/metrics"
-	"github.com/ideserver/ideserver/lsp"
 	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/server"
@@ -118,8 +117,8 @@ func (p *prebuildStatus) check() error {
 // background. /readyz waits for each one that is on; the sizes of the
 // shared caches are ideserver_build_cache_bytes. When the LSP bridge is
 // served, the users' prebuild ends with a gopls session on its program
-// (lsp.Manager.PrebuildCache) whose file cache users' gopls caches start
-// from. Close stops it.
+// (lsp.Manager.PrebuildCache, set by wireLSP, which is wired before)
+// whose file cache users' gopls caches start from. Close stops it.
 func wireBuildCaches(d *deps, opts *server.Options) (feature, error) {
 	size := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "ideserver_build_cache_bytes",
@@ -137,9 +136,6 @@ func wireBuildCaches(d *deps, opts *server.Options) (feature, error) {
 	var jobs []job
 	var ready []server.ReadyCheck
 	if c := d.buildCache; c != nil {
-		if m, ok := opts.LSP.(*lsp.Manager); ok && m != nil {
-			c.Gopls = m.PrebuildCache // before the prebuild starts, below
-		}
 		j := job{name: "users", cache: &c.Cache, status: &prebuildStatus{}}
 		if d.cfg.Go.Prebuild && len(c.Packages) > 0 {
 			j.run = func(ctx context.Context) error {

@@ -39,6 +39,10 @@ func wireLSP(d *deps, opts *server.Options) (feature, error) {
 		return feature{}, err
 	}
 	d.workspaces.OnStop(m.StopWorkspace)
+	if d.buildCache != nil {
+		// The users' prebuild (wireBuildCaches) ends with a gopls session.
+		d.buildCache.Gopls = m.PrebuildCache
+	}
 	opts.LSP = m
 	return feature{
 		ready: []server.ReadyCheck{{Name: "gopls", Check: func() error { return d.tools.Status(gopls) }}},
