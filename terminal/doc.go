@@ -8,13 +8,18 @@
 // bridge.Registry, which counts them per workspace and tenant, stops a
 // workspace's terminals and all of them at shutdown. One goroutine per
 // terminal reads the PTY and appends to a ring of at least 256 KiB with
-// absolute offsets; it never writes to a client. Each attachment
+// absolute offsets; it never writes to a client. It reads a non-blocking
+// duplicate of the PTY master, so while it waits it is parked in the
+// runtime's poller and holds no OS thread. Each attachment
 // ([Terminal.Attach]) has its own writer with its own cursor into the
 // ring, so a slow or stalled client never blocks the shell or other
 // clients: a client that falls a whole ring behind is told (a
 // {"type":"overrun"} control message) and resumes at the oldest retained
-// byte. Attaching replays the ring and subscribes under one lock: no gap,
-// no duplicate.
+// byte. A writer that wakes sends everything pending as one message,
+// copied from the ring straight into the WebSocket's write buffer
+// (bridge.Conn.WriteFrom): a lone echo goes out at once, output that piled
+// up while the client was written to goes out together. Attaching replays
+// the ring and subscribes under one lock: no gap, no duplicate.
 //
 // The package is a bridge: it knows nothing of HTTP, routing or
 // authentication. Its clients are WebSockets (bridge.Conn) that package
