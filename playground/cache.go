@@ -109,11 +109,10 @@ func (s *Service) cacheGo(ctx context.Context, root, dir string, args []string) 
 		binds = append(binds, sandbox.Bind{Host: s.opts.Cache.Dir, Target: cacheTarget})
 	}
 	env = append(env, "GOCACHE="+gocache) // the last one wins
-	var buf cappedBuffer
-	buf.max = 1 << 20
+	buf := &sandbox.Output{Max: 1 << 20}
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "build", Owner: CacheOwner, Path: "go", Args: args,
-		Env: env, Dir: dir, Stdout: &buf, Stderr: &buf,
+		Env: env, Dir: dir, Stdout: buf, Stderr: buf,
 		Network: sandbox.NetworkNone, Binds: s.binds(binds...),
 	})
 	if err != nil {

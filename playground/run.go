@@ -1,7 +1,6 @@
 package playground
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -284,13 +283,12 @@ func (s *Service) inSandbox(dir, p string) string {
 func (s *Service) goTool(ctx context.Context, p *prepared, args []string) (out *string, err error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, s.opts.BuildTimeout, errors.New(msgBuildTimeout))
 	defer cancel()
-	var buf cappedBuffer
-	buf.max = 1 << 20
+	buf := &sandbox.Output{Max: 1 << 20}
 	dir := p.dir
 	prog, cacheBinds := s.cacheSetup(p.scratch)
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "build", Owner: Owner, Path: "go", Args: args,
-		Env: s.goEnv(p.scratch, prog), Dir: dir, Stdout: &buf, Stderr: &buf,
+		Env: s.goEnv(p.scratch, prog), Dir: dir, Stdout: buf, Stderr: buf,
 		Network: sandbox.NetworkNone, Binds: s.binds(append(runBinds(dir), cacheBinds...)...),
 	})
 	if err != nil {
@@ -501,28 +499,6 @@ func (w *kindWriter) Write(p []byte) (int, error) {
 		l.sink.write(w.kind, keep)
 	}
 	return len(p), nil
-}
-
-// cappedBuffer keeps the first max bytes written to it.
-type cappedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *cappedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // isTestProg reports whether src is a package without func main that has
