@@ -501,7 +501,7 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 	if err != nil {
 		return fail(fmt.Errorf("modcache: run directory: %w", stripPath(err)))
 	}
-	defer removeRun(run)
+	defer sandbox.RemoveAll(run)
 	if uid, ok, err := f.opts.Runner.OwnerUID(f.opts.Owner); err != nil {
 		return fail(err)
 	} else if ok {
@@ -754,21 +754,6 @@ func (f *Fetcher) Size() (int64, error) {
 		return nil
 	})
 	return n, err
-}
-
-// removeRun removes a run directory, whose module cache the go command
-// may have left read-only in part.
-func removeRun(dir string) {
-	if os.RemoveAll(dir) == nil {
-		return
-	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	_ = os.RemoveAll(dir)
 }
 
 // stripPath returns the bare system error of a *fs.PathError (whose Path

@@ -65,7 +65,7 @@ func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("prepare cache: %w", err)
 	}
-	defer removeAll(root)
+	defer sandbox.RemoveAll(root)
 	dir := filepath.Join(root, "src")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("prepare cache: %w", err)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
+	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
 )
 
@@ -135,7 +136,7 @@ func (s *Service) withRun(ctx context.Context, client, body string, withVet, bui
 		// f waits for vet; when it failed first, vet is stopped here.
 		cancel()
 		_, _ = p.waitVet()
-		removeAll(p.root)
+		sandbox.RemoveAll(p.root)
 	}()
 	return f(ctx, p)
 }

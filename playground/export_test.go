@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ideserver/ideserver/sandbox"
 )
 
 // HoldSlot takes a slot of s's limiter for client, as a running build
@@ -34,7 +36,7 @@ func CachePuts(s *Service, body string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer removeAll(p.root)
+	defer sandbox.RemoveAll(p.root)
 	if p.buildErrs != "" {
 		return 0, errors.New(p.buildErrs)
 	}
@@ -69,7 +71,7 @@ func BuildInspect(s *Service, body string, withVet bool, f func(exe string, scra
 	if err != nil {
 		return err
 	}
-	defer removeAll(p.root)
+	defer sandbox.RemoveAll(p.root)
 	if _, err := p.waitVet(); err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	}
 	defer func() {
 		if err != nil {
-			removeAll(root)
+			sandbox.RemoveAll(root)
 		}
 	}()
 	dir := filepath.Join(root, "src")

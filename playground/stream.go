@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/ideserver/ideserver/sandbox"
 )
 
 // Message is one frame of the streaming run protocol, in the spirit of
@@ -94,7 +96,7 @@ func (s *Service) streamRun(ctx context.Context, client string, m Message, send 
 	if err != nil {
 		return endMessage(ctx, err)
 	}
-	defer removeAll(p.root)
+	defer sandbox.RemoveAll(p.root)
 	if p.buildErrs != "" {
 		_ = send(Message{Id: m.Id, Kind: "stderr", Body: p.buildErrs})
 		return "build failed"
