@@ -84,6 +84,7 @@ var rules = []rule{
 	{"*", "testing", "tests only (tailscale's rule)"},
 	{"*", module + "/internal/isotest", "bubblewrap test helpers: _test.go files only"},
 	{"*", module + "/internal/wstest", "workspace test helpers: _test.go files only"},
+	{"*", module + "/internal/modtest", "module proxy test helpers: _test.go files only"},
 	{"*", "flag", "configuration is read once in cmd/ideserver"},
 }
 
@@ -144,9 +145,9 @@ func TestImportRules(t *testing.T) {
 	}
 	for _, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
-		// internal/wstest is a test helper (testing, isotest), for _test.go
-		// files only, as its rule below says.
-		if strings.HasPrefix(rel, "cmd/") || rel == "e2e" || strings.HasPrefix(rel, "internal/testutil") || rel == "internal/wstest" {
+		// internal/wstest and internal/modtest are test helpers (they
+		// import testing), for _test.go files only, as their rules say.
+		if strings.HasPrefix(rel, "cmd/") || rel == "e2e" || strings.HasPrefix(rel, "internal/testutil") || rel == "internal/wstest" || rel == "internal/modtest" {
 			continue
 		}
 		for _, r := range rules {

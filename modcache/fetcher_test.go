@@ -3,13 +3,9 @@ package modcache_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,165 +18,17 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb"
-	"golang.org/x/mod/sumdb/dirhash"
-	"golang.org/x/mod/sumdb/note"
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/internal/modtest"
 	"github.com/ideserver/ideserver/modcache"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// sumdbName is the test checksum database's name (GOSUMDB).
-const sumdbName = "sum.ideserver.test"
-
-// upstream is a module proxy (the GOPROXY protocol over HTTP, from
-// modules made in the test) that also serves a real checksum database of
-// those modules under /sumdb/<name>/, as proxies may.
-type upstream struct {
-	srv   *httptest.Server
-	sumdb string // GOSUMDB: name+verifier key
-
-	mu       sync.Mutex
-	mods     map[module.Version]*testModule
-	tampered map[module.Version][]byte // zip served instead of the real one
-	hang     map[string]bool           // module paths whose requests never answer
-	hanging  atomic.Int64              // requests hanging now
-	requests atomic.Int64              // module requests served
-	latency  time.Duration             // added to each module request (a distant proxy)
-}
-
-type testModule struct {
-	mod, info, zip []byte
-	h1, modH1      string
-}
-
-func newUpstream(t testing.TB) *upstream {
-	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, sumdbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &upstream{sumdb: vkey, mods: map[module.Version]*testModule{}, tampered: map[module.Version][]byte{}, hang: map[string]bool{}}
-	db := sumdb.NewServer(sumdb.NewTestServer(skey, func(p, v string) ([]byte, error) {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		m := u.mods[module.Version{Path: p, Version: v}]
-		if m == nil {
-			return nil, fs.ErrNotExist
-		}
-		return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", p, v, m.h1, p, v, m.modH1), nil
-	}))
-	release := make(chan struct{})
-	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rest, ok := strings.CutPrefix(r.URL.Path, "/sumdb/"+sumdbName); ok {
-			if rest == "/supported" {
-				return
-			}
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = rest
-			db.ServeHTTP(w, r2)
-			return
-		}
-		esc, file, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/@v/")
-		p, err := module.UnescapePath(esc)
-		if !ok || err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		u.requests.Add(1)
-		u.mu.Lock()
-		hang, latency := u.hang[p], u.latency
-		u.mu.Unlock()
-		time.Sleep(latency)
-		if hang {
-			u.hanging.Add(1)
-			defer u.hanging.Add(-1)
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-			return
-		}
-		ext := filepath.Ext(file)
-		v, err := module.UnescapeVersion(strings.TrimSuffix(file, ext))
-		u.mu.Lock()
-		m := u.mods[module.Version{Path: p, Version: v}]
-		tampered := u.tampered[module.Version{Path: p, Version: v}]
-		u.mu.Unlock()
-		if err != nil || m == nil {
-			http.NotFound(w, r)
-			return
-		}
-		switch ext {
-		case ".info":
-			w.Write(m.info)
-		case ".mod":
-			w.Write(m.mod)
-		case ".zip":
-			if tampered != nil {
-				w.Write(tampered)
-			} else {
-				w.Write(m.zip)
-			}
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(func() { close(release); u.srv.Close() })
-	return u
-}
-
-// add makes module p@v with files (go.mod first among them) and serves it.
-func (u *upstream) add(t testing.TB, p, v string, files map[string]string) *testModule {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mv := module.Version{Path: p, Version: v}
-	var zb bytes.Buffer
-	if err := modzip.CreateFromDir(&zb, mv, dir); err != nil {
-		t.Fatal(err)
-	}
-	m := &testModule{mod: []byte(files["go.mod"]), zip: zb.Bytes(),
-		info: fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-02T03:04:05Z"}`, v)}
-	zf := filepath.Join(t.TempDir(), "m.zip")
-	if err := os.WriteFile(zf, m.zip, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if m.h1, err = dirhash.HashZip(zf, dirhash.Hash1); err != nil {
-		t.Fatal(err)
-	}
-	if m.modH1, err = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(m.mod)), nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	u.mu.Lock()
-	u.mods[mv] = m
-	u.mu.Unlock()
-	return m
-}
-
-// greet adds example.com/greet@v (a package greet with Hello).
-func (u *upstream) greet(t testing.TB, p, v string) *testModule {
-	return u.add(t, p, v, map[string]string{
-		"go.mod":   "module " + p + "\n\ngo 1.21\n",
-		"greet.go": "package greet\n\nfunc Hello() string { return \"hello from " + p + "@" + v + "\" }\n",
-	})
-}
-
 // fixture is a Fetcher on an upstream, with a runner without isolation.
 type fixture struct {
-	up       *upstream
+	up       *modtest.Proxy
 	f        *modcache.Fetcher
 	dir, tmp string
 	goroot   string
@@ -192,7 +40,7 @@ var instances atomic.Int64
 func newFixture(t testing.TB, mod func(*modcache.Options)) *fixture {
 	t.Helper()
 	goroot := goEnv(t, "GOROOT")
-	fx := &fixture{up: newUpstream(t), dir: t.TempDir(), tmp: t.TempDir(), goroot: goroot,
+	fx := &fixture{up: modtest.New(t), dir: t.TempDir(), tmp: t.TempDir(), goroot: goroot,
 		instance: "modcache-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(instances.Add(1), 10)}
 	runner, err := sandbox.New(sandbox.Options{Instance: fx.instance, KillGrace: 300 * time.Millisecond})
 	if err != nil {
@@ -201,7 +49,7 @@ func newFixture(t testing.TB, mod func(*modcache.Options)) *fixture {
 	t.Cleanup(func() { _ = runner.Close() })
 	opts := modcache.Options{
 		Dir: fx.dir, TempDir: fx.tmp, Runner: runner, Owner: "@module-cache", GoRoot: goroot,
-		Proxy: fx.up.srv.URL, SumDB: fx.up.sumdb, Private: "private.example",
+		Proxy: fx.up.URL, SumDB: fx.up.SumDB, Private: "private.example",
 		Timeout: time.Minute,
 	}
 	if mod != nil {
@@ -267,7 +115,7 @@ func leftovers(instance string) []string {
 // proxy is unreachable; a second Fetch finds it there and asks nothing.
 func TestFetchServesUsers(t *testing.T) {
 	fx := newFixture(t, nil)
-	m := fx.up.greet(t, "example.com/greet", "v1.0.0")
+	m := fx.up.Greet(t, "example.com/greet", "v1.0.0")
 	v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
 	if err := fx.f.Fetch(t.Context(), v); err != nil {
 		t.Fatal(err)
@@ -294,13 +142,13 @@ func TestFetchServesUsers(t *testing.T) {
 	if ents, _ := os.ReadDir(fx.tmp); len(ents) != 0 {
 		t.Errorf("the fetch left %d run directories", len(ents))
 	}
-	if n, err := fx.f.Size(); err != nil || n < int64(len(m.zip)) {
+	if n, err := fx.f.Size(); err != nil || n < int64(len(m.Zip)) {
 		t.Errorf("Size = %d, %v", n, err)
 	}
 
-	before := fx.up.requests.Load()
-	if err := fx.f.Fetch(t.Context(), v); err != nil || fx.up.requests.Load() != before {
-		t.Errorf("second Fetch: %v, %d upstream requests", err, fx.up.requests.Load()-before)
+	before := fx.up.Requests()
+	if err := fx.f.Fetch(t.Context(), v); err != nil || fx.up.Requests() != before {
+		t.Errorf("second Fetch: %v, %d upstream requests", err, fx.up.Requests()-before)
 	}
 	if n := fx.f.Queue(v); n != 0 {
 		t.Errorf("Queue of a version present queued %d", n)
@@ -314,7 +162,7 @@ func TestFetchServesUsers(t *testing.T) {
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{
 		"go.mod":  "module hello\n\ngo 1.21\n\nrequire example.com/greet v1.0.0\n",
-		"go.sum":  fmt.Sprintf("example.com/greet v1.0.0 %s\nexample.com/greet v1.0.0/go.mod %s\n", m.h1, m.modH1),
+		"go.sum":  fmt.Sprintf("example.com/greet v1.0.0 %s\nexample.com/greet v1.0.0/go.mod %s\n", m.H1, m.ModH1),
 		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greet\"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n",
 	})
 	home := t.TempDir()
@@ -322,22 +170,22 @@ func TestFetchServesUsers(t *testing.T) {
 	cmd.Dir = src
 	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "GOROOT=" + fx.goroot, "GOPATH=" + filepath.Join(home, "go"),
 		"GOMODCACHE=" + filepath.Join(home, "mod"), "GOCACHE=" + goEnv(t, "GOCACHE"), "GOFLAGS=-modcacherw",
-		"GOPROXY=" + proxy, "GOSUMDB=" + fx.up.sumdb, "GOTOOLCHAIN=local", "GOTELEMETRY=off"}
-	before = fx.up.requests.Load()
+		"GOPROXY=" + proxy, "GOSUMDB=" + fx.up.SumDB, "GOTOOLCHAIN=local", "GOTELEMETRY=off"}
+	before = fx.up.Requests()
 	out, err := cmd.Output()
 	if err != nil || string(out) != "hello from example.com/greet@v1.0.0\n" {
 		t.Fatalf("user's go run: %v\n%s%s", err, out, stderrOf(err))
 	}
-	if n := fx.up.requests.Load() - before; n != 0 {
+	if n := fx.up.Requests() - before; n != 0 {
 		t.Errorf("the user's build asked the upstream proxy %d times", n)
 	}
 	// A version the shared cache lacks falls through to the configured
 	// proxy: with the upstream listed after it, the go command finds it.
-	m2 := fx.up.greet(t, "example.com/greet", "v1.1.0")
-	proxy2, _, _ := fx.f.Setup(false, fx.up.srv.URL)
+	m2 := fx.up.Greet(t, "example.com/greet", "v1.1.0")
+	proxy2, _, _ := fx.f.Setup(false, fx.up.URL)
 	writeFiles(t, src, map[string]string{
 		"go.mod": "module hello\n\ngo 1.21\n\nrequire example.com/greet v1.1.0\n",
-		"go.sum": fmt.Sprintf("example.com/greet v1.1.0 %s\nexample.com/greet v1.1.0/go.mod %s\n", m2.h1, m2.modH1),
+		"go.sum": fmt.Sprintf("example.com/greet v1.1.0 %s\nexample.com/greet v1.1.0/go.mod %s\n", m2.H1, m2.ModH1),
 	})
 	env := append(cmd.Env[:len(cmd.Env):len(cmd.Env)], "GOPROXY="+proxy2)
 	cmd = exec.Command(cmd.Path, "run", ".")
@@ -365,8 +213,8 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 // published.
 func TestFetchChecksumMismatch(t *testing.T) {
 	fx := newFixture(t, nil)
-	fx.up.greet(t, "example.com/greet", "v1.0.0")
-	good := fx.up.greet(t, "example.com/other", "v1.0.0")
+	fx.up.Greet(t, "example.com/greet", "v1.0.0")
+	good := fx.up.Greet(t, "example.com/other", "v1.0.0")
 	bad := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
 	// The altered zip: the real files but greet.go changed.
 	var zb bytes.Buffer
@@ -375,9 +223,7 @@ func TestFetchChecksumMismatch(t *testing.T) {
 	if err := modzip.CreateFromDir(&zb, bad, dir); err != nil {
 		t.Fatal(err)
 	}
-	fx.up.mu.Lock()
-	fx.up.tampered[bad] = zb.Bytes()
-	fx.up.mu.Unlock()
+	fx.up.Tamper(bad, zb.Bytes())
 
 	other := module.Version{Path: "example.com/other", Version: "v1.0.0"}
 	err := fx.f.Fetch(t.Context(), bad, other)
@@ -394,7 +240,7 @@ func TestFetchChecksumMismatch(t *testing.T) {
 		}
 	}
 	if !fx.f.Has(other) {
-		t.Errorf("the good version of the batch was not published (%s)", good.h1)
+		t.Errorf("the good version of the batch was not published (%s)", good.H1)
 	}
 	if ents, _ := os.ReadDir(fx.tmp); len(ents) != 0 {
 		t.Errorf("the fetch left %d run directories", len(ents))
@@ -411,10 +257,8 @@ func TestFetchChecksumMismatch(t *testing.T) {
 // and the proxy's request was dropped).
 func TestFetchProxyHangs(t *testing.T) {
 	fx := newFixture(t, func(o *modcache.Options) { o.Timeout = 3 * time.Second })
-	fx.up.greet(t, "example.com/slow", "v1.0.0")
-	fx.up.mu.Lock()
-	fx.up.hang["example.com/slow"] = true
-	fx.up.mu.Unlock()
+	fx.up.Greet(t, "example.com/slow", "v1.0.0")
+	fx.up.Hang("example.com/slow")
 	v := module.Version{Path: "example.com/slow", Version: "v1.0.0"}
 	err := fx.f.Fetch(t.Context(), v)
 	if !errors.Is(err, modcache.ErrTimeout) || !strings.Contains(err.Error(), "example.com/slow@v1.0.0") || !strings.Contains(err.Error(), "3s") {
@@ -431,10 +275,10 @@ func TestFetchProxyHangs(t *testing.T) {
 		t.Errorf("processes left: %v", pids)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for fx.up.hanging.Load() != 0 && time.Now().Before(deadline) {
+	for fx.up.Hanging() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // the server sees the closed connection a little later
 	}
-	if n := fx.up.hanging.Load(); n != 0 {
+	if n := fx.up.Hanging(); n != 0 {
 		t.Errorf("%d requests of the killed go command still open", n)
 	}
 }
@@ -443,7 +287,7 @@ func TestFetchProxyHangs(t *testing.T) {
 // malformed versions; nothing is asked of the proxy.
 func TestFetchRefuses(t *testing.T) {
 	fx := newFixture(t, nil)
-	fx.up.greet(t, "private.example/secret", "v1.0.0")
+	fx.up.Greet(t, "private.example/secret", "v1.0.0")
 	for _, c := range []struct {
 		v    module.Version
 		want error
@@ -461,7 +305,7 @@ func TestFetchRefuses(t *testing.T) {
 			t.Errorf("Queue(%s) queued %d", c.v, n)
 		}
 	}
-	if n := fx.up.requests.Load(); n != 0 {
+	if n := fx.up.Requests(); n != 0 {
 		t.Errorf("%d requests reached the proxy", n)
 	}
 	if _, _, ok := fx.f.Setup(false, "off"); ok {
@@ -476,7 +320,7 @@ func TestQueueAndClose(t *testing.T) {
 	var vs []module.Version
 	for i := range 3 {
 		p := "example.com/q" + strconv.Itoa(i)
-		fx.up.greet(t, p, "v1.0.0")
+		fx.up.Greet(t, p, "v1.0.0")
 		vs = append(vs, module.Version{Path: p, Version: "v1.0.0"})
 	}
 	if n := fx.f.Queue(vs...); n != 3 {
@@ -497,19 +341,17 @@ func TestQueueAndClose(t *testing.T) {
 		}
 	}
 	// Three .info, .mod and .zip each: one download of each version.
-	if n := fx.up.requests.Load(); n != 9 {
+	if n := fx.up.Requests(); n != 9 {
 		t.Errorf("%d proxy requests for 3 versions, want 9", n)
 	}
 
-	fx.up.greet(t, "example.com/slow", "v1.0.0")
-	fx.up.mu.Lock()
-	fx.up.hang["example.com/slow"] = true
-	fx.up.mu.Unlock()
+	fx.up.Greet(t, "example.com/slow", "v1.0.0")
+	fx.up.Hang("example.com/slow")
 	errc := make(chan error, 1)
 	go func() {
 		errc <- fx.f.Fetch(context.Background(), module.Version{Path: "example.com/slow", Version: "v1.0.0"})
 	}()
-	for fx.up.hanging.Load() == 0 {
+	for fx.up.Hanging() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := fx.f.Close(); err != nil {
@@ -566,8 +408,8 @@ func TestFetchBwrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := newUpstream(t)
-	m := up.greet(t, "example.com/greet", "v1.0.0")
+	up := modtest.New(t)
+	m := up.Greet(t, "example.com/greet", "v1.0.0")
 	v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
 	// The upstream as files: the proxy protocol's layout.
 	files := filepath.Join(base, "upstream")
@@ -575,7 +417,7 @@ func TestFetchBwrap(t *testing.T) {
 	if err := os.MkdirAll(at, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFiles(t, at, map[string]string{"v1.0.0.info": string(m.info), "v1.0.0.mod": string(m.mod), "v1.0.0.zip": string(m.zip)})
+	writeFiles(t, at, map[string]string{"v1.0.0.info": string(m.Info), "v1.0.0.mod": string(m.Mod), "v1.0.0.zip": string(m.Zip)})
 	if err := filepath.WalkDir(files, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			err = os.Chmod(p, 0o755)
@@ -638,15 +480,13 @@ func BenchmarkUserDownload(b *testing.B) {
 	for _, mode := range []string{"upstream", "shared"} {
 		b.Run(mode, func(b *testing.B) {
 			fx := newFixture(b, nil)
-			m := fx.up.greet(b, "example.com/greet", "v1.0.0")
+			m := fx.up.Greet(b, "example.com/greet", "v1.0.0")
 			v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
 			if err := fx.f.Fetch(b.Context(), v); err != nil {
 				b.Fatal(err)
 			}
-			fx.up.mu.Lock()
-			fx.up.latency = 50 * time.Millisecond
-			fx.up.mu.Unlock()
-			proxy := fx.up.srv.URL
+			fx.up.SetLatency(50 * time.Millisecond)
+			proxy := fx.up.URL
 			if mode == "shared" {
 				proxy, _, _ = fx.f.Setup(false, proxy)
 			}
@@ -654,7 +494,7 @@ func BenchmarkUserDownload(b *testing.B) {
 			if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module hello\n\ngo 1.21\n\nrequire example.com/greet v1.0.0\n"), 0o644); err != nil {
 				b.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(src, "go.sum"), fmt.Appendf(nil, "example.com/greet v1.0.0 %s\nexample.com/greet v1.0.0/go.mod %s\n", m.h1, m.modH1), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(src, "go.sum"), fmt.Appendf(nil, "example.com/greet v1.0.0 %s\nexample.com/greet v1.0.0/go.mod %s\n", m.H1, m.ModH1), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			for i := 0; b.Loop(); i++ {
@@ -662,7 +502,7 @@ func BenchmarkUserDownload(b *testing.B) {
 				cmd := exec.Command(filepath.Join(fx.goroot, "bin", "go"), "mod", "download", "example.com/greet")
 				cmd.Dir = src
 				cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "GOROOT=" + fx.goroot, "GOMODCACHE=" + filepath.Join(home, "mod"),
-					"GOCACHE=" + filepath.Join(home, "cache"), "GOFLAGS=-modcacherw", "GOPROXY=" + proxy, "GOSUMDB=" + fx.up.sumdb,
+					"GOCACHE=" + filepath.Join(home, "cache"), "GOFLAGS=-modcacherw", "GOPROXY=" + proxy, "GOSUMDB=" + fx.up.SumDB,
 					"GOTOOLCHAIN=local", "GOTELEMETRY=off"}
 				if out, err := cmd.CombinedOutput(); err != nil {
 					b.Fatalf("%v: %s", err, out)
@@ -676,8 +516,8 @@ func BenchmarkUserDownload(b *testing.B) {
 // Fetch fails with ErrFull, Queue adds nothing, the proxy is not asked.
 func TestFetchMaxBytes(t *testing.T) {
 	fx := newFixture(t, func(o *modcache.Options) { o.MaxBytes = 1 })
-	fx.up.greet(t, "example.com/a", "v1.0.0")
-	fx.up.greet(t, "example.com/b", "v1.0.0")
+	fx.up.Greet(t, "example.com/a", "v1.0.0")
+	fx.up.Greet(t, "example.com/b", "v1.0.0")
 	a := module.Version{Path: "example.com/a", Version: "v1.0.0"}
 	if err := fx.f.Fetch(t.Context(), a); err != nil {
 		t.Fatal(err)
@@ -685,7 +525,7 @@ func TestFetchMaxBytes(t *testing.T) {
 	if n := fx.f.Bytes(); n <= 1 {
 		t.Errorf("Bytes = %d after a version was published", n)
 	}
-	before := fx.up.requests.Load()
+	before := fx.up.Requests()
 	b := module.Version{Path: "example.com/b", Version: "v1.0.0"}
 	if err := fx.f.Fetch(t.Context(), b); !errors.Is(err, modcache.ErrFull) {
 		t.Errorf("Fetch into a full cache: %v, want ErrFull", err)
@@ -693,7 +533,7 @@ func TestFetchMaxBytes(t *testing.T) {
 	if n := fx.f.Queue(b); n != 0 {
 		t.Errorf("Queue into a full cache queued %d", n)
 	}
-	if n := fx.up.requests.Load() - before; n != 0 || fx.f.Has(b) {
+	if n := fx.up.Requests() - before; n != 0 || fx.f.Has(b) {
 		t.Errorf("a full cache asked the proxy %d times (published: %v)", n, fx.f.Has(b))
 	}
 }

@@ -3,107 +3,31 @@ package workspace_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
-	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sys/unix"
 
 	"github.com/ideserver/ideserver/internal/isotest"
+	"github.com/ideserver/ideserver/internal/modtest"
 	"github.com/ideserver/ideserver/modcache"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
 )
 
-// modProxy is a module proxy (GOPROXY over HTTP) of modules made in the
-// test. (modcache's own tests check checksums against a real checksum
-// database; here the workspace side: users' processes and the go.sum
-// trigger.)
-type modProxy struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	mods map[string][]byte // escaped path/@v/file → content
-	sums map[module.Version]string
-}
-
-func newModProxy(t testing.TB) *modProxy {
-	p := &modProxy{mods: map[string][]byte{}, sums: map[module.Version]string{}}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		data, ok := p.mods[strings.TrimPrefix(r.URL.Path, "/")]
-		p.mu.Unlock()
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(data)
-	}))
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-// add serves module path@v, a package greet whose Hello names it, and
-// returns its go.sum lines.
-func (p *modProxy) add(t testing.TB, path, v string) string {
-	t.Helper()
-	dir := t.TempDir()
-	gomod := "module " + path + "\n\ngo 1.21\n"
-	for name, data := range map[string]string{
-		"go.mod":   gomod,
-		"greet.go": "package greet\n\nfunc Hello() string { return \"hello from " + path + "@" + v + "\" }\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mv := module.Version{Path: path, Version: v}
-	var zb bytes.Buffer
-	if err := modzip.CreateFromDir(&zb, mv, dir); err != nil {
-		t.Fatal(err)
-	}
-	zf := filepath.Join(dir, "m.zip")
-	if err := os.WriteFile(zf, zb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h1, err := dirhash.HashZip(zf, dirhash.Hash1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	modH1, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(strings.NewReader(gomod)), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	esc, _ := module.EscapePath(path)
-	base := esc + "/@v/" + v
-	p.mu.Lock()
-	p.mods[base+".info"] = fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-02T03:04:05Z"}`, v)
-	p.mods[base+".mod"] = []byte(gomod)
-	p.mods[base+".zip"] = zb.Bytes()
-	p.mu.Unlock()
-	return fmt.Sprintf("%s %s %s\n%s %s/go.mod %s\n", path, v, h1, path, v, modH1)
-}
-
 // modFixture is a Manager whose users read a shared module cache that a
 // Fetcher (without isolation, so it reaches the test's proxy on the
 // host's loopback) fills, and the proxy.
 type modFixture struct {
-	proxy   *modProxy
+	proxy   *modtest.Proxy
 	fetcher *modcache.Fetcher
 	shared  string
 	base    string // the data directory
@@ -144,7 +68,7 @@ func newModFixture(t testing.TB, bwrap bool) *modFixture {
 	} else {
 		base = t.TempDir()
 	}
-	fx := &modFixture{proxy: newModProxy(t), shared: filepath.Join(base, "gomodcache"), base: base, goroot: goroot}
+	fx := &modFixture{proxy: modtest.New(t), shared: filepath.Join(base, "gomodcache"), base: base, goroot: goroot}
 	tmp := filepath.Join(base, "modfetch")
 	for _, d := range []string{fx.shared, tmp} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -161,7 +85,7 @@ func newModFixture(t testing.TB, bwrap bool) *modFixture {
 	}
 	fx.fetcher, err = modcache.New(modcache.Options{
 		Dir: fx.shared, TempDir: tmp, Runner: direct, Owner: workspace.ModuleCacheOwner, GoRoot: goroot,
-		Proxy: fx.proxy.srv.URL, SumDB: "off", Timeout: time.Minute,
+		Proxy: fx.proxy.URL, SumDB: "off", Timeout: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +175,7 @@ func waitHas(t *testing.T, f *modcache.Fetcher, v module.Version) {
 // module cache; the shared directory gets nothing from the user.
 func TestModuleCacheWorkspace(t *testing.T) {
 	fx := newModFixture(t, false)
-	sum := fx.proxy.add(t, "example.com/greet", "v1.0.0")
+	sum := fx.proxy.Greet(t, "example.com/greet", "v1.0.0").GoSum()
 	h := fx.handle(t, "u1", greetProgram(sum))
 	v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
 	if n := fx.fetcher.Queue(v); n != 0 {
@@ -277,7 +201,7 @@ func TestModuleCacheWorkspace(t *testing.T) {
 		t.Errorf("the user's build changed the shared cache")
 	}
 	// A go.sum that changes queues its new versions at the next Open.
-	sum2 := fx.proxy.add(t, "example.com/more", "v0.2.0")
+	sum2 := fx.proxy.Greet(t, "example.com/more", "v0.2.0").GoSum()
 	if err := os.WriteFile(filepath.Join(h.Dir, "go.sum"), []byte(sum+sum2), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +241,7 @@ func containsEntry(env []string, kv string) bool {
 // published it.
 func TestModuleCacheBwrap(t *testing.T) {
 	fx := newModFixture(t, true)
-	sum := fx.proxy.add(t, "example.com/greet", "v1.0.0")
+	sum := fx.proxy.Greet(t, "example.com/greet", "v1.0.0").GoSum()
 	v := module.Version{Path: "example.com/greet", Version: "v1.0.0"}
 	if err := fx.fetcher.Fetch(t.Context(), v); err != nil {
 		t.Fatal(err)
@@ -378,7 +302,7 @@ func TestModuleCacheBwrap(t *testing.T) {
 // without.
 func BenchmarkOpenModuleCache(b *testing.B) {
 	fx := newModFixture(b, false)
-	sum := fx.proxy.add(b, "example.com/greet", "v1.0.0")
+	sum := fx.proxy.Greet(b, "example.com/greet", "v1.0.0").GoSum()
 	h := fx.handle(b, "u1", greetProgram(sum))
 	plain, err := workspace.NewManager(workspace.ManagerOptions{
 		Store: fx.db, Dir: filepath.Join(fx.base, "workspaces"), TenantsDir: filepath.Join(fx.base, "tenants"),
