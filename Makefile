@@ -10,6 +10,8 @@ APT_PACKAGES := bash procps util-linux coreutils bubblewrap slirp4netns chromium
 test: deps check unit web
 
 ## deps installs what the tests need (as root, with apt-get) when missing.
+## A second make test started beside this one waits for the first one's
+## install (flock), and both wait for any other apt (Lock::Timeout).
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -17,7 +19,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO flock /var/lock/ideserver-make-deps.lock sh -c "apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq $$missing"; \
 	fi
 	$(GO) mod download
 	@# The pinned gopls and dlv (tools/go.mod), built into Go's cache; tests
