@@ -73,6 +73,7 @@ type bwrapStart struct {
 	blockW  *os.File
 	cg      *procCgroup // nil without cgroups
 	inner   int         // host pid of bwrap's child (pid 1 of the sandbox); 0 if unknown
+	innerAt uint64      // inner's start time: tells it apart from a later process given its pid
 	uid     int         // host uid bubblewrap runs as
 
 	egress *egressPolicy // filter of the sandbox's network (with slirp); nil for none
@@ -215,6 +216,15 @@ func (b *bwrapStart) started(p *Process) error {
 		p.log.Debug("sandbox: no child pid from bwrap", "err", err)
 	}
 	b.inner = info.ChildPid
+	if b.inner > 0 {
+		// bwrap's child waits on fd 5 until blockW is written below, so
+		// the pid is still its own here.
+		if st, err := readStat(b.inner); err == nil {
+			b.innerAt = st.start
+		} else {
+			b.inner = 0
+		}
+	}
 	pids := []int{p.pid}
 	if b.inner > 0 {
 		pids = append(pids, b.inner)
@@ -320,11 +330,16 @@ func (b *bwrapStart) abort() {
 
 // bwrapGroup sends signals to the command inside the sandbox rather than
 // to bubblewrap: with --new-session the command leads its own process
-// group, which a signal to bubblewrap's group would miss.
+// group, which a signal to bubblewrap's group would miss. Once the
+// sandbox's pid 1 has ended, its pid may belong to any later
+// process of the host (pids wrap around, at 32768 by default), so the
+// children signalled are only those of the process that has inner's pid
+// and its start time.
 type bwrapGroup struct {
 	group
-	pg    *procGroup
-	inner int
+	pg      *procGroup
+	inner   int
+	innerAt uint64 // inner's start time
 }
 
 func (g *bwrapGroup) signal(sig syscall.Signal) error {
@@ -332,7 +347,7 @@ func (g *bwrapGroup) signal(sig syscall.Signal) error {
 		return os.ErrProcessDone
 	}
 	if g.inner > 0 {
-		if stats, err := readStats(); err == nil {
+		if stats, err := readStats(); err == nil && g.innerAlive(stats) {
 			sent := false
 			for _, s := range stats {
 				if s.ppid == g.inner && !s.gone() {
@@ -348,4 +363,15 @@ func (g *bwrapGroup) signal(sig syscall.Signal) error {
 		}
 	}
 	return g.group.signal(sig)
+}
+
+// innerAlive reports whether stats hold the sandbox's pid 1 itself, still
+// running: the same pid with the same start time.
+func (g *bwrapGroup) innerAlive(stats []procStat) bool {
+	for _, s := range stats {
+		if s.pid == g.inner {
+			return s.start == g.innerAt && !s.gone()
+		}
+	}
+	return false
 }

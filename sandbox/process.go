@@ -163,7 +163,7 @@ func (p *Process) run(cmd *exec.Cmd, session bool, iso *bwrapStart) {
 		if iso.cg != nil {
 			p.g = &cgGroup{procGroup: pg, cg: iso.cg}
 		}
-		p.g = &bwrapGroup{group: p.g, pg: pg, inner: iso.inner}
+		p.g = &bwrapGroup{group: p.g, pg: pg, inner: iso.inner, innerAt: iso.innerAt}
 		if err != nil {
 			// The command never ran (bubblewrap was still blocked): end
 			// the sandbox and what it started, and fail the start.
