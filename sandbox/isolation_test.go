@@ -18,7 +18,10 @@ import (
 )
 
 // testUID is the host uid isolated test processes run as.
-const testUID = 61234
+// It is one of this test process's own, so two test runs at once share
+// neither its processes' count (RLIMIT_NPROC, which the fork bomb test
+// sets) nor its files.
+var testUID = 61234 + os.Getpid()%4096
 
 // isoHelperPrefix selects a helper mode of the test binary run inside a
 // sandbox (see isoHelper).
@@ -188,7 +191,7 @@ echo caps=$(grep CapEff /proc/self/status | cut -f2)
 	var st2 syscall.Stat_t
 	if err := syscall.Stat(filepath.Join(e.ws, "written"), &st2); err != nil {
 		t.Fatal(err)
-	} else if st2.Uid != testUID {
+	} else if int(st2.Uid) != testUID {
 		t.Errorf("file written in the workspace belongs to uid %d, want %d", st2.Uid, testUID)
 	}
 }
