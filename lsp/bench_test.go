@@ -129,7 +129,18 @@ func dialProxy(tb testing.TB, m *lsp.Manager, target lsp.Target) (*rpc, func()) 
 		c := bridge.NewConn(conn, 0) // as package server does
 		c.CloseWith(bridge.CloseCode(m.ServeTarget(req.Context(), target, c)))
 	}))
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http"), nil)
+	r, closeRPC := dialRPC(tb, "ws"+strings.TrimPrefix(ts.URL, "http"))
+	return r, func() {
+		closeRPC()
+		wg.Wait()
+		ts.Close()
+	}
+}
+
+// dialRPC connects an rpc to the LSP WebSocket at url; the function
+// returned closes it and waits for its reader.
+func dialRPC(tb testing.TB, url string) (*rpc, func()) {
+	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -153,8 +164,6 @@ func dialProxy(tb testing.TB, m *lsp.Manager, target lsp.Target) (*rpc, func()) 
 	return r, func() {
 		_ = conn.Close()
 		<-done
-		wg.Wait()
-		ts.Close()
 	}
 }
 

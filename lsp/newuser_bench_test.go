@@ -145,32 +145,11 @@ func (f *newUserFixture) firstDiagnostics(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	conn, _, err := websocket.DefaultDialer.Dial(f.url+"?user="+owner.User+"&ws="+w.ID, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wmu sync.Mutex
-	r := newRPC(func(p []byte) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		return conn.WriteMessage(websocket.TextMessage, p)
-	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			_, p, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			r.deliver(p)
-		}
-	}()
+	r, closeRPC := dialRPC(b, f.url+"?user="+owner.User+"&ws="+w.ID)
 	r.openHello(b, "file:///workspace", "file:///workspace/main.go")
 	r.awaitDiagnostics(b)
 	d := time.Since(start)
-	_ = conn.Close()
-	<-done
+	closeRPC()
 	return d
 }
 
