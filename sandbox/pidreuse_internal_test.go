@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// A sandbox's pid 1 that has ended leaves its pid to any later process of
-// the host. A signal to the sandbox must then not reach the children of
-// that stranger (here: a shell of the test's own, whose child leads a
+// SBX-15: a sandbox's pid 1 that has ended leaves its pid to any later
+// process of the host. A signal to the sandbox must then not reach the
+// children of that stranger (here: a shell of the test's own, whose child leads a
 // process group, standing for a process that got the old pid): before
 // the start time was checked, it killed the stranger's child's group.
 func TestSignalSkipsReusedInnerPid(t *testing.T) {
