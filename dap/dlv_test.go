@@ -72,7 +72,7 @@ func debugMain(t *testing.T, f *fixture) {
 	}
 	c.response(c.send("continue", map[string]any{"threadId": num(thread)}))
 	c.event("terminated")
-	if out := c.output("stdout"); !strings.Contains(out, "Hello, ideserver!\n") || !strings.Contains(out, "len 17\n") {
+	if out := c.awaitOutput("stdout", "len 17\n"); !strings.Contains(out, "Hello, ideserver!\n") {
 		t.Errorf("program output = %q", out)
 	}
 	c.response(c.send("disconnect", map[string]any{}))
@@ -119,7 +119,7 @@ func TestDebugTestAndNoDebug(t *testing.T) {
 		}
 		c.response(c.send("continue", map[string]any{"threadId": num(stopped.str("body", "threadId"))}))
 		c.event("terminated")
-		if out := c.output("stdout"); !strings.Contains(out, "tested") || !strings.Contains(out, "PASS") {
+		if out := c.awaitOutput("stdout", "PASS"); !strings.Contains(out, "tested") {
 			t.Errorf("test output = %q", out)
 		}
 		c.assertNoHostPath(f.secrets)
@@ -133,9 +133,7 @@ func TestDebugTestAndNoDebug(t *testing.T) {
 			t.Fatalf("launch: %v", r)
 		}
 		c.event("terminated")
-		if out := c.output("stdout"); !strings.Contains(out, "Hello, ideserver!") {
-			t.Errorf("output = %q", out)
-		}
+		c.awaitOutput("stdout", "Hello, ideserver!")
 		c.assertNoHostPath(f.secrets)
 	})
 }

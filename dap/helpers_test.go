@@ -373,6 +373,17 @@ func (c *client) output(category string) string {
 	return b.String()
 }
 
+// awaitOutput waits until the output events of category hold want (a
+// program's last output may follow the terminated event: dlv reads the
+// program's pipes apart from waiting for it) and returns all of it.
+func (c *client) awaitOutput(category, want string) string {
+	c.t.Helper()
+	if !strings.Contains(c.output(category), want) {
+		c.await("output "+strconv.Quote(want), waitLong, func(msg) bool { return strings.Contains(c.output(category), want) })
+	}
+	return c.output(category)
+}
+
 func (c *client) transcript() string {
 	var b strings.Builder
 	for _, r := range c.received {
