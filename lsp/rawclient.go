@@ -22,6 +22,7 @@ var rawClientMethods = map[string]bool{
 	protocol.MethodTextDocumentReferences:        true,
 	protocol.MethodTextDocumentDocumentHighlight: true,
 	protocol.MethodTextDocumentDocumentSymbol:    true,
+	protocol.MethodTextDocumentCodeAction:        true,
 	protocol.MethodTextDocumentCodeLens:          true,
 	protocol.MethodTextDocumentDocumentLink:      true,
 	protocol.MethodTextDocumentFoldingRange:      true,

@@ -1,10 +1,11 @@
 // Editing helpers on top of @codemirror/lsp-client for Go tabs: format
-// before save, Ctrl/Cmd-click go to definition, and a rename (F2) that also
+// before save, Ctrl/Cmd-click go to definition, hover tooltips only while
+// the pointer is over the editor, and a rename (F2) that also
 // edits files without an open tab (it opens them in the background, so the
 // edits land in tabs the user can review and save). lsp-client's own rename
 // reads only `changes`, but gopls answers with `documentChanges`.
 import { Prec, type Extension, type Text } from '@codemirror/state';
-import { EditorView, getDialog, keymap, showDialog, type Command } from '@codemirror/view';
+import { EditorView, ViewPlugin, closeHoverTooltips, getDialog, hasHoverTooltips, keymap, showDialog, type Command, type ViewUpdate } from '@codemirror/view';
 import { LSPPlugin, jumpToDefinition, type LSPClient, type WorkspaceMapping } from '@codemirror/lsp-client';
 import type * as lsp from 'vscode-languageserver-protocol';
 import { say } from './dom';
@@ -90,6 +91,30 @@ const clickToDefinition = EditorView.domEventHandlers({
     view.dispatch({ selection: { anchor: pos } });
     jumpToDefinition(view);
     return true;
+  },
+});
+
+/**
+ * Closes a hover tooltip that shows up while the pointer is outside the
+ * editor. CodeMirror's hover keeps waiting for a request sent while the
+ * pointer rested on a word, and shows its answer where the pointer left: a
+ * slow gopls would put a tooltip over code the user is about to click.
+ */
+const hoverFollowsPointer = ViewPlugin.fromClass(class {
+  inside = false;
+  constructor(readonly view: EditorView) {}
+  update(u: ViewUpdate) {
+    if (!this.inside && hasHoverTooltips(u.state) && !hasHoverTooltips(u.startState)) {
+      // Not while the view updates; before it draws the tooltip.
+      queueMicrotask(() => {
+        if (!this.inside && hasHoverTooltips(this.view.state)) this.view.dispatch({ effects: closeHoverTooltips });
+      });
+    }
+  }
+}, {
+  eventHandlers: {
+    mousemove() { this.inside = true; },
+    mouseleave() { this.inside = false; },
   },
 });
 
@@ -210,9 +235,10 @@ function renameCommand(openQuietly: QuietOpener): Command {
 /**
  * The extra editor extensions of a Go tab that has the LSP plugin: F2
  * renames across files (overriding lsp-client's F2, which skips files
- * without a tab), Ctrl/Cmd-click goes to the definition, and Shift-F12
+ * without a tab), Ctrl/Cmd-click goes to the definition, Shift-F12
  * runs findReferences (overriding lsp-client's panel, which lists only
- * files with a tab).
+ * files with a tab), and a hover that answers after the pointer left the
+ * editor is not shown.
  */
 export function goEditing(openQuietly: QuietOpener, findReferences: Command): Extension {
   return [
@@ -221,5 +247,6 @@ export function goEditing(openQuietly: QuietOpener, findReferences: Command): Ex
       { key: 'Shift-F12', run: findReferences, preventDefault: true },
     ])),
     clickToDefinition,
+    hoverFollowsPointer,
   ];
 }
