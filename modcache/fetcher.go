@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 
+	"github.com/ideserver/ideserver/internal/dirsize"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -742,19 +743,7 @@ func (f *Fetcher) mkdirAll(dir string) error {
 }
 
 // Size returns the bytes the regular files of the shared cache take.
-func (f *Fetcher) Size() (int64, error) {
-	var n int64
-	err := fs.WalkDir(f.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		if fi, err := d.Info(); err == nil {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n, err
-}
+func (f *Fetcher) Size() (int64, error) { return dirsize.Regular(f.root.FS()) }
 
 // stripPath returns the bare system error of a *fs.PathError (whose Path
 // may be a host path), or err.

@@ -193,12 +193,12 @@ func TestModuleCacheWorkspace(t *testing.T) {
 	if env, _ := h.Env("GOPROXY=direct"); !containsEntry(env, "GOPROXY=direct") {
 		t.Error("an extra GOPROXY does not win")
 	}
-	snap := snapshotTree(t, fx.shared)
+	snap := isotest.Snapshot(t, fx.shared, false)
 	if out, ok := runIn(t, h, nil, "go", "run", "."); !ok || !strings.HasSuffix(out, "hello from example.com/greet@v1.0.0\n") {
 		t.Fatalf("go run: %v\n%s", ok, out)
 	}
-	if after := snapshotTree(t, fx.shared); !equalSnapshots(snap, after) {
-		t.Errorf("the user's build changed the shared cache")
+	if d := isotest.Changed(snap, isotest.Snapshot(t, fx.shared, false)); d != "" {
+		t.Error("the user's build changed the shared cache: " + d)
 	}
 	// A go.sum that changes queues its new versions at the next Open.
 	sum2 := fx.proxy.Greet(t, "example.com/more", "v0.2.0").GoSum()
@@ -259,7 +259,7 @@ func TestModuleCacheBwrap(t *testing.T) {
 			t.Errorf("a host path in the environment: %s", e)
 		}
 	}
-	snap := snapshotTree(t, fx.shared)
+	snap := isotest.Snapshot(t, fx.shared, false)
 	if out, ok := runIn(t, h, nil, "go", "run", "."); !ok || !strings.HasSuffix(out, "hello from example.com/greet@v1.0.0\n") {
 		t.Fatalf("go run under bubblewrap: %v\n%s", ok, out)
 	}
@@ -292,8 +292,8 @@ func TestModuleCacheBwrap(t *testing.T) {
 	// The go command aimed at it: it fails, and changes nothing there.
 	_, _ = runIn(t, h, []string{"GOMODCACHE=" + target}, "go", "mod", "download", "example.com/greet@v1.0.0")
 	_, _ = runIn(t, h, []string{"GOMODCACHE=" + target}, "go", "clean", "-modcache")
-	if after := snapshotTree(t, fx.shared); !equalSnapshots(snap, after) {
-		t.Errorf("the shared module cache changed: %v before, %v after", snap, after)
+	if d := isotest.Changed(snap, isotest.Snapshot(t, fx.shared, false)); d != "" {
+		t.Error("the shared module cache changed: " + d)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ideserver/ideserver/internal/isotest"
 )
 
 // client speaks the go command's side of the protocol to serve.
@@ -139,7 +141,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 	write(fmt.Sprintf("%02x/%x-a", short[0], short), entry(short, len(body)+1)) // output file shorter than recorded
 	write(fmt.Sprintf("%02x/%x-a", bad[0], bad), "v1 garbage\n")
 	write(fmt.Sprintf("%02x/%x-d", out[0], out), string(body))
-	before := snapshot(t, ro)
+	before := isotest.Snapshot(t, ro, true)
 
 	c := startServe(t, ro, rw)
 	got := c.send(map[string]any{"Command": "get", "ActionID": good}, nil)
@@ -161,30 +163,9 @@ func TestReadOnlyDirectory(t *testing.T) {
 	if err := <-c.done; err != nil {
 		t.Fatal(err)
 	}
-	if after := snapshot(t, ro); after != before {
-		t.Errorf("the read-only directory changed:\n%s\nthen\n%s", before, after)
+	if d := isotest.Changed(before, isotest.Snapshot(t, ro, true)); d != "" {
+		t.Error("the read-only directory changed: " + d)
 	}
-}
-
-// snapshot lists dir's files with sizes and modification times.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 // TestGoCommand: the go command itself fills a cache (GOCACHE) with fmt;
@@ -232,7 +213,7 @@ func TestGoCommand(t *testing.T) {
 	}
 	shared := filepath.Join(dir, "shared")
 	run(src, []string{"GOCACHE=" + shared}, "build", "fmt")
-	before := snapshot(t, shared)
+	before := isotest.Snapshot(t, shared, true)
 
 	puts := func(ro, name string) int {
 		rw := filepath.Join(dir, name)
@@ -255,8 +236,8 @@ func TestGoCommand(t *testing.T) {
 	if warm > 10 || cold < 50 {
 		t.Errorf("entries put: %d with the shared cache (want at most 10), %d from nothing (want at least 50)", warm, cold)
 	}
-	if after := snapshot(t, shared); after != before {
-		t.Error("the shared cache changed")
+	if d := isotest.Changed(before, isotest.Snapshot(t, shared, true)); d != "" {
+		t.Error("the shared cache changed: " + d)
 	}
 }
 

@@ -2,8 +2,8 @@
 // bubblewrap as a uid of their own, the server's isolation mode: whether
 // this host can, a directory every uid may traverse, tools a tenant can run
 // and trees it owns. It is imported by _test.go files only (a rule of
-// internal/deps_test.go); its helpers return errors, as a package that is
-// not a test does not import testing (another rule there).
+// internal/deps_test.go); its helpers return errors or take a Fataler, as a
+// package that is not a test does not import testing (another rule there).
 package isotest
 
 import (

@@ -178,3 +178,41 @@ func TestLinkCache(t *testing.T) {
 		t.Errorf("top-level file was copied: %v", err)
 	}
 }
+
+// TestSnapshotChanged: Changed is empty for an untouched tree and names a
+// file whose content changed (same size, digests on), one added and one
+// removed.
+func TestSnapshotChanged(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("one"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := isotest.Snapshot(t, dir, true)
+	if d := isotest.Changed(before, isotest.Snapshot(t, dir, true)); d != "" {
+		t.Fatalf("an untouched tree changed: %s", d)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(dir, "a"), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "c"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := isotest.Changed(before, isotest.Snapshot(t, dir, true))
+	for _, want := range []string{"changed a:", "removed b", "added c"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Changed = %q, want it to say %q", d, want)
+		}
+	}
+}
