@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ideserver/ideserver/internal/dirsize"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -30,6 +31,11 @@ type Cache struct {
 	// Processes use the shared cache once the file exists; before that
 	// they build into their own cache alone.
 	Program string
+	// Toolchain identifies the Go installation that fills the cache
+	// (see Toolchain). With it, a complete prebuild leaves a stamp
+	// beside Dir (Stamp), and the same prebuild later does not run
+	// again; "" means no stamp: every prebuild runs.
+	Toolchain string
 }
 
 // Ready reports whether processes can use the cache: c is not nil and its
@@ -107,6 +113,22 @@ type Prebuild struct {
 	Give func(file string) error
 	// Go runs the go command.
 	Go GoFunc
+	// Env is the environment Go runs the go command with. The variables
+	// that decide the cache's keys (GOFLAGS, GOARCH, CC, ...) are part of
+	// the stamp's key.
+	Env []string
+}
+
+// Result is what a Prebuild did.
+type Result struct {
+	Packages int           // the packages the program imports
+	Duration time.Duration // how long it took
+	// Reused: the cache's stamp says the same prebuild completed
+	// before, so its commands did not run again.
+	Reused bool
+	// Key is the stamp key of this prebuild ("" without a Toolchain);
+	// stamps of what derives from the cache include it.
+	Key string
 }
 
 // DefaultPackages is what a Prebuild builds when Packages is nil: the
@@ -118,11 +140,13 @@ var DefaultPackages = []string{"std"}
 // runs p.Commands in its directory, checks that the disk did not fill
 // meanwhile (the go command does not fail when it cannot write its
 // cache), and then makes every file of the cache readable, and nothing
-// writable, by other uids. Processes may use the
-// cache meanwhile: they find what is done. It returns the number of
-// packages and how long it took.
-func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, error) {
+// writable, by other uids. Processes may use the cache meanwhile: they
+// find what is done. When c has a Toolchain, a prebuild that completes
+// leaves a stamp, and one whose stamp is there already writes the program
+// but runs none of p.Commands (Result.Reused).
+func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (Result, error) {
 	start := time.Now()
+
 	write := func(name, data string) error {
 		file := filepath.Join(p.Dir, name)
 		if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
@@ -134,7 +158,7 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 		return p.Give(file)
 	}
 	if err := write("go.mod", "module prebuild\n\ngo "+p.GoVersion+"\n"); err != nil {
-		return 0, 0, err
+		return Result{}, err
 	}
 	pkgs := p.Packages
 	if pkgs == nil {
@@ -142,7 +166,7 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 	}
 	list, err := p.run(ctx, append([]string{"list", "-e", "-f", "{{.ImportPath}}|{{.Name}}|{{len .GoFiles}}|{{if or .Error .DepsErrors}}error{{end}}", "--"}, pkgs...)...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("prebuild: %w", err)
+		return Result{}, fmt.Errorf("prebuild: %w", err)
 	}
 	imports := importable(list)
 	var src bytes.Buffer
@@ -152,23 +176,50 @@ func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (int, time.Duration, e
 	}
 	src.WriteString(")\n\nfunc main() {}\n")
 	if err := write("main.go", src.String()); err != nil {
-		return 0, 0, err
+		return Result{}, err
 	}
 	if err := write("main_test.go", "package main\n\nimport \"testing\"\n\nfunc TestPrebuild(t *testing.T) {}\n"); err != nil {
-		return 0, 0, err
+		return Result{}, err
+	}
+	var key string
+	if c.Toolchain != "" {
+		key = p.key(c.Toolchain)
+		if n, ok := ReadStamp(Stamp(c.Dir), key); ok && n == len(imports) && !emptyDir(c.Dir) {
+			return Result{Packages: n, Duration: time.Since(start), Reused: true, Key: key}, nil
+		}
+		if err := RemoveStamp(Stamp(c.Dir)); err != nil {
+			return Result{}, fmt.Errorf("prebuild: %w", err)
+		}
 	}
 	for _, args := range p.Commands {
 		if _, err := p.run(ctx, args...); err != nil {
-			return 0, 0, fmt.Errorf("prebuild: %w", err)
+			return Result{}, fmt.Errorf("prebuild: %w", err)
 		}
 	}
 	if err := checkRoom(c.Dir); err != nil {
-		return 0, 0, fmt.Errorf("prebuild: %w", err)
+		return Result{}, fmt.Errorf("prebuild: %w", err)
 	}
 	if err := Publish(c.Dir); err != nil {
-		return 0, 0, err
+		return Result{}, err
 	}
-	return len(imports), time.Since(start), nil
+	if key != "" {
+		if err := WriteStamp(Stamp(c.Dir), key, len(imports)); err != nil {
+			return Result{}, fmt.Errorf("prebuild: %w", err)
+		}
+	}
+	return Result{Packages: len(imports), Duration: time.Since(start), Key: key}, nil
+}
+
+// emptyDir reports whether dir has no entries (or cannot be read): a cache
+// emptied by hand behind its stamp's back.
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
 }
 
 // run runs p.Go; a failure is an error with the output's last lines.
@@ -235,16 +286,5 @@ func (c *Cache) Size() (int64, error) {
 		return 0, err
 	}
 	defer root.Close()
-	var n int64
-	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n, err
+	return dirsize.Regular(root.FS())
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -77,7 +78,7 @@ func TestPrebuild(t *testing.T) {
 	}
 	var ran [][]string
 	gave := 0
-	n, _, err := c.Prebuild(context.Background(), buildcache.Prebuild{
+	r, err := c.Prebuild(context.Background(), buildcache.Prebuild{
 		Dir: src, GoVersion: "1.26", Packages: []string{"std"},
 		Commands: [][]string{{"build", "."}, {"vet", "."}},
 		Give:     func(string) error { gave++; return nil },
@@ -89,8 +90,11 @@ func TestPrebuild(t *testing.T) {
 			return "", false, nil
 		},
 	})
-	if err != nil || n != 2 {
-		t.Fatalf("Prebuild = %d, %v; want 2 packages", n, err)
+	if err != nil || r.Packages != 2 || r.Reused || r.Key != "" {
+		t.Fatalf("Prebuild = %+v, %v; want 2 packages, not reused, no key", r, err)
+	}
+	if _, err := os.Stat(buildcache.Stamp(c.Dir)); !os.IsNotExist(err) {
+		t.Errorf("a cache without a Toolchain got a stamp: %v", err)
 	}
 	if gave != 3 {
 		t.Errorf("Give called %d times, want 3 (go.mod, main.go, main_test.go)", gave)
@@ -131,7 +135,7 @@ func TestPrebuildFails(t *testing.T) {
 	for i := range 30 {
 		fmt.Fprintf(&out, "line %d\n", i)
 	}
-	_, _, err := c.Prebuild(context.Background(), buildcache.Prebuild{
+	_, err := c.Prebuild(context.Background(), buildcache.Prebuild{
 		Dir: src, GoVersion: "1.26", Commands: [][]string{{"vet", "."}, {"build", "."}},
 		Go: func(_ context.Context, args ...string) (string, bool, error) {
 			if args[0] == "build" {
@@ -145,5 +149,97 @@ func TestPrebuildFails(t *testing.T) {
 	}
 	if fi, err := os.Stat(c.Dir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the cache was published after a failure: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestPrebuildStamp: a prebuild that completes leaves a stamp, and the
+// same prebuild again writes the program but runs none of its commands;
+// another toolchain, command or key variable of the environment runs them
+// again, as does an emptied cache, and a prebuild that fails leaves no
+// stamp (nor the old one).
+func TestPrebuildStamp(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	c := &buildcache.Cache{Dir: filepath.Join(base, "cache"), Toolchain: "go1.26 abc"}
+	if err := os.MkdirAll(filepath.Join(c.Dir, "ab"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	prebuild := func(commands [][]string, env []string, fail bool) (buildcache.Result, []string, error) {
+		t.Helper()
+		src, err := os.MkdirTemp(base, "src-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ran []string
+		r, err := c.Prebuild(context.Background(), buildcache.Prebuild{
+			Dir: src, GoVersion: "1.26", Commands: commands, Env: env,
+			Go: func(_ context.Context, args ...string) (string, bool, error) {
+				ran = append(ran, args[0])
+				if args[0] == "list" {
+					return "fmt|fmt|5|\n", false, nil
+				}
+				return "", fail, nil
+			},
+		})
+		if _, serr := os.Stat(filepath.Join(src, "main.go")); serr != nil && err == nil {
+			t.Errorf("no program written: %v", serr)
+		}
+		return r, ran, err
+	}
+	build := [][]string{{"build", "."}}
+	env := []string{"GOFLAGS=-trimpath", "HOME=/a"}
+	r, ran, err := prebuild(build, env, false)
+	if err != nil || r.Reused || r.Key == "" || !slices.Equal(ran, []string{"list", "build"}) {
+		t.Fatalf("first prebuild: %+v %v, ran %q", r, err, ran)
+	}
+	r2, ran, err := prebuild(build, []string{"HOME=/b", "GOFLAGS=-trimpath"}, false)
+	if err != nil || !r2.Reused || r2.Packages != 1 || r2.Key != r.Key || !slices.Equal(ran, []string{"list"}) {
+		t.Errorf("same prebuild again (another HOME): %+v %v, ran %q; want reused, only list", r2, err, ran)
+	}
+	for name, tc := range map[string]struct {
+		commands [][]string
+		env      []string
+	}{
+		"another command": {[][]string{{"build", "-race", "."}}, env},
+		"another GOFLAGS": {build, []string{"GOFLAGS=-mod=mod"}},
+	} {
+		if r, ran, err := prebuild(tc.commands, tc.env, false); err != nil || r.Reused || len(ran) != 2 {
+			t.Errorf("%s: %+v %v, ran %q; want the commands run", name, r, err, ran)
+		}
+	}
+	if _, _, err := prebuild(build, env, true); err == nil {
+		t.Fatal("a failing command did not fail the prebuild")
+	}
+	if _, err := os.Stat(buildcache.Stamp(c.Dir)); !os.IsNotExist(err) {
+		t.Errorf("a failed prebuild left a stamp: %v", err)
+	}
+	if r, ran, err := prebuild(build, env, false); err != nil || r.Reused || len(ran) != 2 {
+		t.Errorf("after a failure: %+v %v, ran %q; want the commands run", r, err, ran)
+	}
+	c.Toolchain = "go1.27 def"
+	if r, _, err := prebuild(build, env, false); err != nil || r.Reused {
+		t.Errorf("another toolchain: %+v %v; want the commands run", r, err)
+	}
+	// A cache emptied behind its stamp's back is filled again.
+	if err := os.Remove(filepath.Join(c.Dir, "ab")); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err := prebuild(build, env, false); err != nil || r.Reused {
+		t.Errorf("an emptied cache: %+v %v; want the commands run", r, err)
+	}
+}
+
+// TestToolchain identifies this test's own Go installation, and the same
+// way twice.
+func TestToolchain(t *testing.T) {
+	a, err := buildcache.Toolchain(runtime.GOROOT())
+	if err != nil {
+		t.Skipf("no Go installation at GOROOT: %v", err)
+	}
+	if b, err := buildcache.Toolchain(runtime.GOROOT()); err != nil || a != b || len(a) != 64 {
+		t.Errorf("Toolchain = %q, then %q, %v", a, b, err)
+	}
+	if _, err := buildcache.Toolchain(t.TempDir()); err == nil {
+		t.Error("a directory without a go command has a toolchain")
 	}
 }

@@ -3,8 +3,6 @@ package buildcache_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ideserver/ideserver/buildcache"
+	"github.com/ideserver/ideserver/internal/isotest"
 )
 
 // A disk that fills while the shared cache is prebuilt: the prebuild ends
@@ -46,35 +45,38 @@ func TestPrebuildDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &buildcache.Cache{Dir: filepath.Join(small, "cache"), Program: prog}
+	c := &buildcache.Cache{Dir: filepath.Join(small, "cache"), Program: prog, Toolchain: "the host's go"}
 	if err := os.Mkdir(c.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	env := append(os.Environ(), "GOENV=off", "GOFLAGS=-mod=mod -trimpath", "CGO_ENABLED=0", "GOTOOLCHAIN=local",
 		"GOPROXY=off", "GOWORK=off", "HOME="+base, "GOPATH="+filepath.Join(base, "gopath"))
-	prebuild := func(n int) error {
+	prebuild := func(n int) (buildcache.Result, error) {
 		src := filepath.Join(base, "src", string(rune('a'+n)))
 		if err := os.MkdirAll(src, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := c.Prebuild(t.Context(), buildcache.Prebuild{
+		return c.Prebuild(t.Context(), buildcache.Prebuild{
 			Dir: src, GoVersion: "1.24", Packages: []string{"fmt"},
 			Commands: [][]string{{"build", "-o", os.DevNull, "."}},
 			Go:       runGo(goBin, src, append(env, "GOCACHE="+c.Dir)),
+			Env:      env,
 		})
-		return err
 	}
 
-	err = prebuild(0)
+	_, err = prebuild(0)
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("prebuild on a full disk: %v; want an error saying the device is full", err)
 	}
 	if fi, err := os.Stat(c.Dir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the cache of a failed prebuild was published: %v %v", fi.Mode(), err)
 	}
+	if _, err := os.Stat(buildcache.Stamp(c.Dir)); !os.IsNotExist(err) {
+		t.Errorf("the failed prebuild left a stamp: %v", err)
+	}
 
 	// A user's build reads the half-written cache read-only.
-	before := snapshot(t, c.Dir)
+	before := isotest.Snapshot(t, c.Dir, false)
 	user := filepath.Join(base, "user")
 	if err := os.MkdirAll(user, 0o700); err != nil {
 		t.Fatal(err)
@@ -95,19 +97,23 @@ func TestPrebuildDiskFull(t *testing.T) {
 	if out, err := exec.Command(exe).Output(); err != nil || string(out) != "hello\n" {
 		t.Fatalf("the program built over the half-written cache: %q %v", out, err)
 	}
-	if after := snapshot(t, c.Dir); after != before {
-		t.Error("a user's build changed the shared cache")
+	if d := isotest.Changed(before, isotest.Snapshot(t, c.Dir, false)); d != "" {
+		t.Error("a user's build changed the shared cache: " + d)
 	}
 
 	// Room again: the prebuild completes and publishes.
 	if err := syscall.Mount("tmpfs", small, "tmpfs", syscall.MS_REMOUNT|syscall.MS_NOSUID|syscall.MS_NODEV, "size=512m"); err != nil {
 		t.Fatalf("grow the tmpfs: %v", err)
 	}
-	if err := prebuild(1); err != nil {
-		t.Fatalf("prebuild with room: %v", err)
+	if r, err := prebuild(1); err != nil || r.Reused {
+		t.Fatalf("prebuild with room: %+v %v", r, err)
 	}
 	if fi, err := os.Stat(c.Dir); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Errorf("the completed cache is not published: %v %v", fi.Mode(), err)
+	}
+	// A restart then finds the stamp, and builds nothing again.
+	if r, err := prebuild(2); err != nil || !r.Reused {
+		t.Errorf("prebuild after a complete one: %+v %v; want it reused", r, err)
 	}
 }
 
@@ -123,25 +129,4 @@ func runGo(goBin, dir string, env []string) buildcache.GoFunc {
 		}
 		return string(out), false, err
 	}
-}
-
-// snapshot describes every entry of dir: path, mode, size and mtime.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

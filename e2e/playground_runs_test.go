@@ -217,11 +217,12 @@ func waitLog(t *testing.T, s *instance, msg string, within time.Duration) time.D
 // and nothing of it is left on the host. Then the data directory's disk use
 // is measured around many runs (programs that exit, fail, panic, time out
 // and flood their output): it is back where it started, and the shared
-// build cache is unchanged.
+// build cache is unchanged. A restart then finds that cache complete and
+// prebuilds nothing.
 func TestPlaygroundRunsThrowaway(t *testing.T) {
 	requireIsolation(t)
 	data := filepath.Join(searchableTempDir(t), "data")
-	s := startServerWith(t, serverConfig{Data: data, Env: []string{
+	cfg := serverConfig{Data: data, Env: []string{
 		"IDESERVER_ISOLATION_MODE=bwrap",
 		"IDESERVER_ISOLATION_UID_FIRST=" + strconv.Itoa(attackUIDFirst()+32),
 		"IDESERVER_ISOLATION_UID_COUNT=32",
@@ -230,7 +231,8 @@ func TestPlaygroundRunsThrowaway(t *testing.T) {
 		"IDESERVER_PLAYGROUND_BUILD_TIMEOUT=300s",
 		"IDESERVER_PLAYGROUND_RUN_TIMEOUT=2s",
 		"IDESERVER_PLAYGROUND_MAX_OUTPUT=64KiB",
-	}})
+	}}
+	s := startServerWith(t, cfg)
 	prebuild := waitLog(t, s, "playground build cache prepared", 15*time.Minute)
 	t.Logf("shared build cache prepared %v after the server listened", prebuild.Round(time.Second))
 	(&attackEnv{}).checkReady(t, s)
@@ -303,5 +305,23 @@ func TestPlaygroundRunsThrowaway(t *testing.T) {
 	}
 	if found := plantedOnHost(t, data); len(found) > 0 {
 		t.Errorf("the host holds what runs planted: %q", found)
+	}
+
+	// A restart finds the shared cache complete (its stamp) and builds
+	// nothing again; runs go on from it.
+	if code := s.Stop(); code != 0 {
+		t.Fatalf("stop: exit code %d", code)
+	}
+	s = startServerWith(t, cfg)
+	waitLog(t, s, "playground build cache up to date", 2*time.Minute)
+	(&attackEnv{}).checkReady(t, s)
+	if strings.Contains(s.Stderr(), "playground build cache prepared") {
+		t.Error("the restarted server prebuilt the playground's cache again")
+	}
+	if r := compileFrom(t, s, "127.0.0.1", inspectProgram); r.Errors != "" || !strings.HasSuffix(r.stdout(), "hello from run 2\n") {
+		t.Errorf("a run after the restart: errors %q, output %q", r.Errors, r.stdout())
+	}
+	if b, n := diskUse(t, filepath.Join(data, "cache")); b != cacheBytes || n != cacheEntries {
+		t.Errorf("the restart changed the shared build cache: %d bytes in %d entries, then %d in %d", cacheBytes, cacheEntries, b, n)
 	}
 }

@@ -94,7 +94,7 @@ func newNewUserFixture(b *testing.B, gopls string, bwrap bool) *newUserFixture {
 		_ = m.Close(context.Background())
 		_ = watchers.Close()
 	})
-	c.Gopls = m.PrebuildCache
+	c.Gopls = m
 	wo.BuildCache = c
 	f := &newUserFixture{env: wstest.New(b, wo), cache: c, lsp: m}
 	n, d, err := f.env.Manager.PrepareBuildCache(context.Background())

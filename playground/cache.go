@@ -75,7 +75,7 @@ func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
 			return 0, fmt.Errorf("prepare cache: %w", err)
 		}
 	}
-	n, d, err := c.Prebuild(ctx, buildcache.Prebuild{
+	r, err := c.Prebuild(ctx, buildcache.Prebuild{
 		Dir: dir, GoVersion: s.opts.GoVersion, Packages: c.Packages,
 		// What runs do: go build, go vet (/vet, withVet), go test -c (test
 		// programs, which vet their dependencies with go test's own flags).
@@ -88,12 +88,17 @@ func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
 		Go: func(ctx context.Context, args ...string) (string, bool, error) {
 			return s.cacheGo(ctx, root, dir, args)
 		},
+		Env: s.goEnv(s.scratchDir(root), ""),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("prepare cache: %w", err)
 	}
-	s.log.Info("playground build cache prepared", "packages", n, "duration", d.Round(time.Millisecond))
-	return d, nil
+	if r.Reused {
+		s.log.Info("playground build cache up to date", "packages", r.Packages)
+	} else {
+		s.log.Info("playground build cache prepared", "packages", r.Packages, "duration", r.Duration.Round(time.Millisecond))
+	}
+	return r.Duration, nil
 }
 
 // cacheGo runs the go command with args in dir (below the prebuild's run

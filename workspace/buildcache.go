@@ -42,12 +42,10 @@ type BuildCache struct {
 	// user's gopls cache starts as hard links to it (see goplscache.go).
 	// "" means none.
 	GoplsDir string
-	// Gopls runs one gopls session on the prebuild's program through p
-	// (lsp.Manager.PrebuildCache): it opens p.Files as the browser's
-	// editor does, waits for their diagnostics and p.Settled, and stops
-	// gopls. nil means no shared gopls cache. Set it before
-	// PrepareBuildCache runs.
-	Gopls func(ctx context.Context, p GoplsPrebuild) error
+	// Gopls runs the gopls session whose file cache is published to
+	// GoplsDir (lsp.Manager). nil means no shared gopls cache. Set it
+	// before PrepareBuildCache runs.
+	Gopls GoplsPrebuilder
 }
 
 // buildCacheSetup returns the GOCACHEPROG value of a user whose
@@ -85,8 +83,10 @@ func (m *Manager) isolated() bool {
 // BuildCache.Gopls and GoplsDir set, gopls opens the program there the
 // same way and its file cache becomes the users' shared gopls cache
 // (goplscache.go; its failure is logged, not returned). Users' builds may
-// go on meanwhile: they find what is done. It returns the number of
-// packages and how long it took.
+// go on meanwhile: they find what is done. A prebuild whose stamps say it
+// completed before with the same toolchain, commands and gopls runs no
+// go command but a listing, and no gopls (buildcache.Stamp). It returns
+// the number of packages and how long it took.
 func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, error) {
 	c := m.opts.BuildCache
 	if c == nil {
@@ -166,8 +166,8 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 	if goVersion == "" {
 		goVersion = "1.21"
 	}
-	n, d, err := c.Prebuild(ctx, buildcache.Prebuild{
-		Dir: src, GoVersion: goVersion, Packages: c.Packages, Commands: commands, Give: give,
+	r, err := c.Prebuild(ctx, buildcache.Prebuild{
+		Dir: src, GoVersion: goVersion, Packages: c.Packages, Commands: commands, Give: give, Env: env,
 		Go: func(ctx context.Context, args ...string) (string, bool, error) {
 			out := &sandbox.Output{Max: 1 << 20}
 			proc, err := m.opts.Runner.Start(ctx, sandbox.Cmd{
@@ -189,14 +189,18 @@ func (m *Manager) PrepareBuildCache(ctx context.Context) (int, time.Duration, er
 	if err != nil {
 		return 0, 0, err
 	}
-	m.logger.Info("users' build cache prepared", "packages", n, "duration", d.Round(time.Millisecond))
+	if r.Reused {
+		m.logger.Info("users' build cache up to date", "packages", r.Packages)
+	} else {
+		m.logger.Info("users' build cache prepared", "packages", r.Packages, "duration", r.Duration.Round(time.Millisecond))
+	}
 	start := time.Now()
-	if err := m.prebuildGopls(ctx, c, src, home, env, binds); err != nil {
+	if err := m.prebuildGopls(ctx, c, src, home, env, binds, r.Key); err != nil {
 		if ctx.Err() != nil {
 			return 0, 0, err
 		}
 		// The build cache is ready; users' gopls fills its cache itself.
 		m.logger.Warn("users' gopls cache not prepared", "err", err)
 	}
-	return n, d + time.Since(start), nil
+	return r.Packages, r.Duration + time.Since(start), nil
 }

@@ -70,10 +70,10 @@ func newCacheFixture(t *testing.T, bwrap, interrupt bool) *cacheFixture {
 	return f
 }
 
-// entries returns the cache's action and output files (snapshotTree).
+// entries returns the cache's action and output files (isotest.Snapshot).
 func (f *cacheFixture) entries(t *testing.T) map[string]string {
 	t.Helper()
-	m := snapshotTree(t, f.cache.Dir)
+	m := isotest.Snapshot(t, f.cache.Dir, false)
 	for p := range m {
 		if !strings.HasSuffix(p, "-a") && !strings.HasSuffix(p, "-d") {
 			delete(m, p)
@@ -124,7 +124,7 @@ func (f *cacheFixture) interruptPrebuild(t *testing.T) {
 		kept := 0
 		for p, v := range first {
 			// Size and mtime: publishing changes only the mode.
-			if w, ok := after[p]; ok && sizeTime(w) == sizeTime(v) {
+			if w, ok := after[p]; ok && isotest.SizeTime(w) == isotest.SizeTime(v) {
 				kept++
 			}
 		}
@@ -238,17 +238,17 @@ func TestSharedBuildCache(t *testing.T) { testSharedBuildCacheKeys(t, newCacheFi
 // left it.
 func TestSharedBuildCacheBwrap(t *testing.T) {
 	f := newCacheFixture(t, true, false)
-	snap := snapshotTree(t, f.cache.Dir)
+	snap := isotest.Snapshot(t, f.cache.Dir, false)
 	testSharedBuildCacheKeys(t, f)
-	if after := snapshotTree(t, f.cache.Dir); !equalSnapshots(snap, after) {
-		t.Errorf("the user's builds changed the shared cache: %d entries before, %d after", len(snap), len(after))
+	if d := isotest.Changed(snap, isotest.Snapshot(t, f.cache.Dir, false)); d != "" {
+		t.Error("the user's builds changed the shared cache: " + d)
 	}
 	attackSharedCache(t, f)
 }
 
 // attackSharedCache is the attack half of TestSharedBuildCacheBwrap.
 func attackSharedCache(t *testing.T, f *cacheFixture) {
-	snap := snapshotTree(t, f.cache.Dir)
+	snap := isotest.Snapshot(t, f.cache.Dir, false)
 	entry := ""
 	for p := range snap {
 		if strings.HasSuffix(p, "-a") {
@@ -277,52 +277,12 @@ func attackSharedCache(t *testing.T, f *cacheFixture) {
 	// elsewhere, and changes nothing there.
 	_, _ = f.run(t, []string{"GOCACHEPROG=", "GOCACHE=" + target}, "go", "build", "-o", "/dev/null", ".")
 	_, _ = f.run(t, []string{"GOCACHEPROG=" + buildcache.ProgramTarget + " -ro /tmp -rw " + target}, "go", "build", "-o", "/dev/null", ".")
-	if after := snapshotTree(t, f.cache.Dir); !equalSnapshots(snap, after) {
-		t.Errorf("the shared cache changed: %d entries before, %d after", len(snap), len(after))
+	if d := isotest.Changed(snap, isotest.Snapshot(t, f.cache.Dir, false)); d != "" {
+		t.Error("the shared cache changed: " + d)
 	}
-}
-
-// snapshotTree maps each path below dir to its mode, size and mtime.
-func snapshotTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		m[rel] = fi.Mode().String() + " " + strconv.FormatInt(fi.Size(), 10) + " " + fi.ModTime().String()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func equalSnapshots(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // inFlight bounds the cache files a stopped prebuild may have been
 // writing: an output and an action entry for each of the go command's
 // parallel actions (-p, at most GOMAXPROCS: 2 cores here, 8 allowed).
 const inFlight = 16
-
-// sizeTime is a snapshotTree value without its mode.
-func sizeTime(v string) string {
-	_, rest, _ := strings.Cut(v, " ")
-	return rest
-}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/sandbox"
 )
 
@@ -52,8 +53,20 @@ import (
 // shared inodes' content, mode, owner and times are out of their reach
 // (SBX-13), and the shared directory itself is in no sandbox's view.
 
-// GoplsPrebuild is what BuildCache.Gopls gets to run one gopls session on
-// the prebuild's program.
+// GoplsPrebuilder runs the gopls session of the users' prebuild
+// (lsp.Manager does).
+type GoplsPrebuilder interface {
+	// PrebuildCache runs one gopls session on the prebuild's program
+	// through p: it opens p.Files as the browser's editor does, waits for
+	// their diagnostics and p.Settled, and stops gopls.
+	PrebuildCache(ctx context.Context, p GoplsPrebuild) error
+	// GoplsIdentity names the gopls PrebuildCache runs, and changes when
+	// that binary does (the shared gopls cache's stamp holds it).
+	GoplsIdentity(ctx context.Context) (string, error)
+}
+
+// GoplsPrebuild is what GoplsPrebuilder.PrebuildCache gets to run one
+// gopls session on the prebuild's program.
 type GoplsPrebuild struct {
 	// Start starts gopls (cmd.Path, with cmd's stdio) in the prebuild's
 	// sandbox: as BuildCacheOwner, with the prebuild's environment
@@ -76,10 +89,30 @@ const goplsCacheLock = "@gopls-cache"
 
 // prebuildGopls runs c.Gopls on the prebuild's program in src (with the
 // prebuild's env and binds; its HOME is home) and publishes the file cache
-// gopls wrote into c.GoplsDir. A no-op without c.Gopls or c.GoplsDir.
-func (m *Manager) prebuildGopls(ctx context.Context, c *BuildCache, src string, home HomeDirs, env []string, binds []sandbox.Bind) error {
+// gopls wrote into c.GoplsDir. A no-op without c.Gopls or c.GoplsDir. With
+// buildKey (the build cache's stamp key), the published cache gets a stamp
+// of its own, and a session whose stamp is there already is not run.
+func (m *Manager) prebuildGopls(ctx context.Context, c *BuildCache, src string, home HomeDirs, env []string, binds []sandbox.Bind, buildKey string) error {
 	if c.Gopls == nil || c.GoplsDir == "" {
 		return nil
+	}
+	var key string
+	stamp := buildcache.Stamp(c.GoplsDir)
+	if buildKey != "" {
+		id, err := c.Gopls.GoplsIdentity(ctx)
+		if err != nil {
+			return fmt.Errorf("prebuild gopls: %w", err)
+		}
+		key = buildcache.Key("gopls prebuild v1", buildKey, id)
+		if _, ok := buildcache.ReadStamp(stamp, key); ok {
+			if v, err := cacheVersions(c.GoplsDir); err == nil && len(v) > 0 {
+				m.logger.Info("users' gopls cache up to date")
+				return nil
+			}
+		}
+	}
+	if err := buildcache.RemoveStamp(stamp); err != nil {
+		return fmt.Errorf("prebuild gopls: %w", err)
 	}
 	dir := src
 	if m.isolated() {
@@ -107,10 +140,16 @@ func (m *Manager) prebuildGopls(ctx context.Context, c *BuildCache, src string, 
 		},
 		Settled: func(ctx context.Context) error { return settled(ctx, cacheDir, time.Second) },
 	}
-	if err := c.Gopls(ctx, p); err != nil {
+	if err := c.Gopls.PrebuildCache(ctx, p); err != nil {
 		return fmt.Errorf("prebuild gopls: %w", err)
 	}
-	return m.publishGoplsCache(cacheDir, c.GoplsDir)
+	if err := m.publishGoplsCache(cacheDir, c.GoplsDir); err != nil {
+		return err
+	}
+	if key == "" {
+		return nil
+	}
+	return buildcache.WriteStamp(stamp, key, 0)
 }
 
 // settled returns once no file has been added below dir for quiet (or

@@ -2,8 +2,6 @@ package workspace_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -11,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ideserver/ideserver/buildcache"
 	"github.com/ideserver/ideserver/internal/isotest"
 	"github.com/ideserver/ideserver/internal/wstest"
 	"github.com/ideserver/ideserver/lsp"
@@ -55,6 +55,25 @@ type goplsFixture struct {
 	env   *wstest.Env
 	cache *workspace.BuildCache
 	lsp   *lsp.Manager
+	gopls *countingGopls // the cache's GoplsPrebuilder
+}
+
+// countingGopls is a GoplsPrebuilder that counts its sessions and whose
+// identity gets suffix added (a gopls upgrade, to the stamps).
+type countingGopls struct {
+	workspace.GoplsPrebuilder
+	sessions atomic.Int32
+	suffix   string
+}
+
+func (c *countingGopls) PrebuildCache(ctx context.Context, p workspace.GoplsPrebuild) error {
+	c.sessions.Add(1)
+	return c.GoplsPrebuilder.PrebuildCache(ctx, p)
+}
+
+func (c *countingGopls) GoplsIdentity(ctx context.Context) (string, error) {
+	id, err := c.GoplsPrebuilder.GoplsIdentity(ctx)
+	return id + c.suffix, err
 }
 
 func newGoplsFixture(t *testing.T, bwrap bool) *goplsFixture {
@@ -108,9 +127,11 @@ func newGoplsFixture(t *testing.T, bwrap bool) *goplsFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	c.Gopls = m.PrebuildCache
+	counter := &countingGopls{GoplsPrebuilder: m}
+	c.Gopls = counter
+	c.Toolchain = "the host's go" // stamps on
 	wo.BuildCache = c
-	f := &goplsFixture{env: wstest.New(t, wo), cache: c, lsp: m}
+	f := &goplsFixture{env: wstest.New(t, wo), cache: c, lsp: m, gopls: counter}
 	n, d, err := f.env.Manager.PrepareBuildCache(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -175,45 +196,13 @@ func ownFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-// sharedState maps each path below the shared gopls cache to its mode,
-// owner, size, mtime and content digest.
-func sharedState(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		v := fi.Mode().String() + " " + strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)) + " " + strconv.FormatInt(fi.Size(), 10) + " " + fi.ModTime().String()
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		m[rel] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // testSharedGoplsCache: the prebuild published a gopls cache (files 0444,
 // nothing else); a new user's cache starts as links to it; the user's
 // first gopls session then writes only what its own package adds, where
 // the same session from an empty cache writes the standard library's
 // entries too; and the shared cache is unchanged by it.
 func testSharedGoplsCache(t *testing.T, f *goplsFixture) *workspace.Handle {
-	shared := sharedState(t, f.cache.GoplsDir)
+	shared := isotest.Snapshot(t, f.cache.GoplsDir, true)
 	files := 0
 	for p, v := range shared {
 		if strings.HasSuffix(p, "-bug") {
@@ -265,14 +254,58 @@ func testSharedGoplsCache(t *testing.T, f *goplsFixture) *workspace.Handle {
 	if warm > cold/4 {
 		t.Errorf("the first session on the seeded cache wrote %d files, from an empty cache %d: the shared cache is unused, or its keys differ", warm, cold)
 	}
-	if after := sharedState(t, f.cache.GoplsDir); !equalSnapshots(shared, after) {
-		t.Errorf("the user's gopls changed the shared gopls cache")
+	if d := isotest.Changed(shared, isotest.Snapshot(t, f.cache.GoplsDir, true)); d != "" {
+		t.Error("the user's gopls changed the shared gopls cache: " + d)
 	}
 	return h
 }
 
 // TestSharedGoplsCache: the prebuild's gopls cache without isolation.
 func TestSharedGoplsCache(t *testing.T) { testSharedGoplsCache(t, newGoplsFixture(t, false)) }
+
+// TestPrebuildStamps: a prebuild that completed left stamps, so the same
+// prebuild again (a restart) runs no go build and no gopls session and
+// changes neither shared cache; a new gopls runs the session again, but
+// not the builds.
+func TestPrebuildStamps(t *testing.T) {
+	f := newGoplsFixture(t, false)
+	stamp := buildcache.Stamp(f.cache.Dir)
+	stamped := func() string {
+		t.Helper()
+		fi, err := os.Stat(stamp)
+		if err != nil {
+			t.Fatalf("no stamp beside the build cache: %v", err)
+		}
+		return fi.ModTime().String()
+	}
+	first := stamped()
+	gopls := isotest.Snapshot(t, f.cache.GoplsDir, true)
+	if n := f.gopls.sessions.Load(); n != 1 {
+		t.Fatalf("the first prebuild ran %d gopls sessions, want 1", n)
+	}
+	if n, _, err := f.env.Manager.PrepareBuildCache(t.Context()); err != nil || n == 0 {
+		t.Fatalf("the same prebuild again: %d packages, %v", n, err)
+	}
+	if n := f.gopls.sessions.Load(); n != 1 {
+		t.Errorf("the same prebuild again ran gopls (%d sessions in all)", n)
+	}
+	if again := stamped(); again != first {
+		t.Errorf("the same prebuild again built the cache anew (stamp %s, then %s)", first, again)
+	}
+	if d := isotest.Changed(gopls, isotest.Snapshot(t, f.cache.GoplsDir, true)); d != "" {
+		t.Errorf("the same prebuild again changed the shared gopls cache: %s", d)
+	}
+	f.gopls.suffix = " upgraded"
+	if _, _, err := f.env.Manager.PrepareBuildCache(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.gopls.sessions.Load(); n != 2 {
+		t.Errorf("a new gopls: %d sessions in all, want 2", n)
+	}
+	if again := stamped(); again != first {
+		t.Errorf("a new gopls built the build cache anew (stamp %s, then %s)", first, again)
+	}
+}
 
 // TestSharedGoplsCacheBwrap (SBX-13): under bubblewrap, with the prebuild
 // and the user as two uids: the user's cache is links to files the user
@@ -285,7 +318,7 @@ func TestSharedGoplsCache(t *testing.T) { testSharedGoplsCache(t, newGoplsFixtur
 func TestSharedGoplsCacheBwrap(t *testing.T) {
 	f := newGoplsFixture(t, true)
 	h := testSharedGoplsCache(t, f)
-	shared := sharedState(t, f.cache.GoplsDir)
+	shared := isotest.Snapshot(t, f.cache.GoplsDir, true)
 	versions, _ := os.ReadDir(f.cache.GoplsDir)
 	v := versions[0].Name()
 	var entry string
@@ -350,8 +383,8 @@ func TestSharedGoplsCacheBwrap(t *testing.T) {
 			t.Errorf("%q failed: %s", a, out)
 		}
 	}
-	if after := sharedState(t, f.cache.GoplsDir); !equalSnapshots(shared, after) {
-		t.Errorf("the user's processes changed the shared gopls cache")
+	if d := isotest.Changed(shared, isotest.Snapshot(t, f.cache.GoplsDir, true)); d != "" {
+		t.Error("the user's processes changed the shared gopls cache: " + d)
 	}
 }
 

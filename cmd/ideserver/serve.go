@@ -145,7 +145,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	if isolated {
 		toolBinds = []sandbox.Bind{{Host: toolsBin, Target: toolsTarget, ReadOnly: true}}
 	}
-	buildCache, err := usersBuildCache(cfg, runner, iso.ownerUIDs(), goEnv.Root)
+	toolchain := goToolchain(goEnv.Root, logger)
+	buildCache, err := usersBuildCache(cfg, runner, iso.ownerUIDs(), goEnv.Root, toolchain)
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writ
 	features, err := wireFeatures(deps{
 		cfg: cfg, logger: logger, runner: runner, workspaces: manager,
 		watchers: watchers, tools: tools, registerer: reg, tenantUIDs: iso.ownerUIDs(),
-		goRoot: goEnv.Root, buildCache: buildCache, moduleCache: modCache,
+		goRoot: goEnv.Root, toolchain: toolchain, buildCache: buildCache, moduleCache: modCache,
 	}, &opts)
 	defer func() {
 		// On an early return; after a normal shutdown this finds them

@@ -27,6 +27,7 @@ type deps struct {
 	// so directories above what they bind must be passable (0711).
 	tenantUIDs bool
 	goRoot     string // GOROOT for tenant processes, "" when there is none (see goRoot)
+	toolchain  string // goRoot's identity for the shared caches' stamps (goToolchain)
 
 	buildCache  *workspace.BuildCache // the users' shared build cache; nil without Go
 	moduleCache *moduleCache          // the users' shared module cache; nil when off

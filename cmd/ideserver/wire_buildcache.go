@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,8 +37,10 @@ const (
 // sharedCacheDir prepares DATA/cache (0711 when tenants run as their own
 // uids, so they reach what is below; else 0700), its bin/ and name/ (both
 // 0755), and gives name/ to owner's uid: only its prebuild writes there,
-// and every sandbox sees it read-only.
-func sharedCacheDir(data string, runner *sandbox.Runner, tenantUIDs bool, name, owner string) (buildcache.Cache, error) {
+// and every sandbox sees it read-only. toolchain (goToolchain) lets a
+// complete prebuild leave a stamp beside name/, DATA/cache/name.stamp, so
+// that a restart does not prebuild again.
+func sharedCacheDir(data string, runner *sandbox.Runner, tenantUIDs bool, name, owner, toolchain string) (buildcache.Cache, error) {
 	base := filepath.Join(data, "cache")
 	bin, dir := filepath.Join(base, "bin"), filepath.Join(base, name)
 	if err := ensureDir(base, passPerm(tenantUIDs), "cache directory"); err != nil {
@@ -57,7 +60,21 @@ func sharedCacheDir(data string, runner *sandbox.Runner, tenantUIDs bool, name, 
 			return buildcache.Cache{}, fmt.Errorf("shared build cache owner: %w", err)
 		}
 	}
-	return buildcache.Cache{Dir: dir, Program: buildcache.ProgramPath(bin)}, nil
+	return buildcache.Cache{Dir: dir, Program: buildcache.ProgramPath(bin), Toolchain: toolchain}, nil
+}
+
+// goToolchain identifies the Go installation at goRoot for the shared
+// caches' stamps (buildcache.Toolchain); "" (every prebuild runs) when
+// there is none or it cannot be read, which is logged.
+func goToolchain(goRoot string, log *slog.Logger) string {
+	if goRoot == "" {
+		return ""
+	}
+	id, err := buildcache.Toolchain(goRoot)
+	if err != nil {
+		log.Warn("shared build caches: the Go installation cannot be identified, so every start prebuilds them", "err", err)
+	}
+	return id
 }
 
 // usersBuildCache returns the users' shared build cache for the
@@ -65,11 +82,11 @@ func sharedCacheDir(data string, runner *sandbox.Runner, tenantUIDs bool, name, 
 // directory, DATA/cache/prebuild, is emptied (what a stopped prebuild
 // left); its shared gopls cache is DATA/cache/gopls-cache (filled when
 // wireBuildCaches finds the LSP bridge).
-func usersBuildCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, goRoot string) (*workspace.BuildCache, error) {
+func usersBuildCache(cfg *Config, runner *sandbox.Runner, tenantUIDs bool, goRoot, toolchain string) (*workspace.BuildCache, error) {
 	if goRoot == "" {
 		return nil, nil
 	}
-	c, err := sharedCacheDir(cfg.Data, runner, tenantUIDs, usersCacheName, workspace.BuildCacheOwner)
+	c, err := sharedCacheDir(cfg.Data, runner, tenantUIDs, usersCacheName, workspace.BuildCacheOwner, toolchain)
 	if err != nil {
 		return nil, err
 	}

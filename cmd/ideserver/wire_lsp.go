@@ -41,7 +41,7 @@ func wireLSP(d *deps, opts *server.Options) (feature, error) {
 	d.workspaces.OnStop(m.StopWorkspace)
 	if d.buildCache != nil {
 		// The users' prebuild (wireBuildCaches) ends with a gopls session.
-		d.buildCache.Gopls = m.PrebuildCache
+		d.buildCache.Gopls = m
 	}
 	opts.LSP = m
 	return feature{

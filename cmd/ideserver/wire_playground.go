@@ -33,7 +33,7 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 			return feature{}, err
 		}
 	}
-	shared, err := sharedCacheDir(d.cfg.Data, d.runner, d.tenantUIDs, playgroundCacheName, playground.CacheOwner)
+	shared, err := sharedCacheDir(d.cfg.Data, d.runner, d.tenantUIDs, playgroundCacheName, playground.CacheOwner, d.toolchain)
 	if err != nil {
 		return feature{}, err
 	}
