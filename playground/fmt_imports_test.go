@@ -41,6 +41,10 @@ func TestFmtImports(t *testing.T) {
 			[]string{`import str "strings"`}, nil},
 		{"blank import kept", "package main\nimport _ \"embed\"\nfunc main(){}\n",
 			[]string{`import _ "embed"`}, nil},
+		{"standard first, then others", "package main\nimport (\n\t\"example.com/b/y\"\n\t\"os\"\n\t\"example.com/a/x\"\n)\nfunc main(){x.A(); y.B(); os.Exit(0); fmt.Println()}\n",
+			[]string{"import (\n\t\"fmt\"\n\t\"os\"\n\n\t\"example.com/a/x\"\n\t\"example.com/b/y\"\n)"}, nil},
+		{"commented block kept", "package main\nimport (\n\t\"example.com/a/x\" // x\n\t\"os\"\n)\nfunc main(){x.A(); os.Exit(0)}\n",
+			[]string{"import (\n\t\"example.com/a/x\" // x\n\t\"os\"\n)"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,19 +18,20 @@ import (
 	"sync"
 
 	"golang.org/x/tools/go/ast/astutil"
-	"golang.org/x/tools/imports"
 )
 
 // stdImports adds missing and removes unused imports of the standard
 // library only, as the Go Playground's /fmt?imports=true does.
 //
-// It never runs the go command: golang.org/x/tools/imports.Process runs
-// "go env" (and, in module mode, "go list") on the host with the server's
-// environment and working directory, and scans GOROOT, GOPATH and the
-// module cache. Instead the exported names of each standard package are
-// read once, lazily, from GOROOT/api/go1*.txt (the files the Go release
-// checks its API against), and only packages listed there are candidates.
-// Its methods are safe for concurrent use.
+// It never runs the go command (golang.org/x/tools/imports.Process runs
+// "go env" and "go list" on the host with the server's environment, and
+// scans GOROOT, GOPATH and the module cache), and it does not link
+// x/tools's own table of the standard library (about 0.8 MB allocated at
+// every start of the server). Instead the exported names of each standard
+// package are read once, lazily, from GOROOT/api/go1*.txt (the files the
+// Go release checks its API against), and only packages listed there are
+// candidates; groupImports then sorts and groups the import blocks as
+// goimports does. Its methods are safe for concurrent use.
 type stdImports struct {
 	goroot string
 	once   sync.Once
@@ -237,8 +238,7 @@ func (si *stdImports) fix(name string, src []byte) ([]byte, error) {
 		}
 		out = buf.Bytes()
 	}
-	// FormatOnly sorts and groups the import blocks; it runs no command.
-	return imports.Process(name, out, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: true})
+	return groupImports(name, out)
 }
 
 // importName is the package name an import of p binds: the index's for a
