@@ -78,10 +78,14 @@ func (s *Service) PrepareCache(ctx context.Context) (time.Duration, error) {
 	r, err := c.Prebuild(ctx, buildcache.Prebuild{
 		Dir: dir, GoVersion: s.opts.GoVersion, Packages: c.Packages,
 		// What runs do: go build, go vet (/vet, withVet), go test -c (test
-		// programs, which vet their dependencies with go test's own flags).
+		// programs, which vet their dependencies with go test's own
+		// flags), each build on fake time (the default, which rebuilds
+		// the runtime and all above it) and on the wall clock.
 		Commands: [][]string{
-			{"build", "-o", os.DevNull, "."},
+			{"build", fakeTimeTag, "-o", os.DevNull, "."},
 			{"vet", "."},
+			{"test", "-c", fakeTimeTag, "-o", os.DevNull, "."},
+			{"build", "-o", os.DevNull, "."},
 			{"test", "-c", "-o", os.DevNull, "."},
 		},
 		Give: func(string) error { return s.giveTo(CacheOwner, root) },

@@ -66,7 +66,7 @@ func (s *Service) checkSize(n int) error {
 // ErrClosed, ctx's, or internal ones. It blocks until the program and
 // everything it started are gone.
 func (s *Service) Compile(ctx context.Context, client string, req Request) (*Response, error) {
-	return s.withRun(ctx, client, req.Body, req.WithVet, true, func(ctx context.Context, p *prepared) (*Response, error) {
+	return s.withRun(ctx, client, req.Body, runOptions{vet: req.WithVet, build: true}, func(ctx context.Context, p *prepared) (*Response, error) {
 		if p.buildErrs != "" {
 			return &Response{Errors: p.buildErrs, IsTest: p.isTest}, nil
 		}
@@ -82,9 +82,10 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 		if req.WithVet && vetErrs == "" && p.vetDone != nil {
 			s.bins.vetted(p.binKey)
 		}
-		out := &Response{Errors: res.errors, Events: rec.events, Status: res.status, IsTest: p.isTest}
+		events := rec.result()
+		out := &Response{Errors: res.errors, Events: events, Status: res.status, IsTest: p.isTest}
 		if p.isTest {
-			for _, e := range rec.events {
+			for _, e := range events {
 				if e.Kind == "stdout" {
 					out.TestsFailed += strings.Count(e.Message, "--- FAIL")
 				}
@@ -100,7 +101,7 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 
 // Vet runs go vet on body; its findings are Response.Errors.
 func (s *Service) Vet(ctx context.Context, client, body string) (*Response, error) {
-	return s.withRun(ctx, client, body, true, false, func(_ context.Context, p *prepared) (*Response, error) {
+	return s.withRun(ctx, client, body, runOptions{vet: true}, func(_ context.Context, p *prepared) (*Response, error) {
 		vetErrs, err := p.waitVet()
 		if err != nil {
 			return nil, err
@@ -113,7 +114,7 @@ func (s *Service) Vet(ctx context.Context, client, body string) (*Response, erro
 // (a malformed txtar is Response.Errors), waits for a slot of client,
 // prepares the run directory (see prepare) and calls f with them; the slot
 // and the directory are released when f returns.
-func (s *Service) withRun(ctx context.Context, client, body string, withVet, build bool, f func(context.Context, *prepared) (*Response, error)) (*Response, error) {
+func (s *Service) withRun(ctx context.Context, client, body string, o runOptions, f func(context.Context, *prepared) (*Response, error)) (*Response, error) {
 	if err := s.checkSize(len(body)); err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func (s *Service) withRun(ctx context.Context, client, body string, withVet, bui
 	defer release()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p, err := s.prepare(ctx, fs, withVet, build)
+	p, err := s.prepare(ctx, fs, o)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func CachePuts(s *Service, body string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := s.prepare(context.Background(), fs, false, true)
+	p, err := s.prepare(context.Background(), fs, runOptions{build: true})
 	if err != nil {
 		return 0, err
 	}
@@ -67,7 +67,7 @@ func BuildInspect(s *Service, body string, withVet bool, f func(exe string, scra
 	if err != nil {
 		return err
 	}
-	p, err := s.prepare(context.Background(), fs, withVet, true)
+	p, err := s.prepare(context.Background(), fs, runOptions{vet: withVet, build: true})
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +36,9 @@ var (
 // sink receives a running program's output as it is written.
 type sink interface {
 	// write is called with each chunk of output ("stdout" or "stderr")
-	// in order; it must not keep p.
-	write(kind string, p []byte)
+	// in order; it must not keep p. at is the chunk's fake time for a
+	// fake-time program (faketime.go), zero otherwise.
+	write(kind string, p []byte, at time.Time)
 }
 
 // RunTarget is where a run directory appears inside the sandbox under
@@ -50,6 +53,7 @@ type prepared struct {
 	scratch   string // HOME, TMPDIR and caches of its commands (see scratchDir)
 	exe       string
 	isTest    bool
+	realTime  bool   // built to run on the wall clock, not on fake time
 	buildErrs string // user-facing build errors; exe is "" when set
 	binKey    string // the binary cache's key of the build; "" when not cached
 
@@ -68,14 +72,26 @@ func (p *prepared) waitVet() (string, error) {
 	return p.vetOut, p.vetErr
 }
 
-// buildArgs are the go command's arguments of a run's build: without
-// DWARF and symbol tables (-s -w), which only debuggers read and which
-// make the link slower; stack traces need neither.
-func buildArgs(isTest bool) []string {
+// buildArgs are the go command's arguments of a run's build: on fake
+// time unless realTime (faketime.go), and without DWARF and symbol tables
+// (-s -w), which only debuggers read and which make the link slower;
+// stack traces need neither.
+func buildArgs(isTest, realTime bool) []string {
+	args := []string{"build"}
 	if isTest {
-		return []string{"test", "-c", "-ldflags=-s -w", "-o", "prog.exe", "."}
+		args = []string{"test", "-c"}
 	}
-	return []string{"build", "-ldflags=-s -w", "-o", "prog.exe", "."}
+	if !realTime {
+		args = append(args, fakeTimeTag)
+	}
+	return append(args, "-ldflags=-s -w", "-o", "prog.exe", ".")
+}
+
+// runOptions say what prepare does with a body.
+type runOptions struct {
+	vet      bool // run go vet beside the build
+	build    bool // build the program (Vet alone does not)
+	realTime bool // build it to run on the wall clock, not on fake time
 }
 
 // prepare writes files to a fresh run directory and builds them (and vets
@@ -84,7 +100,7 @@ func buildArgs(isTest bool) []string {
 // go vet runs beside the build and may still run when prepare returns a
 // built program, which can run meanwhile. A body built before comes from
 // the binary cache (binCache), vetted when withVet.
-func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool) (_ *prepared, err error) {
+func (s *Service) prepare(ctx context.Context, fs *FileSet, o runOptions) (_ *prepared, err error) {
 	root, err := os.MkdirTemp(s.opts.TempDir, "play-")
 	if err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
@@ -95,7 +111,7 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 		}
 	}()
 	dir := filepath.Join(root, "src")
-	p := &prepared{root: root, dir: dir, scratch: s.scratchDir(root)}
+	p := &prepared{root: root, dir: dir, scratch: s.scratchDir(root), realTime: o.realTime}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
@@ -108,13 +124,13 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 		return nil, err
 	}
 	var args []string
-	if build {
-		args = buildArgs(p.isTest)
+	if o.build {
+		args = buildArgs(p.isTest, o.realTime)
 	}
-	if build && s.bins != nil {
+	if o.build && s.bins != nil {
 		if key, ok := s.binKey(fs, args); ok {
 			p.binKey = key
-			if s.fromBinCache(p, withVet) {
+			if s.fromBinCache(p, o.vet) {
 				if err := s.giveTo(Owner, root); err != nil {
 					return nil, err
 				}
@@ -129,7 +145,7 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 	// /tmp under isolation; without, they share a build cache, which is
 	// safe for concurrent use). A failed build's answer carries no vet
 	// findings, as before.
-	if withVet {
+	if o.vet {
 		p.vetDone = make(chan struct{})
 		go func() {
 			defer close(p.vetDone)
@@ -140,7 +156,7 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, withVet, build bool)
 			}
 		}()
 	}
-	if !build {
+	if !o.build {
 		return p, nil
 	}
 	out, err := s.goTool(ctx, p, args)
@@ -422,7 +438,7 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 	// sandbox's own /tmp (HOME, TMPDIR), which ends with it.
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "run", Owner: Owner, Path: pathArg, Args: args, Env: s.runEnv(p.scratch), Dir: p.dir,
-		Stdout: lim.writer("stdout"), Stderr: lim.writer("stderr"),
+		Stdout: lim.writer("stdout", p.realTime), Stderr: lim.writer("stderr", p.realTime),
 		Network: sandbox.NetworkNone, Binds: s.binds(sandbox.Bind{Host: p.dir, Target: RunTarget, ReadOnly: true}),
 	})
 	if err != nil {
@@ -466,7 +482,14 @@ type outputLimit struct {
 	trunc bool
 }
 
-func (l *outputLimit) writer(kind string) *kindWriter { return &kindWriter{l, kind} }
+// writer is where the program writes stream kind: a playback decoder of
+// a fake-time program's output, the limit itself for a real-time one.
+func (l *outputLimit) writer(kind string, realTime bool) io.Writer {
+	if realTime {
+		return &kindWriter{l, kind}
+	}
+	return newPlayback(kind, l)
+}
 
 func (l *outputLimit) truncated() bool {
 	l.mu.Lock()
@@ -482,11 +505,16 @@ type kindWriter struct {
 // Write never fails: excess output is dropped so that the sandbox's copy
 // goroutine keeps draining the pipe until the program is killed.
 func (w *kindWriter) Write(p []byte) (int, error) {
-	l := w.l
+	w.l.write(w.kind, p, time.Time{})
+	return len(p), nil
+}
+
+// write passes what of p fits under the limit to the sink.
+func (l *outputLimit) write(kind string, p []byte, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.trunc {
-		return len(p), nil
+		return
 	}
 	keep := p
 	if rest := l.max - l.n; int64(len(p)) > rest {
@@ -496,9 +524,8 @@ func (w *kindWriter) Write(p []byte) (int, error) {
 	}
 	l.n += int64(len(keep))
 	if len(keep) > 0 {
-		l.sink.write(w.kind, keep)
+		l.sink.write(kind, keep, at)
 	}
-	return len(p), nil
 }
 
 // isTestProg reports whether src is a package without func main that has
@@ -530,18 +557,25 @@ func isTestProg(src []byte) bool {
 
 func isLower(s string) bool { return s[0] >= 'a' && s[0] <= 'z' }
 
-// recorder collects output as playground Events with real-time delays.
+// recorder collects output as playground Events: with real-time delays
+// as it arrives, and a fake-time program's writes with their fake times,
+// which result orders (their two streams arrive apart).
 type recorder struct {
 	mu     sync.Mutex
 	start  time.Time
 	last   time.Time
 	now    func() time.Time
 	events []Event
+	fake   []timedOutput
 }
 
-func (r *recorder) write(kind string, p []byte) {
+func (r *recorder) write(kind string, p []byte, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !at.IsZero() {
+		r.fake = append(r.fake, timedOutput{kind: kind, msg: slices.Clone(p), at: at})
+		return
+	}
 	t := r.now()
 	if r.last.IsZero() {
 		r.last = r.start
@@ -553,4 +587,14 @@ func (r *recorder) write(kind string, p []byte) {
 	}
 	r.last = t
 	r.events = append(r.events, Event{Message: string(p), Kind: kind, Delay: delay})
+}
+
+// result returns the events recorded (once the program has ended).
+func (r *recorder) result() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fake != nil {
+		return fakeTimeEvents(r.fake)
+	}
+	return r.events
 }

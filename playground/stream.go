@@ -4,23 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/ideserver/ideserver/sandbox"
 )
 
 // Message is one frame of the streaming run protocol, in the spirit of
 // golang.org/x/tools/playground/socket. Client to server: Kind "run" with
-// Body (source or txtar) and an Id the client chose; Kind "kill" with the
-// Id of the run to stop. Server to client: "stdout" and "stderr" with
-// output as it is written, then exactly one "end" whose Body is "" after a
-// successful run, "exit status N", "build failed" (after the build errors
-// on stderr), "timeout running program", "program killed", "output limit
-// exceeded" or a short error.
+// Body (source or txtar) and an Id the client chose, on fake time unless
+// RealTime; Kind "kill" with the Id of the run to stop. Server to client:
+// "stdout" and "stderr" with output as it is written (on fake time, with
+// the Delay to wait before showing it, in nanoseconds), then exactly one
+// "end" whose Body is "" after a successful run, "exit status N", "build
+// failed" (after the build errors on stderr), "timeout running program",
+// "program killed", "output limit exceeded" or a short error.
 type Message struct {
-	Id   string //nolint:revive // the protocol's field name
-	Kind string
-	Body string
+	Id       string        //nolint:revive // the protocol's field name
+	Kind     string        // run, kill; stdout, stderr, end
+	Body     string        // the program; output; how the run ended
+	RealTime bool          `json:",omitempty"` // run: on the wall clock
+	Delay    time.Duration `json:",omitempty"` // stdout, stderr on fake time: since the output before
 }
 
 // Stream serves one streaming connection: it reads messages with recv
@@ -92,7 +97,7 @@ func (s *Service) streamRun(ctx context.Context, client string, m Message, send 
 		return endMessage(ctx, err)
 	}
 	defer release()
-	p, err := s.prepare(ctx, fs, false, true)
+	p, err := s.prepare(ctx, fs, runOptions{build: true, realTime: m.RealTime})
 	if err != nil {
 		return endMessage(ctx, err)
 	}
@@ -101,7 +106,9 @@ func (s *Service) streamRun(ctx context.Context, client string, m Message, send 
 		_ = send(Message{Id: m.Id, Kind: "stderr", Body: p.buildErrs})
 		return "build failed"
 	}
-	res, err := s.execute(ctx, p, sendSink{m.Id, send})
+	out := &sendSink{id: m.Id, send: send, now: FakeEpoch}
+	res, err := s.execute(ctx, p, out)
+	out.flush()
 	if err != nil {
 		return endMessage(ctx, err)
 	}
@@ -126,11 +133,53 @@ func endMessage(ctx context.Context, err error) string {
 	return "internal error"
 }
 
+// sendSink sends a run's output as it comes. A fake-time program's is held
+// for reorderWindow and sent in the order of its fake time, each with its
+// delay since the output before: its stdout and stderr arrive through two
+// pipes, so one may come a little after the other. What arrives later
+// still is sent with no delay. Call flush when the program has ended.
 type sendSink struct {
 	id   string
 	send func(Message) error
+
+	mu      sync.Mutex
+	now     time.Time // the fake time sent so far
+	pending []timedOutput
+	timer   *time.Timer
 }
 
-func (s sendSink) write(kind string, p []byte) {
-	_ = s.send(Message{Id: s.id, Kind: kind, Body: string(p)})
+// reorderWindow is how long fake-time output waits for output of the other
+// stream that the program wrote before it.
+const reorderWindow = 50 * time.Millisecond
+
+func (s *sendSink) write(kind string, p []byte, at time.Time) {
+	if at.IsZero() {
+		_ = s.send(Message{Id: s.id, Kind: kind, Body: string(p)})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending = append(s.pending, timedOutput{kind: kind, msg: slices.Clone(p), at: at})
+	if s.timer == nil {
+		s.timer = time.AfterFunc(reorderWindow, s.flush)
+	}
+}
+
+// flush sends the output held, in the order of its fake time.
+func (s *sendSink) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	slices.SortStableFunc(s.pending, func(a, b timedOutput) int { return a.at.Compare(b.at) })
+	for _, o := range s.pending {
+		m := Message{Id: s.id, Kind: o.kind, Body: string(o.msg)}
+		if o.at.After(s.now) {
+			m.Delay, s.now = o.at.Sub(s.now), o.at
+		}
+		_ = s.send(m)
+	}
+	s.pending = nil
 }

@@ -84,10 +84,11 @@ func (fs *FileSet) Format() []byte {
 }
 
 // SplitFiles splits a body into files: plain Go source is prog.go; a txtar
-// archive's comment (when not blank) is prog.go and each section a file. At
+// archive's comment (when not blank) is prog.go and each section a file
+// (prog.go may also be a section, anywhere, when there is no comment). At
 // most [MaxFiles] files; names must be relative, slash-separated, printable
-// ASCII without "." or ".." segments, and unique. The error wraps
-// [ErrInvalidFiles].
+// ASCII without "." or ".." segments, unique, and no file may be another's
+// directory. The error wraps [ErrInvalidFiles].
 func SplitFiles(src []byte) (*FileSet, error) {
 	fs := new(FileSet)
 	a := txtar.Parse(src)
@@ -104,13 +105,19 @@ func SplitFiles(src []byte) (*FileSet, error) {
 		if !validName(f.Name) {
 			return nil, fmt.Errorf("%w: invalid file name %q", ErrInvalidFiles, f.Name)
 		}
-		if f.Name == progName && fs.Num() == 1 {
-			return nil, fmt.Errorf("%w: %q can't be named explicitly when the archive starts with source", ErrInvalidFiles, progName)
-		}
 		if fs.Contains(f.Name) {
+			// Also an explicit prog.go after source before the first
+			// section, which is prog.go.
 			return nil, fmt.Errorf("%w: duplicate file name %q", ErrInvalidFiles, f.Name)
 		}
 		fs.Add(f.Name, f.Data)
+	}
+	for _, name := range fs.names {
+		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+			if fs.Contains(dir) {
+				return nil, fmt.Errorf("%w: %q is a file and the directory of %q", ErrInvalidFiles, dir, name)
+			}
+		}
 	}
 	if fs.Num() == 0 {
 		return nil, fmt.Errorf("%w: the body holds no source", ErrInvalidFiles)

@@ -29,15 +29,18 @@ var txtarSeeds = []string{
 	"-- x.go --\n-- x.go --\n",
 	strings.Repeat("-- f.go --\n", 25),
 	"-- " + strings.Repeat("a", 300) + " --\n",
+	"-- a --\nx\n-- a/b.go --\npackage b\n",
+	"-- go.mod --\nmodule play\n-- prog.go --\npackage main\n",
 }
 
 // TestSplitFiles is PATH-09 for txtar bodies, the playground's archive
-// format: entries named with "../", absolute names, backslashes, NUL and
-// duplicates are refused, and so are more than MaxFiles entries. A txtar
-// entry cannot be a link.
+// format: entries named with "../", absolute names, backslashes, NUL,
+// duplicates and a file that is another's directory are refused, and so
+// are more than MaxFiles entries. A txtar entry cannot be a link. prog.go
+// may be named when no source comes before the first entry.
 func TestSplitFiles(t *testing.T) {
 	t.Parallel()
-	for _, s := range txtarSeeds[4:] {
+	for _, s := range txtarSeeds[4 : len(txtarSeeds)-1] {
 		fs, err := playground.SplitFiles([]byte(s))
 		if s == "-- a/b.go --\npackage b\n" || s == "-- a\nb --\n" { // the latter is no header: prog.go
 			if err != nil || fs.Num() != 1 {
@@ -52,6 +55,11 @@ func TestSplitFiles(t *testing.T) {
 	fs, err := playground.SplitFiles([]byte("package main\n-- go.mod --\nmodule play\n"))
 	if err != nil || strings.Join(fs.Names(), ",") != "prog.go,go.mod" {
 		t.Fatalf("names %v, %v", fs, err)
+	}
+	// The Go Playground's other layout: go.mod first, prog.go named.
+	fs, err = playground.SplitFiles([]byte(txtarSeeds[len(txtarSeeds)-1]))
+	if err != nil || strings.Join(fs.Names(), ",") != "go.mod,prog.go" || string(fs.Data("prog.go")) != "package main\n" {
+		t.Fatalf("go.mod first: %v, %v", fs, err)
 	}
 }
 

@@ -30,6 +30,7 @@ type PlaygroundService interface {
 	ShareRetryAfter() time.Duration
 	Snippet(id string) ([]byte, error)
 	Stream(ctx context.Context, client string, recv func() (playground.Message, error), send func(playground.Message) error) error
+	Version() (playground.Version, error)
 
 	CreateShare(ctx context.Context, owner workspace.Owner, workspaceID string, req playground.ShareRequest) (store.Share, []playground.Skipped, error)
 	ListShares(owner workspace.Owner, workspaceID string) ([]store.Share, error)
@@ -67,6 +68,7 @@ func (s *Server) playgroundRoutes() []route {
 		route{pattern: "POST /fmt", public: true, cookieless: true, handle: s.handleFmt},
 		route{pattern: "POST /vet", public: true, cookieless: true, handle: s.handleVet},
 		route{pattern: "POST /share", public: true, cookieless: true, handle: s.handleShare},
+		route{pattern: "GET /version", public: true, cookieless: true, handle: s.handleVersion},
 		route{pattern: "GET /p/{id}", kind: kindPage, public: true, handle: s.handleSnippet},
 		route{pattern: "GET /play", kind: kindPage, public: true, handle: s.handleIndex},
 		route{pattern: "GET /play/ws", kind: kindWebSocket, public: true, handle: s.handlePlaySocket},
@@ -166,6 +168,17 @@ func (s *Server) handleVet(w http.ResponseWriter, r *http.Request) error {
 		return playError(err)
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// handleVersion answers GET /version as the Go Playground does.
+func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) error {
+	playCORS(w)
+	v, err := s.opts.Playground.Version()
+	if err != nil {
+		return &apiError{http.StatusServiceUnavailable, "go_version_unknown", "The Go version of the playground is not known.", err}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

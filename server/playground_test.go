@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -95,4 +96,33 @@ func TestPlaygroundLimits(t *testing.T) {
 	if got := r.Header.Get("Retry-After"); got != "2" {
 		t.Errorf("Retry-After %q, want 2", got)
 	}
+}
+
+// versionPlay answers Version with v, or err.
+type versionPlay struct {
+	fakePlay
+	v   playground.Version
+	err error
+}
+
+func (f *versionPlay) Version() (playground.Version, error) { return f.v, f.err }
+
+// TestPlaygroundVersion: GET /version is public, open to any origin, and
+// answers the Go Playground's fields; a version the playground cannot
+// read is 503 go_version_unknown.
+func TestPlaygroundVersion(t *testing.T) {
+	t.Parallel()
+	fake := &versionPlay{v: playground.Version{Version: "go1.26.8", Release: "go1.26", Name: "Go 1.26"}}
+	h := newHarness(t, func(o *server.Options) { o.Playground = fake })
+	r := h.do("GET", "/version", nil)
+	wantStatus(t, "version", r, 200)
+	if got := strings.TrimSpace(string(r.Body)); got != `{"Version":"go1.26.8","Release":"go1.26","Name":"Go 1.26"}` {
+		t.Errorf("body %s", got)
+	}
+	if got := r.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin %q, want *", got)
+	}
+	fake.err = errors.New("no VERSION")
+	h.logs.allowErrors("request failed")
+	wantError(t, "unknown version", h.do("GET", "/version", nil), 503, "go_version_unknown")
 }

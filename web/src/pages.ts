@@ -1,6 +1,7 @@
 // The pages outside the workbench: a share's read-only page (/s/{id}),
 // the playground (/play, and /p/{id} with a shared snippet loaded), each
-// with Run (streamed over /play/ws), Kill and, for shares, Fork; the
+// with Run (streamed over /play/ws; on fake time unless "Real time" is
+// checked), Kill and, for shares, Fork; the
 // playground also formats (POST /fmt) and shares (POST /share). User
 // content is shown as text only: in CodeMirror documents and text nodes.
 import { basicSetup } from 'codemirror';
@@ -95,7 +96,7 @@ function setup(title: string, files: Files, page: string): Runner {
   const runner = new Runner(byId('output'), (running) => { killBtn.disabled = !running; }, (kind, body) => post({ type: 'output', kind, body }));
   const run = async () => {
     try {
-      await runner.run(files.body());
+      await runner.run(files.body(), byId<HTMLInputElement>('real-time').checked);
     } catch (e) {
       say(e instanceof Error ? e.message : String(e));
     }

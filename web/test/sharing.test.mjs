@@ -77,7 +77,7 @@ test('share link round trip: share, open signed out, run, fork after sign-in', {
   });
 });
 
-test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async () => {
+test('play page: format, run on fake and real time, share as a /p/ link', { timeout: 180_000 }, async () => {
   await withPage(env.browser, env.ide, 'play', async (page) => {
     await page.goto(`${env.ide.base}/play`);
     await page.locator('#page').waitFor({ state: 'visible' });
@@ -92,6 +92,28 @@ test('play page: format, run, share as a /p/ link', { timeout: 180_000 }, async 
     await page.click('#run');
     await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
     assert.match(await page.locator('#output').innerText(), /formatted-run/);
+
+    // Fake time, as on the Go Playground: the clock starts in 2009 and the
+    // output after a sleep replays after it; "Real time" runs on the
+    // wall clock.
+    const clock = 'package main\n\nimport (\n\t"fmt"\n\t"time"\n)\n\nfunc main() {\n\tfmt.Println("year", time.Now().Year())\n\ttime.Sleep(time.Second)\n\tfmt.Println("slept")\n}\n';
+    await content.click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.insertText(clock);
+    await page.click('#run');
+    await page.locator('#output', { hasText: 'year 2009' }).waitFor({ timeout: 90_000 });
+    await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
+    assert.match(await page.locator('#output').innerText(), /year 2009\nslept\n/);
+    await page.check('#real-time');
+    await page.click('#run');
+    await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
+    assert.match(await page.locator('#output').innerText(), new RegExp(`year ${new Date().getFullYear()}\nslept\n`));
+    await page.uncheck('#real-time');
+    await content.click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.insertText('package main\nimport "fmt"\nfunc main() {\nfmt.Println("formatted-"+"run")\n}\n');
+    await page.click('#fmt');
+    await assertEventually(async () => (await lines(page)).includes('\tfmt.Println("formatted-" + "run")'), 'formatted again');
 
     await page.click('#share-snippet');
     const input = page.locator('#snippet-url');
