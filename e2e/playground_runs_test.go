@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -218,7 +219,8 @@ func waitLog(t *testing.T, s *instance, msg string, within time.Duration) time.D
 // is measured around many runs (programs that exit, fail, panic, time out
 // and flood their output): it is back where it started, and the shared
 // build cache is unchanged. A restart then finds that cache complete and
-// prebuilds nothing.
+// prebuilds nothing, and the Go Playground's own requests (/version, a
+// run on fake time) work.
 func TestPlaygroundRunsThrowaway(t *testing.T) {
 	requireIsolation(t)
 	data := filepath.Join(searchableTempDir(t), "data")
@@ -323,5 +325,50 @@ func TestPlaygroundRunsThrowaway(t *testing.T) {
 	}
 	if b, n := diskUse(t, filepath.Join(data, "cache")); b != cacheBytes || n != cacheEntries {
 		t.Errorf("the restart changed the shared build cache: %d bytes in %d entries, then %d in %d", cacheBytes, cacheEntries, b, n)
+	}
+	goPlaygroundClient(t, s)
+}
+
+// goPlaygroundClient asks s what the Go Playground's front end asks: the
+// version, then a run with vet (a form post, as its script sends it) of a
+// program that sleeps, which runs on fake time: the events carry the
+// delays, and the clock starts in 2009.
+func goPlaygroundClient(t *testing.T, s *instance) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Version, Release, Name string }
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(v.Version, v.Release) || !strings.HasPrefix(v.Version, "go1.") || v.Name == "" {
+		t.Errorf("/version = %d %+v %v", resp.StatusCode, v, err)
+	}
+	body := "package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n)\n\nfunc main() {\n\tfmt.Println(time.Now().Year())\n\tfor i := range 3 {\n\t\ttime.Sleep(time.Hour)\n\t\tfmt.Println(\"hour\", i)\n\t}\n}\n"
+	form := url.Values{"version": {"2"}, "body": {body}, "withVet": {"true"}}
+	resp, err = http.PostForm(s.URL+"/compile", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Errors string
+		Events []struct {
+			Message, Kind string
+			Delay         time.Duration
+		}
+		VetOK bool
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/compile: %d %v", resp.StatusCode, err)
+	}
+	var got []string
+	for _, e := range out.Events {
+		got = append(got, fmt.Sprintf("%s %q %v", e.Kind, e.Message, e.Delay))
+	}
+	want := []string{`stdout "2009\n" 0s`, `stdout "hour 0\n" 1h0m0s`, `stdout "hour 1\n" 1h0m0s`, `stdout "hour 2\n" 1h0m0s`}
+	if out.Errors != "" || !out.VetOK || strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("/compile on fake time: errors %q, vet ok %v, events %q; want %q", out.Errors, out.VetOK, got, want)
 	}
 }
