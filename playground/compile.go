@@ -66,8 +66,14 @@ func (s *Service) checkSize(n int) error {
 // ErrClosed, ctx's, or internal ones. It blocks until the program and
 // everything it started are gone.
 func (s *Service) Compile(ctx context.Context, client string, req Request) (*Response, error) {
-	return s.withRun(ctx, client, req.Body, runOptions{vet: req.WithVet, build: true}, func(ctx context.Context, p *prepared) (*Response, error) {
+	var (
+		o     string    // the run's outcome, once it has one
+		start time.Time // when it was admitted
+	)
+	out, err := s.withRun(ctx, client, req.Body, runOptions{vet: req.WithVet, build: true}, func(ctx context.Context, p *prepared) (*Response, error) {
+		start = p.admitted
 		if p.buildErrs != "" {
+			o = buildOutcome(p.buildErrs)
 			return &Response{Errors: p.buildErrs, IsTest: p.isTest}, nil
 		}
 		rec := &recorder{now: s.opts.Now, start: s.opts.Now()}
@@ -75,6 +81,7 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 		if err != nil {
 			return nil, err
 		}
+		o = res.outcome
 		vetErrs, err := p.waitVet() // vet ran beside the program
 		if err != nil {
 			return nil, err
@@ -97,6 +104,14 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 		}
 		return out, nil
 	})
+	switch {
+	case err != nil:
+		o = errorOutcome(err)
+	case o == "":
+		o = outcomeBuildFailed // files that do not split
+	}
+	s.met.observe(o, start)
+	return out, err
 }
 
 // Vet runs go vet on body; its findings are Response.Errors.
@@ -127,12 +142,14 @@ func (s *Service) withRun(ctx context.Context, client, body string, o runOptions
 		return nil, err
 	}
 	defer release()
+	admitted := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p, err := s.prepare(ctx, fs, o)
 	if err != nil {
 		return nil, err
 	}
+	p.admitted = admitted
 	defer func() {
 		// f waits for vet; when it failed first, vet is stopped here.
 		cancel()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrBusy is returned when a client already has as many requests queued as
@@ -17,7 +15,7 @@ var ErrBusy = errors.New("playground: too many requests")
 // maxQueue in all and perClient*queueFactor per client).
 type limiter struct {
 	global, perClient, maxQueue, maxClientQueue int
-	pending                                     prometheus.Gauge
+	met                                         *serviceMetrics // pending and queued
 
 	mu      sync.Mutex
 	running int
@@ -31,11 +29,11 @@ type waiter struct {
 	ready chan struct{} // closed when admitted
 }
 
-func newLimiter(global, perClient, maxQueue int, pending prometheus.Gauge) *limiter {
+func newLimiter(global, perClient, maxQueue int, met *serviceMetrics) *limiter {
 	return &limiter{
 		global: global, perClient: perClient, maxQueue: maxQueue,
 		maxClientQueue: max(1, min(maxQueue, 4*perClient)),
-		pending:        pending,
+		met:            met,
 		byKey:          make(map[string]int), queued: make(map[string]int),
 	}
 }
@@ -51,12 +49,14 @@ func (l *limiter) acquire(ctx context.Context, key string) (func(), error) {
 	w := &waiter{key: key, ready: make(chan struct{})}
 	l.queue = append(l.queue, w)
 	l.queued[key]++
-	l.pending.Inc()
+	l.met.queued.Inc()
+	l.met.pending.Inc()
 	l.dispatchLocked()
 	l.mu.Unlock()
 
 	release := func() {
 		l.mu.Lock()
+		l.met.pending.Dec()
 		l.running--
 		if l.byKey[key]--; l.byKey[key] <= 0 {
 			delete(l.byKey, key)
@@ -84,6 +84,7 @@ func (l *limiter) acquire(ctx context.Context, key string) (func(), error) {
 		}
 	}
 	l.dequeuedLocked(key)
+	l.met.pending.Dec()
 	l.mu.Unlock()
 	return nil, ctx.Err()
 }
@@ -108,5 +109,5 @@ func (l *limiter) dequeuedLocked(key string) {
 	if l.queued[key]--; l.queued[key] <= 0 {
 		delete(l.queued, key)
 	}
-	l.pending.Dec()
+	l.met.queued.Dec()
 }

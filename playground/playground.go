@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ideserver/ideserver/internal/metrics"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
@@ -135,7 +134,8 @@ type Service struct {
 	lim    *limiter
 	shares *shareLimiter // nil: no share limit
 	std    *stdImports
-	bins   *binCache       // nil: off
+	bins   *binCache // nil: off
+	met    *serviceMetrics
 	ctx    context.Context // cancelled by Close: ends every build and run
 	cancel context.CancelFunc
 	active sync.WaitGroup // admitted requests
@@ -198,17 +198,15 @@ func New(opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pending := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "ideserver_playground_requests_pending",
-		Help: "Playground builds and runs waiting for a slot.",
-	})
-	if err := metrics.Register(opts.Registerer, pending); err != nil {
+	met, err := newServiceMetrics(opts.Registerer)
+	if err != nil {
 		return nil, fmt.Errorf("playground: register metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	svc := &Service{
 		opts: opts, log: log, ctx: ctx, cancel: func() { cancel(ErrClosed) },
-		lim:  newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, pending),
+		lim:  newLimiter(opts.MaxConcurrent, opts.MaxPerClient, opts.MaxQueue, met),
+		met:  met,
 		std:  &stdImports{goroot: opts.GOROOT},
 		bins: newBinCache(opts.BinaryCache, opts.MaxBinaryCacheBytes),
 	}

@@ -56,6 +56,7 @@ type prepared struct {
 	realTime  bool   // built to run on the wall clock, not on fake time
 	buildErrs string // user-facing build errors; exe is "" when set
 	binKey    string // the binary cache's key of the build; "" when not cached
+	admitted  time.Time // when the request got its slot (for the run duration metric)
 
 	vetDone chan struct{} // closed when go vet is over; nil without vet
 	vetOut  string        // go vet's findings, once vetDone is closed
@@ -130,7 +131,9 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, o runOptions) (_ *pr
 	if o.build && s.bins != nil {
 		if key, ok := s.binKey(fs, args); ok {
 			p.binKey = key
-			if s.fromBinCache(p, o.vet) {
+			hit := s.fromBinCache(p, o.vet)
+			s.met.binaries.WithLabelValues(map[bool]string{true: "hit", false: "miss"}[hit]).Inc()
+			if hit {
 				if err := s.giveTo(Owner, root); err != nil {
 					return nil, err
 				}
@@ -412,6 +415,7 @@ type runResult struct {
 	status    int    // exit code; -1 when killed by a signal
 	errors    string // msgTimeout, output limit or killed message; "" otherwise
 	truncated bool
+	outcome   string // for ideserver_playground_runs_total (metrics.go)
 }
 
 // execute runs a built program, streaming its output to out. It returns
@@ -446,15 +450,18 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 	}
 	defer proc.Close()
 	st, werr := proc.Wait()
-	res := runResult{status: st.Code, truncated: lim.truncated()}
+	res := runResult{status: st.Code, truncated: lim.truncated(), outcome: outcomeOK}
+	if st.Code != 0 || st.Signal != "" {
+		res.outcome = outcomeExitError
+	}
 	if werr != nil {
 		switch cause := context.Cause(ctx); {
 		case errors.Is(cause, errRunTimeout):
-			res.errors = msgTimeout
+			res.errors, res.outcome = msgTimeout, outcomeTimeout
 		case errors.Is(cause, errTooMuch):
-			res.errors = fmt.Sprintf("output limit exceeded: the program wrote more than %d bytes and was stopped", s.opts.MaxOutput)
+			res.errors, res.outcome = s.outputLimitMessage(), outcomeOutputLimit
 		case errors.Is(cause, errKilled):
-			res.errors = "program killed"
+			res.errors, res.outcome = errKilled.Error(), outcomeKilled
 		case errors.Is(werr, sandbox.ErrStopped) || cause != nil:
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("run program: %w", context.Cause(ctx))
@@ -465,9 +472,13 @@ func (s *Service) execute(ctx context.Context, p *prepared, out sink) (runResult
 		}
 	}
 	if res.truncated && res.errors == "" {
-		res.errors = fmt.Sprintf("output limit exceeded: the program wrote more than %d bytes and was stopped", s.opts.MaxOutput)
+		res.errors, res.outcome = s.outputLimitMessage(), outcomeOutputLimit
 	}
 	return res, nil
+}
+
+func (s *Service) outputLimitMessage() string {
+	return fmt.Sprintf("output limit exceeded: the program wrote more than %d bytes and was stopped", s.opts.MaxOutput)
 }
 
 // outputLimit passes at most max bytes to sink and calls over (once) when

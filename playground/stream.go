@@ -85,24 +85,32 @@ func (s *Service) Stream(ctx context.Context, client string, recv func() (Messag
 // streamRun builds and runs m.Body, sending output, and returns the body
 // of the "end" message.
 func (s *Service) streamRun(ctx context.Context, client string, m Message, send func(Message) error) string {
+	o, start := outcomeError, time.Time{}
+	defer func() { s.met.observe(o, start) }()
 	if err := s.checkSize(len(m.Body)); err != nil {
+		o = outcomeRejected
 		return "program too large"
 	}
 	fs, err := SplitFiles([]byte(m.Body))
 	if err != nil {
+		o = outcomeBuildFailed
 		return err.Error()
 	}
 	ctx, release, err := s.admit(ctx, client)
 	if err != nil {
+		o = errorOutcome(err)
 		return endMessage(ctx, err)
 	}
 	defer release()
+	start = time.Now()
 	p, err := s.prepare(ctx, fs, runOptions{build: true, realTime: m.RealTime})
 	if err != nil {
+		o = errorOutcome(context.Cause(ctx))
 		return endMessage(ctx, err)
 	}
 	defer sandbox.RemoveAll(p.root)
 	if p.buildErrs != "" {
+		o = buildOutcome(p.buildErrs)
 		_ = send(Message{Id: m.Id, Kind: "stderr", Body: p.buildErrs})
 		return "build failed"
 	}
@@ -110,8 +118,10 @@ func (s *Service) streamRun(ctx context.Context, client string, m Message, send 
 	res, err := s.execute(ctx, p, out)
 	out.flush()
 	if err != nil {
+		o = errorOutcome(context.Cause(ctx))
 		return endMessage(ctx, err)
 	}
+	o = res.outcome
 	switch {
 	case res.errors != "":
 		return res.errors
