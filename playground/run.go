@@ -53,9 +53,9 @@ type prepared struct {
 	scratch   string // HOME, TMPDIR and caches of its commands (see scratchDir)
 	exe       string
 	isTest    bool
-	realTime  bool   // built to run on the wall clock, not on fake time
-	buildErrs string // user-facing build errors; exe is "" when set
-	binKey    string // the binary cache's key of the build; "" when not cached
+	realTime  bool      // built to run on the wall clock, not on fake time
+	buildErrs string    // user-facing build errors; exe is "" when set
+	binKey    string    // the binary cache's key of the build; "" when not cached
 	admitted  time.Time // when the request got its slot (for the run duration metric)
 
 	vetDone chan struct{} // closed when go vet is over; nil without vet
