@@ -29,6 +29,7 @@ const result = await esbuild.build({
   charset: 'utf8',
   logLevel: 'warning',
   metafile: true,
+  loader: { '.txt': 'text' }, // the playground's examples
 });
 
 // The chunks index.js needs before it runs, in a stable order.

@@ -2,7 +2,8 @@
 // the playground (/play, and /p/{id} with a shared snippet loaded), each
 // with Run (streamed over /play/ws; on fake time unless "Real time" is
 // checked), Kill and, for shares, Fork; the
-// playground also formats (POST /fmt) and shares (POST /share). User
+// playground also formats (POST /fmt), shares (POST /share) and offers
+// the examples of examples.ts. User
 // content is shown as text only: in CodeMirror documents and text nodes.
 import { basicSetup } from 'codemirror';
 import { EditorState } from '@codemirror/state';
@@ -12,6 +13,7 @@ import { api, ApiError, call, type Workspace } from './api';
 import { byId, el } from './dom';
 import { embedded, post, startEmbed } from './embed';
 import { Runner } from './run';
+import { examples } from './examples';
 
 const hello = `package main
 
@@ -172,6 +174,17 @@ export async function openPlay(snippet: string | null): Promise<void> {
   const share = byId<HTMLButtonElement>('share-snippet');
   fmt.hidden = false;
   share.hidden = false;
+  const menu = byId<HTMLSelectElement>('examples');
+  menu.append(...examples.map((x, i) => { const o = el('option', '', x.title); o.value = String(i); return o; }));
+  menu.hidden = false;
+  menu.addEventListener('change', () => {
+    const x = examples[Number(menu.value)];
+    menu.value = '';
+    if (!x) return;
+    f.view.dispatch({ changes: { from: 0, to: f.view.state.doc.length, insert: x.body } });
+    byId('output').replaceChildren();
+    say(`Example: ${x.title}.`);
+  });
   fmt.addEventListener('click', async () => {
     try {
       const form = new URLSearchParams({ body: f.view.state.doc.toString(), imports: 'true' });

@@ -77,7 +77,7 @@ test('share link round trip: share, open signed out, run, fork after sign-in', {
   });
 });
 
-test('play page: format, run on fake and real time, share as a /p/ link', { timeout: 180_000 }, async () => {
+test('play page: format, examples, run on fake and real time, share as a /p/ link', { timeout: 180_000 }, async () => {
   await withPage(env.browser, env.ide, 'play', async (page) => {
     await page.goto(`${env.ide.base}/play`);
     await page.locator('#page').waitFor({ state: 'visible' });
@@ -92,6 +92,13 @@ test('play page: format, run on fake and real time, share as a /p/ link', { time
     await page.click('#run');
     await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
     assert.match(await page.locator('#output').innerText(), /formatted-run/);
+
+    // The Examples menu loads an example, which runs.
+    await page.selectOption('#examples', { label: 'Generics' });
+    await assertEventually(async () => (await lines(page)).includes('func Sum[T Number](values []T) T {'), 'the example in the editor');
+    await page.click('#run');
+    await page.locator('#output[data-state="done"]').waitFor({ timeout: 90_000 });
+    assert.match(await page.locator('#output').innerText(), /popped b\n/);
 
     // Fake time, as on the Go Playground: the clock starts in 2009 and the
     // output after a sleep replays after it; "Real time" runs on the
