@@ -146,7 +146,6 @@ var DefaultPackages = []string{"std"}
 // but runs none of p.Commands (Result.Reused).
 func (c *Cache) Prebuild(ctx context.Context, p Prebuild) (Result, error) {
 	start := time.Now()
-
 	write := func(name, data string) error {
 		file := filepath.Join(p.Dir, name)
 		if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
