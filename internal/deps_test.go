@@ -100,7 +100,7 @@ var layers = map[string][]string{
 	"lsp":        {"workspace", "sandbox"},
 	"dap":        {"workspace", "sandbox", "terminal"},
 	"terminal":   {"workspace", "sandbox"},
-	"playground": {"buildcache", "workspace", "sandbox", "store"},
+	"playground": {"buildcache", "modcache", "workspace", "sandbox", "store"},
 	"server":     {"lsp", "dap", "terminal", "workspace", "playground", "auth", "store", "web"},
 }
 

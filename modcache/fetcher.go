@@ -200,16 +200,26 @@ func (f *Fetcher) Dir() string { return f.opts.Dir }
 // must download nothing), the shared directory is gone (a bind of it
 // would fail every start) or its path cannot be written in a GOPROXY list.
 func (f *Fetcher) Setup(isolated bool, proxy string) (goproxy string, binds []sandbox.Bind, ok bool) {
-	if f == nil {
-		return "", nil, false
-	}
-	if fi, err := os.Stat(f.opts.Dir); err != nil || !fi.IsDir() {
-		return "", nil, false
-	}
 	if proxy == "" {
 		proxy = DefaultProxy
 	}
 	if strings.TrimSpace(proxy) == "off" {
+		return "", nil, false
+	}
+	goproxy, binds, ok = f.Offline(isolated)
+	if !ok {
+		return "", nil, false
+	}
+	return goproxy + "," + proxy, binds, true
+}
+
+// Offline is Setup for a process that must download nothing, only read
+// the shared cache: its GOPROXY names the shared cache alone.
+func (f *Fetcher) Offline(isolated bool) (goproxy string, binds []sandbox.Bind, ok bool) {
+	if f == nil {
+		return "", nil, false
+	}
+	if fi, err := os.Stat(f.opts.Dir); err != nil || !fi.IsDir() {
 		return "", nil, false
 	}
 	dir := f.opts.Dir
@@ -221,7 +231,7 @@ func (f *Fetcher) Setup(isolated bool, proxy string) (goproxy string, binds []sa
 	if !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, ",| \t\r\n%?#") {
 		return "", nil, false
 	}
-	return "file://" + dir + "," + proxy, binds, true
+	return "file://" + dir, binds, true
 }
 
 // check returns v's error if it may not be fetched: ErrInvalid or
@@ -498,66 +508,18 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 		}
 		return sizes, errs
 	}
-	run, err := os.MkdirTemp(f.opts.TempDir, "fetch-")
+	run, err := f.newRun()
 	if err != nil {
-		return fail(fmt.Errorf("modcache: run directory: %w", stripPath(err)))
+		return fail(err)
 	}
 	defer sandbox.RemoveAll(run)
-	if uid, ok, err := f.opts.Runner.OwnerUID(f.opts.Owner); err != nil {
-		return fail(err)
-	} else if ok {
-		if err := os.Lchown(run, uid, uid); err != nil {
-			return fail(fmt.Errorf("modcache: run directory: %w", stripPath(err)))
-		}
-	}
-	ctx, cancel := context.WithTimeout(f.ctx, f.opts.Timeout)
-	defer cancel()
 	stdout, stderr := &sandbox.Output{Max: 16 << 20}, &sandbox.Output{Max: 64 << 10}
 	args := []string{"mod", "download", "-json"}
 	for _, v := range batch {
 		args = append(args, v.String())
 	}
-	env := []string{
-		"HOME=" + run,
-		"PATH=" + filepath.Join(f.opts.GoRoot, "bin") + ":/usr/local/bin:/usr/bin:/bin",
-		"GOROOT=" + f.opts.GoRoot,
-		"GOPATH=" + filepath.Join(run, "gopath"),
-		"GOMODCACHE=" + filepath.Join(run, "mod"),
-		"GOCACHE=" + filepath.Join(run, "gocache"),
-		"TMPDIR=" + run,
-		"GOPROXY=" + f.opts.Proxy,
-		"GONOSUMDB=" + f.opts.NoSumDB,
-		"GOPRIVATE=" + f.opts.Private,
-		"GOFLAGS=-modcacherw", // the run directory can be removed
-		"GO111MODULE=on",
-		"GOWORK=off",
-		"GOTOOLCHAIN=local",
-		"GOTELEMETRY=off",
-		"GO_TELEMETRY_CHILD=2",
-		"LANG=C.UTF-8",
-	}
-	if f.opts.SumDB != "" {
-		env = append(env, "GOSUMDB="+f.opts.SumDB)
-	}
-	binds := append(slices.Clip(f.opts.Binds), sandbox.Bind{Host: run, Target: "/modfetch"})
-	proc, err := f.opts.Runner.Start(ctx, sandbox.Cmd{
-		Kind: "modfetch", Owner: f.opts.Owner, Path: "go", Args: args,
-		Env: env, Dir: run, Stdout: stdout, Stderr: stderr,
-		Network: sandbox.NetworkOutbound, Binds: binds,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("modcache: start the go command: %w", err))
-	}
-	_, werr := proc.Wait()
-	proc.Close()
-	switch {
-	case werr == nil:
-	case f.ctx.Err() != nil:
-		return fail(ErrClosed)
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fail(fmt.Errorf("%w: the download did not finish within %v (the module proxy did not answer in time)", ErrTimeout, f.opts.Timeout))
-	default:
-		return fail(fmt.Errorf("modcache: go mod download: %w", werr))
+	if err := f.goRun(f.ctx, run, stdout, stderr, args...); err != nil {
+		return fail(err)
 	}
 	results := map[module.Version]download{}
 	dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
@@ -589,6 +551,88 @@ func (f *Fetcher) download(batch []module.Version) ([]int64, []error) {
 		}
 	}
 	return sizes, errs
+}
+
+// newRun makes a run directory for the go command, owned by Options.Owner.
+// The caller removes it (sandbox.RemoveAll).
+func (f *Fetcher) newRun() (string, error) {
+	run, err := os.MkdirTemp(f.opts.TempDir, "fetch-")
+	if err != nil {
+		return "", fmt.Errorf("modcache: run directory: %w", stripPath(err))
+	}
+	// TMPDIR is a directory of its own: the go command ignores a go.mod
+	// in the temporary directory's root.
+	if err := os.Mkdir(filepath.Join(run, "tmp"), 0o700); err != nil {
+		sandbox.RemoveAll(run)
+		return "", fmt.Errorf("modcache: run directory: %w", stripPath(err))
+	}
+	if uid, ok, err := f.opts.Runner.OwnerUID(f.opts.Owner); err != nil {
+		sandbox.RemoveAll(run)
+		return "", err
+	} else if ok {
+		for _, d := range []string{run, filepath.Join(run, "tmp")} {
+			if err := os.Lchown(d, uid, uid); err != nil {
+				sandbox.RemoveAll(run)
+				return "", fmt.Errorf("modcache: run directory: %w", stripPath(err))
+			}
+		}
+	}
+	return run, nil
+}
+
+// goRun runs the go command with args in run (a newRun directory, also its
+// HOME, TMPDIR (run/tmp) and module cache) as Options.Owner, with the network and
+// the configured proxy and checksum database, for at most
+// Options.Timeout. A failing exit is no error: the caller reads stdout
+// and stderr. Its errors wrap ErrClosed or ErrTimeout when one of those
+// is the cause.
+func (f *Fetcher) goRun(ctx context.Context, run string, stdout, stderr io.Writer, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
+	env := []string{
+		"HOME=" + run,
+		"PATH=" + filepath.Join(f.opts.GoRoot, "bin") + ":/usr/local/bin:/usr/bin:/bin",
+		"GOROOT=" + f.opts.GoRoot,
+		"GOPATH=" + filepath.Join(run, "gopath"),
+		"GOMODCACHE=" + filepath.Join(run, "mod"),
+		"GOCACHE=" + filepath.Join(run, "gocache"),
+		"TMPDIR=" + filepath.Join(run, "tmp"),
+		"GOPROXY=" + f.opts.Proxy,
+		"GONOSUMDB=" + f.opts.NoSumDB,
+		"GOPRIVATE=" + f.opts.Private,
+		"GOFLAGS=-modcacherw", // the run directory can be removed
+		"GO111MODULE=on",
+		"GOWORK=off",
+		"GOTOOLCHAIN=local",
+		"GOTELEMETRY=off",
+		"GO_TELEMETRY_CHILD=2",
+		"LANG=C.UTF-8",
+	}
+	if f.opts.SumDB != "" {
+		env = append(env, "GOSUMDB="+f.opts.SumDB)
+	}
+	binds := append(slices.Clip(f.opts.Binds), sandbox.Bind{Host: run, Target: "/modfetch"})
+	proc, err := f.opts.Runner.Start(ctx, sandbox.Cmd{
+		Kind: "modfetch", Owner: f.opts.Owner, Path: "go", Args: args,
+		Env: env, Dir: run, Stdout: stdout, Stderr: stderr,
+		Network: sandbox.NetworkOutbound, Binds: binds,
+	})
+	if err != nil {
+		return fmt.Errorf("modcache: start the go command: %w", err)
+	}
+	_, werr := proc.Wait()
+	proc.Close()
+	switch {
+	case werr == nil:
+		return nil
+	case f.ctx.Err() != nil:
+		return ErrClosed
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w: the go command did not finish within %v (the module proxy did not answer in time)", ErrTimeout, f.opts.Timeout)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("modcache: go %s: %w", args[0], werr)
 }
 
 // download is one object of `go mod download -json`.

@@ -117,6 +117,9 @@ func (s *Service) Compile(ctx context.Context, client string, req Request) (*Res
 // Vet runs go vet on body; its findings are Response.Errors.
 func (s *Service) Vet(ctx context.Context, client, body string) (*Response, error) {
 	return s.withRun(ctx, client, body, runOptions{vet: true}, func(_ context.Context, p *prepared) (*Response, error) {
+		if p.buildErrs != "" { // its modules cannot be had
+			return &Response{Errors: p.buildErrs}, nil
+		}
 		vetErrs, err := p.waitVet()
 		if err != nil {
 			return nil, err

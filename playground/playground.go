@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ideserver/ideserver/modcache"
 	"github.com/ideserver/ideserver/sandbox"
 	"github.com/ideserver/ideserver/store"
 	"github.com/ideserver/ideserver/workspace"
@@ -36,10 +37,12 @@ const CacheOwner = workspace.PlaygroundCacheOwner
 const (
 	DefaultRunTimeout   = 10 * time.Second
 	DefaultBuildTimeout = 60 * time.Second
-	DefaultMaxOutput    = 1 << 20
-	DefaultMemoryLimit  = 256 << 20
-	DefaultMaxSnippet   = 64 << 10
-	DefaultMaxQueue     = 64
+	// DefaultModuleTimeout bounds resolving and fetching one run's modules.
+	DefaultModuleTimeout = 60 * time.Second
+	DefaultMaxOutput     = 1 << 20
+	DefaultMemoryLimit   = 256 << 20
+	DefaultMaxSnippet    = 64 << 10
+	DefaultMaxQueue      = 64
 )
 
 // Options configures a Service. Runner and Store are required.
@@ -110,6 +113,16 @@ type Options struct {
 	// runner's read-only paths).
 	Binds []sandbox.Bind
 
+	// Modules resolves and serves the third-party modules programs import
+	// (modules.go); nil means runs have the standard library only.
+	Modules Modules
+	// ModuleLimits bound the modules of one run (count, bytes); zero
+	// fields take modcache's defaults.
+	ModuleLimits modcache.Limits
+	// ModuleTimeout bounds resolving and fetching one run's modules; 0
+	// means DefaultModuleTimeout.
+	ModuleTimeout time.Duration
+
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Logger     *slog.Logger          // nil: discard
 	Now        func() time.Time      // nil: time.Now
@@ -158,6 +171,7 @@ func New(opts Options) (*Service, error) {
 	}
 	def(&opts.RunTimeout, DefaultRunTimeout)
 	def(&opts.BuildTimeout, DefaultBuildTimeout)
+	def(&opts.ModuleTimeout, DefaultModuleTimeout)
 	def64 := func(v *int64, d int64) {
 		if *v <= 0 {
 			*v = d

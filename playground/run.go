@@ -54,6 +54,7 @@ type prepared struct {
 	exe       string
 	isTest    bool
 	realTime  bool      // built to run on the wall clock, not on fake time
+	modules   bool      // its builds read the shared module cache (modules.go)
 	buildErrs string    // user-facing build errors; exe is "" when set
 	binKey    string    // the binary cache's key of the build; "" when not cached
 	admitted  time.Time // when the request got its slot (for the run duration metric)
@@ -121,8 +122,20 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, o runOptions) (_ *pr
 			return nil, fmt.Errorf("create run directory: %w", err)
 		}
 	}
+	mods, msg, err := s.resolveModules(ctx, fs)
+	if err != nil {
+		return nil, err
+	}
+	p.modules = mods
 	if err := s.writeFiles(dir, fs, p); err != nil {
 		return nil, err
+	}
+	if msg != "" {
+		p.buildErrs = msg
+		if err := s.giveTo(Owner, root); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	var args []string
 	if o.build {
@@ -219,7 +232,7 @@ func (s *Service) writeFiles(dir string, fs *FileSet, p *prepared) error {
 		p.isTest = true
 	}
 	if !fs.Contains("go.mod") {
-		fs.Add("go.mod", []byte("module play\n\ngo "+s.opts.GoVersion+"\n"))
+		fs.Add("go.mod", []byte(defaultGoMod(s.opts.GoVersion)))
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -305,9 +318,15 @@ func (s *Service) goTool(ctx context.Context, p *prepared, args []string) (out *
 	buf := &sandbox.Output{Max: 1 << 20}
 	dir := p.dir
 	prog, cacheBinds := s.cacheSetup(p.scratch)
+	env := s.goEnv(p.scratch, prog)
+	if p.modules {
+		var modBinds []sandbox.Bind
+		env, modBinds = s.modEnv(env)
+		cacheBinds = append(cacheBinds, modBinds...)
+	}
 	proc, err := s.opts.Runner.Start(ctx, sandbox.Cmd{
 		Kind: "build", Owner: Owner, Path: "go", Args: args,
-		Env: s.goEnv(p.scratch, prog), Dir: dir, Stdout: buf, Stderr: buf,
+		Env: env, Dir: dir, Stdout: buf, Stderr: buf,
 		Network: sandbox.NetworkNone, Binds: s.binds(append(runBinds(dir), cacheBinds...)...),
 	})
 	if err != nil {

@@ -39,6 +39,17 @@ type PlaygroundConfig struct {
 	// CachePackages are the go command patterns the prebuild builds;
 	// empty means none.
 	CachePackages []string `yaml:"cache_packages"` // default [std]
+	// Modules lets programs import third-party modules: the server
+	// resolves and fetches them (through go.proxy, checksums verified)
+	// into the shared module cache, which builds read offline. It needs
+	// go.module_cache; off, programs have the standard library only.
+	Modules bool `yaml:"modules"` // default true
+	// MaxModules bounds the module versions one program may need.
+	MaxModules int `yaml:"max_modules"` // default 20
+	// MaxModuleBytes bounds the bytes of one program's module zips.
+	MaxModuleBytes ByteSize `yaml:"max_module_bytes"` // default 100MiB
+	// ModuleTimeout bounds resolving and fetching one program's modules.
+	ModuleTimeout Duration `yaml:"module_timeout"` // default 60s
 }
 
 func defaultPlaygroundConfig() PlaygroundConfig {
@@ -54,6 +65,11 @@ func defaultPlaygroundConfig() PlaygroundConfig {
 
 		Prebuild:      true,
 		CachePackages: []string{"std"},
+
+		Modules:        true,
+		MaxModules:     20,
+		MaxModuleBytes: 100 * MiB,
+		ModuleTimeout:  Duration(60 * time.Second),
 	}
 }
 
@@ -74,6 +90,9 @@ func (c *PlaygroundConfig) validate(bad func(key, format string, args ...any)) {
 	between(bad, "playground.max_share_size", c.MaxShareSize, KiB, GiB, "1KiB and 1GiB")
 	between(bad, "playground.share_rate", c.ShareRate, 1, 1000000, "1 and 1000000")
 	packagePatterns(bad, "playground.cache_packages", c.CachePackages)
+	between(bad, "playground.max_modules", c.MaxModules, 1, 1000, "1 and 1000")
+	between(bad, "playground.max_module_bytes", c.MaxModuleBytes, MiB, 10*GiB, "1MiB and 10GiB")
+	between(bad, "playground.module_timeout", c.ModuleTimeout, Duration(time.Second), Duration(30*time.Minute), "1s and 30m")
 }
 
 // packagePatterns reports, under key, each of patterns that is not a go

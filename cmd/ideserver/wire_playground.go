@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ideserver/ideserver/modcache"
 	"github.com/ideserver/ideserver/playground"
 	"github.com/ideserver/ideserver/server"
 )
@@ -43,6 +44,10 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 		d.logger.Warn("prlimit not found: playground programs get GOMEMLIMIT only, no hard memory limit")
 		prlimit = ""
 	}
+	var modules playground.Modules
+	if f := d.moduleCache.Fetcher(); f != nil && c.Modules {
+		modules = f
+	}
 	svc, err := playground.New(playground.Options{
 		Runner:        d.runner,
 		Store:         opts.Store,
@@ -62,6 +67,9 @@ func wirePlayground(d *deps, opts *server.Options) (feature, error) {
 		MaxQueue:      c.MaxQueue,
 		MaxShareSize:  int64(c.MaxShareSize),
 		ShareRate:     c.ShareRate,
+		Modules:       modules,
+		ModuleLimits:  modcache.Limits{Modules: c.MaxModules, Bytes: int64(c.MaxModuleBytes)},
+		ModuleTimeout: time.Duration(c.ModuleTimeout),
 		Registerer:    d.registerer,
 		Logger:        d.logger.With("component", "playground"),
 	})

@@ -1,6 +1,7 @@
 // Package modtest serves Go modules made in a test: a module proxy (the
 // GOPROXY protocol over HTTP, on the loopback) that also serves a real
 // checksum database of its modules under /sumdb/<name>/, as proxies may,
+// and the list of a module's versions (so "latest" resolves),
 // and can misbehave on request (a tampered zip, a module whose requests
 // never answer, latency). For _test.go files only.
 package modtest
@@ -105,6 +106,16 @@ func New(t testing.TB) *Proxy {
 			case <-r.Context().Done():
 			case <-release:
 			}
+			return
+		}
+		if file == "list" { // the versions of path, as the go command asks to resolve "latest"
+			p.mu.Lock()
+			for v := range p.mods {
+				if v.Path == path {
+					fmt.Fprintln(w, v.Version)
+				}
+			}
+			p.mu.Unlock()
 			return
 		}
 		ext := filepath.Ext(file)
