@@ -22,7 +22,13 @@
 // fetch timeout, or any other failure publish nothing; the run directory
 // is removed and the sandbox ends everything the go command started.
 //
+// [Fetcher.Resolve] serves the playground: it finds the module versions a
+// program's imports need (`go mod tidy` on its go.mod and a file of its
+// import paths only, in the same kind of sandbox), fetches them, and
+// returns the go.mod and go.sum its build uses offline ([Fetcher.Offline]:
+// a GOPROXY of the shared cache alone).
+//
 // It imports sandbox (to run the go command and for binds) and nothing
-// else of ours. workspace gives users' processes the shared directory;
-// cmd/ideserver wires the Fetcher.
+// else of ours. workspace gives users' processes the shared directory, and
+// playground its builds; cmd/ideserver wires the Fetcher.
 package modcache
