@@ -12,7 +12,7 @@ import (
 	"github.com/ideserver/ideserver/modcache"
 )
 
-// TestResolve: imports no requirement provides get the latest version of
+// TestResolve (RUN-09): imports no requirement provides get the latest version of
 // their module, a required version stays, the build list's versions land
 // in the shared cache whole, and go.mod and go.sum come back complete; a
 // missing module, a tampered zip, a replace by a directory and too many

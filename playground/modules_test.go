@@ -16,7 +16,7 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 )
 
-// TestCompileModules: a program may import a third-party module: with no
+// TestCompileModules (RUN-09): a program may import a third-party module: with no
 // go.mod it gets the module's latest version, with a go.mod the version
 // it requires, fetched by the server into the shared module cache (the
 // program's build reads only that, offline). A module that does not
@@ -24,7 +24,7 @@ import (
 // that say so, and leave the shared cache as it was.
 func TestCompileModules(t *testing.T) { testCompileModules(t, false) }
 
-// TestCompileModulesBwrap is TestCompileModules with builds and programs
+// TestCompileModulesBwrap (RUN-09) is TestCompileModules with builds and programs
 // under bubblewrap, as the server runs them: the build reads the shared
 // module cache bound read-only, and has no network.
 func TestCompileModulesBwrap(t *testing.T) { testCompileModules(t, true) }
