@@ -2,6 +2,7 @@ package playground
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"go/parser"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/mod/modfile"
 
@@ -48,6 +51,14 @@ func (s *Service) resolveModules(ctx context.Context, fs *FileSet) (ok bool, msg
 	if s.opts.Modules == nil {
 		return false, "", nil // GOPROXY=off: the build says what is missing
 	}
+	key := resolutionKey(gomod, imports)
+	if r, ok := s.resolved.get(key, s.opts.Now()); ok {
+		fs.Add("go.mod", r.GoMod)
+		if len(r.GoSum) > 0 {
+			fs.Add("go.sum", r.GoSum)
+		}
+		return true, "", nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ModuleTimeout)
 	defer cancel()
 	r, err := s.opts.Modules.Resolve(ctx, gomod, imports, s.opts.ModuleLimits)
@@ -62,11 +73,69 @@ func (s *Service) resolveModules(ctx context.Context, fs *FileSet) (ok bool, msg
 	default:
 		return false, "cannot use modules: " + strings.TrimPrefix(modError(err), "modcache: "), nil
 	}
+	s.resolved.put(key, r, s.opts.Now())
 	fs.Add("go.mod", r.GoMod)
 	if len(r.GoSum) > 0 {
 		fs.Add("go.sum", r.GoSum)
 	}
 	return true, "", nil
+}
+
+// resolutionKey identifies a resolution: the go.mod and the imports.
+func resolutionKey(gomod []byte, imports []string) string {
+	h := sha256.New()
+	h.Write(gomod)
+	for _, p := range imports {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	return string(h.Sum(nil))
+}
+
+// resolutions remembers recent resolutions, so that running the same
+// program again (or another with the same go.mod and imports) resolves
+// nothing: at most maxResolutions, each for resolutionTTL (a newer
+// "latest" is seen after that). Safe for concurrent use.
+type resolutions struct {
+	mu    sync.Mutex
+	byKey map[string]resolution
+	order []string // keys, oldest first
+}
+
+type resolution struct {
+	r  modcache.Resolved
+	at time.Time
+}
+
+const (
+	maxResolutions = 128
+	resolutionTTL  = 10 * time.Minute
+)
+
+func (c *resolutions) get(key string, now time.Time) (modcache.Resolved, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[key]
+	if !ok || now.Sub(e.at) > resolutionTTL {
+		return modcache.Resolved{}, false
+	}
+	return e.r, true
+}
+
+func (c *resolutions) put(key string, r modcache.Resolved, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string]resolution{}
+	}
+	if _, ok := c.byKey[key]; !ok {
+		c.order = append(c.order, key)
+	}
+	c.byKey[key] = resolution{r: r, at: now}
+	for len(c.order) > maxResolutions {
+		delete(c.byKey, c.order[0])
+		c.order = c.order[1:]
+	}
 }
 
 // defaultGoMod is the go.mod of a body without one.

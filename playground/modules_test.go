@@ -19,7 +19,8 @@ import (
 // TestCompileModules (RUN-09): a program may import a third-party module: with no
 // go.mod it gets the module's latest version, with a go.mod the version
 // it requires, fetched by the server into the shared module cache (the
-// program's build reads only that, offline). A module that does not
+// program's build reads only that, offline); running it again resolves
+// nothing. A module that does not
 // exist, a replace by a directory and too many modules are build errors
 // that say so, and leave the shared cache as it was.
 func TestCompileModules(t *testing.T) { testCompileModules(t, false) }
@@ -77,6 +78,14 @@ func testCompileModules(t *testing.T, bwrap bool) {
 	}
 	if res := compile(prog); res.Errors != "" || !res.VetOK || output(res) != "hello from example.com/greet@v1.2.0\n" {
 		t.Errorf("latest: errors %q, vet %q, output %q", res.Errors, res.VetErrors, output(res))
+	}
+	// The same program again resolves nothing: no request reaches the proxy.
+	asked := up.Requests()
+	if res := compile(prog); res.Errors != "" || output(res) != "hello from example.com/greet@v1.2.0\n" {
+		t.Errorf("again: errors %q, output %q", res.Errors, output(res))
+	}
+	if n := up.Requests(); n != asked {
+		t.Errorf("running the program again asked the proxy %d more times", n-asked)
 	}
 	pinned := "-- go.mod --\nmodule play\n\ngo 1.21\n\nrequire example.com/greet v1.0.0\n-- prog.go --\n" + prog
 	if res := compile(pinned); res.Errors != "" || output(res) != "hello from example.com/greet@v1.0.0\n" {

@@ -149,9 +149,11 @@ type Service struct {
 	std    *stdImports
 	bins   *binCache // nil: off
 	met    *serviceMetrics
-	ctx    context.Context // cancelled by Close: ends every build and run
-	cancel context.CancelFunc
-	active sync.WaitGroup // admitted requests
+	// resolved remembers recent module resolutions (modules.go).
+	resolved resolutions
+	ctx      context.Context // cancelled by Close: ends every build and run
+	cancel   context.CancelFunc
+	active   sync.WaitGroup // admitted requests
 }
 
 // New checks opts and returns a Service. It starts nothing.
