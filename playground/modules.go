@@ -53,10 +53,7 @@ func (s *Service) resolveModules(ctx context.Context, fs *FileSet) (ok bool, msg
 	}
 	key := resolutionKey(gomod, imports)
 	if r, ok := s.resolved.get(key, s.opts.Now()); ok {
-		fs.Add("go.mod", r.GoMod)
-		if len(r.GoSum) > 0 {
-			fs.Add("go.sum", r.GoSum)
-		}
+		useResolved(fs, r)
 		return true, "", nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ModuleTimeout)
@@ -74,11 +71,17 @@ func (s *Service) resolveModules(ctx context.Context, fs *FileSet) (ok bool, msg
 		return false, "cannot use modules: " + strings.TrimPrefix(modError(err), "modcache: "), nil
 	}
 	s.resolved.put(key, r, s.opts.Now())
+	useResolved(fs, r)
+	return true, "", nil
+}
+
+// useResolved puts r's go.mod and go.sum into fs, in place of the
+// program's own.
+func useResolved(fs *FileSet, r modcache.Resolved) {
 	fs.Add("go.mod", r.GoMod)
 	if len(r.GoSum) > 0 {
 		fs.Add("go.sum", r.GoSum)
 	}
-	return true, "", nil
 }
 
 // resolutionKey identifies a resolution: the go.mod and the imports.
