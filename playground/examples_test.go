@@ -8,19 +8,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ideserver/ideserver/internal/modtest"
 	"github.com/ideserver/ideserver/playground"
 )
 
 // TestExamples: every example of the playground page's Examples menu
 // (web/src/examples) builds, vets clean and runs to a zero exit status,
-// its tests passing, on fake time.
+// its tests passing, on fake time; the module example with its module
+// from a proxy of the test's own.
 func TestExamples(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("..", "web", "src", "examples", "*.go.txt"))
 	if err != nil || len(files) < 5 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
-	e := newEnv(t, func(o *playground.Options) { o.RunTimeout = 20 * time.Second })
+	// The module example's module, served by a proxy of the test's own
+	// (production fetches the real one through go.proxy).
+	up := modtest.New(t)
+	up.Add(t, "golang.org/x/example", "v0.1.0", map[string]string{
+		"go.mod":                   "module golang.org/x/example\n\ngo 1.21\n",
+		"hello/reverse/reverse.go": "// Package reverse reverses strings.\npackage reverse\n\n// String returns s reversed, rune by rune.\nfunc String(s string) string {\n\tr := []rune(s)\n\tfor i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {\n\t\tr[i], r[j] = r[j], r[i]\n\t}\n\treturn string(r)\n}\n",
+	})
+	f := newFetcher(t, up)
+	e := newEnv(t, func(o *playground.Options) { o.RunTimeout = 20 * time.Second; o.Modules = f })
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".go.txt"), func(t *testing.T) {
 			t.Parallel()

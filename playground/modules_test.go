@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,29 +37,7 @@ func testCompileModules(t *testing.T, bwrap bool) {
 	up.Greet(t, "example.com/greet", "v1.2.0")
 	up.Greet(t, "example.com/other", "v0.1.0")
 	up.Greet(t, "example.com/third", "v0.1.0")
-	runner, err := sandbox.New(sandbox.Options{Instance: "playground-modules-" + strconv.Itoa(os.Getpid()), KillGrace: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = runner.Close() })
-	// The shared directory as the server keeps it: every uid may pass
-	// its parents and read it.
-	base, err := isotest.PublicDir(t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared := filepath.Join(base, "gomodcache")
-	if err := os.Mkdir(shared, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := modcache.New(modcache.Options{
-		Dir: shared, TempDir: t.TempDir(), Runner: runner, Owner: "@module-cache", GoRoot: hostGo.root,
-		Proxy: up.URL, SumDB: up.SumDB, Timeout: time.Minute,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close() })
+	f := newFetcher(t, up)
 	e := newEnvMode(t, func(o *playground.Options) { o.Modules = f; o.ModuleLimits = modcache.Limits{Modules: 2} }, bwrap)
 	const prog = "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greet\"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n"
 	compile := func(body string) *playground.Response {
@@ -108,4 +87,37 @@ func testCompileModules(t *testing.T, bwrap bool) {
 	if after, _ := f.Size(); after != before {
 		t.Errorf("bad requests changed the shared module cache: %d bytes, then %d", before, after)
 	}
+}
+
+// fetchers numbers newFetcher's sandbox instances.
+var fetchers atomic.Int64
+
+// newFetcher is a module fetcher through up, as the server wires one:
+// without isolation (its sandbox could not reach up on the loopback
+// otherwise), its shared directory readable by every uid.
+func newFetcher(t *testing.T, up *modtest.Proxy) *modcache.Fetcher {
+	t.Helper()
+	instance := "playground-modules-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(fetchers.Add(1), 10)
+	runner, err := sandbox.New(sandbox.Options{Instance: instance, KillGrace: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = runner.Close() })
+	base, err := isotest.PublicDir(t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(base, "gomodcache")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := modcache.New(modcache.Options{
+		Dir: shared, TempDir: t.TempDir(), Runner: runner, Owner: "@module-cache", GoRoot: hostGo.root,
+		Proxy: up.URL, SumDB: up.SumDB, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }

@@ -6,6 +6,7 @@ import test from './examples/test.go.txt';
 import goroutines from './examples/goroutines.go.txt';
 import http from './examples/http.go.txt';
 import generics from './examples/generics.go.txt';
+import modules from './examples/module.go.txt';
 
 /** An example: its title in the menu and its program. */
 export interface Example { title: string; body: string }
@@ -16,4 +17,5 @@ export const examples: Example[] = [
   { title: 'Goroutines and channels', body: goroutines },
   { title: 'Web server and its test', body: http },
   { title: 'Generics', body: generics },
+  { title: 'A third-party module', body: modules },
 ];
