@@ -86,7 +86,7 @@ func Key(parts ...string) string {
 }
 
 // Toolchain identifies the Go installation at goroot for stamp keys: its
-// path, its VERSION file and the content of its go command and compiler,
+// path, its VERSION file, and its go command and compiler (FileIdentity),
 // which decide what the build cache holds.
 func Toolchain(goroot string) (string, error) {
 	parts := []string{filepath.Clean(goroot)}
@@ -99,26 +99,24 @@ func Toolchain(goroot string) (string, error) {
 		filepath.Join(goroot, "bin", "go"),
 		filepath.Join(goroot, "pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH, "compile"),
 	} {
-		sum, err := fileDigest(p)
+		id, err := FileIdentity(p)
 		if err != nil {
 			return "", fmt.Errorf("identify the Go toolchain: %w", err)
 		}
-		parts = append(parts, sum)
+		parts = append(parts, id)
 	}
 	return Key(parts...), nil
 }
 
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
+// FileIdentity names the file at path for stamp keys: its path, size and
+// modification time, which change when the file is replaced (an upgraded
+// toolchain or gopls), without reading it.
+func FileIdentity(path string) (string, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return fmt.Sprintf("%s %d %d", path, fi.Size(), fi.ModTime().UnixNano()), nil
 }
 
 // keyEnv are the environment variables that change the go command's

@@ -229,18 +229,14 @@ func (s *session) stopGopls(g *gopls) {
 // not hold the prebuild (and /readyz) forever.
 const prebuildTimeout = 15 * time.Minute
 
-// GoplsIdentity names the gopls binary sessions run: its path, size and
-// modification time (workspace.GoplsPrebuilder).
-func (m *Manager) GoplsIdentity(ctx context.Context) (string, error) {
+// GoplsBinary returns the host path of the gopls binary sessions run
+// (workspace.GoplsPrebuilder).
+func (m *Manager) GoplsBinary(ctx context.Context) (string, error) {
 	path, err := m.opts.GoplsPath(ctx)
 	if err != nil {
 		return "", fmt.Errorf("lsp: %w: %w", bridge.ErrUnavailable, err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("lsp: gopls: %w", err)
-	}
-	return fmt.Sprintf("%s %d %d", path, fi.Size(), fi.ModTime().UnixNano()), nil
+	return path, nil
 }
 
 // PrebuildCache runs one gopls session on the build cache prebuild's

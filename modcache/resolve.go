@@ -55,7 +55,8 @@ type Resolved struct {
 // builds offline from it (GOPROXY=file://…, Setup). A replace by a
 // directory is refused (ErrReplace). Errors name the module and wrap
 // ErrNotFound, ErrTooMany, ErrReplace or Fetch's.
-func (f *Fetcher) Resolve(ctx context.Context, gomod []byte, imports []string, lim Limits) (Resolved, error) {
+func (f *Fetcher) Resolve(ctx context.Context, gomod []byte, imports []string, lim Limits) (_ Resolved, err error) {
+	defer func() { err = f.hidePaths(err) }() // a playground client reads it
 	if lim.Modules <= 0 {
 		lim.Modules = 20
 	}
@@ -151,6 +152,32 @@ func (f *Fetcher) Resolve(ctx context.Context, gomod []byte, imports []string, l
 	}
 	slices.SortFunc(out.Versions, func(a, b module.Version) int { return strings.Compare(a.String(), b.String()) })
 	return out, nil
+}
+
+// hostless is an error whose message has the fetcher's host directories
+// taken out; errors.Is and errors.As still see what it wraps.
+type hostless struct {
+	msg string
+	err error
+}
+
+func (e *hostless) Error() string { return e.msg }
+func (e *hostless) Unwrap() error { return e.err }
+
+// hidePaths returns err with the host paths of Options.TempDir (run
+// directories, also other downloads') and Options.Dir replaced by "…".
+func (f *Fetcher) hidePaths(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, dir := range []string{f.opts.TempDir, f.opts.Dir} {
+		msg = strings.ReplaceAll(msg, filepath.Clean(dir), "…")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &hostless{msg: msg, err: err}
 }
 
 // writeRunFiles writes files into run, owned by Options.Owner.

@@ -2,6 +2,7 @@ package playground
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,9 +62,10 @@ func newServiceMetrics(reg prometheus.Registerer) (*serviceMetrics, error) {
 	return m, nil
 }
 
-// buildOutcome is the outcome of a run whose build failed with errs.
+// buildOutcome is the outcome of a run whose build (or modules) failed
+// with errs.
 func buildOutcome(errs string) string {
-	if errs == msgBuildTimeout {
+	if errs == msgBuildTimeout || strings.HasPrefix(errs, msgModuleTimeout) {
 		return outcomeTimeout
 	}
 	return outcomeBuildFailed
@@ -79,6 +81,15 @@ func errorOutcome(err error) string {
 		return outcomeKilled
 	}
 	return outcomeError
+}
+
+// binaryLookup counts one binary cache lookup.
+func (m *serviceMetrics) binaryLookup(hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.binaries.WithLabelValues(result).Inc()
 }
 
 // observe counts one run with its outcome and, when it was admitted

@@ -20,6 +20,9 @@ import (
 	"github.com/ideserver/ideserver/sandbox"
 )
 
+// msgModuleTimeout starts the message of a run whose modules took too long.
+const msgModuleTimeout = "timeout fetching modules"
+
 // Modules resolves the third-party modules a program imports into the
 // server's shared, read-only module cache, and gives the build a GOPROXY
 // reading that cache alone (*modcache.Fetcher). The program never gets a
@@ -66,7 +69,7 @@ func (s *Service) resolveModules(ctx context.Context, fs *FileSet) (ok bool, msg
 	case ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		return false, "", ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, modcache.ErrTimeout):
-		return false, fmt.Sprintf("timeout fetching modules: they took longer than %v", s.opts.ModuleTimeout), nil
+		return false, fmt.Sprintf("%s: they took longer than %v", msgModuleTimeout, s.opts.ModuleTimeout), nil
 	default:
 		return false, "cannot use modules: " + strings.TrimPrefix(modError(err), "modcache: "), nil
 	}

@@ -145,7 +145,7 @@ func (s *Service) prepare(ctx context.Context, fs *FileSet, o runOptions) (_ *pr
 		if key, ok := s.binKey(fs, args); ok {
 			p.binKey = key
 			hit := s.fromBinCache(p, o.vet)
-			s.met.binaries.WithLabelValues(map[bool]string{true: "hit", false: "miss"}[hit]).Inc()
+			s.met.binaryLookup(hit)
 			if hit {
 				if err := s.giveTo(Owner, root); err != nil {
 					return nil, err

@@ -60,9 +60,9 @@ type GoplsPrebuilder interface {
 	// through p: it opens p.Files as the browser's editor does, waits for
 	// their diagnostics and p.Settled, and stops gopls.
 	PrebuildCache(ctx context.Context, p GoplsPrebuild) error
-	// GoplsIdentity names the gopls PrebuildCache runs, and changes when
-	// that binary does (the shared gopls cache's stamp holds it).
-	GoplsIdentity(ctx context.Context) (string, error)
+	// GoplsBinary returns the host path of the gopls PrebuildCache runs
+	// (the shared gopls cache's stamp holds its buildcache.FileIdentity).
+	GoplsBinary(ctx context.Context) (string, error)
 }
 
 // GoplsPrebuild is what GoplsPrebuilder.PrebuildCache gets to run one
@@ -99,9 +99,13 @@ func (m *Manager) prebuildGopls(ctx context.Context, c *BuildCache, src string, 
 	var key string
 	stamp := buildcache.Stamp(c.GoplsDir)
 	if buildKey != "" {
-		id, err := c.Gopls.GoplsIdentity(ctx)
+		bin, err := c.Gopls.GoplsBinary(ctx)
 		if err != nil {
 			return fmt.Errorf("prebuild gopls: %w", err)
+		}
+		id, err := buildcache.FileIdentity(bin)
+		if err != nil {
+			return fmt.Errorf("prebuild gopls: %w", stripPath(err))
 		}
 		key = buildcache.Key("gopls prebuild v1", buildKey, id)
 		if _, ok := buildcache.ReadStamp(stamp, key); ok {

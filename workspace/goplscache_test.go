@@ -58,12 +58,13 @@ type goplsFixture struct {
 	gopls *countingGopls // the cache's GoplsPrebuilder
 }
 
-// countingGopls is a GoplsPrebuilder that counts its sessions and whose
-// identity gets suffix added (a gopls upgrade, to the stamps).
+// countingGopls is a GoplsPrebuilder that counts its sessions and, when
+// binary is set, names that file as its gopls (a gopls upgrade, to the
+// stamps).
 type countingGopls struct {
 	workspace.GoplsPrebuilder
 	sessions atomic.Int32
-	suffix   string
+	binary   string
 }
 
 func (c *countingGopls) PrebuildCache(ctx context.Context, p workspace.GoplsPrebuild) error {
@@ -71,9 +72,11 @@ func (c *countingGopls) PrebuildCache(ctx context.Context, p workspace.GoplsPreb
 	return c.GoplsPrebuilder.PrebuildCache(ctx, p)
 }
 
-func (c *countingGopls) GoplsIdentity(ctx context.Context) (string, error) {
-	id, err := c.GoplsPrebuilder.GoplsIdentity(ctx)
-	return id + c.suffix, err
+func (c *countingGopls) GoplsBinary(ctx context.Context) (string, error) {
+	if c.binary != "" {
+		return c.binary, nil
+	}
+	return c.GoplsPrebuilder.GoplsBinary(ctx)
 }
 
 func newGoplsFixture(t *testing.T, bwrap bool) *goplsFixture {
@@ -295,7 +298,11 @@ func TestPrebuildStamps(t *testing.T) {
 	if d := isotest.Changed(gopls, isotest.Snapshot(t, f.cache.GoplsDir, true)); d != "" {
 		t.Errorf("the same prebuild again changed the shared gopls cache: %s", d)
 	}
-	f.gopls.suffix = " upgraded"
+	upgraded, err := isotest.CopyExecutable(requireGopls(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.gopls.binary = upgraded
 	if _, _, err := f.env.Manager.PrepareBuildCache(t.Context()); err != nil {
 		t.Fatal(err)
 	}
